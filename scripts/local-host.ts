@@ -1,0 +1,57 @@
+/**
+ * Local Functions host for the sandbox and tests: `node dist/scripts/local-host.js` (after
+ * `npm run build`) serves the functions in package.json `main`. Users with Azure Functions Core
+ * Tools should keep using `func start`. See scripts/local-host/README.md.
+ *
+ * Environment: LOCAL_HOST_ROOT (app root, default cwd), FUNCTIONS_HTTP_PORT (7071),
+ * FUNCTIONS_HTTP_HOST (127.0.0.1), FUNCTIONS_KEY, FUNCTIONS_MASTER_KEY, FUNCTIONS_MAX_BODY_BYTES.
+ */
+import { isExpectedStartupError, startLocalHost, type LocalHost } from './local-host/index.js';
+import { PortInUseError } from './local-host/index.js';
+
+async function main(): Promise<void> {
+  let host: LocalHost;
+  try {
+    host = await startLocalHost();
+  } catch (err) {
+    if (isExpectedStartupError(err)) {
+      console.error(err.message);
+      // Exit now: code the app ran while loading (timers, clients) must not keep us alive.
+      process.exit(err instanceof PortInUseError ? 2 : 1);
+    }
+    throw err;
+  }
+
+  for (const f of host.functions) {
+    if (f.trigger === 'http') {
+      console.log(`${f.name}: [${(f.methods ?? []).join(',')}] ${f.url ?? ''}`);
+    } else {
+      console.log(`${f.name}: queue ${f.queueName ?? ''}`);
+    }
+  }
+  console.log(`Local host ready on ${host.url}`);
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      console.error(`Received ${signal} again; exiting without waiting.`);
+      process.exit(1);
+    }
+    console.log(`Received ${signal}; stopping.`);
+    host.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error('Stopping failed:', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+main().catch((err: unknown) => {
+  console.error('Local host failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,173 @@
+/**
+ * Runs one invocation the way the Node.js worker does: preInvocation hooks (which may replace the
+ * inputs and the handler), the handler, postInvocation hooks (which see and may change the result
+ * or error), plus the host's functionTimeout.
+ */
+import { randomUUID } from 'node:crypto';
+import type * as azf from '@azure/functions';
+import { format } from 'node:util';
+import type { FunctionRegistry, RegisteredFunction } from './core-api.js';
+import type { LogLevel, Logger } from './logger.js';
+import { describeError } from './logger.js';
+
+export type AzureFunctionsModule = typeof azf;
+
+export class FunctionTimeoutError extends Error {
+  override name = 'FunctionTimeoutError';
+}
+
+const toError = (value: unknown): Error => (value instanceof Error ? value : new Error(String(value)));
+
+function describeTimeout(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+}
+
+export interface InvokerOptions {
+  azf: AzureFunctionsModule;
+  registry: FunctionRegistry;
+  logger: Logger;
+  functionTimeoutMs: number | undefined;
+}
+
+export class Invoker {
+  readonly #opts: InvokerOptions;
+
+  constructor(opts: InvokerOptions) {
+    this.#opts = opts;
+  }
+
+  /** The InvocationContext the handler gets, with `context.log` wired to the host's logger and log hooks. */
+  createContext(
+    fn: RegisteredFunction,
+    init: { invocationId?: string; triggerMetadata?: Record<string, unknown> } = {},
+  ): azf.InvocationContext {
+    const invocationId = init.invocationId ?? randomUUID();
+    const functionName = fn.metadata.name;
+    const bindings = Object.values(fn.metadata.bindings);
+    const trigger = bindings.find((b) => b.direction === 'in' && String(b.type).endsWith('Trigger'));
+    const returnBinding = fn.metadata.bindings.$return;
+    const extraInputs = bindings.filter((b) => b !== trigger && b.direction === 'in');
+    const extraOutputs = Object.entries(fn.metadata.bindings)
+      .filter(([key, b]) => key !== '$return' && b.direction === 'out')
+      .map(([, b]) => b);
+    let context: azf.InvocationContext | undefined = undefined;
+    const logHandler = (level: azf.LogLevel, ...args: unknown[]): void => {
+      const lvl: LogLevel = level === 'none' ? 'information' : level;
+      this.#opts.registry.log(lvl, 'user', format(...args), { functionName, invocationId, context });
+    };
+    context = new this.#opts.azf.InvocationContext({
+      invocationId,
+      functionName,
+      logHandler,
+      triggerMetadata: init.triggerMetadata,
+      options: {
+        trigger: trigger as azf.FunctionTrigger | undefined,
+        return: returnBinding as azf.FunctionOutput | undefined,
+        extraInputs: extraInputs as azf.FunctionInput[],
+        extraOutputs: extraOutputs as azf.FunctionOutput[],
+      },
+    });
+    return context;
+  }
+
+  /**
+   * Invokes `fn` with `inputs` (the trigger value) and `context`. Resolves with the (possibly
+   * hook-modified) result; rejects with the handler's (or a hook's) error, or a FunctionTimeoutError.
+   */
+  async invoke(
+    fn: RegisteredFunction,
+    inputs: unknown[],
+    context: azf.InvocationContext,
+    reason: string,
+  ): Promise<unknown> {
+    const { registry, logger } = this.#opts;
+    const extra = { functionName: fn.metadata.name, invocationId: context.invocationId };
+    const started = performance.now();
+    logger.info(`Executing '${fn.metadata.name}' (${reason})`, extra);
+
+    let succeeded = false;
+    try {
+      const result = await this.#withTimeout(this.#run(fn, inputs, context), fn.metadata.name);
+      succeeded = true;
+      return result;
+    } catch (err) {
+      logger.error(`'${fn.metadata.name}' failed: ${describeError(err)}`, extra);
+      throw err;
+    } finally {
+      const ms = Math.round(performance.now() - started);
+      logger.info(`Executed '${fn.metadata.name}' (${succeeded ? 'Succeeded' : 'Failed'}, ${ms} ms)`, extra);
+    }
+  }
+
+  async #run(fn: RegisteredFunction, inputs: unknown[], context: azf.InvocationContext): Promise<unknown> {
+    const { registry } = this.#opts;
+    const hookData: Record<string, unknown> = {};
+    const pre: Record<string, unknown> = {
+      invocationContext: context,
+      inputs,
+      functionCallback: fn.handler,
+      hookData,
+      appHookData: registry.appHookData,
+    };
+    for (const hook of registry.hooks('preInvocation')) await hook(pre);
+
+    const handler = pre.functionCallback;
+    const finalInputs = Array.isArray(pre.inputs) ? (pre.inputs as unknown[]) : inputs;
+    let result: unknown;
+    let error: unknown;
+    try {
+      if (typeof handler !== 'function') throw new TypeError('preInvocation hook set a non-function handler.');
+      result = await (handler as (...args: unknown[]) => unknown)(...finalInputs, context);
+    } catch (err) {
+      error = toError(err);
+    }
+
+    const post: Record<string, unknown> = {
+      invocationContext: context,
+      inputs: finalInputs,
+      result,
+      error,
+      hookData,
+      appHookData: registry.appHookData,
+    };
+    for (const hook of registry.hooks('postInvocation')) await hook(post);
+    if (post.error !== undefined && post.error !== null) throw toError(post.error);
+    return post.result;
+  }
+
+  #withTimeout<T>(promise: Promise<T>, functionName: string): Promise<T> {
+    const timeoutMs = this.#opts.functionTimeoutMs;
+    if (timeoutMs === undefined) return promise;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new FunctionTimeoutError(
+            `Timeout value of ${describeTimeout(timeoutMs)} was exceeded by function '${functionName}'. ` +
+              'The local host cannot stop the handler; it keeps running in the background.',
+          ),
+        );
+      }, timeoutMs);
+      timer.unref();
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err as Error);
+        },
+      );
+    });
+  }
+
+  /** appStart / appTerminate hooks, in registration order. */
+  async runAppHooks(name: 'appStart' | 'appTerminate', functionAppDirectory: string): Promise<void> {
+    const { registry } = this.#opts;
+    for (const hook of registry.hooks(name)) {
+      await hook({ hookData: registry.appHookData, appHookData: registry.appHookData, functionAppDirectory });
+    }
+  }
+}

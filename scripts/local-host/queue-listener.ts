@@ -1,0 +1,287 @@
+/**
+ * Storage queue triggers with the host.json semantics of the Functions host's queue listener:
+ * batches of `batchSize`, a new batch once in-flight messages drop to `newBatchThreshold`, polling
+ * back-off up to `maxPollingInterval`, failed messages made visible again after
+ * `visibilityTimeout`, and poison handling after `maxDequeueCount` attempts.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
+import type { QueueOptions } from './config.js';
+import { MIN_POLLING_INTERVAL_MS } from './config.js';
+import type { RegisteredFunction } from './core-api.js';
+import type { Invoker } from './invoke.js';
+import type { Logger } from './logger.js';
+import { describeError } from './logger.js';
+
+/** Messages are hidden this long while a handler runs (renewed at half-time), like the host. */
+export const DEFAULT_LEASE_MS = 10 * 60_000;
+
+export interface QueueListenerOptions {
+  fn: RegisteredFunction;
+  queueName: string;
+  queue: QueueClient;
+  poisonQueue: QueueClient;
+  options: QueueOptions;
+  invoker: Invoker;
+  logger: Logger;
+  leaseMs?: number;
+}
+
+/** Strict base64 (as .NET's Convert.FromBase64String): undefined when `text` is not base64. */
+export function decodeBase64(text: string): string | undefined {
+  const compact = text.replace(/[\s]/g, '');
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return undefined;
+  const bytes = Buffer.from(compact, 'base64');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host hands JSON objects/arrays to Node.js functions parsed, everything else as a string. */
+export function toTriggerInput(body: string): unknown {
+  const trimmed = body.trim();
+  const looksJson =
+    (trimmed.startsWith('{') && trimmed.endsWith('}')) || (trimmed.startsWith('[') && trimmed.endsWith(']'));
+  if (!looksJson) return body;
+  try {
+    return JSON.parse(trimmed) as unknown;
+  } catch {
+    return body;
+  }
+}
+
+const sleepFor = (ms: number): number => Math.min(ms, 2 ** 31 - 1);
+
+export class QueueListener {
+  readonly #o: QueueListenerOptions;
+  readonly #leaseMs: number;
+  readonly #inFlight = new Set<Promise<void>>();
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+  /** Wakes the polling loop early (stop, or capacity freed). */
+  #wake: (() => void) | undefined;
+  #poisonReady: Promise<unknown> | undefined;
+
+  constructor(options: QueueListenerOptions) {
+    this.#o = options;
+    this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  get name(): string {
+    return this.#o.fn.metadata.name;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /**
+   * Stops polling and waits up to `timeoutMs` for in-flight invocations. Resolves with the number of
+   * invocations still running (their messages become visible again when their lease expires).
+   */
+  async stop(timeoutMs: number): Promise<number> {
+    this.#stopping = true;
+    this.#wake?.();
+    await this.#loop;
+    if (this.#inFlight.size === 0) return 0;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.#inFlight]), timedOut]);
+    clearTimeout(timer);
+    return this.#inFlight.size;
+  }
+
+  #log(level: 'information' | 'warning' | 'error', message: string, invocationId?: string): void {
+    this.#o.logger.log(level, message, { functionName: this.name, invocationId });
+  }
+
+  /** Sleeps `ms`, or less when woken. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, sleepFor(ms));
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  async #run(): Promise<void> {
+    const { queue, options } = this.#o;
+    const leaseSeconds = Math.ceil(this.#leaseMs / 1000);
+    let delay = MIN_POLLING_INTERVAL_MS;
+    let created = false;
+    const backOff = async (): Promise<void> => {
+      await this.#pause(delay);
+      // Exponential back-off with a little jitter, capped at maxPollingInterval.
+      delay = Math.min(options.maxPollingIntervalMs, Math.round(delay * (1.8 + Math.random() * 0.4)));
+    };
+
+    while (!this.#stopping) {
+      if (this.#inFlight.size > options.newBatchThreshold) {
+        await this.#pause(60_000);
+        continue;
+      }
+      try {
+        if (!created) {
+          await queue.createIfNotExists();
+          created = true;
+        }
+        const { receivedMessageItems: messages } = await queue.receiveMessages({
+          numberOfMessages: options.batchSize,
+          visibilityTimeout: leaseSeconds,
+        });
+        if (this.#stopping) {
+          // Received while stopping: hand them back untouched.
+          await Promise.allSettled(messages.map((m) => queue.updateMessage(m.messageId, m.popReceipt, undefined, 0)));
+          break;
+        }
+        if (messages.length === 0) {
+          await backOff();
+          continue;
+        }
+        delay = MIN_POLLING_INTERVAL_MS;
+        for (const message of messages) this.#dispatch(message);
+      } catch (err) {
+        if (this.#stopping) break;
+        this.#log('warning', `Polling queue '${this.#o.queueName}' failed: ${errorMessage(err)}`);
+        await backOff();
+      }
+    }
+  }
+
+  #dispatch(message: DequeuedMessageItem): void {
+    const task = this.#process(message)
+      .catch((err: unknown) => {
+        this.#log('error', `Unexpected error handling message ${message.messageId}: ${describeError(err)}`);
+      })
+      .finally(() => {
+        this.#inFlight.delete(task);
+        if (this.#inFlight.size <= this.#o.options.newBatchThreshold) this.#wake?.();
+      });
+    this.#inFlight.add(task);
+  }
+
+  async #process(message: DequeuedMessageItem): Promise<void> {
+    const { options, invoker, queue, fn } = this.#o;
+    const invocationId = randomUUID();
+    let body: string | undefined = message.messageText;
+    if (options.messageEncoding === 'base64') {
+      body = decodeBase64(message.messageText);
+      if (body === undefined) {
+        this.#log(
+          'warning',
+          `Message ${message.messageId} is not valid base64 (host.json messageEncoding is "base64"); moving it to '${this.#o.queueName}-poison'.`,
+          invocationId,
+        );
+        await this.#moveToPoison(message, message.popReceipt, invocationId);
+        return;
+      }
+    }
+    if (message.dequeueCount > options.maxDequeueCount) {
+      // Its earlier attempts never completed (e.g. the host stopped mid-invocation).
+      await this.#moveToPoison(message, message.popReceipt, invocationId);
+      return;
+    }
+
+    const lease = this.#holdLease(message);
+    const context = invoker.createContext(fn, {
+      invocationId,
+      triggerMetadata: {
+        id: message.messageId,
+        dequeueCount: message.dequeueCount,
+        insertionTime: message.insertedOn.toISOString(),
+        expirationTime: message.expiresOn.toISOString(),
+        nextVisibleTime: message.nextVisibleOn.toISOString(),
+        popReceipt: message.popReceipt,
+        queueTrigger: body,
+      },
+    });
+    let failed = false;
+    try {
+      await invoker.invoke(
+        fn,
+        [toTriggerInput(body)],
+        context,
+        `New queue message detected on '${this.#o.queueName}', id ${message.messageId}, dequeue count ${message.dequeueCount}`,
+      );
+    } catch {
+      failed = true; // Logged by the invoker.
+    }
+    const popReceipt = await lease.release();
+
+    if (!failed) {
+      await queue.deleteMessage(message.messageId, popReceipt).catch((err: unknown) => {
+        this.#log('error', `Could not delete message ${message.messageId}: ${errorMessage(err)}`, invocationId);
+      });
+    } else if (message.dequeueCount >= options.maxDequeueCount) {
+      await this.#moveToPoison(message, popReceipt, invocationId);
+    } else {
+      const seconds = Math.ceil(options.visibilityTimeoutMs / 1000);
+      await queue.updateMessage(message.messageId, popReceipt, undefined, seconds).catch((err: unknown) => {
+        this.#log('error', `Could not release message ${message.messageId}: ${errorMessage(err)}`, invocationId);
+      });
+    }
+  }
+
+  /** Keeps the message hidden while its handler runs; `release()` returns the current pop receipt. */
+  #holdLease(message: DequeuedMessageItem): { release(): Promise<string> } {
+    const { queue } = this.#o;
+    let popReceipt = message.popReceipt;
+    let renewing: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      renewing = renewing.then(async () => {
+        try {
+          const res = await queue.updateMessage(
+            message.messageId,
+            popReceipt,
+            undefined,
+            Math.ceil(this.#leaseMs / 1000),
+          );
+          if (res.popReceipt) popReceipt = res.popReceipt;
+        } catch (err) {
+          this.#log('warning', `Could not extend the lease of message ${message.messageId}: ${errorMessage(err)}`);
+        }
+      });
+    }, this.#leaseMs / 2);
+    timer.unref();
+    return {
+      release: async () => {
+        clearInterval(timer);
+        await renewing;
+        return popReceipt;
+      },
+    };
+  }
+
+  async #moveToPoison(message: DequeuedMessageItem, popReceipt: string, invocationId: string): Promise<void> {
+    const { poisonQueue, queue, options } = this.#o;
+    const poisonName = poisonQueue.name;
+    this.#log(
+      'warning',
+      `Message ${message.messageId} has reached MaxDequeueCount of ${options.maxDequeueCount} (dequeue count ${message.dequeueCount}); moving it to queue '${poisonName}'.`,
+      invocationId,
+    );
+    try {
+      this.#poisonReady ??= poisonQueue.createIfNotExists().catch((err: unknown) => {
+        this.#poisonReady = undefined;
+        throw err;
+      });
+      await this.#poisonReady;
+      // Same text as received, so the poison message keeps the queue's encoding.
+      await poisonQueue.sendMessage(message.messageText);
+      await queue.deleteMessage(message.messageId, popReceipt);
+    } catch (err) {
+      this.#log('error', `Could not move message ${message.messageId} to '${poisonName}': ${errorMessage(err)}`);
+    }
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { loadLocalSettings } from './localSettings.js';
+import { guessRecipient } from '../shared/jobs/recipient.js';
+import { enqueueNotification, JobValidationError } from '../shared/jobs/producer.js';
+import type { NotificationJobInput } from '../shared/jobs/contract.js';
+
+/** `npm run notify -- --to meganb@example.com --text "Build is green"`: enqueue a job, print its ID. */
+
+export function parseNotifyArgs(argv: string[], env: Record<string, string | undefined> = process.env): NotificationJobInput {
+  const program = new Command('notify')
+    .description('Enqueue a Teams Notifier job')
+    .requiredOption('--to <recipient>', 'UPN/email, AAD object ID or Teams user ID (repeat for more)', collect, [])
+    .option('--text <text>', 'message text (Teams markdown)')
+    .option('--card <file>', 'Adaptive Card JSON file')
+    .option('--summary <text>', 'notification summary')
+    .option('--tenant <tenantId>', 'tenant ID (default: DEFAULT_TENANT_ID)')
+    .option('--id <jobId>', 'job ID (idempotency key); generated when absent')
+    .option('--not-before <time>', 'ISO 8601 time before which nothing is sent')
+    .option('--expires-at <time>', 'ISO 8601 time after which nothing is sent')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
+  program.parse(argv, { from: 'user' });
+  const o = program.opts<{
+    to: string[];
+    text?: string;
+    card?: string;
+    summary?: string;
+    tenant?: string;
+    id?: string;
+    notBefore?: string;
+    expiresAt?: string;
+  }>();
+  const tenantId = o.tenant ?? env.DEFAULT_TENANT_ID;
+  if (!tenantId) throw new UsageError('no tenant: pass --tenant or set DEFAULT_TENANT_ID');
+  if (!o.text && !o.card) throw new UsageError('nothing to send: pass --text and/or --card');
+  let card: Record<string, unknown> | undefined;
+  if (o.card) {
+    try {
+      card = JSON.parse(readFileSync(o.card, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new UsageError(`cannot read --card ${o.card}: ${(err as Error).message}`);
+    }
+  }
+  const job: NotificationJobInput = {
+    tenantId,
+    recipients: o.to.map(guessRecipient),
+    message: { ...(o.text ? { text: o.text } : {}), ...(card ? { card } : {}), ...(o.summary ? { summary: o.summary } : {}) },
+  };
+  if (o.id) job.id = o.id;
+  if (o.notBefore) job.notBefore = o.notBefore;
+  if (o.expiresAt) job.expiresAt = o.expiresAt;
+  return job;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+async function main(): Promise<number> {
+  loadLocalSettings();
+  try {
+    const job = parseNotifyArgs(process.argv.slice(2));
+    const { jobId } = await enqueueNotification(job);
+    process.stdout.write(`${jobId}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof JobValidationError) {
+      process.stderr.write(`notify: ${err.message}\n`);
+      return 2;
+    }
+    const e = err as { code?: string; message?: string; exitCode?: number };
+    if (e.code?.startsWith('commander.')) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      process.stderr.write(`notify: ${e.message}\nRun with --help for usage.\n`);
+      return 2;
+    }
+    process.stderr.write(`notify: could not enqueue: ${e.message ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  process.exitCode = await main();
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+import { loadLocalSettings } from './localSettings.js';
+import { TABLES } from '../shared/container.js';
+import { getJobStatus } from '../shared/jobs/status.js';
+import { storageSettings, tableClient } from '../shared/storage/connection.js';
+import { LazyTable } from '../shared/storage/table.js';
+import { DeliveryStore } from '../shared/store/deliveryStore.js';
+import { JobStore } from '../shared/store/jobStore.js';
+
+/** `npm run status -- <jobId> [--json]`: per-recipient outcomes and totals of a job. */
+async function main(args: string[]): Promise<number> {
+  loadLocalSettings();
+  const json = args.includes('--json');
+  const id = args.find((a) => !a.startsWith('--'));
+  if (!id) {
+    process.stderr.write('usage: npm run status -- <jobId> [--json]\n');
+    return 2;
+  }
+  const storage = storageSettings();
+  const status = await getJobStatus(id, {
+    jobs: new JobStore(new LazyTable(tableClient(storage, TABLES.jobs))),
+    deliveries: new DeliveryStore(new LazyTable(tableClient(storage, TABLES.conversations))),
+  });
+  if (!status) {
+    process.stderr.write(`status: no job ${id}\n`);
+    return 1;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return 0;
+  }
+  const t = status.totals;
+  process.stdout.write(
+    `job ${status.jobId} (tenant ${status.tenantId}, accepted ${status.acceptedAt})\n` +
+      `${t.recipients} recipients: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n`,
+  );
+  for (const r of status.recipients) {
+    const extra = r.status === 'sent' ? `activity ${r.activityId ?? '?'}` : [r.reason, r.detail].filter(Boolean).join(': ');
+    process.stdout.write(`  ${r.status.padEnd(8)} ${r.recipient}${extra ? `  ${extra}` : ''}\n`);
+  }
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`status: ${(err as Error).message}\n`);
+  return 1;
+});

@@ -1,0 +1,134 @@
+import { isTrustedServiceUrl, UntrustedServiceUrlError } from './serviceUrl.js';
+import { telemetry } from '../telemetry/telemetry.js';
+
+/**
+ * The Bot Connector port used by delivery, and its HTTP adapter. Only the two calls delivery needs;
+ * every answer comes back as data (status, Teams error code, Retry-After) so the caller decides.
+ */
+
+export type ConnectorResult<T> =
+  | { ok: true; status: number; body: T }
+  | {
+      ok: false;
+      /** 0 when no HTTP answer came (timeout, connection refused). */
+      status: number;
+      code: string;
+      message: string;
+      retryAfterMs?: number | undefined;
+    };
+
+export interface CreateConversationParams {
+  botId: string;
+  userId: string;
+  tenantId: string;
+}
+
+export interface BotConnector {
+  createConversation(serviceUrl: string, params: CreateConversationParams): Promise<ConnectorResult<{ id: string }>>;
+  sendToConversation(
+    serviceUrl: string,
+    conversationId: string,
+    activity: Record<string, unknown>,
+  ): Promise<ConnectorResult<{ id?: string }>>;
+}
+
+/** Supplies the bot's bearer token, or undefined when the bot runs without an app ID (local only). */
+export type TokenSource = () => Promise<string | undefined>;
+
+export interface HttpConnectorOptions {
+  token: TokenSource;
+  /** Hosts besides Microsoft's that may be called at all when a token is in use. */
+  extraHosts: readonly string[];
+  timeoutMs: number;
+  fetch?: typeof fetch;
+}
+
+export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export class HttpBotConnector implements BotConnector {
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: HttpConnectorOptions) {
+    this.fetch = options.fetch ?? fetch;
+  }
+
+  createConversation(serviceUrl: string, params: CreateConversationParams) {
+    return this.call<{ id: string }>(serviceUrl, 'v3/conversations', 'CreateConversation', {
+      bot: { id: params.botId },
+      members: [{ id: params.userId }],
+      isGroup: false,
+      tenantId: params.tenantId,
+      channelData: { tenant: { id: params.tenantId } },
+    });
+  }
+
+  sendToConversation(serviceUrl: string, conversationId: string, activity: Record<string, unknown>) {
+    const path = `v3/conversations/${encodeURIComponent(conversationId)}/activities`;
+    return this.call<{ id?: string }>(serviceUrl, path, 'SendToConversation', activity);
+  }
+
+  private async call<T>(serviceUrl: string, path: string, name: string, body: unknown): Promise<ConnectorResult<T>> {
+    const token = await this.options.token();
+    // With a token the target must be a Bot Framework host; without one (local emulator) nothing secret leaves.
+    if (token && !isTrustedServiceUrl(serviceUrl, this.options.extraHosts)) {
+      throw new UntrustedServiceUrlError(serviceUrl);
+    }
+    const url = new URL(path, serviceUrl.endsWith('/') ? serviceUrl : `${serviceUrl}/`);
+    const started = performance.now();
+    let status = 0;
+    try {
+      const response = await this.fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      status = response.status;
+      const text = await response.text();
+      const json = safeJson(text);
+      if (response.ok) return { ok: true, status, body: (json ?? {}) as T };
+      const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      return {
+        ok: false,
+        status,
+        code: error?.code ?? `Http${status}`,
+        message: (error?.message ?? text).slice(0, 300),
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+      };
+    } catch (err) {
+      const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
+      return {
+        ok: false,
+        status: 0,
+        code: timedOut ? 'Timeout' : 'NetworkError',
+        message: timedOut ? `no answer within ${this.options.timeoutMs} ms` : String((err as Error).message),
+      };
+    } finally {
+      telemetry().dependency({
+        name,
+        target: url.host,
+        resultCode: status,
+        success: status >= 200 && status < 300,
+        durationMs: performance.now() - started,
+      });
+    }
+  }
+}
+
+function safeJson(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,84 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { Request, Response } from 'botbuilder';
+import type { TurnOutcome } from '../bot/teamsBot.js';
+import { services } from '../container.js';
+
+/** POST /api/messages: Teams activities through botbuilder's CloudAdapter (JWT-checked). */
+
+const MAX_ACTIVITY_BYTES = 256 * 1024;
+
+/** Collects what botbuilder writes, so the Functions response can be built from it. */
+class CapturedResponse implements Response {
+  statusCode = 200;
+  body: unknown;
+  headers: Record<string, string> = {};
+  socket = undefined;
+  status(code: number) {
+    this.statusCode = code;
+    return this;
+  }
+  header(name: string, value: unknown) {
+    this.headers[name] = String(value);
+    return this;
+  }
+  send(body?: unknown) {
+    this.body = body;
+    return this;
+  }
+  end() {
+    return this;
+  }
+}
+
+const error = (status: number, message: string): HttpResponseInit => ({ status, jsonBody: { error: message } });
+
+export async function handleMessages(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const length = Number(request.headers.get('content-length') ?? 0);
+  if (length > MAX_ACTIVITY_BYTES) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
+  const text = await request.text();
+  if (Buffer.byteLength(text) > MAX_ACTIVITY_BYTES) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
+  let activity: unknown;
+  try {
+    activity = JSON.parse(text);
+  } catch {
+    return error(400, 'request body is not valid JSON');
+  }
+  if (!activity || typeof activity !== 'object' || Array.isArray(activity)) {
+    return error(400, 'request body must be a Bot Framework activity object');
+  }
+  if (typeof (activity as { type?: unknown }).type !== 'string') return error(400, 'activity.type is required');
+
+  const { adapter, bot } = services();
+  const outcome: TurnOutcome = {};
+  let failure: unknown;
+  const req: Request = {
+    body: activity as Record<string, unknown>,
+    headers: Object.fromEntries(request.headers.entries()),
+    method: 'POST',
+  };
+  const res = new CapturedResponse();
+  await adapter.process(req, res, async (turn) => {
+    try {
+      await bot.onTurn(turn, outcome);
+    } catch (err) {
+      failure = err;
+      throw err;
+    }
+  });
+
+  if (outcome.refused) {
+    context.warn(`messages: activity refused (${outcome.refused === 'tenant' ? 'tenant not allowed' : 'untrusted service URL'})`);
+    return error(403, outcome.refused === 'tenant' ? 'tenant not allowed' : 'service URL not trusted');
+  }
+  if (res.statusCode === 401) {
+    context.warn('messages: activity refused: missing or invalid token');
+    return error(401, 'unauthorized');
+  }
+  if (res.statusCode >= 500) {
+    const err = failure as Error | undefined;
+    context.error(`messages: activity ${String((activity as { type: string }).type)} failed: ${err?.name ?? 'Error'}: ${err?.message ?? res.body}`);
+    return error(500, 'the activity could not be processed; Teams may retry');
+  }
+  if (res.body === undefined) return { status: res.statusCode };
+  return typeof res.body === 'string' ? { status: res.statusCode, body: res.body } : { status: res.statusCode, jsonBody: res.body };
+}

@@ -1,0 +1,170 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import schema from './notification-job.v1.schema.json' with { type: 'json' };
+import { recipientKeyString, toRecipientKey, type RecipientKey, type RecipientRef } from './recipient.js';
+
+/** Job contract v1: the JSON other systems put on the queue. The schema file is the published contract. */
+
+export interface NotificationMessage {
+  text?: string;
+  card?: Record<string, unknown>;
+  summary?: string;
+}
+
+export interface NotificationJobInput {
+  version?: 1;
+  id?: string;
+  tenantId: string;
+  recipients: RecipientRef[];
+  message: NotificationMessage;
+  notBefore?: string;
+  expiresAt?: string;
+  traceparent?: string;
+}
+
+/** A job after validation: ID assigned, tenant lower-cased, recipients normalised and de-duplicated. */
+export interface NotificationJob {
+  id: string;
+  tenantId: string;
+  recipients: RecipientKey[];
+  message: NotificationMessage;
+  notBefore?: string | undefined;
+  expiresAt?: string | undefined;
+  traceparent?: string | undefined;
+}
+
+export type RejectionReason = 'InvalidJson' | 'SchemaInvalid' | 'MessageTooLarge' | 'JobTooLarge' | 'Expired' | 'TenantNotAllowed';
+
+export type ValidationResult =
+  | { ok: true; job: NotificationJob }
+  | { ok: false; reason: RejectionReason; errors: string[]; jobId?: string | undefined };
+
+export const JOB_SCHEMA = schema;
+export const MAX_RECIPIENTS = schema.properties.recipients.maxItems;
+/** Teams refuses bot messages over about 28 KB (HTTP 413); checked before anything is sent. */
+export const MAX_MESSAGE_BYTES = 28 * 1024;
+/** Azure Storage queue messages are at most 64 KiB as sent (after base64 encoding). */
+export const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const ajv = new Ajv({ allErrors: true, strict: true });
+addFormats(ajv);
+const validateSchema = ajv.compile<NotificationJobInput>(schema);
+
+function describe(error: ErrorObject): string {
+  const where = error.instancePath || '(job)';
+  if (error.keyword === 'additionalProperties') {
+    return `${where}: unknown property "${String(error.params.additionalProperty)}"`;
+  }
+  if (error.keyword === 'enum' || error.keyword === 'const') {
+    return `${where}: ${error.message} ${JSON.stringify(error.params.allowedValues ?? error.params.allowedValue)}`;
+  }
+  return `${where}: ${error.message}`;
+}
+
+/** The activity a message becomes; its size is what Teams limits. */
+export function toActivity(message: NotificationMessage): Record<string, unknown> {
+  const activity: Record<string, unknown> = { type: 'message' };
+  if (message.text) {
+    activity.text = message.text;
+    activity.textFormat = 'markdown';
+  }
+  if (message.summary) activity.summary = message.summary;
+  if (message.card) {
+    activity.attachments = [{ contentType: 'application/vnd.microsoft.card.adaptive', content: message.card }];
+  }
+  return activity;
+}
+
+export function messageBytes(message: NotificationMessage): number {
+  return Buffer.byteLength(JSON.stringify(toActivity(message)));
+}
+
+export function parseJob(body: string | unknown, now = new Date()): ValidationResult {
+  let input: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      input = JSON.parse(body);
+    } catch (err) {
+      return { ok: false, reason: 'InvalidJson', errors: [`body is not JSON: ${(err as Error).message}`] };
+    }
+  }
+  return validateJob(input, now);
+}
+
+export function validateJob(input: unknown, now = new Date()): ValidationResult {
+  const jobId =
+    input && typeof input === 'object' && typeof (input as { id?: unknown }).id === 'string'
+      ? ((input as { id: string }).id as string)
+      : undefined;
+  if (!validateSchema(input)) {
+    const errors = (validateSchema.errors ?? []).map(describe);
+    return { ok: false, reason: 'SchemaInvalid', errors: [...new Set(errors)], jobId };
+  }
+  const bytes = messageBytes(input.message);
+  if (bytes > MAX_MESSAGE_BYTES) {
+    return {
+      ok: false,
+      reason: 'MessageTooLarge',
+      errors: [`/message: ${bytes} bytes as a Teams activity; Teams accepts at most ${MAX_MESSAGE_BYTES}`],
+      jobId,
+    };
+  }
+  if (input.notBefore && input.expiresAt && Date.parse(input.expiresAt) <= Date.parse(input.notBefore)) {
+    return { ok: false, reason: 'SchemaInvalid', errors: ['/expiresAt: must be after notBefore'], jobId };
+  }
+  if (input.expiresAt && Date.parse(input.expiresAt) <= now.getTime()) {
+    return { ok: false, reason: 'Expired', errors: [`/expiresAt: ${input.expiresAt} has passed`], jobId };
+  }
+  const seen = new Set<string>();
+  const recipients: RecipientKey[] = [];
+  for (const ref of input.recipients) {
+    const key = toRecipientKey(ref);
+    const text = recipientKeyString(key);
+    if (!seen.has(text)) {
+      seen.add(text);
+      recipients.push(key);
+    }
+  }
+  return {
+    ok: true,
+    job: {
+      id: input.id ?? randomUUID(),
+      tenantId: input.tenantId.toLowerCase(),
+      recipients,
+      message: input.message,
+      notBefore: input.notBefore,
+      expiresAt: input.expiresAt,
+      traceparent: input.traceparent,
+    },
+  };
+}
+
+/** Turns a validated job back into contract JSON (what producers enqueue). */
+export function toWireJob(job: NotificationJob): NotificationJobInput {
+  const wire: NotificationJobInput = {
+    version: 1,
+    id: job.id,
+    tenantId: job.tenantId,
+    recipients: job.recipients.map((r) => ({ [r.kind]: r.value }) as RecipientRef),
+    message: job.message,
+  };
+  if (job.notBefore) wire.notBefore = job.notBefore;
+  if (job.expiresAt) wire.expiresAt = job.expiresAt;
+  if (job.traceparent) wire.traceparent = job.traceparent;
+  return wire;
+}
+
+/** Identity of a job's content, so a reused ID with different content is caught. */
+export function contentHash(job: NotificationJob): string {
+  const { tenantId, recipients, message, notBefore, expiresAt } = job;
+  const canonical = JSON.stringify({
+    tenantId,
+    recipients: recipients.map(recipientKeyString).sort(),
+    message,
+    notBefore: notBefore ?? null,
+    expiresAt: expiresAt ?? null,
+  });
+  return createHash('sha256').update(canonical).digest('base64url');
+}

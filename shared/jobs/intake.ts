@@ -1,0 +1,120 @@
+import pMap from 'p-map';
+import { isTenantAllowed, type AppConfig } from '../config.js';
+import type { DeliveryTask } from '../delivery/deliver.js';
+import type { QueueSender } from '../queue/queues.js';
+import type { JobStore, RejectedJobStore } from '../store/jobStore.js';
+import { EventNames, telemetry } from '../telemetry/telemetry.js';
+import { contentHash, validateJob, type NotificationJob, type RejectionReason, type ValidationResult } from './contract.js';
+import { recipientKeyString } from './recipient.js';
+
+/**
+ * Turns a job from the queue into one delivery task per recipient. Invalid jobs are set aside in
+ * RejectedJobs with their reason and never retried. Safe to run twice for the same job (queue
+ * redelivery, a producer resending): each task is guarded by its delivery record.
+ */
+
+export type IntakeRejection = RejectionReason | 'DuplicateJobId';
+export type IntakeResult =
+  | { ok: true; jobId: string; recipients: number; resumed: boolean }
+  | { ok: false; reason: IntakeRejection; errors: string[]; jobId?: string | undefined };
+
+export interface IntakeOptions {
+  config: Pick<AppConfig, 'allowedTenantIds'>;
+  jobs: JobStore;
+  rejected: RejectedJobStore;
+  deliveries: QueueSender;
+  fanOutConcurrency?: number;
+}
+
+/** Validation shared by every entry point: the schema, the size limits, then the tenant allowlist. */
+export function checkJob(input: unknown, config: Pick<AppConfig, 'allowedTenantIds'>): ValidationResult {
+  const result = validateJob(input);
+  if (result.ok && !isTenantAllowed(config as AppConfig, result.job.tenantId)) {
+    return {
+      ok: false,
+      reason: 'TenantNotAllowed',
+      errors: [`/tenantId: tenant ${result.job.tenantId} is not in ALLOWED_TENANT_IDS`],
+      jobId: result.job.id,
+    };
+  }
+  return result;
+}
+
+export class JobIntake {
+  constructor(private readonly o: IntakeOptions) {}
+
+  async accept(
+    input: unknown,
+    meta: { source: string; rawBody: string; queueMessageId?: string; acceptedAt?: string },
+  ): Promise<IntakeResult> {
+    const result = checkJob(input, this.o.config);
+    if (!result.ok) return this.reject(result.reason, result.errors, meta, result.jobId);
+    const job = result.job;
+    const hash = contentHash(job);
+    const { created, job: stored } = await this.o.jobs.createOrGet({
+      jobId: job.id,
+      tenantId: job.tenantId,
+      recipients: job.recipients.map(recipientKeyString),
+      contentHash: hash,
+      acceptedAt: meta.acceptedAt ?? new Date().toISOString(),
+      source: meta.source,
+      notBefore: job.notBefore,
+      expiresAt: job.expiresAt,
+    });
+    if (!created && stored.contentHash !== hash) {
+      return this.reject(
+        'DuplicateJobId',
+        [`/id: job ${job.id} was already accepted with different content; use a new ID`],
+        meta,
+        job.id,
+      );
+    }
+    if (created) {
+      telemetry().event(
+        EventNames.jobAccepted,
+        { jobId: job.id, tenantId: job.tenantId, source: meta.source, card: !!job.message.card },
+        { recipients: job.recipients.length },
+      );
+    }
+    if (!stored.fannedOutAt) {
+      await this.fanOut(job, stored.acceptedAt);
+      await this.o.jobs.markFannedOut(job.id);
+    }
+    return { ok: true, jobId: job.id, recipients: job.recipients.length, resumed: !created };
+  }
+
+  private async fanOut(job: NotificationJob, acceptedAt: string): Promise<void> {
+    const tasks: DeliveryTask[] = job.recipients.map((recipient) => ({
+      v: 1,
+      jobId: job.id,
+      tenantId: job.tenantId,
+      recipient: recipientKeyString(recipient),
+      message: job.message,
+      acceptedAt,
+      notBefore: job.notBefore,
+      expiresAt: job.expiresAt,
+      reschedules: 0,
+      traceparent: job.traceparent,
+    }));
+    const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
+    await pMap(tasks, (task) => this.o.deliveries.send(task, delay), { concurrency: this.o.fanOutConcurrency ?? 16 });
+  }
+
+  private async reject(
+    reason: IntakeRejection,
+    errors: string[],
+    meta: { source: string; rawBody: string; queueMessageId?: string },
+    jobId: string | undefined,
+  ): Promise<IntakeResult> {
+    await this.o.rejected.add({
+      reason,
+      errors,
+      source: meta.source,
+      jobId,
+      queueMessageId: meta.queueMessageId,
+      body: meta.rawBody,
+    });
+    telemetry().event(EventNames.jobRejected, { reason, source: meta.source, jobId, errorCount: errors.length });
+    return { ok: false, reason, errors, jobId };
+  }
+}

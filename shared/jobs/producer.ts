@@ -1,0 +1,65 @@
+import { queueClient, storageSettings, type StorageSettings } from '../storage/connection.js';
+import { encodeMessage, JOBS_QUEUE, StorageQueueSender, type QueueSender } from '../queue/queues.js';
+import { currentTraceparent } from '../telemetry/traceContext.js';
+import { MAX_QUEUE_MESSAGE_BYTES, toWireJob, validateJob, type NotificationJobInput } from './contract.js';
+
+/**
+ * The typed client other TypeScript systems use to enqueue a notification job:
+ *
+ *   const { jobId } = await enqueueNotification({ tenantId, recipients: [{ upn }], message: { text } });
+ *
+ * It validates against the v1 contract before anything is sent, so a bad job fails in the caller.
+ */
+
+export class JobValidationError extends Error {
+  override name = 'JobValidationError';
+  constructor(
+    readonly reason: string,
+    readonly errors: string[],
+  ) {
+    super(`Invalid notification job (${reason}): ${errors.join('; ')}`);
+  }
+}
+
+export interface EnqueueOptions {
+  /** A connection string, or identity-based settings; defaults to the AzureWebJobsStorage settings. */
+  connection?: string | StorageSettings;
+  queueName?: string;
+  /** Advanced: an already built sender (tests, or a shared client). */
+  sender?: QueueSender;
+}
+
+const senders = new Map<string, QueueSender>();
+
+function senderFor(options: EnqueueOptions): QueueSender {
+  if (options.sender) return options.sender;
+  const settings =
+    typeof options.connection === 'string'
+      ? { connectionString: options.connection }
+      : (options.connection ?? storageSettings());
+  const queue = options.queueName ?? JOBS_QUEUE;
+  const cacheKey = `${JSON.stringify(settings)}|${queue}`;
+  let sender = senders.get(cacheKey);
+  if (!sender) {
+    sender = new StorageQueueSender(queueClient(settings, queue));
+    senders.set(cacheKey, sender);
+  }
+  return sender;
+}
+
+export async function enqueueNotification(
+  input: NotificationJobInput,
+  options: EnqueueOptions = {},
+): Promise<{ jobId: string }> {
+  const result = validateJob({ ...input, traceparent: input.traceparent ?? currentTraceparent() });
+  if (!result.ok) throw new JobValidationError(result.reason, result.errors);
+  const wire = toWireJob(result.job);
+  const bytes = Buffer.byteLength(encodeMessage(wire));
+  if (bytes > MAX_QUEUE_MESSAGE_BYTES) {
+    throw new JobValidationError('JobTooLarge', [
+      `the job is ${bytes} bytes encoded; a queue message holds 64 KiB: split the recipients over several jobs`,
+    ]);
+  }
+  await senderFor(options).send(wire);
+  return { jobId: result.job.id };
+}

@@ -1,0 +1,66 @@
+/**
+ * The telemetry port: stable event and metric names the rest of the code reports through.
+ * The Application Insights adapter (appInsights.ts) implements it; without a connection string
+ * nothing is sent.
+ */
+
+export type Properties = Record<string, string | number | boolean | undefined>;
+
+export interface DependencyCall {
+  name: string;
+  target: string;
+  resultCode: number;
+  success: boolean;
+  durationMs: number;
+  properties?: Properties;
+}
+
+export interface Telemetry {
+  event(name: string, properties?: Properties, measurements?: Record<string, number>): void;
+  metric(name: string, value: number, properties?: Properties): void;
+  dependency(call: DependencyCall): void;
+  /** A user identifier in the form the settings allow (hashed by default). */
+  userRef(id: string | undefined): string | undefined;
+}
+
+export const EventNames = {
+  jobAccepted: 'JobAccepted',
+  jobRejected: 'JobRejected',
+  deliverySent: 'DeliverySent',
+  deliveryFailed: 'DeliveryFailed',
+  deliverySkipped: 'DeliverySkipped',
+  deliveryRetry: 'DeliveryRetry',
+  deliveryDuplicateSuppressed: 'DeliveryDuplicateSuppressed',
+  throttled: 'Throttled',
+  recipientDeactivated: 'RecipientDeactivated',
+  botInstalled: 'BotInstalled',
+  botUninstalled: 'BotUninstalled',
+  optOut: 'OptOut',
+  optIn: 'OptIn',
+} as const;
+
+export const MetricNames = {
+  deliveryLatency: 'DeliveryLatencyMs',
+  queueAge: 'QueueAgeMs',
+  throttles: 'Throttles',
+  outcomes: 'DeliveryOutcomes',
+} as const;
+
+class Noop implements Telemetry {
+  event(): void {}
+  metric(): void {}
+  dependency(): void {}
+  userRef(): string | undefined {
+    return undefined;
+  }
+}
+
+let current: Telemetry = new Noop();
+
+export function telemetry(): Telemetry {
+  return current;
+}
+
+export function setTelemetry(next: Telemetry): void {
+  current = next;
+}

@@ -1,0 +1,19 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * Asks the OS for a currently unused TCP port on 127.0.0.1.
+ * The port is released before returning, so another process could grab it in between;
+ * that race is rare enough for tests that start their servers right away.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
