@@ -27,6 +27,8 @@ export interface AppConfig {
   conversationRatePerSecond: number;
   recipientHourlyCap: number;
   connectorTimeoutMs: number;
+  /** Members per roster page when reading a team (Teams allows up to 500). */
+  rosterPageSize: number;
   userIdTelemetry: UserIdTelemetryMode;
   userIdHashSalt: string;
 }
@@ -87,6 +89,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     conversationRatePerSecond: num(env, 'CONVERSATION_RATE_PER_SECOND', 7, 1, 100),
     recipientHourlyCap: num(env, 'RECIPIENT_HOURLY_CAP', 30, 1, 100_000),
     connectorTimeoutMs: num(env, 'CONNECTOR_TIMEOUT_MS', 15_000, 100, 120_000),
+    rosterPageSize: num(env, 'ROSTER_PAGE_SIZE', 500, 1, 500),
     userIdTelemetry: oneOf(env, 'TELEMETRY_USER_IDS', ['hash', 'omit', 'raw'], 'hash'),
     userIdHashSalt: str(env, 'TELEMETRY_USER_ID_SALT') ?? 'teams-notifier',
   };

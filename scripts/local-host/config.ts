@@ -53,7 +53,9 @@ export function parseTimeSpan(value: unknown, what: string): number {
       if (Number(minutes) < 60 && Number(seconds) < 60) return Math.round(ms);
     }
   }
-  throw new LocalHostConfigError(`host.json: ${what} must be a duration like "00:01:00", got ${JSON.stringify(value)}.`);
+  throw new LocalHostConfigError(
+    `host.json: ${what} must be a duration like "00:01:00", got ${JSON.stringify(value)}.`,
+  );
 }
 
 function readJsonFile(file: string): unknown {
@@ -116,7 +118,13 @@ export function parseHostJson(json: unknown): HostConfig {
   const rawVisibility = prop(queues, 'visibilityTimeout');
   const visibilityTimeoutMs =
     rawVisibility === undefined ? 0 : parseTimeSpan(rawVisibility, 'extensions.queues.visibilityTimeout');
-  const maxDequeueCount = integer(prop(queues, 'maxDequeueCount'), 'extensions.queues.maxDequeueCount', 1, 1000, 5);
+  const maxDequeueCount = integer(
+    prop(queues, 'maxDequeueCount'),
+    'extensions.queues.maxDequeueCount',
+    1,
+    1000,
+    5,
+  );
   const rawEncoding = prop(queues, 'messageEncoding');
   const encoding = typeof rawEncoding === 'string' ? rawEncoding.toLowerCase() : 'base64';
   if (encoding !== 'base64' && encoding !== 'none') {

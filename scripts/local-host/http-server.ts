@@ -262,7 +262,8 @@ export class LocalHttpServer {
     const { functionKey, masterKey } = this.#opts;
     if (functionKey === undefined && masterKey === undefined) return;
     const header = req.headers['x-functions-key'];
-    const provided = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('code') ?? undefined;
+    const provided =
+      (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('code') ?? undefined;
     const ok =
       keyMatches(provided, masterKey) ||
       (level === 'function' && keyMatches(provided, functionKey)) ||

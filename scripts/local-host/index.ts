@@ -81,7 +81,9 @@ function functionFiles(root: string): string[] {
     throw new LocalHostConfigError(`${pkgFile} is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof main !== 'string' || main.trim() === '') {
-    throw new LocalHostConfigError(`${pkgFile} has no "main"; set it to the function files, e.g. "dist/functions/*.js".`);
+    throw new LocalHostConfigError(
+      `${pkgFile} has no "main"; set it to the function files, e.g. "dist/functions/*.js".`,
+    );
   }
   const files = globSync(main, { cwd: root })
     .map((f) => path.resolve(root, f))
@@ -150,7 +152,9 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       settings.localHttpPort ??
       DEFAULT_PORT;
     const host = options.host ?? env.FUNCTIONS_HTTP_HOST ?? '127.0.0.1';
-    const maxBodyBytes = env.FUNCTIONS_MAX_BODY_BYTES ? Number(env.FUNCTIONS_MAX_BODY_BYTES) : DEFAULT_MAX_BODY_BYTES;
+    const maxBodyBytes = env.FUNCTIONS_MAX_BODY_BYTES
+      ? Number(env.FUNCTIONS_MAX_BODY_BYTES)
+      : DEFAULT_MAX_BODY_BYTES;
     if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) {
       throw new LocalHostConfigError(`FUNCTIONS_MAX_BODY_BYTES must be a non-negative integer.`);
     }
@@ -190,7 +194,9 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       const trigger = triggerOf(fn);
       const type = String(trigger?.type);
       if (!trigger || !supportedTriggers.has(type)) {
-        logger.warn(`Function '${name}' has a ${type} trigger, which the local host does not support; skipped.`);
+        logger.warn(
+          `Function '${name}' has a ${type} trigger, which the local host does not support; skipped.`,
+        );
         continue;
       }
       if (isDisabled(name, env)) {
@@ -214,18 +220,27 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
         );
         const authLevel = String(trigger.authLevel ?? 'function').toLowerCase() as AuthLevel;
         if (!['anonymous', 'function', 'admin'].includes(authLevel)) {
-          throw new LocalHostConfigError(`Function '${name}': unknown authLevel '${String(trigger.authLevel)}'.`);
+          throw new LocalHostConfigError(
+            `Function '${name}': unknown authLevel '${String(trigger.authLevel)}'.`,
+          );
         }
         httpFunctions.push({ fn, name, methods, route, authLevel, template: new RouteTemplate(route) });
         described.push({ name, trigger: 'http', methods, route, authLevel });
       } else {
-        const queueName = resolveSettingExpressions(String(trigger.queueName ?? ''), env, `Function '${name}' queueName`);
+        const queueName = resolveSettingExpressions(
+          String(trigger.queueName ?? ''),
+          env,
+          `Function '${name}' queueName`,
+        );
         if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(queueName)) {
           throw new LocalHostConfigError(
             `Function '${name}': '${queueName}' is not a valid queue name (3-63 lower-case letters, digits and single hyphens).`,
           );
         }
-        const connection = typeof trigger.connection === 'string' && trigger.connection ? trigger.connection : 'AzureWebJobsStorage';
+        const connection =
+          typeof trigger.connection === 'string' && trigger.connection
+            ? trigger.connection
+            : 'AzureWebJobsStorage';
         const connectionString = env[connection];
         if (!connectionString) {
           throw new LocalHostConfigError(
@@ -237,10 +252,17 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
         if (!client) {
           try {
             client = QueueServiceClient.fromConnectionString(connectionString, {
-              retryOptions: { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4000, tryTimeoutInMs: 60_000 },
+              retryOptions: {
+                maxTries: 3,
+                retryDelayInMs: 500,
+                maxRetryDelayInMs: 4000,
+                tryTimeoutInMs: 60_000,
+              },
             });
           } catch (err) {
-            throw new LocalHostConfigError(`Function '${name}': app setting '${connection}' is not a valid connection string (${(err as Error).message}).`);
+            throw new LocalHostConfigError(
+              `Function '${name}': app setting '${connection}' is not a valid connection string (${(err as Error).message}).`,
+            );
           }
           clients.set(connectionString, client);
         }
@@ -282,7 +304,11 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     for (const f of described) {
       if (f.trigger === 'http') f.url = `${url}${prefix}/${f.route}`.replace(/\/$/, '');
     }
-    if (functionKey === undefined && masterKey === undefined && httpFunctions.some((f) => f.authLevel !== 'anonymous')) {
+    if (
+      functionKey === undefined &&
+      masterKey === undefined &&
+      httpFunctions.some((f) => f.authLevel !== 'anonymous')
+    ) {
       logger.warn(
         'FUNCTIONS_KEY is not set: function- and admin-level HTTP functions accept requests without a key.',
       );
@@ -306,7 +332,9 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
         ]);
         for (const r of results) {
           if (r.left > 0) {
-            logger.warn(`${r.left} invocation(s) of '${r.name}' still running after ${shutdownTimeoutMs} ms; not waiting.`);
+            logger.warn(
+              `${r.left} invocation(s) of '${r.name}' still running after ${shutdownTimeoutMs} ms; not waiting.`,
+            );
           }
         }
         try {

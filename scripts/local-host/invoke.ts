@@ -82,7 +82,7 @@ export class Invoker {
     context: azf.InvocationContext,
     reason: string,
   ): Promise<unknown> {
-    const { registry, logger } = this.#opts;
+    const { logger } = this.#opts;
     const extra = { functionName: fn.metadata.name, invocationId: context.invocationId };
     const started = performance.now();
     logger.info(`Executing '${fn.metadata.name}' (${reason})`, extra);
@@ -118,7 +118,8 @@ export class Invoker {
     let result: unknown;
     let error: unknown;
     try {
-      if (typeof handler !== 'function') throw new TypeError('preInvocation hook set a non-function handler.');
+      if (typeof handler !== 'function')
+        throw new TypeError('preInvocation hook set a non-function handler.');
       result = await (handler as (...args: unknown[]) => unknown)(...finalInputs, context);
     } catch (err) {
       error = toError(err);

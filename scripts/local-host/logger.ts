@@ -36,8 +36,17 @@ export function parseLogLevel(value: unknown): LogLevel | 'none' | undefined {
   return lower in levelRank ? (lower as LogLevel | 'none') : undefined;
 }
 
+const levelLabel: Record<LogLevel, string> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  information: 'INFO ',
+  warning: 'WARN ',
+  error: 'ERROR',
+  critical: 'CRIT ',
+};
+
 export function consoleSink(record: LogRecord): void {
-  const parts = [new Date().toISOString(), record.level.toUpperCase().padEnd(5, ' ').slice(0, 5)];
+  const parts = [new Date().toISOString(), levelLabel[record.level]];
   if (record.functionName) parts.push(`[${record.functionName}]`);
   if (record.invocationId) parts.push(`(${record.invocationId})`);
   parts.push(record.message);
@@ -50,7 +59,11 @@ export function consoleSink(record: LogRecord): void {
 }
 
 export interface Logger {
-  log(level: LogLevel, message: string, extra?: Partial<Pick<LogRecord, 'category' | 'functionName' | 'invocationId'>>): void;
+  log(
+    level: LogLevel,
+    message: string,
+    extra?: Partial<Pick<LogRecord, 'category' | 'functionName' | 'invocationId'>>,
+  ): void;
   info(message: string, extra?: Partial<LogRecord>): void;
   warn(message: string, extra?: Partial<LogRecord>): void;
   error(message: string, extra?: Partial<LogRecord>): void;

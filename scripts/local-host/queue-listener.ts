@@ -116,11 +116,9 @@ export class QueueListener {
     const leaseSeconds = Math.ceil(this.#leaseMs / 1000);
     let delay = MIN_POLLING_INTERVAL_MS;
     let created = false;
-    const backOff = async (): Promise<void> => {
-      await this.#pause(delay);
-      // Exponential back-off with a little jitter, capped at maxPollingInterval.
-      delay = Math.min(options.maxPollingIntervalMs, Math.round(delay * (1.8 + Math.random() * 0.4)));
-    };
+    // Storage errors: back off from 1 s to 1 min and log the same error at most once a minute.
+    let errorDelay = 0;
+    let lastError = { message: '', at: 0 };
 
     while (!this.#stopping) {
       if (this.#inFlight.size > options.newBatchThreshold) {
@@ -136,21 +134,38 @@ export class QueueListener {
           numberOfMessages: options.batchSize,
           visibilityTimeout: leaseSeconds,
         });
+        if (errorDelay > 0) {
+          this.#log('information', `Polling queue '${this.#o.queueName}' works again.`);
+          errorDelay = 0;
+          lastError = { message: '', at: 0 };
+        }
         if (this.#stopping) {
           // Received while stopping: hand them back untouched.
-          await Promise.allSettled(messages.map((m) => queue.updateMessage(m.messageId, m.popReceipt, undefined, 0)));
+          await Promise.allSettled(
+            messages.map((m) => queue.updateMessage(m.messageId, m.popReceipt, undefined, 0)),
+          );
           break;
         }
         if (messages.length === 0) {
-          await backOff();
+          await this.#pause(delay);
+          // Exponential back-off with a little jitter, capped at maxPollingInterval.
+          delay = Math.min(options.maxPollingIntervalMs, Math.round(delay * (1.8 + Math.random() * 0.4)));
           continue;
         }
         delay = MIN_POLLING_INTERVAL_MS;
         for (const message of messages) this.#dispatch(message);
       } catch (err) {
         if (this.#stopping) break;
-        this.#log('warning', `Polling queue '${this.#o.queueName}' failed: ${errorMessage(err)}`);
-        await backOff();
+        const message = errorMessage(err);
+        if (message !== lastError.message || Date.now() - lastError.at >= 60_000) {
+          this.#log(
+            'warning',
+            `Polling queue '${this.#o.queueName}' failed (is the storage account / Azurite reachable?): ${message}`,
+          );
+          lastError = { message, at: Date.now() };
+        }
+        errorDelay = Math.min(60_000, Math.max(1000, errorDelay * 2));
+        await this.#pause(errorDelay);
       }
     }
   }
@@ -217,14 +232,22 @@ export class QueueListener {
 
     if (!failed) {
       await queue.deleteMessage(message.messageId, popReceipt).catch((err: unknown) => {
-        this.#log('error', `Could not delete message ${message.messageId}: ${errorMessage(err)}`, invocationId);
+        this.#log(
+          'error',
+          `Could not delete message ${message.messageId}: ${errorMessage(err)}`,
+          invocationId,
+        );
       });
     } else if (message.dequeueCount >= options.maxDequeueCount) {
       await this.#moveToPoison(message, popReceipt, invocationId);
     } else {
       const seconds = Math.ceil(options.visibilityTimeoutMs / 1000);
       await queue.updateMessage(message.messageId, popReceipt, undefined, seconds).catch((err: unknown) => {
-        this.#log('error', `Could not release message ${message.messageId}: ${errorMessage(err)}`, invocationId);
+        this.#log(
+          'error',
+          `Could not release message ${message.messageId}: ${errorMessage(err)}`,
+          invocationId,
+        );
       });
     }
   }
@@ -245,7 +268,10 @@ export class QueueListener {
           );
           if (res.popReceipt) popReceipt = res.popReceipt;
         } catch (err) {
-          this.#log('warning', `Could not extend the lease of message ${message.messageId}: ${errorMessage(err)}`);
+          this.#log(
+            'warning',
+            `Could not extend the lease of message ${message.messageId}: ${errorMessage(err)}`,
+          );
         }
       });
     }, this.#leaseMs / 2);
@@ -277,7 +303,10 @@ export class QueueListener {
       await poisonQueue.sendMessage(message.messageText);
       await queue.deleteMessage(message.messageId, popReceipt);
     } catch (err) {
-      this.#log('error', `Could not move message ${message.messageId} to '${poisonName}': ${errorMessage(err)}`);
+      this.#log(
+        'error',
+        `Could not move message ${message.messageId} to '${poisonName}': ${errorMessage(err)}`,
+      );
     }
   }
 }

@@ -151,9 +151,7 @@ function parseSegment(text: string, template: string): Segment {
         `Route "${template}": optional and catch-all parameters must be a whole segment.`,
       );
     }
-    const pattern = tokens
-      .map((t) => (t.kind === 'literal' ? escapeRegex(t.text) : `(.+?)`))
-      .join('');
+    const pattern = tokens.map((t) => (t.kind === 'literal' ? escapeRegex(t.text) : `(.+?)`)).join('');
     return { tokens, precedence: 2, regex: new RegExp(`^${pattern}$`, 'i'), params };
   }
   let precedence = 1;
@@ -179,7 +177,9 @@ export class RouteTemplate {
       const last = index === this.#segments.length - 1;
       for (const param of segment.params) {
         if (param.catchAll && !last) {
-          throw new LocalHostConfigError(`Route "${template}": a catch-all parameter must be the last segment.`);
+          throw new LocalHostConfigError(
+            `Route "${template}": a catch-all parameter must be the last segment.`,
+          );
         }
       }
     });

@@ -30,7 +30,6 @@ export interface BotDependencies {
   deliveries: QueueSender;
 }
 
-const ROSTER_PAGE_SIZE = 500;
 const ROSTER_WRITE_CONCURRENCY = 8;
 
 type ChannelData = {
@@ -274,7 +273,7 @@ export class TeamsNotifierBot {
     let continuationToken: string | undefined;
     let count = 0;
     do {
-      const page = await TeamsInfo.getPagedMembers(context, ROSTER_PAGE_SIZE, continuationToken);
+      const page = await TeamsInfo.getPagedMembers(context, this.d.config.rosterPageSize, continuationToken);
       const members = page.members ?? [];
       await this.forEachLimited(members, (member) =>
         this.d.conversations.saveUser(tenantId, profileFromAccount(member, context.activity.serviceUrl), {

@@ -48,7 +48,8 @@ export const MAX_MESSAGE_BYTES = 28 * 1024;
 export const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const ajv = new Ajv({ allErrors: true, strict: true });
+// strictRequired is off: `anyOf: [{ required: [text] }, { required: [card] }]` names properties defined beside it.
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
 addFormats(ajv);
 const validateSchema = ajv.compile<NotificationJobInput>(schema);
 

@@ -37,7 +37,11 @@ describe('local host: HTTP triggers', () => {
       url: `${host.url}/api/items/{id}`,
       authLevel: 'anonymous',
     });
-    expect(byName.get('echo')).toMatchObject({ methods: ['POST'], url: `${host.url}/api/echo`, authLevel: 'function' });
+    expect(byName.get('echo')).toMatchObject({
+      methods: ['POST'],
+      url: `${host.url}/api/echo`,
+      authLevel: 'function',
+    });
     expect(byName.has('jobs')).toBe(false);
     expect(host.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
@@ -75,7 +79,11 @@ describe('local host: HTTP triggers', () => {
 
   it('requires the function key for authLevel function (header or ?code=)', async () => {
     const post = (path: string, headers: Record<string, string> = {}): Promise<Response> =>
-      fetch(`${host.url}${path}`, { method: 'POST', body: 'hi there', headers: { 'content-type': 'text/plain', ...headers } });
+      fetch(`${host.url}${path}`, {
+        method: 'POST',
+        body: 'hi there',
+        headers: { 'content-type': 'text/plain', ...headers },
+      });
 
     expect((await post('/api/echo')).status).toBe(401);
     expect((await post('/api/echo', { 'x-functions-key': 'wrong' })).status).toBe(401);
@@ -105,10 +113,14 @@ describe('local host: HTTP triggers', () => {
 
     // Without Content-Length (chunked), the limit applies while reading.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${host.url}/api/echo`, { method: 'POST', headers: { 'x-functions-key': KEY } }, (r) => {
-        r.resume();
-        resolve(r.statusCode ?? 0);
-      });
+      const req = request(
+        `${host.url}/api/echo`,
+        { method: 'POST', headers: { 'x-functions-key': KEY } },
+        (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write('y'.repeat(800));
       req.write('y'.repeat(800));
@@ -154,16 +166,23 @@ describe('local host: HTTP triggers', () => {
   });
 
   it('restores the environment and runs appTerminate on stop', async () => {
-    const second = await startLocalHost({ root: fixtureRoot, port: 0, log: () => {}, env: {
-      FUNCTIONS_KEY: 'other',
-      'AzureWebJobs.jobs.Disabled': 'true',
-      'AzureWebJobs.failing.Disabled': 'true',
-      'AzureWebJobs.slow.Disabled': 'true',
-    } });
+    const second = await startLocalHost({
+      root: fixtureRoot,
+      port: 0,
+      log: () => {},
+      env: {
+        FUNCTIONS_KEY: 'other',
+        'AzureWebJobs.jobs.Disabled': 'true',
+        'AzureWebJobs.failing.Disabled': 'true',
+        'AzureWebJobs.slow.Disabled': 'true',
+      },
+    });
     // A second host in the same process loads the app again and serves it independently.
     expect((await fetch(`${second.url}/api/items/1`)).status).toBe(200);
     await second.stop();
     expect(process.env.FUNCTIONS_KEY).toBe(KEY); // restored to what the first host set
-    expect(fixtureState().events.filter((e) => e.startsWith('appTerminate'))).toEqual(['appTerminate:number']);
+    expect(fixtureState().events.filter((e) => e.startsWith('appTerminate'))).toEqual([
+      'appTerminate:number',
+    ]);
   });
 });

@@ -248,13 +248,16 @@ interface Reply {
  */
 class SlidingWindow {
   private readonly stamps: Float64Array;
+  private readonly windowMs: number;
   private next = 0;
-  constructor(private readonly window: RateWindow) {
+  // No parameter properties: Node's built-in type stripping can then load this file as is.
+  constructor(window: RateWindow) {
     this.stamps = new Float64Array(Math.max(1, window.limit)).fill(Number.NEGATIVE_INFINITY);
+    this.windowMs = window.windowMs;
   }
   /** ms until a slot frees; 0 if one is free now. */
   waitMs(now: number): number {
-    return Math.max(0, this.stamps[this.next]! + this.window.windowMs - now);
+    return Math.max(0, this.stamps[this.next]! + this.windowMs - now);
   }
   admit(now: number): void {
     this.stamps[this.next] = now;

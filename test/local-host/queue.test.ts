@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
+import { startAzurite, type Azurite } from '../support/azurite.js';
+import { fixtureRoot, fixtureState, logCollector, waitFor } from './helpers.js';
+
+// fixture/host.json: batchSize 4, newBatchThreshold 2, visibilityTimeout 1 s, maxDequeueCount 3.
+const BATCH_SIZE = 4;
+const NEW_BATCH_THRESHOLD = 2;
+const MAX_DEQUEUE_COUNT = 3;
+
+const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+
+describe('local host: storage queue triggers', () => {
+  let azurite: Azurite;
+  let host: LocalHost;
+  let service: QueueServiceClient;
+  const jobsQueue = `jobs-${randomBytes(4).toString('hex')}`;
+  const logs = logCollector();
+
+  const queue = (name: string): QueueClient => service.getQueueClient(name);
+  const count = async (name: string): Promise<number> => {
+    const q = queue(name);
+    if (!(await q.exists())) return 0;
+    return (await q.getProperties()).approximateMessagesCount ?? 0;
+  };
+
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    service = QueueServiceClient.fromConnectionString(azurite.connectionString);
+    host = await startLocalHost({
+      root: fixtureRoot,
+      port: 0,
+      log: logs.log,
+      env: { AzureWebJobsStorage: azurite.connectionString, JOBS_QUEUE: jobsQueue },
+    });
+    // The host creates the trigger queues itself.
+    await waitFor(
+      async () => (await queue(jobsQueue).exists()) && (await queue('slow-jobs').exists()),
+      'queues',
+    );
+  });
+
+  afterAll(async () => {
+    await host?.stop();
+    await azurite?.stop();
+  });
+
+  it('resolves %SETTING% queue names and lists queue functions', () => {
+    expect(host.functions.find((f) => f.name === 'jobs')).toEqual({
+      name: 'jobs',
+      trigger: 'queue',
+      queueName: jobsQueue,
+      connection: 'AzureWebJobsStorage',
+    });
+  });
+
+  it('decodes base64 JSON messages into objects, with trigger metadata, and deletes them', async () => {
+    const payload = { userId: 'u1', text: 'héllo' };
+    const sent = await queue(jobsQueue).sendMessage(base64(JSON.stringify(payload)));
+    await queue(jobsQueue).sendMessage(base64('just text'));
+
+    const jobs = await waitFor(() => fixtureState().jobs.length >= 2 && fixtureState().jobs, 'two jobs');
+    const json = jobs.find((j) => j.triggerMetadata.id === sent.messageId);
+    expect(json?.message).toEqual(payload);
+    expect(json?.triggerMetadata).toMatchObject({
+      dequeueCount: 1,
+      queueTrigger: JSON.stringify(payload),
+      popReceipt: expect.any(String),
+      insertionTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      expirationTime: expect.any(String),
+      nextVisibleTime: expect.any(String),
+    });
+    expect(jobs.find((j) => j.triggerMetadata.id !== sent.messageId)?.message).toBe('just text');
+    await waitFor(async () => (await count(jobsQueue)) === 0, 'processed messages deleted');
+  });
+
+  it('moves a message that is not valid base64 straight to the poison queue', async () => {
+    const before = fixtureState().jobs.length;
+    await queue(jobsQueue).sendMessage('not base64!');
+    await waitFor(async () => (await count(`${jobsQueue}-poison`)) === 1, 'poison message');
+    const [poison] = (await queue(`${jobsQueue}-poison`).peekMessages()).peekedMessageItems;
+    expect(poison?.messageText).toBe('not base64!');
+    expect(fixtureState().jobs.length).toBe(before);
+  });
+
+  it('retries a failing message after visibilityTimeout, then poisons it after maxDequeueCount attempts', async () => {
+    const text = base64(JSON.stringify({ fail: true }));
+    await queue('failing-jobs').sendMessage(text);
+
+    await waitFor(
+      async () => (await count('failing-jobs-poison')) === 1,
+      'message in failing-jobs-poison',
+      15_000,
+    );
+    const attempts = fixtureState().attempts;
+    expect(attempts).toHaveLength(MAX_DEQUEUE_COUNT);
+    expect(attempts.map((a) => a.dequeueCount)).toEqual([1, 2, 3]);
+    expect(attempts[0]?.message).toEqual({ fail: true });
+    for (let i = 1; i < attempts.length; i++) {
+      // visibilityTimeout is 1 s (Azurite counts whole seconds).
+      expect(attempts[i]!.at - attempts[i - 1]!.at).toBeGreaterThanOrEqual(900);
+    }
+    const [poison] = (await queue('failing-jobs-poison').peekMessages()).peekedMessageItems;
+    expect(poison?.messageText).toBe(text); // same encoding as the original
+    expect(await count('failing-jobs')).toBe(0);
+    expect(
+      logs.records.some((r) => r.functionName === 'failing' && /MaxDequeueCount of 3/.test(r.message)),
+    ).toBe(true);
+  });
+
+  it('keeps at most batchSize + newBatchThreshold invocations in flight', async () => {
+    const total = 20;
+    await Promise.all(
+      Array.from({ length: total }, (_, i) => queue('slow-jobs').sendMessage(base64(`job ${i}`))),
+    );
+    await waitFor(() => fixtureState().slow.done === total, 'slow jobs done', 20_000);
+    const { max } = fixtureState().slow;
+    expect(max).toBeLessThanOrEqual(BATCH_SIZE + NEW_BATCH_THRESHOLD);
+    expect(max).toBeGreaterThanOrEqual(BATCH_SIZE);
+  });
+});

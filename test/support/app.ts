@@ -1,0 +1,94 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TableClient } from '@azure/data-tables';
+import { QueueClient } from '@azure/storage-queue';
+import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
+import type { LogRecord } from '../../scripts/local-host/logger.js';
+import { startAzurite, type Azurite } from './azurite.js';
+import { startFakeConnector, type FakeConnector, type FakeConnectorOptions } from './fakeConnector.js';
+
+/**
+ * The whole app for a test: real Azurite, the compiled functions (dist/, built by `npm test`)
+ * served by the local host in this process, and a Teams-like connector as the bot's service URL.
+ */
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const FUNCTION_KEY = 'test-function-key';
+export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+export const BOT_ID = '28:test-bot';
+
+export interface TestApp {
+  azurite: Azurite;
+  connector: FakeConnector;
+  host: LocalHost;
+  logs: LogRecord[];
+  url: string;
+  env: Record<string, string>;
+  table(name: string): TableClient;
+  queue(name: string): QueueClient;
+  post(route: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  get(route: string, headers?: Record<string, string>): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export async function startApp(
+  options: { env?: Record<string, string>; connector?: FakeConnectorOptions } = {},
+): Promise<TestApp> {
+  const azurite = await startAzurite();
+  const connector = await startFakeConnector({ rateLimits: false, ...options.connector });
+  const env: Record<string, string> = {
+    AzureWebJobsStorage: azurite.connectionString,
+    FUNCTIONS_KEY: FUNCTION_KEY,
+    MicrosoftAppId: '',
+    BOT_SERVICE_URL: connector.url,
+    DEFAULT_TENANT_ID: TENANT,
+    ...options.env,
+  };
+  const logs: LogRecord[] = [];
+  const host = await startLocalHost({ root: ROOT, port: 0, env, log: (r) => logs.push(r) });
+  const url = host.url;
+  return {
+    azurite,
+    connector,
+    host,
+    logs,
+    url,
+    env,
+    table: (name) =>
+      TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
+    queue: (name) => new QueueClient(azurite.connectionString, name),
+    post: (route, body, headers = {}) =>
+      fetch(`${url}/api/${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
+    get: (route, headers = {}) => fetch(`${url}/api/${route}`, { headers }),
+    async stop() {
+      await host.stop();
+      await connector.stop();
+      await azurite.stop();
+    },
+  };
+}
+
+/** Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
