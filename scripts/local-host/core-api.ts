@@ -202,12 +202,12 @@ function installModule(current: CoreApiState): void {
   };
 }
 
+let loadQueue: Promise<unknown> = Promise.resolve();
 /**
  * Makes `require('@azure/functions-core')` return the stand-in (once per process) and routes its
  * calls to `registry` while `load` runs. Loads are serialised: the @azure/functions package is a
- * process-wide singleton.
+ * process-wide singleton. Hooks registered later (at runtime) go to the most recently loaded registry.
  */
-let loadQueue: Promise<unknown> = Promise.resolve();
 export function loadIntoRegistry<T>(registry: FunctionRegistry, load: () => Promise<T>): Promise<T> {
   const current = state();
   const run = async (): Promise<T> => {
@@ -217,9 +217,4 @@ export function loadIntoRegistry<T>(registry: FunctionRegistry, load: () => Prom
   const result = loadQueue.then(run, run);
   loadQueue = result.catch(() => undefined);
   return result;
-}
-
-/** Hooks registered at runtime (after load) go to the most recently loaded registry. */
-export function isCoreApiInstalled(): boolean {
-  return (globalThis as unknown as Record<symbol, unknown>)[installedKey] !== undefined;
 }

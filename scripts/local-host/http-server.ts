@@ -62,8 +62,29 @@ class HttpError extends Error {
 
 class BodyTooLargeError extends HttpError {
   constructor(limit: number) {
-    super(413, `Request body larger than ${limit} bytes.`, { connection: 'close' });
+    super(413, `Request body larger than ${limit} bytes.`);
   }
+}
+
+/** After an early answer: bytes of the unread request body we still swallow, and for how long. */
+const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
+const DISCARD_MAX_MS = 2000;
+
+/**
+ * Swallows the rest of a request body we answered early (413, 401, ...) so the client can read the
+ * response before the connection closes (closing with unread input makes TCP reset the connection,
+ * and clients may then lose the response). Gives up after a few MB or seconds.
+ */
+function discardRest(req: http.IncomingMessage): void {
+  let seen = 0;
+  const timer = setTimeout(() => req.destroy(), DISCARD_MAX_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > DISCARD_MAX_BYTES) req.destroy();
+  });
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 function keyMatches(candidate: string | undefined, key: string | undefined): boolean {
@@ -247,8 +268,13 @@ export class LocalHttpServer {
       if (err instanceof HttpError) {
         if (!res.headersSent) {
           for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+          const declared = Number(req.headers['content-length'] ?? NaN);
+          if (!req.complete && !(declared <= this.#opts.maxBodyBytes)) {
+            // A large or unknown-size body is left: do not keep this connection.
+            res.setHeader('connection', 'close');
+            discardRest(req);
+          }
           this.#sendText(res, err.status, err.message, method);
-          if (err instanceof BodyTooLargeError) res.once('finish', () => req.destroy());
         }
         return;
       }

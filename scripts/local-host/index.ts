@@ -171,7 +171,12 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
         const url = pathToFileURL(file);
         // A second host in the same process must evaluate the files again to get registrations.
         if (generation > 1) url.search = `local-host=${generation}`;
-        await import(url.href);
+        try {
+          await import(url.href);
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err);
+          throw new Error(`Loading ${path.relative(root, file)} failed: ${reason}`, { cause: err });
+        }
       }
     });
     registry.lock();

@@ -51,6 +51,7 @@ export async function handleMessages(request: HttpRequest, context: InvocationCo
   const { adapter, bot } = services();
   const outcome: TurnOutcome = {};
   let failure: unknown;
+  let turnStarted = false;
   const req: Request = {
     body: activity as Record<string, unknown>,
     headers: Object.fromEntries(request.headers.entries()),
@@ -58,6 +59,7 @@ export async function handleMessages(request: HttpRequest, context: InvocationCo
   };
   const res = new CapturedResponse();
   await adapter.process(req, res, async (turn) => {
+    turnStarted = true;
     try {
       await bot.onTurn(turn, outcome);
     } catch (err) {
@@ -70,8 +72,10 @@ export async function handleMessages(request: HttpRequest, context: InvocationCo
     context.warn(`messages: activity refused (${outcome.refused === 'tenant' ? 'tenant not allowed' : 'untrusted service URL'})`);
     return error(403, outcome.refused === 'tenant' ? 'tenant not allowed' : 'service URL not trusted');
   }
-  if (res.statusCode === 401) {
-    context.warn('messages: activity refused: missing or invalid token');
+  // botbuilder answers 500 to some token faults (a bad signature throws a plain JsonWebTokenError);
+  // anything that fails before the turn starts was not authenticated, so it is a 401.
+  if (res.statusCode === 401 || (res.statusCode >= 500 && !turnStarted)) {
+    context.warn(`messages: activity refused: missing or invalid token (${String(res.body ?? '').slice(0, 120)})`);
     return error(401, 'unauthorized');
   }
   if (res.statusCode >= 500) {
