@@ -6,8 +6,12 @@
  * Environment: LOCAL_HOST_ROOT (app root, default cwd), FUNCTIONS_HTTP_PORT (7071),
  * FUNCTIONS_HTTP_HOST (127.0.0.1), FUNCTIONS_KEY, FUNCTIONS_MASTER_KEY, FUNCTIONS_MAX_BODY_BYTES.
  */
-import { isExpectedStartupError, startLocalHost, type LocalHost } from './local-host/index.js';
-import { PortInUseError } from './local-host/index.js';
+import {
+  isExpectedStartupError,
+  PortInUseError,
+  startLocalHost,
+  type LocalHost,
+} from './local-host/index.js';
 
 async function main(): Promise<void> {
   let host: LocalHost;

@@ -1,17 +1,40 @@
 import { readFileSync } from 'node:fs';
 
+/**
+ * host.json as the Functions host sees it: the file, with app settings named
+ * `AzureFunctionsJobHost__<path>` overriding its values (the host's documented override mechanism).
+ */
+export function withHostOverrides(hostJson: unknown, env: Record<string, string | undefined> = process.env): unknown {
+  const root = (hostJson && typeof hostJson === 'object' ? structuredClone(hostJson) : {}) as Record<string, unknown>;
+  const prefix = 'azurefunctionsjobhost__';
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined || !name.toLowerCase().startsWith(prefix)) continue;
+    const path = name.slice(prefix.length).split('__');
+    let node = root;
+    for (const part of path.slice(0, -1)) {
+      const key = Object.keys(node).find((k) => k.toLowerCase() === part.toLowerCase()) ?? part;
+      if (!node[key] || typeof node[key] !== 'object') node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    const last = path[path.length - 1] as string;
+    const key = Object.keys(node).find((k) => k.toLowerCase() === last.toLowerCase()) ?? last;
+    node[key] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
+  }
+  return root;
+}
+
 /** The host.json values the code itself must agree with (the host applies them; delivery records need them). */
 export interface QueueHostSettings {
   maxDequeueCount: number;
 }
 
 export function readQueueHostSettings(hostJsonUrl = new URL('../../host.json', import.meta.url)): QueueHostSettings {
+  let file: unknown = {};
   try {
-    const host = JSON.parse(readFileSync(hostJsonUrl, 'utf8')) as {
-      extensions?: { queues?: { maxDequeueCount?: number } };
-    };
-    return { maxDequeueCount: host.extensions?.queues?.maxDequeueCount ?? 5 };
+    file = JSON.parse(readFileSync(hostJsonUrl, 'utf8'));
   } catch {
-    return { maxDequeueCount: 5 };
+    // No host.json: the host's defaults apply.
   }
+  const host = withHostOverrides(file) as { extensions?: { queues?: { maxDequeueCount?: number } } };
+  return { maxDequeueCount: host.extensions?.queues?.maxDequeueCount ?? 5 };
 }

@@ -198,13 +198,14 @@ describe('messages', () => {
       '<at>Teams Notifier</at> tell <at>Isaiah Langer</at> the build is green',
       [{ id: BOT_ID, name: 'Teams Notifier' }, isaiah],
     );
-    app.connector.registerConversation(activity.conversation.id, { tenantId: TENANT });
+    const threadId = activity.conversation.id;
+    app.connector.registerConversation(threadId, { tenantId: TENANT });
     const res = await app.post('messages', activity);
     expect(res.status).toBe(200);
     const created = [...app.connector.conversations.values()].find((c) => c.members.some((m) => m.id === '29:isaiah'));
     expect(created?.createCount).toBe(1);
     expect(sentTo(created!.id).join()).toMatch(/Alex Wilber.*the build is green/);
-    const confirmation = app.connector.accepted.find((a) => a.conversationId === activity.conversation.id);
+    const confirmation = app.connector.accepted.find((a) => a.conversationId === threadId);
     expect(String(confirmation?.body.text)).toMatch(/Sent Isaiah Langer a DM/);
     expect(await userRow('29:isaiah')).toMatchObject({ conversationId: created!.id });
     // Teams retries an activity it got no answer for: the same activity never DMs twice.

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseLogLevel, type LogLevel } from './logger.js';
+import { withHostOverrides } from '../../shared/hostSettings.js';
 
 /** A configuration problem the user can fix; the entry prints only its message. */
 export class LocalHostConfigError extends Error {
@@ -160,9 +161,12 @@ export function parseHostJson(json: unknown): HostConfig {
 }
 
 /** host.json at the app root; defaults when there is none. */
-export function readHostConfig(root: string): HostConfig {
+export function readHostConfig(
+  root: string,
+  env: Record<string, string | undefined> = process.env,
+): HostConfig {
   const file = path.join(root, 'host.json');
-  return parseHostJson(existsSync(file) ? readJsonFile(file) : {});
+  return parseHostJson(withHostOverrides(existsSync(file) ? readJsonFile(file) : {}, env));
 }
 
 export interface LocalSettings {

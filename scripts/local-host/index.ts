@@ -246,7 +246,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
           typeof trigger.connection === 'string' && trigger.connection
             ? trigger.connection
             : 'AzureWebJobsStorage';
-        const connectionString = env[connection];
+        // Like the host: the setting itself, else the same name with an "AzureWebJobs" prefix.
+        const connectionString = env[connection] || env[`AzureWebJobs${connection}`];
         if (!connectionString) {
           throw new LocalHostConfigError(
             `Function '${name}': app setting '${connection}' (the storage connection string) is not set; ` +

@@ -151,7 +151,7 @@ function parseSegment(text: string, template: string): Segment {
         `Route "${template}": optional and catch-all parameters must be a whole segment.`,
       );
     }
-    const pattern = tokens.map((t) => (t.kind === 'literal' ? escapeRegex(t.text) : `(.+?)`)).join('');
+    const pattern = tokens.map((t) => (t.kind === 'literal' ? escapeRegex(t.text) : `(.+)`)).join('');
     return { tokens, precedence: 2, regex: new RegExp(`^${pattern}$`, 'i'), params };
   }
   let precedence = 1;

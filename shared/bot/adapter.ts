@@ -6,6 +6,9 @@ import {
 import type { AppConfig } from '../config.js';
 import type { TokenSource } from '../delivery/connector.js';
 
+const BOT_FRAMEWORK_SCOPE = 'https://api.botframework.com';
+const LOGIN_URL = 'https://login.microsoftonline.com';
+
 /** botbuilder's configuration keys, from our settings. */
 function botSettings(config: AppConfig) {
   const { appId, appPassword, appType, appTenantId, openIdMetadataUrl, tokenIssuer } = config.bot;
@@ -14,8 +17,17 @@ function botSettings(config: AppConfig) {
     MicrosoftAppPassword: appPassword ?? '',
     MicrosoftAppType: appType,
     MicrosoftAppTenantId: appTenantId ?? '',
-    ...(openIdMetadataUrl ? { ToBotFromChannelOpenIdMetadataUrl: openIdMetadataUrl } : {}),
-    ...(tokenIssuer ? { ToBotFromChannelTokenIssuer: tokenIssuer } : {}),
+    // Overriding either inbound endpoint makes botbuilder leave every other endpoint unset, so the
+    // public-cloud defaults for the rest are then passed explicitly.
+    ...(openIdMetadataUrl || tokenIssuer
+      ? {
+          ToBotFromChannelOpenIdMetadataUrl: openIdMetadataUrl ?? 'https://login.botframework.com/v1/.well-known/openidconfiguration',
+          ToBotFromChannelTokenIssuer: tokenIssuer ?? 'https://api.botframework.com',
+          ToChannelFromBotLoginUrl: `${LOGIN_URL}/botframework.com`,
+          ToChannelFromBotOAuthScope: BOT_FRAMEWORK_SCOPE,
+          CallerId: 'urn:botframework:azure',
+        }
+      : {}),
   };
 }
 
@@ -23,9 +35,6 @@ function botSettings(config: AppConfig) {
 export function createAdapter(config: AppConfig): CloudAdapter {
   return new CloudAdapter(new ConfigurationBotFrameworkAuthentication(botSettings(config)));
 }
-
-const BOT_FRAMEWORK_SCOPE = 'https://api.botframework.com';
-const LOGIN_URL = 'https://login.microsoftonline.com';
 
 /** The bot's outbound token (Microsoft Entra, via botbuilder's credential factory); none without an app ID. */
 export function createTokenSource(config: AppConfig): TokenSource {

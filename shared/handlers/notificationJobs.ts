@@ -5,7 +5,7 @@ import { services } from '../container.js';
 export async function handleJobMessage(item: unknown, context: InvocationContext): Promise<void> {
   const meta = context.triggerMetadata ?? {};
   const raw = typeof meta.queueTrigger === 'string' ? meta.queueTrigger : typeof item === 'string' ? item : JSON.stringify(item);
-  const result = await services().intake.accept(typeof item === 'string' ? safeParse(item) : item, {
+  const result = await services().intake.accept(item, {
     source: 'queue',
     rawBody: raw,
     queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
@@ -16,13 +16,5 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
   } else {
     // Set aside in RejectedJobs; returning normally completes the message so it is never retried.
     context.warn(`job ${result.jobId ?? '(no id)'} rejected: ${result.reason}: ${result.errors.join('; ')}`);
-  }
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
   }
 }

@@ -4,7 +4,7 @@ import type { DeliveryTask } from '../delivery/deliver.js';
 import type { QueueSender } from '../queue/queues.js';
 import type { JobStore, RejectedJobStore } from '../store/jobStore.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
-import { contentHash, validateJob, type NotificationJob, type RejectionReason, type ValidationResult } from './contract.js';
+import { contentHash, parseJob, type NotificationJob, type RejectionReason, type ValidationResult } from './contract.js';
 import { recipientKeyString } from './recipient.js';
 
 /**
@@ -28,7 +28,7 @@ export interface IntakeOptions {
 
 /** Validation shared by every entry point: the schema, the size limits, then the tenant allowlist. */
 export function checkJob(input: unknown, config: Pick<AppConfig, 'allowedTenantIds'>): ValidationResult {
-  const result = validateJob(input);
+  const result = parseJob(input);
   if (result.ok && !isTenantAllowed(config as AppConfig, result.job.tenantId)) {
     return {
       ok: false,

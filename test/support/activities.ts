@@ -11,7 +11,12 @@ export interface Account {
 let seq = 0;
 const nextId = () => `act-${Date.now()}-${++seq}`;
 
-function base(serviceUrl: string, conversation: Record<string, unknown>, from: Account, tenantId = TENANT) {
+function base(
+  serviceUrl: string,
+  conversation: { id: string; [key: string]: unknown },
+  from: Account,
+  tenantId = TENANT,
+) {
   return {
     id: nextId(),
     channelId: 'msteams',

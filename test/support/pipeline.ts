@@ -1,0 +1,69 @@
+import { ConversationStore, type UserProfile } from '../../shared/store/conversationStore.js';
+import { tableClient } from '../../shared/storage/connection.js';
+import { LazyTable } from '../../shared/storage/table.js';
+import { enqueueNotification } from '../../shared/jobs/producer.js';
+import type { NotificationJobInput } from '../../shared/jobs/contract.js';
+import type { JobStatus } from '../../shared/jobs/status.js';
+import { BOT_ID, FUNCTION_KEY, TENANT, eventually, type TestApp } from './app.js';
+
+/** Helpers for notification pipeline tests: seed users, enqueue jobs, wait for outcomes. */
+
+/** Host settings that make retries quick: the real host reads the same overrides. */
+export const FAST_QUEUES = {
+  AzureFunctionsJobHost__extensions__queues__visibilityTimeout: '00:00:01',
+  AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.2',
+  AzureFunctionsJobHost__extensions__queues__maxDequeueCount: '3',
+};
+
+export function store(app: TestApp): ConversationStore {
+  return new ConversationStore(new LazyTable(tableClient({ connectionString: app.azurite.connectionString }, 'Conversations')));
+}
+
+let n = 0;
+/** A roster member the bot knows from a team install (no chat opened yet). */
+export async function seedUser(app: TestApp, overrides: Partial<UserProfile> = {}): Promise<UserProfile> {
+  n += 1;
+  const profile: UserProfile = {
+    userId: `29:user-${n}-${Math.random().toString(36).slice(2, 8)}`,
+    aadObjectId: `0000${n}-aaaa-bbbb-cccc-${String(n).padStart(12, '0')}`,
+    upn: `user${n}.${Math.random().toString(36).slice(2, 6)}@contoso.com`,
+    name: `User ${n}`,
+    serviceUrl: app.connector.url,
+    ...overrides,
+  };
+  const conversations = store(app);
+  // As after a team install in this tenant: the tenant's service URL and the bot's Teams ID are known.
+  await conversations.saveTenant({ tenantId: TENANT, serviceUrl: app.connector.url, botId: BOT_ID });
+  await conversations.saveUser(TENANT, profile, { source: 'team:seed' });
+  return profile;
+}
+
+export async function enqueue(app: TestApp, job: Omit<NotificationJobInput, 'tenantId'> & { tenantId?: string }) {
+  return enqueueNotification({ tenantId: TENANT, ...job }, { connection: app.azurite.connectionString });
+}
+
+export async function status(app: TestApp, jobId: string): Promise<JobStatus | undefined> {
+  const res = await app.get(`notifications/${encodeURIComponent(jobId)}`, { 'x-functions-key': FUNCTION_KEY });
+  if (res.status === 404) return undefined;
+  return (await res.json()) as JobStatus;
+}
+
+export async function settled(app: TestApp, jobId: string, timeoutMs = 20_000): Promise<JobStatus> {
+  return eventually(
+    async () => {
+      const s = await status(app, jobId);
+      return s?.complete ? s : undefined;
+    },
+    timeoutMs,
+    `job ${jobId} to settle`,
+  );
+}
+
+export async function queueLength(app: TestApp, name: string): Promise<number> {
+  const queue = app.queue(name);
+  if (!(await queue.exists())) return 0;
+  return (await queue.getProperties()).approximateMessagesCount ?? 0;
+}
+
+export const sentTo = (app: TestApp, conversationId: string) =>
+  app.connector.accepted.filter((a) => a.conversationId === conversationId);
