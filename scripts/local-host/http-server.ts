@@ -138,6 +138,12 @@ function serializeCookie(cookie: azf.Cookie): string {
   return out;
 }
 
+/** The request path for logs, with the `code` (function key) query value hidden. */
+function redactedPath(rawUrl: string | undefined): string {
+  const raw = rawUrl ?? '';
+  return raw.replace(/([?&]code=)[^&#]*/gi, '$1***');
+}
+
 function isStreamBody(body: unknown): boolean {
   if (body === null || typeof body !== 'object') return false;
   if (body instanceof ReadableStream || body instanceof Readable) return true;
@@ -213,7 +219,7 @@ export class LocalHttpServer {
     let functionName: string | undefined;
     res.once('finish', () => {
       const ms = Math.round(performance.now() - started);
-      logger.info(`${method} ${req.url ?? ''} -> ${res.statusCode} (${ms} ms)`, {
+      logger.info(`${method} ${redactedPath(req.url)} -> ${res.statusCode} (${ms} ms)`, {
         invocationId: requestId,
         functionName,
       });
@@ -268,8 +274,12 @@ export class LocalHttpServer {
       if (err instanceof HttpError) {
         if (!res.headersSent) {
           for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-          const declared = Number(req.headers['content-length'] ?? NaN);
-          if (!req.complete && !(declared <= this.#opts.maxBodyBytes)) {
+          const declared = req.headers['content-length'];
+          const bigOrUnknown =
+            declared !== undefined
+              ? Number(declared) > this.#opts.maxBodyBytes
+              : req.headers['transfer-encoding'] !== undefined;
+          if (!req.complete && bigOrUnknown) {
             // A large or unknown-size body is left: do not keep this connection.
             res.setHeader('connection', 'close');
             discardRest(req);

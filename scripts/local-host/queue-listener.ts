@@ -52,6 +52,9 @@ export function toTriggerInput(body: string): unknown {
   }
 }
 
+/** stop(): how long a pending storage call of the polling loop may take before it is aborted. */
+const STOP_ABORT_MS = 5000;
+
 const sleepFor = (ms: number): number => Math.min(ms, 2 ** 31 - 1);
 
 export class QueueListener {
@@ -63,6 +66,7 @@ export class QueueListener {
   /** Wakes the polling loop early (stop, or capacity freed). */
   #wake: (() => void) | undefined;
   #poisonReady: Promise<unknown> | undefined;
+  readonly #abort = new AbortController();
 
   constructor(options: QueueListenerOptions) {
     this.#o = options;
@@ -84,7 +88,10 @@ export class QueueListener {
   async stop(timeoutMs: number): Promise<number> {
     this.#stopping = true;
     this.#wake?.();
+    // A receive still running is normally quick; abort it only if storage hangs.
+    const abortTimer = setTimeout(() => this.#abort.abort(), STOP_ABORT_MS);
     await this.#loop;
+    clearTimeout(abortTimer);
     if (this.#inFlight.size === 0) return 0;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => {
@@ -127,12 +134,13 @@ export class QueueListener {
       }
       try {
         if (!created) {
-          await queue.createIfNotExists();
+          await queue.createIfNotExists({ abortSignal: this.#abort.signal });
           created = true;
         }
         const { receivedMessageItems: messages } = await queue.receiveMessages({
           numberOfMessages: options.batchSize,
           visibilityTimeout: leaseSeconds,
+          abortSignal: this.#abort.signal,
         });
         if (errorDelay > 0) {
           this.#log('information', `Polling queue '${this.#o.queueName}' works again.`);

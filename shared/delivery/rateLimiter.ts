@@ -19,7 +19,7 @@ export class DeliveryRateLimiter {
   private readonly recentThrottles = new Map<string, number[]>();
 
   constructor(options: RateLimiterOptions) {
-    const headroom = options.headroom ?? 0.97;
+    const headroom = options.headroom ?? 0.96;
     this.tenants = new Bottleneck.Group({ minTime: 1000 / (options.tenantPerSecond * headroom), maxConcurrent: null });
     this.conversations = new Bottleneck.Group({
       minTime: 1000 / (options.conversationPerSecond * headroom),

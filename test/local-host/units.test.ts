@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostJson, parseTimeSpan, resolveSettingExpressions } from '../../scripts/local-host/config.js';
+import {
+  parseHostJson,
+  parseTimeSpan,
+  readHostConfig,
+  resolveSettingExpressions,
+} from '../../scripts/local-host/config.js';
 import { decodeBase64, toTriggerInput } from '../../scripts/local-host/queue-listener.js';
 import { RouteTemplate, splitPath } from '../../scripts/local-host/routes.js';
+import { fixtureRoot } from './helpers.js';
 
 describe('host.json', () => {
   it('parses TimeSpan durations', () => {
@@ -49,6 +55,14 @@ describe('host.json', () => {
     expect(() => parseHostJson({ extensions: { queues: { messageEncoding: 'utf8' } } })).toThrow(
       /messageEncoding/,
     );
+  });
+
+  it('applies AzureFunctionsJobHost__ app-setting overrides to host.json', () => {
+    const config = readHostConfig(fixtureRoot, {
+      AzureFunctionsJobHost__extensions__queues__maxDequeueCount: '7',
+      AzureFunctionsJobHost__extensions__queues__visibilityTimeout: '00:00:03',
+    });
+    expect(config.queues).toMatchObject({ maxDequeueCount: 7, visibilityTimeoutMs: 3000, batchSize: 4 });
   });
 
   it('resolves %SETTING% expressions', () => {
