@@ -4,4 +4,9 @@ import { warnIfAuthenticationDisabled } from '../shared/handlers/startup.js';
 
 warnIfAuthenticationDisabled();
 
-app.http('messages', { methods: ['POST'], authLevel: 'anonymous', route: 'messages', handler: handleMessages });
+app.http('messages', {
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  route: 'messages',
+  handler: handleMessages,
+});

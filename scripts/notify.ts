@@ -8,10 +8,18 @@ import type { NotificationJobInput } from '../shared/jobs/contract.js';
 
 /** `npm run notify -- --to meganb@example.com --text "Build is green"`: enqueue a job, print its ID. */
 
-export function parseNotifyArgs(argv: string[], env: Record<string, string | undefined> = process.env): NotificationJobInput {
+export function parseNotifyArgs(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): NotificationJobInput {
   const program = new Command('notify')
     .description('Enqueue a Teams Notifier job')
-    .requiredOption('--to <recipient>', 'UPN/email, AAD object ID or Teams user ID (repeat for more)', collect, [])
+    .requiredOption(
+      '--to <recipient>',
+      'UPN/email, AAD object ID or Teams user ID (repeat for more)',
+      collect,
+      [],
+    )
     .option('--text <text>', 'message text (Teams markdown)')
     .option('--card <file>', 'Adaptive Card JSON file')
     .option('--summary <text>', 'notification summary')
@@ -46,7 +54,11 @@ export function parseNotifyArgs(argv: string[], env: Record<string, string | und
   const job: NotificationJobInput = {
     tenantId,
     recipients: o.to.map(guessRecipient),
-    message: { ...(o.text ? { text: o.text } : {}), ...(card ? { card } : {}), ...(o.summary ? { summary: o.summary } : {}) },
+    message: {
+      ...(o.text ? { text: o.text } : {}),
+      ...(card ? { card } : {}),
+      ...(o.summary ? { summary: o.summary } : {}),
+    },
   };
   if (o.id) job.id = o.id;
   if (o.notBefore) job.notBefore = o.notBefore;

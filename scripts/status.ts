@@ -35,7 +35,10 @@ async function main(args: string[]): Promise<number> {
       `${t.recipients} recipients: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n`,
   );
   for (const r of status.recipients) {
-    const extra = r.status === 'sent' ? `activity ${r.activityId ?? '?'}` : [r.reason, r.detail].filter(Boolean).join(': ');
+    const extra =
+      r.status === 'sent'
+        ? `activity ${r.activityId ?? '?'}`
+        : [r.reason, r.detail].filter(Boolean).join(': ');
     process.stdout.write(`  ${r.status.padEnd(8)} ${r.recipient}${extra ? `  ${extra}` : ''}\n`);
   }
   return 0;

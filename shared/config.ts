@@ -75,7 +75,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     bot: {
       appId: str(env, 'MicrosoftAppId'),
       appPassword: str(env, 'MicrosoftAppPassword'),
-      appType: oneOf(env, 'MicrosoftAppType', ['MultiTenant', 'SingleTenant', 'UserAssignedMsi'], 'MultiTenant'),
+      appType: oneOf(
+        env,
+        'MicrosoftAppType',
+        ['MultiTenant', 'SingleTenant', 'UserAssignedMsi'],
+        'MultiTenant',
+      ),
       appTenantId: str(env, 'MicrosoftAppTenantId'),
       openIdMetadataUrl: str(env, 'ToBotFromChannelOpenIdMetadataUrl'),
       tokenIssuer: str(env, 'ToBotFromChannelTokenIssuer'),

@@ -20,7 +20,10 @@ export const TABLES = { conversations: 'Conversations', jobs: 'Jobs', rejected: 
  * Builds the app's services once per process, from settings. Functions call `services()`;
  * tests and the benchmark may pass their own connector.
  */
-export function buildServices(config: AppConfig = loadConfig(), overrides: { connector?: BotConnector } = {}) {
+export function buildServices(
+  config: AppConfig = loadConfig(),
+  overrides: { connector?: BotConnector } = {},
+) {
   const storage = storageSettings();
   const conversationsTable = new LazyTable(tableClient(storage, TABLES.conversations));
   const conversations = new ConversationStore(conversationsTable);

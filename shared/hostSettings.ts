@@ -4,8 +4,14 @@ import { readFileSync } from 'node:fs';
  * host.json as the Functions host sees it: the file, with app settings named
  * `AzureFunctionsJobHost__<path>` overriding its values (the host's documented override mechanism).
  */
-export function withHostOverrides(hostJson: unknown, env: Record<string, string | undefined> = process.env): unknown {
-  const root = (hostJson && typeof hostJson === 'object' ? structuredClone(hostJson) : {}) as Record<string, unknown>;
+export function withHostOverrides(
+  hostJson: unknown,
+  env: Record<string, string | undefined> = process.env,
+): unknown {
+  const root = (hostJson && typeof hostJson === 'object' ? structuredClone(hostJson) : {}) as Record<
+    string,
+    unknown
+  >;
   const prefix = 'azurefunctionsjobhost__';
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined || !name.toLowerCase().startsWith(prefix)) continue;
@@ -18,7 +24,13 @@ export function withHostOverrides(hostJson: unknown, env: Record<string, string 
     }
     const last = path[path.length - 1] as string;
     const key = Object.keys(node).find((k) => k.toLowerCase() === last.toLowerCase()) ?? last;
-    node[key] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
+    node[key] = /^-?\d+(\.\d+)?$/.test(raw)
+      ? Number(raw)
+      : raw === 'true'
+        ? true
+        : raw === 'false'
+          ? false
+          : raw;
   }
   return root;
 }
@@ -28,7 +40,9 @@ export interface QueueHostSettings {
   maxDequeueCount: number;
 }
 
-export function readQueueHostSettings(hostJsonUrl = new URL('../../host.json', import.meta.url)): QueueHostSettings {
+export function readQueueHostSettings(
+  hostJsonUrl = new URL('../../host.json', import.meta.url),
+): QueueHostSettings {
   let file: unknown = {};
   try {
     file = JSON.parse(readFileSync(hostJsonUrl, 'utf8'));

@@ -38,7 +38,10 @@ function memberJoined() {
   const user = { id: `29:auth-user-${n}`, name: `User ${n}`, aadObjectId: `aad-auth-${n}` };
   return {
     user,
-    activity: teamEvent(app.connector.url, 'team-auth', user, { eventType: 'teamMemberAdded', membersAdded: [user] }),
+    activity: teamEvent(app.connector.url, 'team-auth', user, {
+      eventType: 'teamMemberAdded',
+      membersAdded: [user],
+    }),
   };
 }
 
@@ -68,10 +71,19 @@ describe('inbound authentication', () => {
   const rejected: Array<[string, (serviceUrl: string) => Promise<string | undefined>]> = [
     ['no token', async () => undefined],
     ['a forged signature', (serviceurl) => openId.sign({ aud: APP_ID, serviceurl }, { key: 'forged' })],
-    ['an expired token', (serviceurl) => openId.sign({ aud: APP_ID, serviceurl }, { expiresIn: '-1h', notBefore: '-2h' })],
+    [
+      'an expired token',
+      (serviceurl) => openId.sign({ aud: APP_ID, serviceurl }, { expiresIn: '-1h', notBefore: '-2h' }),
+    ],
     ['the wrong audience', (serviceurl) => openId.sign({ aud: 'another-bot', serviceurl })],
-    ['the wrong issuer', (serviceurl) => openId.sign({ aud: APP_ID, serviceurl, iss: 'https://sts.example.com/' })],
-    ['a service URL that differs from the token', () => openId.sign({ aud: APP_ID, serviceurl: 'https://smba.trafficmanager.net/amer/' })],
+    [
+      'the wrong issuer',
+      (serviceurl) => openId.sign({ aud: APP_ID, serviceurl, iss: 'https://sts.example.com/' }),
+    ],
+    [
+      'a service URL that differs from the token',
+      () => openId.sign({ aud: APP_ID, serviceurl: 'https://smba.trafficmanager.net/amer/' }),
+    ],
   ];
 
   for (const [what, token] of rejected) {

@@ -16,8 +16,18 @@ const roster = [
   { ...megan, email: 'MeganB@contoso.com', userPrincipalName: 'meganb@contoso.com' },
   { ...alex, email: 'alexw@contoso.com', userPrincipalName: 'alexw@contoso.com' },
   { id: '29:lee', name: 'Lee Gu', aadObjectId: 'aad-lee', userPrincipalName: 'leeg@contoso.com' },
-  { id: '29:isaiah', name: 'Isaiah Langer', aadObjectId: 'aad-isaiah', userPrincipalName: 'isaiahl@contoso.com' },
-  { id: '29:diego', name: 'Diego Siciliani', aadObjectId: 'aad-diego', userPrincipalName: 'diegos@contoso.com' },
+  {
+    id: '29:isaiah',
+    name: 'Isaiah Langer',
+    aadObjectId: 'aad-isaiah',
+    userPrincipalName: 'isaiahl@contoso.com',
+  },
+  {
+    id: '29:diego',
+    name: 'Diego Siciliani',
+    aadObjectId: 'aad-diego',
+    userPrincipalName: 'diegos@contoso.com',
+  },
 ];
 
 let app: TestApp;
@@ -40,7 +50,9 @@ async function aliasRow(rowKey: string) {
 }
 
 const sentTo = (conversationId: string) =>
-  app.connector.accepted.filter((a) => a.conversationId === conversationId).map((a) => String(a.body.text ?? ''));
+  app.connector.accepted
+    .filter((a) => a.conversationId === conversationId)
+    .map((a) => String(a.body.text ?? ''));
 
 beforeAll(async () => {
   app = await startApp({ env: { ALLOWED_TENANT_IDS: TENANT, ROSTER_PAGE_SIZE: '2' } });
@@ -59,14 +71,21 @@ describe('personal install', () => {
     const first = await app.post('messages', personalInstall(app.connector.url, megan, chat));
     expect(first.status).toBe(200);
     const row = await userRow('29:megan');
-    expect(row).toMatchObject({ conversationId: chat, serviceUrl: app.connector.url, active: true, optedOut: false });
+    expect(row).toMatchObject({
+      conversationId: chat,
+      serviceUrl: app.connector.url,
+      active: true,
+      optedOut: false,
+    });
     expect(row?.upn).toBe('meganb@contoso.com');
     expect(sentTo(chat)).toHaveLength(1);
     expect(sentTo(chat)[0]).toMatch(/Teams Notifier/);
     expect(sentTo(chat)[0]).toMatch(/stop/);
 
     // Teams sends conversationUpdate too, and a reinstall sends installationUpdate again: no second welcome.
-    expect((await app.post('messages', personalMembersAdded(app.connector.url, megan, chat))).status).toBe(200);
+    expect((await app.post('messages', personalMembersAdded(app.connector.url, megan, chat))).status).toBe(
+      200,
+    );
     expect((await app.post('messages', personalInstall(app.connector.url, megan, chat))).status).toBe(200);
     expect(sentTo(chat)).toHaveLength(1);
   });
@@ -93,14 +112,21 @@ describe('team install', () => {
     const before = app.connector.calls.filter((c) => c.route === 'getPagedMembers').length;
     const res = await app.post(
       'messages',
-      teamEvent(app.connector.url, 'team-1', alex, { eventType: 'teamMemberAdded', membersAdded: [{ id: BOT_ID }] }),
+      teamEvent(app.connector.url, 'team-1', alex, {
+        eventType: 'teamMemberAdded',
+        membersAdded: [{ id: BOT_ID }],
+      }),
     );
     expect(res.status).toBe(200);
     const pages = app.connector.calls.filter((c) => c.route === 'getPagedMembers').length - before;
     expect(pages).toBe(3); // 5 members, 2 per page
     for (const member of roster) {
       const row = await userRow(member.id);
-      expect(row, member.id).toMatchObject({ aadObjectId: member.aadObjectId, upn: member.userPrincipalName, active: true });
+      expect(row, member.id).toMatchObject({
+        aadObjectId: member.aadObjectId,
+        upn: member.userPrincipalName,
+        active: true,
+      });
       expect(JSON.parse(String(row?.sources))).toContain('team:team-1');
     }
     const team = await aliasRow('team|team-1');
@@ -108,18 +134,29 @@ describe('team install', () => {
   });
 
   it('stores members added later and marks removed members inactive', async () => {
-    const newcomer = { id: '29:nestor', name: 'Nestor Wilke', aadObjectId: 'aad-nestor', userPrincipalName: 'nestorw@contoso.com' };
+    const newcomer = {
+      id: '29:nestor',
+      name: 'Nestor Wilke',
+      aadObjectId: 'aad-nestor',
+      userPrincipalName: 'nestorw@contoso.com',
+    };
     app.connector.setRoster('team-1', [...roster, newcomer]);
     const added = await app.post(
       'messages',
-      teamEvent(app.connector.url, 'team-1', alex, { eventType: 'teamMemberAdded', membersAdded: [{ id: newcomer.id }] }),
+      teamEvent(app.connector.url, 'team-1', alex, {
+        eventType: 'teamMemberAdded',
+        membersAdded: [{ id: newcomer.id }],
+      }),
     );
     expect(added.status).toBe(200);
     expect(await userRow(newcomer.id)).toMatchObject({ upn: 'nestorw@contoso.com', active: true });
 
     const removed = await app.post(
       'messages',
-      teamEvent(app.connector.url, 'team-1', alex, { eventType: 'teamMemberRemoved', membersRemoved: [{ id: newcomer.id }] }),
+      teamEvent(app.connector.url, 'team-1', alex, {
+        eventType: 'teamMemberRemoved',
+        membersRemoved: [{ id: newcomer.id }],
+      }),
     );
     expect(removed.status).toBe(200);
     expect(await userRow(newcomer.id)).toMatchObject({ active: false, inactiveReason: 'RemovedFromTeam' });
@@ -129,7 +166,10 @@ describe('team install', () => {
     app.connector.setRoster('team-2', [roster[2]!, roster[3]!]);
     const older = await app.post(
       'messages',
-      teamEvent(app.connector.url, 'team-2', alex, { eventType: 'teamsAddMembers', membersAdded: [{ id: BOT_ID }] }),
+      teamEvent(app.connector.url, 'team-2', alex, {
+        eventType: 'teamsAddMembers',
+        membersAdded: [{ id: BOT_ID }],
+      }),
     );
     expect(older.status).toBe(200);
     expect(JSON.parse(String((await userRow('29:lee'))?.sources))).toContain('team:team-2');
@@ -155,7 +195,10 @@ describe('team install', () => {
     expect(diego?.active).toBe(true);
     expect(await aliasRow('team|team-3')).toMatchObject({ installed: false });
 
-    const deleted = await app.post('messages', teamEvent(app.connector.url, 'team-1', alex, { eventType: 'teamDeleted' }));
+    const deleted = await app.post(
+      'messages',
+      teamEvent(app.connector.url, 'team-1', alex, { eventType: 'teamDeleted' }),
+    );
     expect(deleted.status).toBe(200);
     expect(await userRow('29:diego')).toMatchObject({ active: false, inactiveReason: 'BotRemovedFromTeam' });
     // Megan installed the bot personally, so she stays reachable.
@@ -202,7 +245,9 @@ describe('messages', () => {
     app.connector.registerConversation(threadId, { tenantId: TENANT });
     const res = await app.post('messages', activity);
     expect(res.status).toBe(200);
-    const created = [...app.connector.conversations.values()].find((c) => c.members.some((m) => m.id === '29:isaiah'));
+    const created = [...app.connector.conversations.values()].find((c) =>
+      c.members.some((m) => m.id === '29:isaiah'),
+    );
     expect(created?.createCount).toBe(1);
     expect(sentTo(created!.id).join()).toMatch(/Alex Wilber.*the build is green/);
     const confirmation = app.connector.accepted.find((a) => a.conversationId === threadId);
@@ -215,7 +260,10 @@ describe('messages', () => {
 
   it('ignores channel messages that do not mention the bot', async () => {
     const before = app.connector.accepted.length;
-    const res = await app.post('messages', channelMessage(app.connector.url, 'team-2', alex, 'hello all', []));
+    const res = await app.post(
+      'messages',
+      channelMessage(app.connector.url, 'team-2', alex, 'hello all', []),
+    );
     expect(res.status).toBe(200);
     expect(app.connector.accepted.length).toBe(before);
   });
@@ -232,9 +280,14 @@ describe('bad input', () => {
 
   it('refuses an activity from a tenant outside the allowlist and stores nothing', async () => {
     const stranger = { id: '29:stranger', name: 'Eve' };
-    const res = await app.post('messages', personalInstall(app.connector.url, stranger, 'a:eve', 'f00dbabe-0000-0000-0000-000000000000'));
+    const res = await app.post(
+      'messages',
+      personalInstall(app.connector.url, stranger, 'a:eve', 'f00dbabe-0000-0000-0000-000000000000'),
+    );
     expect(res.status).toBe(403);
-    const rows = app.table('Conversations').listEntities({ queryOptions: { filter: "PartitionKey eq 'f00dbabe-0000-0000-0000-000000000000'" } });
+    const rows = app
+      .table('Conversations')
+      .listEntities({ queryOptions: { filter: "PartitionKey eq 'f00dbabe-0000-0000-0000-000000000000'" } });
     const found = [];
     for await (const row of rows) found.push(row);
     expect(found).toEqual([]);
@@ -243,7 +296,10 @@ describe('bad input', () => {
 
   it('answers 200 to unknown activity types and ignores them', async () => {
     const before = app.connector.calls.length;
-    const res = await app.post('messages', { ...personalMessage(app.connector.url, megan, 'a:x', ''), type: 'typing' });
+    const res = await app.post('messages', {
+      ...personalMessage(app.connector.url, megan, 'a:x', ''),
+      type: 'typing',
+    });
     expect(res.status).toBe(200);
     expect(app.connector.calls.length).toBe(before);
   });
@@ -251,9 +307,14 @@ describe('bad input', () => {
   it('answers 5xx and logs an error when storage fails', async () => {
     await app.azurite.stop();
     try {
-      const res = await app.post('messages', personalMessage(app.connector.url, megan, 'a:personal-29:megan', 'help'));
+      const res = await app.post(
+        'messages',
+        personalMessage(app.connector.url, megan, 'a:personal-29:megan', 'help'),
+      );
       expect(res.status).toBeGreaterThanOrEqual(500);
-      await eventually(() => app.logs.some((l) => l.level === 'error' && /messages: activity message failed/.test(l.message)));
+      await eventually(() =>
+        app.logs.some((l) => l.level === 'error' && /messages: activity message failed/.test(l.message)),
+      );
     } finally {
       await app.azurite.restart();
     }

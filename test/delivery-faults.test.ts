@@ -10,7 +10,10 @@ let app: TestApp;
 
 beforeAll(async () => {
   // Teams' own limits are on: 50 requests/s per app per tenant, 7/s per conversation.
-  app = await startApp({ env: { ...FAST_QUEUES, CONNECTOR_TIMEOUT_MS: '1000' }, connector: { rateLimits: {} } });
+  app = await startApp({
+    env: { ...FAST_QUEUES, CONNECTOR_TIMEOUT_MS: '1000' },
+    connector: { rateLimits: {} },
+  });
 });
 
 afterAll(async () => {
@@ -87,7 +90,12 @@ describe('throttling and transient errors are retried', () => {
 });
 
 describe('permanent errors are not retried', () => {
-  for (const code of ['ConversationBlockedByUser', 'BotNotInConversationRoster', 'BotDisabledByAdmin', 'ForbiddenOperationException']) {
+  for (const code of [
+    'ConversationBlockedByUser',
+    'BotNotInConversationRoster',
+    'BotDisabledByAdmin',
+    'ForbiddenOperationException',
+  ]) {
     it(`403 ${code} marks the recipient inactive and fails the delivery`, async () => {
       const { user, toChat } = await userWithChat();
       app.connector.script((r) => r.route === 'sendActivity' && toChat(r), { status: 403, code }, 1);
@@ -97,7 +105,11 @@ describe('permanent errors are not retried', () => {
       expect((await store(app).getUserById(TENANT, user.userId))?.inactiveReason).toBe(code);
       // The next job does not call Teams for this user at all.
       const next = await deliverOne(user.userId);
-      expect(next.status.recipients[0]).toMatchObject({ status: 'failed', reason: 'RecipientInactive', detail: code });
+      expect(next.status.recipients[0]).toMatchObject({
+        status: 'failed',
+        reason: 'RecipientInactive',
+        detail: code,
+      });
       expect(app.connector.calls.filter((c) => c.route === 'sendActivity' && toChat(c))).toHaveLength(1);
     });
   }
@@ -117,7 +129,9 @@ describe('permanent errors are not retried', () => {
 
   it('404 ConversationNotFound drops the stored chat and opens it again once', async () => {
     const user = await seedUser(app);
-    await store(app).updateUser(TENANT, user.userId, (u) => (u ? { ...u, conversationId: 'a:deleted-chat' } : undefined));
+    await store(app).updateUser(TENANT, user.userId, (u) =>
+      u ? { ...u, conversationId: 'a:deleted-chat' } : undefined,
+    );
     const { status } = await deliverOne(user.userId);
     expect(status.recipients[0]?.status).toBe('sent');
     const chat = app.connector.conversationIdFor(TENANT, user.userId, BOT_ID);
@@ -131,7 +145,11 @@ describe('exactly once per recipient', () => {
   it('a redelivered job and duplicated delivery messages send once', async () => {
     const a = await userWithChat();
     const b = await userWithChat();
-    const job = { id: `dup-${Date.now()}`, recipients: [{ userId: a.user.userId }, { userId: b.user.userId }], message: { text: 'once' } };
+    const job = {
+      id: `dup-${Date.now()}`,
+      recipients: [{ userId: a.user.userId }, { userId: b.user.userId }],
+      message: { text: 'once' },
+    };
     await enqueue(app, job);
     await enqueue(app, job); // the producer resends, or the queue redelivers
     const task: DeliveryTask = {
@@ -198,7 +216,10 @@ describe('rate limits', () => {
     const throttledBefore = app.connector.calls.filter((c) => c.fault === 'throttle').length;
     const callsBefore = app.connector.calls.length;
     const started = Date.now();
-    const { jobId } = await enqueue(app, { recipients: users.map((u) => ({ userId: u.userId })), message: { text: 'all hands' } });
+    const { jobId } = await enqueue(app, {
+      recipients: users.map((u) => ({ userId: u.userId })),
+      message: { text: 'all hands' },
+    });
     const status = await settled(app, jobId, 60_000);
     const elapsed = Date.now() - started;
     expect(status.totals.sent).toBe(120);

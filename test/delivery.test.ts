@@ -5,7 +5,16 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually, startApp, type TestApp } from './support/app.js';
-import { FAST_QUEUES, enqueue, queueLength, seedUser, sentTo, settled, status, store } from './support/pipeline.js';
+import {
+  FAST_QUEUES,
+  enqueue,
+  queueLength,
+  seedUser,
+  sentTo,
+  settled,
+  status,
+  store,
+} from './support/pipeline.js';
 import { parseNotifyArgs } from '../scripts/notify.js';
 
 /** Issue 3: the queue pipeline end to end, against real Azurite queues and tables. */
@@ -24,13 +33,21 @@ afterAll(async () => {
 describe('delivery to a user by user and tenant ID', () => {
   it('opens the 1:1 chat on first contact, stores its ID and reuses it', async () => {
     const user = await seedUser(app);
-    const first = await enqueue(app, { recipients: [{ upn: user.upn! }], message: { text: 'Build **42** is green' } });
+    const first = await enqueue(app, {
+      recipients: [{ upn: user.upn! }],
+      message: { text: 'Build **42** is green' },
+    });
     const s1 = await settled(app, first.jobId);
     expect(s1.totals).toMatchObject({ recipients: 1, sent: 1, failed: 0 });
     const chatId = app.connector.conversationIdFor(TENANT, user.userId, BOT_ID);
     const conversation = app.connector.conversations.get(chatId);
     expect(conversation?.createCount).toBe(1);
-    const create = app.connector.calls.find((c) => c.route === 'createConversation' && c.conversationId === undefined && JSON.stringify(c.body).includes(user.userId));
+    const create = app.connector.calls.find(
+      (c) =>
+        c.route === 'createConversation' &&
+        c.conversationId === undefined &&
+        JSON.stringify(c.body).includes(user.userId),
+    );
     expect(create?.body).toMatchObject({
       isGroup: false,
       members: [{ id: user.userId }],
@@ -39,10 +56,16 @@ describe('delivery to a user by user and tenant ID', () => {
     });
     expect((await store(app).getUserById(TENANT, user.userId))?.conversationId).toBe(chatId);
     expect(sentTo(app, chatId)[0]?.body).toMatchObject({ type: 'message', text: 'Build **42** is green' });
-    expect(s1.recipients[0]).toMatchObject({ status: 'sent', activityId: sentTo(app, chatId)[0]?.activityId });
+    expect(s1.recipients[0]).toMatchObject({
+      status: 'sent',
+      activityId: sentTo(app, chatId)[0]?.activityId,
+    });
 
     // By AAD object ID this time: the same chat, no second createConversation.
-    const second = await enqueue(app, { recipients: [{ aadObjectId: user.aadObjectId! }], message: { text: 'again' } });
+    const second = await enqueue(app, {
+      recipients: [{ aadObjectId: user.aadObjectId! }],
+      message: { text: 'again' },
+    });
     expect((await settled(app, second.jobId)).totals.sent).toBe(1);
     expect(app.connector.conversations.get(chatId)?.createCount).toBe(1);
     expect(sentTo(app, chatId)).toHaveLength(2);
@@ -50,8 +73,15 @@ describe('delivery to a user by user and tenant ID', () => {
 
   it('sends an Adaptive Card with its summary', async () => {
     const user = await seedUser(app);
-    const card = { type: 'AdaptiveCard', version: '1.5', body: [{ type: 'TextBlock', text: 'Deploy finished' }] };
-    const { jobId } = await enqueue(app, { recipients: [{ userId: user.userId }], message: { card, summary: 'Deploy' } });
+    const card = {
+      type: 'AdaptiveCard',
+      version: '1.5',
+      body: [{ type: 'TextBlock', text: 'Deploy finished' }],
+    };
+    const { jobId } = await enqueue(app, {
+      recipients: [{ userId: user.userId }],
+      message: { card, summary: 'Deploy' },
+    });
     expect((await settled(app, jobId)).totals.sent).toBe(1);
     const sent = sentTo(app, app.connector.conversationIdFor(TENANT, user.userId, BOT_ID))[0]?.body;
     expect(sent).toMatchObject({
@@ -61,9 +91,15 @@ describe('delivery to a user by user and tenant ID', () => {
   });
 
   it('addresses a Teams user ID the store has never seen', async () => {
-    const { jobId } = await enqueue(app, { recipients: [{ userId: '29:never-seen' }], message: { text: 'hi' } });
+    const { jobId } = await enqueue(app, {
+      recipients: [{ userId: '29:never-seen' }],
+      message: { text: 'hi' },
+    });
     expect((await settled(app, jobId)).totals.sent).toBe(1);
-    expect(app.connector.conversations.get(app.connector.conversationIdFor(TENANT, '29:never-seen', BOT_ID))?.createCount).toBe(1);
+    expect(
+      app.connector.conversations.get(app.connector.conversationIdFor(TENANT, '29:never-seen', BOT_ID))
+        ?.createCount,
+    ).toBe(1);
   });
 
   it('fails a recipient it cannot address, with a clear reason, without touching the others', async () => {
@@ -84,7 +120,10 @@ describe("don't spam", () => {
   it('skips a recipient who said stop, and records it', async () => {
     const user = await seedUser(app);
     await store(app).updateUser(TENANT, user.userId, (u) => (u ? { ...u, optedOut: true } : undefined));
-    const { jobId } = await enqueue(app, { recipients: [{ userId: user.userId }], message: { text: 'nope' } });
+    const { jobId } = await enqueue(app, {
+      recipients: [{ userId: user.userId }],
+      message: { text: 'nope' },
+    });
     const s = await settled(app, jobId);
     expect(s.recipients[0]).toMatchObject({ status: 'skipped', reason: 'OptedOut' });
     expect(app.connector.calls.some((c) => JSON.stringify(c.body ?? '').includes(user.userId))).toBe(false);
@@ -94,7 +133,10 @@ describe("don't spam", () => {
     const user = await seedUser(app);
     const outcomes = [];
     for (let i = 0; i < 4; i++) {
-      const { jobId } = await enqueue(app, { recipients: [{ userId: user.userId }], message: { text: `n${i}` } });
+      const { jobId } = await enqueue(app, {
+        recipients: [{ userId: user.userId }],
+        message: { text: `n${i}` },
+      });
       outcomes.push((await settled(app, jobId)).recipients[0]);
     }
     expect(outcomes.map((o) => o?.status)).toEqual(['sent', 'sent', 'sent', 'skipped']);
@@ -129,7 +171,12 @@ describe('bad jobs', () => {
 
   it('refuses a job for a tenant outside the allowlist', async () => {
     const jobs = app.queue('notification-jobs');
-    const job = { id: 'foreign-1', tenantId: 'f00dbabe-0000-0000-0000-000000000000', recipients: [{ upn: 'a@b.c' }], message: { text: 'x' } };
+    const job = {
+      id: 'foreign-1',
+      tenantId: 'f00dbabe-0000-0000-0000-000000000000',
+      recipients: [{ upn: 'a@b.c' }],
+      message: { text: 'x' },
+    };
     await jobs.sendMessage(Buffer.from(JSON.stringify(job)).toString('base64'));
     const row = await eventually(async () => (await rejectedRows()).find((r) => r.jobId === 'foreign-1'));
     expect(row.reason).toBe('TenantNotAllowed');
@@ -138,7 +185,10 @@ describe('bad jobs', () => {
 
   it('refuses a message over Teams size limit before anything is sent', async () => {
     await expect(
-      enqueue(app, { recipients: [{ upn: 'a@contoso.com' }], message: { text: 'x'.repeat(27_000) + '€'.repeat(1000) } }),
+      enqueue(app, {
+        recipients: [{ upn: 'a@contoso.com' }],
+        message: { text: 'x'.repeat(27_000) + '€'.repeat(1000) },
+      }),
     ).rejects.toThrow(/MessageTooLarge/);
   });
 });
@@ -162,7 +212,11 @@ describe('producers and status', () => {
   });
 
   it('POST /api/notifications answers 400 with the schema errors, and 401 without the function key', async () => {
-    const invalid = await app.post('notifications', { tenantId: TENANT, recipients: [{ phone: '123' }] }, { 'x-functions-key': FUNCTION_KEY });
+    const invalid = await app.post(
+      'notifications',
+      { tenantId: TENANT, recipients: [{ phone: '123' }] },
+      { 'x-functions-key': FUNCTION_KEY },
+    );
     expect(invalid.status).toBe(400);
     const body = (await invalid.json()) as { error: string; errors: string[] };
     expect(body.error).toBe('SchemaInvalid');
@@ -173,36 +227,66 @@ describe('producers and status', () => {
   });
 
   it('GET /api/notifications/{id} answers 404 for an unknown job', async () => {
-    expect((await app.get('notifications/no-such-job', { 'x-functions-key': FUNCTION_KEY })).status).toBe(404);
+    expect((await app.get('notifications/no-such-job', { 'x-functions-key': FUNCTION_KEY })).status).toBe(
+      404,
+    );
   });
 
   it('the CLI parses --to by kind, --card and --tenant', () => {
     const card = path.join(tmpdir(), `card-${process.pid}.json`);
     writeFileSync(card, JSON.stringify({ type: 'AdaptiveCard', version: '1.5', body: [] }));
     const job = parseNotifyArgs(
-      ['--to', 'meganb@example.com', '--to', '9d1f7c6e-1111-4a5b-9c3d-2e4f5a6b7c8d', '--to', '29:abc', '--text', 'hi', '--card', card],
+      [
+        '--to',
+        'meganb@example.com',
+        '--to',
+        '9d1f7c6e-1111-4a5b-9c3d-2e4f5a6b7c8d',
+        '--to',
+        '29:abc',
+        '--text',
+        'hi',
+        '--card',
+        card,
+      ],
       { DEFAULT_TENANT_ID: TENANT },
     );
     expect(job).toMatchObject({
       tenantId: TENANT,
-      recipients: [{ upn: 'meganb@example.com' }, { aadObjectId: '9d1f7c6e-1111-4a5b-9c3d-2e4f5a6b7c8d' }, { userId: '29:abc' }],
+      recipients: [
+        { upn: 'meganb@example.com' },
+        { aadObjectId: '9d1f7c6e-1111-4a5b-9c3d-2e4f5a6b7c8d' },
+        { userId: '29:abc' },
+      ],
       message: { text: 'hi', card: { type: 'AdaptiveCard' } },
     });
-    expect(() => parseNotifyArgs(['--to', 'a@b.c'], { DEFAULT_TENANT_ID: TENANT })).toThrow(/--text and\/or --card/);
+    expect(() => parseNotifyArgs(['--to', 'a@b.c'], { DEFAULT_TENANT_ID: TENANT })).toThrow(
+      /--text and\/or --card/,
+    );
     expect(() => parseNotifyArgs(['--to', 'a@b.c', '--text', 'x'], {})).toThrow(/--tenant/);
   });
 
   it('npm run notify prints the job ID and npm run status shows the outcome', async () => {
     const user = await seedUser(app);
-    const env = { ...process.env, AzureWebJobsStorage: app.azurite.connectionString, DEFAULT_TENANT_ID: TENANT };
-    const notify = await run(process.execPath, ['dist/scripts/notify.js', '--to', user.upn!, '--text', 'Build is green'], { cwd: ROOT, env });
+    const env = {
+      ...process.env,
+      AzureWebJobsStorage: app.azurite.connectionString,
+      DEFAULT_TENANT_ID: TENANT,
+    };
+    const notify = await run(
+      process.execPath,
+      ['dist/scripts/notify.js', '--to', user.upn!, '--text', 'Build is green'],
+      { cwd: ROOT, env },
+    );
     const jobId = notify.stdout.trim();
     expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
     await settled(app, jobId);
     const out = await run(process.execPath, ['dist/scripts/status.js', jobId], { cwd: ROOT, env });
     expect(out.stdout).toMatch(/1 recipients: 1 sent, 0 failed, 0 skipped, 0 pending/);
     expect(out.stdout).toMatch(new RegExp(`sent\\s+upn:${user.upn!.replace('.', '\\.')}\\s+activity `));
-    const bad = await run(process.execPath, ['dist/scripts/notify.js', '--to', 'x@y.z'], { cwd: ROOT, env }).catch((e: { code: number; stderr: string }) => e);
+    const bad = await run(process.execPath, ['dist/scripts/notify.js', '--to', 'x@y.z'], {
+      cwd: ROOT,
+      env,
+    }).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/nothing to send/) });
   });
 });

@@ -21,7 +21,8 @@ function botSettings(config: AppConfig) {
     // public-cloud defaults for the rest are then passed explicitly.
     ...(openIdMetadataUrl || tokenIssuer
       ? {
-          ToBotFromChannelOpenIdMetadataUrl: openIdMetadataUrl ?? 'https://login.botframework.com/v1/.well-known/openidconfiguration',
+          ToBotFromChannelOpenIdMetadataUrl:
+            openIdMetadataUrl ?? 'https://login.botframework.com/v1/.well-known/openidconfiguration',
           ToBotFromChannelTokenIssuer: tokenIssuer ?? 'https://api.botframework.com',
           ToChannelFromBotLoginUrl: `${LOGIN_URL}/botframework.com`,
           ToChannelFromBotOAuthScope: BOT_FRAMEWORK_SCOPE,
@@ -44,7 +45,12 @@ export function createTokenSource(config: AppConfig): TokenSource {
   const tenant = appType === 'MultiTenant' ? 'botframework.com' : appTenantId;
   let credentials: Promise<{ getToken(force?: boolean): Promise<string> }> | undefined;
   return async () => {
-    credentials ??= factory.createCredentials(appId, BOT_FRAMEWORK_SCOPE, `${LOGIN_URL}/${tenant}`, true) as never;
+    credentials ??= factory.createCredentials(
+      appId,
+      BOT_FRAMEWORK_SCOPE,
+      `${LOGIN_URL}/${tenant}`,
+      true,
+    ) as never;
     return (await credentials).getToken();
   };
 }

@@ -31,7 +31,9 @@ export async function sendMention(
   d: MentionDependencies,
 ): Promise<void> {
   if (!request.targets.length || !request.text) {
-    await context.sendActivity('To send a DM, mention me and the people to tell, then the message: "@Teams Notifier tell @Megan the build is green".');
+    await context.sendActivity(
+      'To send a DM, mention me and the people to tell, then the message: "@Teams Notifier tell @Megan the build is green".',
+    );
     return;
   }
   // The job ID follows from the Teams activity, so a retried activity never DMs twice.
@@ -62,7 +64,8 @@ export async function sendMention(
       reschedules: 0,
     };
     const result = await d.delivery.deliver(task, { claimToken: jobId, dequeueCount: 1, maxDequeueCount: 5 });
-    if (result.kind !== 'done') await d.deliveries.send(task, result.kind === 'reschedule' ? result.delayMs : 5_000);
+    if (result.kind !== 'done')
+      await d.deliveries.send(task, result.kind === 'reschedule' ? result.delayMs : 5_000);
     lines.push(describe(target.name ?? 'them', result));
   }
   await context.sendActivity(lines.join('\n\n'));
@@ -71,6 +74,7 @@ export async function sendMention(
 function describe(name: string, result: DeliveryResult): string {
   if (result.kind !== 'done') return `I'll DM ${name} shortly: Teams asked me to wait.`;
   if (result.status === 'sent') return `Sent ${name} a DM.`;
-  if (result.status === 'skipped') return `I didn't DM ${name}: ${result.reason === 'OptedOut' ? 'they turned notifications off' : result.reason}.`;
+  if (result.status === 'skipped')
+    return `I didn't DM ${name}: ${result.reason === 'OptedOut' ? 'they turned notifications off' : result.reason}.`;
   return `I couldn't DM ${name} (${result.reason ?? 'unknown reason'}).`;
 }

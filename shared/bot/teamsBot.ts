@@ -51,7 +51,10 @@ export class TeamsNotifierBot {
       outcome.refused = 'tenant';
       return;
     }
-    if (this.d.config.bot.appId && !isTrustedServiceUrl(activity.serviceUrl, this.d.config.extraServiceUrlHosts)) {
+    if (
+      this.d.config.bot.appId &&
+      !isTrustedServiceUrl(activity.serviceUrl, this.d.config.extraServiceUrlHosts)
+    ) {
       outcome.refused = 'serviceUrl';
       return;
     }
@@ -67,7 +70,8 @@ export class TeamsNotifierBot {
     const scope = activity.conversation?.conversationType;
     switch (activity.type) {
       case 'installationUpdate':
-        if (activity.action?.startsWith('add')) return scope === 'personal' ? this.installPersonal : this.installTeam;
+        if (activity.action?.startsWith('add'))
+          return scope === 'personal' ? this.installPersonal : this.installTeam;
         if (activity.action?.startsWith('remove')) {
           return scope === 'personal' ? this.uninstallPersonal : this.uninstallTeam;
         }
@@ -76,7 +80,8 @@ export class TeamsNotifierBot {
         if (channelData.eventType === 'teamDeleted') return this.uninstallTeam;
         const added = activity.membersAdded ?? [];
         const removed = activity.membersRemoved ?? [];
-        if (added.some((m) => m.id === botId)) return scope === 'personal' ? this.installPersonal : this.installTeam;
+        if (added.some((m) => m.id === botId))
+          return scope === 'personal' ? this.installPersonal : this.installTeam;
         if (removed.some((m) => m.id === botId)) {
           return scope === 'personal' ? this.uninstallPersonal : this.uninstallTeam;
         }
@@ -112,7 +117,11 @@ export class TeamsNotifierBot {
     if (!teamId) return; // A group chat: nothing to store for DMs.
     const existing = await this.d.conversations.getTeam(tenantId, teamId);
     // Teams sends both installationUpdate and conversationUpdate for one install; read the roster once.
-    if (existing?.installed && existing.rosterSyncedAt && Date.now() - Date.parse(existing.rosterSyncedAt) < 60_000) {
+    if (
+      existing?.installed &&
+      existing.rosterSyncedAt &&
+      Date.now() - Date.parse(existing.rosterSyncedAt) < 60_000
+    ) {
       return;
     }
     await this.d.conversations.saveTeam({
@@ -139,7 +148,9 @@ export class TeamsNotifierBot {
     const teamId = channelData.team?.id;
     if (!teamId) return;
     const members = await this.d.conversations.listTeamMembers(tenantId, teamId);
-    await this.forEachLimited(members, (userId) => this.dropSource(tenantId, userId, `team:${teamId}`, 'BotRemovedFromTeam'));
+    await this.forEachLimited(members, (userId) =>
+      this.dropSource(tenantId, userId, `team:${teamId}`, 'BotRemovedFromTeam'),
+    );
     await this.d.conversations.removeTeamMembers(tenantId, teamId, members);
     await this.d.conversations.saveTeam({
       tenantId,
@@ -167,7 +178,9 @@ export class TeamsNotifierBot {
       teamId,
       added.map((m) => m.id),
     );
-    await this.forEachLimited(removed, (member) => this.dropSource(tenantId, member.id, source, 'RemovedFromTeam'));
+    await this.forEachLimited(removed, (member) =>
+      this.dropSource(tenantId, member.id, source, 'RemovedFromTeam'),
+    );
     await this.d.conversations.removeTeamMembers(
       tenantId,
       teamId,
@@ -219,7 +232,11 @@ export class TeamsNotifierBot {
     return { targets, text, from: activity.from, activityId: activity.id ?? `${Date.now()}` };
   }
 
-  private async refreshSender(context: TurnContext, tenantId: string, personalConversationId: string | undefined) {
+  private async refreshSender(
+    context: TurnContext,
+    tenantId: string,
+    personalConversationId: string | undefined,
+  ) {
     const from = context.activity.from;
     const known = await this.d.conversations.getUserById(tenantId, from.id);
     // Names and IDs come with every activity; UPN and email need one roster call, only the first time.

@@ -24,7 +24,10 @@ export interface CreateConversationParams {
 }
 
 export interface BotConnector {
-  createConversation(serviceUrl: string, params: CreateConversationParams): Promise<ConnectorResult<{ id: string }>>;
+  createConversation(
+    serviceUrl: string,
+    params: CreateConversationParams,
+  ): Promise<ConnectorResult<{ id: string }>>;
   sendToConversation(
     serviceUrl: string,
     conversationId: string,
@@ -73,7 +76,12 @@ export class HttpBotConnector implements BotConnector {
     return this.call<{ id?: string }>(serviceUrl, path, 'SendToConversation', activity);
   }
 
-  private async call<T>(serviceUrl: string, path: string, name: string, body: unknown): Promise<ConnectorResult<T>> {
+  private async call<T>(
+    serviceUrl: string,
+    path: string,
+    name: string,
+    body: unknown,
+  ): Promise<ConnectorResult<T>> {
     const token = await this.options.token();
     // With a token the target must be a Bot Framework host; without one (local emulator) nothing secret leaves.
     if (token && !isTrustedServiceUrl(serviceUrl, this.options.extraHosts)) {

@@ -2,7 +2,12 @@ import { LRUCache } from 'lru-cache';
 import { toActivity, type NotificationMessage } from '../jobs/contract.js';
 import { parseRecipientKeyString, type RecipientKey } from '../jobs/recipient.js';
 import type { ConversationStore, UserRecord } from '../store/conversationStore.js';
-import { TERMINAL, type DeliveryOutcome, type DeliveryRecord, type DeliveryStore } from '../store/deliveryStore.js';
+import {
+  TERMINAL,
+  type DeliveryOutcome,
+  type DeliveryRecord,
+  type DeliveryStore,
+} from '../store/deliveryStore.js';
 import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
 import type { BotConnector, ConnectorResult } from './connector.js';
 import type { DeliveryRateLimiter } from './rateLimiter.js';
@@ -80,7 +85,11 @@ export class DeliveryService {
     const now = new Date();
     const key = parseRecipientKeyString(task.recipient);
     if (task.expiresAt && Date.parse(task.expiresAt) <= now.getTime()) {
-      return this.finishUnclaimed(task, { status: 'failed', reason: 'Expired', detail: `expired at ${task.expiresAt}` });
+      return this.finishUnclaimed(task, {
+        status: 'failed',
+        reason: 'Expired',
+        detail: `expired at ${task.expiresAt}`,
+      });
     }
     if (task.notBefore && Date.parse(task.notBefore) > now.getTime()) {
       return { kind: 'reschedule', delayMs: Date.parse(task.notBefore) - now.getTime(), reason: 'NotBefore' };
@@ -179,7 +188,11 @@ export class DeliveryService {
           });
         }
         const created = await this.o.limiter.schedule(task.tenantId, undefined, () =>
-          this.o.connector.createConversation(serviceUrl, { botId, userId: user.userId, tenantId: user.tenantId }),
+          this.o.connector.createConversation(serviceUrl, {
+            botId,
+            userId: user.userId,
+            tenantId: user.tenantId,
+          }),
         );
         if (created.ok) {
           conversationId = created.body.id;
@@ -212,7 +225,11 @@ export class DeliveryService {
         this.o.limiter.throttled(task.tenantId, delay);
         telemetry().event(
           EventNames.throttled,
-          { tenantId: task.tenantId, status: failure.status, hasRetryAfter: failure.retryAfterMs !== undefined },
+          {
+            tenantId: task.tenantId,
+            status: failure.status,
+            hasRetryAfter: failure.retryAfterMs !== undefined,
+          },
           { retryAfterMs: delay },
         );
         telemetry().metric(MetricNames.throttles, 1, { tenantId: task.tenantId });
@@ -231,7 +248,12 @@ export class DeliveryService {
       }
       if (kind === 'blocked') {
         await this.deactivate(key, user, reason);
-        return this.finishClaimed(task, claimed, { status: 'failed', reason, detail: failure.message, userId: user.userId });
+        return this.finishClaimed(task, claimed, {
+          status: 'failed',
+          reason,
+          detail: failure.message,
+          userId: user.userId,
+        });
       }
       if (kind === 'transient') {
         return this.retryLater(task, claimed, attempt, reason, failure.message);
@@ -244,7 +266,13 @@ export class DeliveryService {
         conversationId,
       });
     }
-    return this.retryLater(task, claimed, attempt, 'TooManyConnectorCalls', 'gave up after repeated throttling');
+    return this.retryLater(
+      task,
+      claimed,
+      attempt,
+      'TooManyConnectorCalls',
+      'gave up after repeated throttling',
+    );
   }
 
   private async reschedule(task: DeliveryTask, claimed: DeliveryRecord, delayMs: number, reason: string) {
@@ -255,7 +283,11 @@ export class DeliveryService {
         detail: `still ${reason} after ${task.reschedules} reschedules`,
       });
     }
-    await this.o.deliveries.complete(task.tenantId, claimed, { status: 'pending', reason, detail: 'rescheduled' });
+    await this.o.deliveries.complete(task.tenantId, claimed, {
+      status: 'pending',
+      reason,
+      detail: 'rescheduled',
+    });
     telemetry().event(EventNames.deliveryRetry, { jobId: task.jobId, reason, via: 'reschedule' });
     return { kind: 'reschedule' as const, delayMs, reason };
   }
@@ -293,7 +325,12 @@ export class DeliveryService {
   }
 
   private async finishUnclaimed(task: DeliveryTask, outcome: DeliveryOutcome): Promise<DeliveryResult> {
-    const record = await this.o.deliveries.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, outcome);
+    const record = await this.o.deliveries.recordWithoutClaim(
+      task.tenantId,
+      task.jobId,
+      task.recipient,
+      outcome,
+    );
     const duplicate = record.status !== outcome.status || record.reason !== outcome.reason;
     if (!duplicate) this.report(task, outcome, 0);
     return { kind: 'done', status: record.status, reason: record.reason, duplicate };
@@ -312,7 +349,11 @@ export class DeliveryService {
       const latency = Date.now() - Date.parse(task.acceptedAt);
       t.event(
         EventNames.deliverySent,
-        { ...props, firstContact: outcome.firstContact === true, chat: outcome.firstContact ? 'created' : 'cached' },
+        {
+          ...props,
+          firstContact: outcome.firstContact === true,
+          chat: outcome.firstContact ? 'created' : 'cached',
+        },
         { latencyMs: latency, attempts },
       );
       t.metric(MetricNames.deliveryLatency, latency, { tenantId: task.tenantId });
@@ -323,7 +364,11 @@ export class DeliveryService {
     }
   }
 
-  private async resolve(tenantId: string, key: RecipientKey, fresh: boolean): Promise<UserRecord | undefined> {
+  private async resolve(
+    tenantId: string,
+    key: RecipientKey,
+    fresh: boolean,
+  ): Promise<UserRecord | undefined> {
     const cacheKey = `${tenantId}|${key.kind}:${key.value}`;
     if (!fresh) {
       const cached = this.users.get(cacheKey);

@@ -20,7 +20,10 @@ export class DeliveryRateLimiter {
 
   constructor(options: RateLimiterOptions) {
     const headroom = options.headroom ?? 0.96;
-    this.tenants = new Bottleneck.Group({ minTime: 1000 / (options.tenantPerSecond * headroom), maxConcurrent: null });
+    this.tenants = new Bottleneck.Group({
+      minTime: 1000 / (options.tenantPerSecond * headroom),
+      maxConcurrent: null,
+    });
     this.conversations = new Bottleneck.Group({
       minTime: 1000 / (options.conversationPerSecond * headroom),
       // One call at a time per chat keeps messages to a user in order.
@@ -57,6 +60,8 @@ export class DeliveryRateLimiter {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.tenants.limiters(), ...this.conversations.limiters()].map((l) => l.limiter.stop()));
+    await Promise.all(
+      [...this.tenants.limiters(), ...this.conversations.limiters()].map((l) => l.limiter.stop()),
+    );
   }
 }

@@ -13,7 +13,9 @@ const MICROSOFT_HOSTS: readonly RegExp[] = [
 
 export function isMicrosoftServiceUrl(serviceUrl: string): boolean {
   const url = safeUrl(serviceUrl);
-  return !!url && url.protocol === 'https:' && MICROSOFT_HOSTS.some((re) => re.test(url.hostname.toLowerCase()));
+  return (
+    !!url && url.protocol === 'https:' && MICROSOFT_HOSTS.some((re) => re.test(url.hostname.toLowerCase()))
+  );
 }
 
 /** `extraHosts` entries are `host` or `host:port`. */

@@ -30,13 +30,20 @@ class CapturedResponse implements Response {
   }
 }
 
-const error = (status: number, message: string): HttpResponseInit => ({ status, jsonBody: { error: message } });
+const error = (status: number, message: string): HttpResponseInit => ({
+  status,
+  jsonBody: { error: message },
+});
 
-export async function handleMessages(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function handleMessages(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const length = Number(request.headers.get('content-length') ?? 0);
   if (length > MAX_ACTIVITY_BYTES) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
   const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_ACTIVITY_BYTES) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
+  if (Buffer.byteLength(text) > MAX_ACTIVITY_BYTES)
+    return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
   let activity: unknown;
   try {
     activity = JSON.parse(text);
@@ -46,7 +53,8 @@ export async function handleMessages(request: HttpRequest, context: InvocationCo
   if (!activity || typeof activity !== 'object' || Array.isArray(activity)) {
     return error(400, 'request body must be a Bot Framework activity object');
   }
-  if (typeof (activity as { type?: unknown }).type !== 'string') return error(400, 'activity.type is required');
+  if (typeof (activity as { type?: unknown }).type !== 'string')
+    return error(400, 'activity.type is required');
 
   const { adapter, bot } = services();
   const outcome: TurnOutcome = {};
@@ -69,20 +77,28 @@ export async function handleMessages(request: HttpRequest, context: InvocationCo
   });
 
   if (outcome.refused) {
-    context.warn(`messages: activity refused (${outcome.refused === 'tenant' ? 'tenant not allowed' : 'untrusted service URL'})`);
+    context.warn(
+      `messages: activity refused (${outcome.refused === 'tenant' ? 'tenant not allowed' : 'untrusted service URL'})`,
+    );
     return error(403, outcome.refused === 'tenant' ? 'tenant not allowed' : 'service URL not trusted');
   }
   // botbuilder answers 500 to some token faults (a bad signature throws a plain JsonWebTokenError);
   // anything that fails before the turn starts was not authenticated, so it is a 401.
   if (res.statusCode === 401 || (res.statusCode >= 500 && !turnStarted)) {
-    context.warn(`messages: activity refused: missing or invalid token (${String(res.body ?? '').slice(0, 120)})`);
+    context.warn(
+      `messages: activity refused: missing or invalid token (${String(res.body ?? '').slice(0, 120)})`,
+    );
     return error(401, 'unauthorized');
   }
   if (res.statusCode >= 500) {
     const err = failure as Error | undefined;
-    context.error(`messages: activity ${String((activity as { type: string }).type)} failed: ${err?.name ?? 'Error'}: ${err?.message ?? res.body}`);
+    context.error(
+      `messages: activity ${String((activity as { type: string }).type)} failed: ${err?.name ?? 'Error'}: ${err?.message ?? res.body}`,
+    );
     return error(500, 'the activity could not be processed; Teams may retry');
   }
   if (res.body === undefined) return { status: res.statusCode };
-  return typeof res.body === 'string' ? { status: res.statusCode, body: res.body } : { status: res.statusCode, jsonBody: res.body };
+  return typeof res.body === 'string'
+    ? { status: res.statusCode, body: res.body }
+    : { status: res.statusCode, jsonBody: res.body };
 }

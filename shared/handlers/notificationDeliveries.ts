@@ -19,7 +19,9 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
   });
   switch (result.kind) {
     case 'done':
-      context.log(`job ${task.jobId}: delivery ${result.status}${result.reason ? ` (${result.reason})` : ''}${result.duplicate ? ', already recorded' : ''}`);
+      context.log(
+        `job ${task.jobId}: delivery ${result.status}${result.reason ? ` (${result.reason})` : ''}${result.duplicate ? ', already recorded' : ''}`,
+      );
       return;
     case 'reschedule':
       // A new message, so waiting on Teams never uses up this message's dequeue count.

@@ -15,9 +15,15 @@ function statusUrl(request: HttpRequest, jobId: string): string {
   return `${url.origin}/api/notifications/${encodeURIComponent(jobId)}`;
 }
 
-export async function handlePostNotification(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function handlePostNotification(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
-    return { status: 413, jsonBody: { error: 'PayloadTooLarge', errors: [`body over ${MAX_BODY_BYTES} bytes`] } };
+    return {
+      status: 413,
+      jsonBody: { error: 'PayloadTooLarge', errors: [`body over ${MAX_BODY_BYTES} bytes`] },
+    };
   }
   const text = await request.text();
   let input: unknown;
@@ -40,7 +46,10 @@ export async function handlePostNotification(request: HttpRequest, context: Invo
   if (Buffer.byteLength(encodeMessage(wire)) > MAX_QUEUE_MESSAGE_BYTES) {
     return {
       status: 400,
-      jsonBody: { error: 'JobTooLarge', errors: ['the job does not fit in a 64 KiB queue message: split the recipients'] },
+      jsonBody: {
+        error: 'JobTooLarge',
+        errors: ['the job does not fit in a 64 KiB queue message: split the recipients'],
+      },
     };
   }
   await jobsQueue.send(wire);
@@ -56,7 +65,10 @@ export async function handlePostNotification(request: HttpRequest, context: Invo
 export async function handleGetNotification(request: HttpRequest): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
   if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(id)) {
-    return { status: 400, jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] } };
+    return {
+      status: 400,
+      jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] },
+    };
   }
   const { jobs, deliveryRecords } = services();
   const status = await getJobStatus(id, { jobs, deliveries: deliveryRecords });

@@ -34,7 +34,8 @@ export interface NotificationJob {
   traceparent?: string | undefined;
 }
 
-export type RejectionReason = 'InvalidJson' | 'SchemaInvalid' | 'MessageTooLarge' | 'JobTooLarge' | 'Expired' | 'TenantNotAllowed';
+export type RejectionReason =
+  'InvalidJson' | 'SchemaInvalid' | 'MessageTooLarge' | 'JobTooLarge' | 'Expired' | 'TenantNotAllowed';
 
 export type ValidationResult =
   | { ok: true; job: NotificationJob }
@@ -73,7 +74,9 @@ export function toActivity(message: NotificationMessage): Record<string, unknown
   }
   if (message.summary) activity.summary = message.summary;
   if (message.card) {
-    activity.attachments = [{ contentType: 'application/vnd.microsoft.card.adaptive', content: message.card }];
+    activity.attachments = [
+      { contentType: 'application/vnd.microsoft.card.adaptive', content: message.card },
+    ];
   }
   return activity;
 }

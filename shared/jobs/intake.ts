@@ -4,7 +4,13 @@ import type { DeliveryTask } from '../delivery/deliver.js';
 import type { QueueSender } from '../queue/queues.js';
 import type { JobStore, RejectedJobStore } from '../store/jobStore.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
-import { contentHash, parseJob, type NotificationJob, type RejectionReason, type ValidationResult } from './contract.js';
+import {
+  contentHash,
+  parseJob,
+  type NotificationJob,
+  type RejectionReason,
+  type ValidationResult,
+} from './contract.js';
 import { recipientKeyString } from './recipient.js';
 
 /**
@@ -97,7 +103,9 @@ export class JobIntake {
       traceparent: job.traceparent,
     }));
     const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
-    await pMap(tasks, (task) => this.o.deliveries.send(task, delay), { concurrency: this.o.fanOutConcurrency ?? 16 });
+    await pMap(tasks, (task) => this.o.deliveries.send(task, delay), {
+      concurrency: this.o.fanOutConcurrency ?? 16,
+    });
   }
 
   private async reject(
@@ -114,7 +122,12 @@ export class JobIntake {
       queueMessageId: meta.queueMessageId,
       body: meta.rawBody,
     });
-    telemetry().event(EventNames.jobRejected, { reason, source: meta.source, jobId, errorCount: errors.length });
+    telemetry().event(EventNames.jobRejected, {
+      reason,
+      source: meta.source,
+      jobId,
+      errorCount: errors.length,
+    });
     return { ok: false, reason, errors, jobId };
   }
 }

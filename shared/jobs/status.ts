@@ -31,7 +31,9 @@ export async function getJobStatus(
 ): Promise<JobStatus | undefined> {
   const job = await stores.jobs.get(jobId);
   if (!job) return undefined;
-  const records = new Map((await stores.deliveries.listForJob(job.tenantId, jobId)).map((r) => [r.recipient, r]));
+  const records = new Map(
+    (await stores.deliveries.listForJob(job.tenantId, jobId)).map((r) => [r.recipient, r]),
+  );
   const totals = { recipients: job.recipients.length, sent: 0, failed: 0, skipped: 0, pending: 0 };
   const recipients = job.recipients.map((recipient): RecipientStatus => {
     const r = records.get(recipient);

@@ -75,7 +75,9 @@ function isLocal(connectionString: string): boolean {
 }
 
 export function tableClient(settings: StorageSettings, table: string): TableClient {
-  const options: TableServiceClientOptions = { additionalPolicies: [{ policy: countingPolicy('table'), position: 'perCall' }] };
+  const options: TableServiceClientOptions = {
+    additionalPolicies: [{ policy: countingPolicy('table'), position: 'perCall' }],
+  };
   if (settings.connectionString) {
     const cs = expandDevelopmentStorage(settings.connectionString);
     return TableClient.fromConnectionString(cs, table, { ...options, allowInsecureConnection: isLocal(cs) });
@@ -104,7 +106,10 @@ export function queueClient(settings: StorageSettings, queue: string): QueueClie
 
 /** storage-queue keeps its pipeline private; this reaches the documented factory list to count calls. */
 function addCounting(service: QueueServiceClient): void {
-  const pipeline = (service as unknown as { storageClientContext?: { pipeline?: { addPolicy?: (p: PipelinePolicy) => void } } })
-    .storageClientContext?.pipeline;
+  const pipeline = (
+    service as unknown as {
+      storageClientContext?: { pipeline?: { addPolicy?: (p: PipelinePolicy) => void } };
+    }
+  ).storageClientContext?.pipeline;
   pipeline?.addPolicy?.(countingPolicy('queue'));
 }

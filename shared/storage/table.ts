@@ -45,7 +45,10 @@ export async function getOrUndefined<T extends object>(
 
 /** Row keys may not hold / \ # ? or control characters; encoding keeps any ID safe and sortable. */
 export function keyPart(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(value).replace(
+    /[!'()*~]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /** Table properties hold at most 32K UTF-16 characters; longer JSON is split over numbered properties. */

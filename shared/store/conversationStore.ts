@@ -1,5 +1,11 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { getOrUndefined, isConflict, isPreconditionFailed, keyPart, type LazyTable } from '../storage/table.js';
+import {
+  getOrUndefined,
+  isConflict,
+  isPreconditionFailed,
+  keyPart,
+  type LazyTable,
+} from '../storage/table.js';
 import type { RecipientKey } from '../jobs/recipient.js';
 
 /**
@@ -123,7 +129,11 @@ export class ConversationStore {
     const pk = partitionOf(tenantId);
     let userId = key.value;
     if (key.kind !== 'userId') {
-      const alias = await getOrUndefined<Row>(table, pk, aliasRow(key.kind === 'upn' ? 'upn' : 'aad', key.value));
+      const alias = await getOrUndefined<Row>(
+        table,
+        pk,
+        aliasRow(key.kind === 'upn' ? 'upn' : 'aad', key.value),
+      );
       if (!alias) return undefined;
       userId = String(alias.userId);
     }
@@ -160,7 +170,11 @@ export class ConversationStore {
         ['upn', next.upn],
       ] as const) {
         if (value) {
-          actions.push(['upsert', { partitionKey: entity.partitionKey, rowKey: aliasRow(kind, value), userId }, 'Replace']);
+          actions.push([
+            'upsert',
+            { partitionKey: entity.partitionKey, rowKey: aliasRow(kind, value), userId },
+            'Replace',
+          ]);
         }
       }
       try {
@@ -210,7 +224,12 @@ export class ConversationStore {
   async saveTenant(record: TenantRecord): Promise<void> {
     const table = await this.table.client();
     await table.upsertEntity(
-      { partitionKey: partitionOf(record.tenantId), rowKey: 'tenant', ...record, updatedAt: new Date().toISOString() },
+      {
+        partitionKey: partitionOf(record.tenantId),
+        rowKey: 'tenant',
+        ...record,
+        updatedAt: new Date().toISOString(),
+      },
       'Replace',
     );
   }

@@ -1,5 +1,11 @@
 import type { TransactionAction } from '@azure/data-tables';
-import { getOrUndefined, isConflict, isPreconditionFailed, keyPart, type LazyTable } from '../storage/table.js';
+import {
+  getOrUndefined,
+  isConflict,
+  isPreconditionFailed,
+  keyPart,
+  type LazyTable,
+} from '../storage/table.js';
 import { partitionOf, userEntity, type UserRecord } from './conversationStore.js';
 
 /**
@@ -198,7 +204,9 @@ export class DeliveryStore {
       if (current && TERMINAL.has(current.status)) return current;
       try {
         if (current) {
-          await table.updateEntity({ ...entity, attempts: current.attempts }, 'Merge', { etag: current.etag });
+          await table.updateEntity({ ...entity, attempts: current.attempts }, 'Merge', {
+            etag: current.etag,
+          });
         } else {
           await table.createEntity(entity);
         }

@@ -1,4 +1,11 @@
-import { getOrUndefined, isConflict, keyPart, packJson, unpackJson, type LazyTable } from '../storage/table.js';
+import {
+  getOrUndefined,
+  isConflict,
+  keyPart,
+  packJson,
+  unpackJson,
+  type LazyTable,
+} from '../storage/table.js';
 
 /** Job records (table `Jobs`, PartitionKey = job ID): what was accepted, for status and idempotency. */
 
@@ -102,12 +109,17 @@ export class RejectedJobStore {
   async list(day: string): Promise<Array<Record<string, unknown>>> {
     const table = await this.table.client();
     const out: Array<Record<string, unknown>> = [];
-    const rows = table.listEntities<Row>({ queryOptions: { filter: `PartitionKey eq '${day.replace(/'/g, "''")}'` } });
+    const rows = table.listEntities<Row>({
+      queryOptions: { filter: `PartitionKey eq '${day.replace(/'/g, "''")}'` },
+    });
     for await (const row of rows) out.push(row);
     return out;
   }
 }
 
 function stripUndefined<T extends object>(value: T): Record<string, string> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
 }

@@ -16,7 +16,9 @@ export const FAST_QUEUES = {
 };
 
 export function store(app: TestApp): ConversationStore {
-  return new ConversationStore(new LazyTable(tableClient({ connectionString: app.azurite.connectionString }, 'Conversations')));
+  return new ConversationStore(
+    new LazyTable(tableClient({ connectionString: app.azurite.connectionString }, 'Conversations')),
+  );
 }
 
 let n = 0;
@@ -38,12 +40,17 @@ export async function seedUser(app: TestApp, overrides: Partial<UserProfile> = {
   return profile;
 }
 
-export async function enqueue(app: TestApp, job: Omit<NotificationJobInput, 'tenantId'> & { tenantId?: string }) {
+export async function enqueue(
+  app: TestApp,
+  job: Omit<NotificationJobInput, 'tenantId'> & { tenantId?: string },
+) {
   return enqueueNotification({ tenantId: TENANT, ...job }, { connection: app.azurite.connectionString });
 }
 
 export async function status(app: TestApp, jobId: string): Promise<JobStatus | undefined> {
-  const res = await app.get(`notifications/${encodeURIComponent(jobId)}`, { 'x-functions-key': FUNCTION_KEY });
+  const res = await app.get(`notifications/${encodeURIComponent(jobId)}`, {
+    'x-functions-key': FUNCTION_KEY,
+  });
   if (res.status === 404) return undefined;
   return (await res.json()) as JobStatus;
 }
