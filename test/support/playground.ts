@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -365,20 +365,25 @@ export interface Playground {
 const PLAYGROUND_BIN = fileURLToPath(new URL('../../node_modules/.bin/agentsplayground', import.meta.url));
 const DEFAULT_START_TIMEOUT_MS = 30_000;
 
-// Preloaded into the Playground: exit when the IPC channel to us closes, i.e. when the parent
-// dies, even by SIGKILL (where no 'exit' handler of ours could run).
-const WATCHDOG = 'data:text/javascript,process.on("disconnect",()=>process.exit(0));';
+// Preloaded into the Playground: die when the IPC channel to us closes, i.e. when the parent
+// dies, even by SIGKILL (where no 'exit' handler of ours could run). SIGKILL rather than
+// process.exit(): its exit handlers take ~1.5 s.
+const WATCHDOG = 'data:text/javascript,process.on("disconnect",()=>process.kill(process.pid,"SIGKILL"));';
 
-const running = new Set<ChildProcess>();
+// Belt and braces for normal exits without stop(): kill what still runs, drop our temp dirs.
+const running = new Map<ChildProcess, string | undefined>();
 let exitHookInstalled = false;
-function track(child: ChildProcess): void {
+function track(child: ChildProcess, tempDir: string | undefined): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => {
-      for (const c of running) killTree(c);
+      for (const [c, dir] of running) {
+        killTree(c);
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      }
     });
   }
-  running.add(child);
+  running.set(child, tempDir);
   child.once('exit', () => running.delete(child));
 }
 
@@ -438,11 +443,12 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  track(child);
+  track(child, ownCwd && !opts.keepFiles ? cwd : undefined);
 
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const cleanup = async () => {
+    child.ref(); // or a script with nothing else to do would exit before 'exit' arrives
     killTree(child);
     await exited;
     if (ownCwd && !opts.keepFiles) await rm(cwd, { recursive: true, force: true });
