@@ -347,7 +347,11 @@ export interface Playground {
   activitiesToBot(): Promise<Array<Record<string, unknown>>>;
   /** The bot's POST /v3/conversations calls. */
   createConversationCalls(): Promise<RecordedCreateConversation[]>;
-  /** Messages the bot posted into a conversation; by default only those the Playground accepted (2xx). */
+  /**
+   * Messages the bot POSTed to `/v3/conversations/{conversationId}/activities[/{replyToId}]`
+   * (matched on the ID in that URL, so channel-root posts are under the channel ID), oldest first;
+   * by default only those the Playground accepted (2xx). Updates (PUT) are not included.
+   */
   messagesIn(conversationId: string, opts?: { includeFailed?: boolean }): Promise<RecordedMessage[]>;
   /** Polls events() until `predicate` matches one; returns it. */
   waitForEvent(predicate: (e: PlaygroundEvent) => boolean, opts?: WaitOptions): Promise<PlaygroundEvent>;
@@ -408,6 +412,10 @@ async function tail(file: string, lines: number): Promise<string> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startPlayground(opts: PlaygroundOptions): Promise<Playground> {
+  if (opts.configFile && opts.configFile.users.length !== 5) {
+    throw new Error('A Playground config file needs exactly 5 users');
+  }
+  const startTimeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const ownCwd = opts.cwd === undefined;
   const cwd = opts.cwd ?? (await mkdtemp(join(tmpdir(), 'playground-')));
   const eventsFile = join(cwd, 'devTools', 'events_recording.log');
@@ -423,8 +431,9 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     no_proxy: ['localhost', '127.0.0.1', '::1', process.env['no_proxy']].filter(Boolean).join(','),
     ...opts.env,
   };
+  // It appends to the recording; a reused cwd must not show the previous run's events.
+  await rm(eventsFile, { force: true });
   if (opts.configFile) {
-    if (opts.configFile.users.length !== 5) throw new Error('Playground config file needs exactly 5 users');
     const configPath = join(cwd, 'playground-config.yml');
     await writeFile(configPath, JSON.stringify(opts.configFile, null, 2));
     env['M365_AGENTS_PLAYGROUND_CONFIG_PATH'] = configPath;
@@ -458,13 +467,8 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
   try {
     port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `Playground did not start within ${opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS} ms`,
-            ),
-          ),
-        opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+        () => reject(new Error(`Playground did not start within ${startTimeoutMs} ms`)),
+        startTimeoutMs,
       );
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
@@ -486,7 +490,7 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
       });
     });
     // "Listening on" comes first; then it mounts its API, or (bad config file) exits with status 1.
-    await waitUntilReady(`http://127.0.0.1:${port}`, child, opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    await waitUntilReady(`http://127.0.0.1:${port}`, child, startTimeoutMs);
   } catch (err) {
     const log = await tail(logFile, 20);
     await cleanup();
