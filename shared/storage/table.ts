@@ -43,6 +43,26 @@ export async function getOrUndefined<T extends object>(
   }
 }
 
+/** Rows of one partition whose RowKey starts with `prefix`: a range read, never a table scan. */
+export async function listByPrefix<T extends object>(
+  table: TableClient,
+  partitionKey: string,
+  prefix: string,
+  select?: string[],
+): Promise<T[]> {
+  const quoted = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  const rows = table.listEntities<T>({
+    queryOptions: {
+      // Key parts are URI-encoded, so '~' sorts after every character a key can hold.
+      filter: `PartitionKey eq ${quoted(partitionKey)} and RowKey ge ${quoted(prefix)} and RowKey lt ${quoted(`${prefix}~`)}`,
+      ...(select ? { select } : {}),
+    },
+  });
+  const out: T[] = [];
+  for await (const row of rows) out.push(row);
+  return out;
+}
+
 /** Row keys may not hold / \ # ? or control characters; encoding keeps any ID safe and sortable. */
 export function keyPart(value: string): string {
   return encodeURIComponent(value).replace(

@@ -4,6 +4,7 @@ import {
   isConflict,
   isPreconditionFailed,
   keyPart,
+  listByPrefix,
   type LazyTable,
 } from '../storage/table.js';
 import type { RecipientKey } from '../jobs/recipient.js';
@@ -301,15 +302,8 @@ export class ConversationStore {
   /** Users recorded as members of a team: a range query inside the tenant's partition, not a scan. */
   async listTeamMembers(tenantId: string, teamId: string): Promise<string[]> {
     const table = await this.table.client();
-    const prefix = memberPrefix(teamId);
-    const ids: string[] = [];
-    const rows = table.listEntities<Row>({
-      queryOptions: {
-        filter: `PartitionKey eq '${partitionOf(tenantId).replace(/'/g, "''")}' and RowKey ge '${prefix}' and RowKey lt '${prefix}~'`,
-        select: ['userId'],
-      },
-    });
-    for await (const row of rows) ids.push(String(row.userId));
+    const rows = await listByPrefix<Row>(table, partitionOf(tenantId), memberPrefix(teamId), ['userId']);
+    const ids = rows.map((row) => String(row.userId));
     return ids;
   }
 }

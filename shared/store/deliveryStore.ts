@@ -4,6 +4,7 @@ import {
   isConflict,
   isPreconditionFailed,
   keyPart,
+  listByPrefix,
   type LazyTable,
 } from '../storage/table.js';
 import { partitionOf, userEntity, type UserRecord } from './conversationStore.js';
@@ -221,14 +222,7 @@ export class DeliveryStore {
   /** All delivery records of a job: a RowKey range inside the tenant's partition. */
   async listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]> {
     const table = await this.table.client();
-    const prefix = deliveryRowPrefix(jobId);
-    const out: DeliveryRecord[] = [];
-    const rows = table.listEntities<Row>({
-      queryOptions: {
-        filter: `PartitionKey eq '${partitionOf(tenantId).replace(/'/g, "''")}' and RowKey ge '${prefix}' and RowKey lt '${prefix}~'`,
-      },
-    });
-    for await (const row of rows) out.push(toRecord(row));
-    return out;
+    const rows = await listByPrefix<Row>(table, partitionOf(tenantId), deliveryRowPrefix(jobId));
+    return rows.map(toRecord);
   }
 }
