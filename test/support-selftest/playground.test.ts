@@ -6,10 +6,10 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLAYGROUND_DEFAULTS, TO_BOT, defaultConfigFile, startPlayground } from '../support/playground.js';
 import type { Playground, PlaygroundConfigFile } from '../support/playground.js';
+import { accepts } from '../support/ports.js';
 
 type Activity = Record<string, unknown> & {
   type: string;
@@ -63,17 +63,6 @@ async function startStandInBot(): Promise<StandInBot> {
     received,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function alive(pid: number): boolean {

@@ -3,7 +3,7 @@
  * and botbuilder's real JWT validation.
  */
 import type { ClientRequest } from 'node:http';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,24 +14,13 @@ import { ConfigurationBotFrameworkAuthentication } from 'botbuilder';
 import type { Activity } from 'botbuilder';
 import { ConnectorClient, MicrosoftAppCredentials } from 'botframework-connector';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { freePort } from '../support/ports.js';
+import { freePort, accepts } from '../support/ports.js';
 import { startAzurite } from '../support/azurite.js';
 import { startOpenIdServer } from '../support/openid.js';
 import type { OpenIdServer } from '../support/openid.js';
 import { startFakeConnector } from '../support/fakeConnector.js';
 import type { FakeConnector, FakeConnectorOptions } from '../support/fakeConnector.js';
 import { startTrapServer } from '../support/trapServer.js';
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './ports.js';
+import { freePort, accepts } from './ports.js';
 
 export interface AzuriteOptions {
   /** Workspace folder; data then survives restart(). Without it Azurite keeps everything in memory. */
@@ -124,17 +123,6 @@ async function launch(args: string[], ports: number[], location: string | undefi
 
 function unrefStream(stream: unknown): void {
   (stream as { unref?: () => void } | null)?.unref?.();
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** SIGTERM lets Azurite flush its Loki files (needed for `location`); SIGKILL if it lingers. */
