@@ -2,60 +2,82 @@
  * Keeps Bot Connector calls under Teams' limits for everything running in this process:
  * per tenant (app-wide, default 50/s) and per conversation (default 7/s).
  *
- * Each key is a queue of calls whose *actual* start times are at least 1/rate apart. Spacing by
- * measured time (not by planned time, as timer-based limiters do) matters: a timer that fires late
- * under load must not let the next call start early, or two calls land in the same slot and Teams'
- * sliding one-second window overflows. With several instances, give each its share (see README).
+ * Each key paces its calls on a planned schedule (one slot every 1/(rate × headroom) seconds) and
+ * never lets more than 98% of `rate` calls start within any window slightly longer than one second.
+ * The schedule is what uses the budget: a timer that fires late does not push every later slot
+ * back, so lateness does not add up. The window is what keeps Teams happy: however late timers
+ * fire and however the slots bunch up to catch up, Teams' sliding one-second window never sees more
+ * than its limit. With several instances, give each its share (see README).
  */
 export interface RateLimiterOptions {
   tenantPerSecond: number;
   conversationPerSecond: number;
-  /** Fraction of the budget to use, leaving room for network jitter on the way to Teams. */
+  /** Fraction of the budget the schedule plans to use, leaving room for jitter. */
   headroom?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const now = () => performance.now();
 
-/** Calls for one key, each started at least `gapMs` after the previous one actually started. */
-class Spacer {
+/**
+ * Our window is longer than Teams' second and holds 2% fewer calls than the limit: calls reach Teams
+ * with uneven delays (a new connection, a busy event loop), which can squeeze our spacing there.
+ */
+const WINDOW_MS = 1020;
+const WINDOW_SHARE = 0.98;
+/** Slots missed by at most this many gaps are still used, so a late timer is caught up on. */
+const CATCH_UP_SLOTS = 2;
+
+/** Calls for one key, started in order on a planned schedule and capped by a sliding window. */
+class Pacer {
   private tail: Promise<void> = Promise.resolve();
-  private lastStart = 0;
+  private nextSlot = 0;
+  /** Start times of the last `limit` calls, oldest at `oldest`. */
+  private readonly starts: Float64Array;
+  private oldest = 0;
   private pausedUntil = 0;
   lastUsed = Date.now();
 
-  constructor(private readonly gapMs: number) {}
+  constructor(
+    private readonly gapMs: number,
+    limit: number,
+  ) {
+    const inWindow = Math.max(1, Math.floor(limit * WINDOW_SHARE));
+    this.starts = new Float64Array(inWindow).fill(Number.NEGATIVE_INFINITY);
+  }
 
   /** Resolves when the caller may start; callers are served in order. */
   turn(): Promise<void> {
     this.lastUsed = Date.now();
     const mine = this.tail.then(async () => {
       for (;;) {
-        const wait = Math.max(this.lastStart + this.gapMs, this.pausedUntil) - Date.now();
+        const at = Math.max(this.nextSlot, this.starts[this.oldest]! + WINDOW_MS, this.pausedUntil);
+        const wait = at - now();
         if (wait <= 0) break;
         await sleep(wait);
       }
-      this.lastStart = Date.now();
+      const started = now();
+      this.nextSlot = Math.max(this.nextSlot, started - CATCH_UP_SLOTS * this.gapMs) + this.gapMs;
+      this.starts[this.oldest] = started;
+      this.oldest = (this.oldest + 1) % this.starts.length;
     });
     this.tail = mine;
     return mine;
   }
 
   pause(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+    this.pausedUntil = Math.max(this.pausedUntil, now() + ms);
   }
 }
 
 export class DeliveryRateLimiter {
-  private readonly tenants = new Map<string, Spacer>();
-  private readonly conversations = new Map<string, { spacer: Spacer; busy: Promise<unknown> }>();
+  private readonly tenants = new Map<string, Pacer>();
+  private readonly conversations = new Map<string, { pacer: Pacer; busy: Promise<unknown> }>();
   private readonly recentThrottles = new Map<string, number[]>();
-  private readonly tenantGapMs: number;
-  private readonly conversationGapMs: number;
+  private readonly headroom: number;
 
-  constructor(options: RateLimiterOptions) {
-    const headroom = options.headroom ?? 0.96;
-    this.tenantGapMs = 1000 / (options.tenantPerSecond * headroom);
-    this.conversationGapMs = 1000 / (options.conversationPerSecond * headroom);
+  constructor(private readonly options: RateLimiterOptions) {
+    this.headroom = options.headroom ?? 0.97;
   }
 
   /** Runs `call` when both the tenant's and (if given) the conversation's budgets allow. */
@@ -70,11 +92,11 @@ export class DeliveryRateLimiter {
       return call();
     }
     // One call at a time per chat (which keeps a user's messages in order); the conversation's
-    // spacing is awaited before the tenant's, so a busy chat never holds tenant budget.
+    // pacing is awaited before the tenant's, so a busy chat never holds tenant budget.
     const key = `${tenantId}|${conversationId}`;
     const entry = this.conversation(key);
     const run = entry.busy.then(async () => {
-      await entry.spacer.turn();
+      await entry.pacer.turn();
       await tenant.turn();
       return call();
     });
@@ -87,27 +109,31 @@ export class DeliveryRateLimiter {
    * tenant budget is exceeded (another instance, another app), so the whole tenant pauses.
    */
   throttled(tenantId: string, retryAfterMs: number): void {
-    const now = Date.now();
-    const recent = (this.recentThrottles.get(tenantId) ?? []).filter((t) => now - t < 1000);
-    recent.push(now);
+    const at = Date.now();
+    const recent = (this.recentThrottles.get(tenantId) ?? []).filter((t) => at - t < 1000);
+    recent.push(at);
     this.recentThrottles.set(tenantId, recent);
     if (recent.length >= 3) this.tenant(tenantId).pause(retryAfterMs);
   }
 
-  private tenant(tenantId: string): Spacer {
-    let spacer = this.tenants.get(tenantId);
-    if (!spacer) {
-      spacer = new Spacer(this.tenantGapMs);
-      this.tenants.set(tenantId, spacer);
+  private pacer(perSecond: number): Pacer {
+    return new Pacer(1000 / (perSecond * this.headroom), perSecond);
+  }
+
+  private tenant(tenantId: string): Pacer {
+    let pacer = this.tenants.get(tenantId);
+    if (!pacer) {
+      pacer = this.pacer(this.options.tenantPerSecond);
+      this.tenants.set(tenantId, pacer);
     }
-    return spacer;
+    return pacer;
   }
 
   private conversation(key: string) {
     let entry = this.conversations.get(key);
     if (!entry) {
       this.forgetIdleConversations();
-      entry = { spacer: new Spacer(this.conversationGapMs), busy: Promise.resolve() };
+      entry = { pacer: this.pacer(this.options.conversationPerSecond), busy: Promise.resolve() };
       this.conversations.set(key, entry);
     }
     return entry;
@@ -118,6 +144,6 @@ export class DeliveryRateLimiter {
     if (this.conversations.size < 10_000) return;
     const cutoff = Date.now() - 60_000;
     for (const [key, entry] of this.conversations)
-      if (entry.spacer.lastUsed < cutoff) this.conversations.delete(key);
+      if (entry.pacer.lastUsed < cutoff) this.conversations.delete(key);
   }
 }

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
+
+/** Most calls that started within any `windowMs` (a sliding window, as Teams counts). */
+function busiestWindow(starts: number[], windowMs: number): number {
+  const sorted = [...starts].sort((a, b) => a - b);
+  let most = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
+    most = Math.max(most, hi - lo + 1);
+  }
+  return most;
+}
+
+/** Blocks the event loop, as a busy instance does, so timers fire late. */
+function busy(ms: number) {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+describe('delivery rate limiter', () => {
+  it('never lets more calls start in a sliding second than the tenant and chat limits, even with late timers', async () => {
+    const limiter = new DeliveryRateLimiter({ tenantPerSecond: 100, conversationPerSecond: 7 });
+    const tenantStarts: number[] = [];
+    const chatStarts = new Map<string, number[]>();
+    const chats = Array.from({ length: 30 }, (_, i) => `a:chat-${i}`);
+    const calls = Array.from({ length: 300 }, (_, i) => {
+      const chat = chats[i % chats.length]!;
+      return limiter.schedule('tenant-1', chat, async () => {
+        const t = performance.now();
+        tenantStarts.push(t);
+        chatStarts.set(chat, [...(chatStarts.get(chat) ?? []), t]);
+        if (i % 25 === 0) busy(15);
+        await new Promise((r) => setTimeout(r, 2));
+      });
+    });
+    await Promise.all(calls);
+
+    expect(tenantStarts).toHaveLength(300);
+    expect(busiestWindow(tenantStarts, 1000)).toBeLessThanOrEqual(100);
+    for (const starts of chatStarts.values()) expect(busiestWindow(starts, 1000)).toBeLessThanOrEqual(7);
+  });
+
+  it('runs one call at a time per chat, in the order they were scheduled', async () => {
+    const limiter = new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 });
+    const order: number[] = [];
+    let running = 0;
+    let overlapped = false;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        limiter.schedule('tenant-1', 'a:one-chat', async () => {
+          running++;
+          if (running > 1) overlapped = true;
+          order.push(i);
+          await new Promise((r) => setTimeout(r, 1 + (i % 3)));
+          running--;
+        }),
+      ),
+    );
+    expect(overlapped).toBe(false);
+    expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('pauses the whole tenant after repeated 429s in one second, and only that tenant', async () => {
+    const limiter = new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 });
+    await limiter.schedule('throttled', undefined, async () => undefined);
+    const pausedAt = performance.now();
+    for (let i = 0; i < 3; i++) limiter.throttled('throttled', 400);
+
+    let otherStarted = 0;
+    let throttledStarted = 0;
+    await Promise.all([
+      limiter.schedule('other', undefined, async () => (otherStarted = performance.now())),
+      limiter.schedule('throttled', undefined, async () => (throttledStarted = performance.now())),
+    ]);
+    expect(throttledStarted - pausedAt).toBeGreaterThanOrEqual(395);
+    expect(otherStarted - pausedAt).toBeLessThan(200);
+  });
+
+  it('one 429 alone does not pause the tenant', async () => {
+    const limiter = new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 });
+    limiter.throttled('tenant-1', 5000);
+    const before = performance.now();
+    await limiter.schedule('tenant-1', undefined, async () => undefined);
+    expect(performance.now() - before).toBeLessThan(1000);
+  });
+});
