@@ -325,7 +325,15 @@ export class LocalHttpServer {
       params,
       body: body && body.length > 0 ? { bytes: body } : undefined,
     });
-    const context = invoker.createContext(fn.fn, { invocationId });
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const context = invoker.createContext(fn.fn, {
+      invocationId,
+      traceParent: header('traceparent'),
+      traceState: header('tracestate'),
+    });
     let result: unknown;
     try {
       result = await invoker.invoke(fn.fn, [request], context, `HTTP ${method} ${url.pathname}`);

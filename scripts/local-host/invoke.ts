@@ -3,7 +3,7 @@
  * inputs and the handler), the handler, postInvocation hooks (which see and may change the result
  * or error), plus the host's functionTimeout.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type * as azf from '@azure/functions';
 import { format } from 'node:util';
 import type { FunctionRegistry, RegisteredFunction } from './core-api.js';
@@ -14,6 +14,19 @@ export type AzureFunctionsModule = typeof azf;
 
 export class FunctionTimeoutError extends Error {
   override name = 'FunctionTimeoutError';
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;
+
+/**
+ * The W3C trace context of one invocation, as the host passes it in InvocationContext.traceContext:
+ * a new span in the caller's trace when a valid `traceparent` came in (HTTP), else a new trace.
+ */
+export function invocationTraceParent(incoming?: string | undefined): string {
+  const match = incoming ? TRACEPARENT.exec(incoming.trim().toLowerCase()) : null;
+  const traceId = match && !/^0+$/.test(match[1]!) ? match[1]! : randomBytes(16).toString('hex');
+  const flags = match ? match[2]! : '01';
+  return `00-${traceId}-${randomBytes(8).toString('hex')}-${flags}`;
 }
 
 const toError = (value: unknown): Error => (value instanceof Error ? value : new Error(String(value)));
@@ -41,7 +54,13 @@ export class Invoker {
   /** The InvocationContext the handler gets, with `context.log` wired to the host's logger and log hooks. */
   createContext(
     fn: RegisteredFunction,
-    init: { invocationId?: string; triggerMetadata?: Record<string, unknown> } = {},
+    init: {
+      invocationId?: string;
+      triggerMetadata?: Record<string, unknown>;
+      /** An incoming W3C traceparent (HTTP header) this invocation continues. */
+      traceParent?: string | undefined;
+      traceState?: string | undefined;
+    } = {},
   ): azf.InvocationContext {
     const invocationId = init.invocationId ?? randomUUID();
     const functionName = fn.metadata.name;
@@ -62,6 +81,11 @@ export class Invoker {
       functionName,
       logHandler,
       triggerMetadata: init.triggerMetadata,
+      traceContext: {
+        traceParent: invocationTraceParent(init.traceParent),
+        traceState: init.traceState,
+        attributes: {},
+      },
       options: {
         trigger: trigger as azf.FunctionTrigger | undefined,
         return: returnBinding as azf.FunctionOutput | undefined,

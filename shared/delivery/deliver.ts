@@ -226,8 +226,10 @@ export class DeliveryService {
         telemetry().event(
           EventNames.throttled,
           {
+            jobId: task.jobId,
             tenantId: task.tenantId,
             status: failure.status,
+            call: conversationId ? 'SendToConversation' : 'CreateConversation',
             hasRetryAfter: failure.retryAfterMs !== undefined,
           },
           { retryAfterMs: delay },
@@ -247,7 +249,7 @@ export class DeliveryService {
         continue;
       }
       if (kind === 'blocked') {
-        await this.deactivate(key, user, reason);
+        await this.deactivate(key, user, reason, task.jobId);
         return this.finishClaimed(task, claimed, {
           status: 'failed',
           reason,
@@ -354,11 +356,11 @@ export class DeliveryService {
           firstContact: outcome.firstContact === true,
           chat: outcome.firstContact ? 'created' : 'cached',
         },
-        { latencyMs: latency, attempts },
+        { latencyMs: latency, attempts, reschedules: task.reschedules },
       );
       t.metric(MetricNames.deliveryLatency, latency, { tenantId: task.tenantId });
     } else if (outcome.status === 'failed') {
-      t.event(EventNames.deliveryFailed, props, { attempts });
+      t.event(EventNames.deliveryFailed, props, { attempts, reschedules: task.reschedules });
     } else {
       t.event(EventNames.deliverySkipped, props);
     }
@@ -405,7 +407,7 @@ export class DeliveryService {
     return next;
   }
 
-  private async deactivate(key: RecipientKey, user: UserRecord, reason: string) {
+  private async deactivate(key: RecipientKey, user: UserRecord, reason: string, jobId: string) {
     await this.o.conversations.updateUser(user.tenantId, user.userId, (current) =>
       current ? { ...current, inactiveReason: reason, updatedAt: new Date().toISOString() } : undefined,
     );
@@ -413,7 +415,8 @@ export class DeliveryService {
     telemetry().event(EventNames.recipientDeactivated, {
       tenantId: user.tenantId,
       reason,
-      user: telemetry().userRef(user.userId),
+      jobId,
+      recipient: telemetry().userRef(`userId:${user.userId}`),
     });
   }
 

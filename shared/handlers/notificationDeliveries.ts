@@ -1,37 +1,71 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../container.js';
 import type { DeliveryTask } from '../delivery/deliver.js';
+import { DELIVERIES_QUEUE } from '../queue/queues.js';
+import { withConsumerSpan } from '../telemetry/traceContext.js';
+import { reportPoisoned, reportQueueAge } from './queueTelemetry.js';
+
+const QUEUE = DELIVERIES_QUEUE;
 
 /** Queue trigger on notification-deliveries: deliver to one recipient. */
 export async function handleDeliveryMessage(item: unknown, context: InvocationContext): Promise<void> {
   const meta = context.triggerMetadata ?? {};
   const task = item as DeliveryTask;
+  const { delivery, deliveriesQueue, queueHost } = services();
   if (!task || typeof task !== 'object' || task.v !== 1 || !task.jobId || !task.recipient || !task.tenantId) {
     // Only the job function writes this queue; anything else is not ours to retry.
     context.error('deliveries: message is not a delivery task; dropped to the poison queue');
+    reportPoisoned(QUEUE, meta, queueHost.maxDequeueCount, undefined, 'NotADeliveryTask');
     throw new Error('not a delivery task');
   }
-  const { delivery, deliveriesQueue, queueHost } = services();
-  const result = await delivery.deliver(task, {
-    claimToken: String(meta.id ?? context.invocationId),
-    dequeueCount: Number(meta.dequeueCount ?? 1),
-    maxDequeueCount: queueHost.maxDequeueCount,
-  });
-  switch (result.kind) {
-    case 'done':
-      context.log(
-        `job ${task.jobId}: delivery ${result.status}${result.reason ? ` (${result.reason})` : ''}${result.duplicate ? ', already recorded' : ''}`,
-      );
-      return;
-    case 'reschedule':
-      // A new message, so waiting on Teams never uses up this message's dequeue count.
-      await deliveriesQueue.send(
-        { ...task, reschedules: task.reschedules + (result.reason === 'NotBefore' ? 0 : 1) },
-        result.delayMs,
-      );
-      context.log(`job ${task.jobId}: delivery rescheduled in ${result.delayMs} ms (${result.reason})`);
-      return;
-    case 'retry':
-      throw new Error(`delivery will be retried: ${result.reason}`);
-  }
+  const dequeueCount = Number(meta.dequeueCount ?? 1);
+  // One span per delivery attempt, in the trace the job was enqueued with.
+  await withConsumerSpan(
+    'Deliver notification',
+    task.traceparent,
+    {
+      'messaging.destination.name': QUEUE,
+      jobId: task.jobId,
+      tenantId: task.tenantId,
+      dequeueCount,
+      reschedules: task.reschedules,
+    },
+    async (span) => {
+      reportQueueAge(QUEUE, meta, task.tenantId);
+      let result;
+      try {
+        result = await delivery.deliver(task, {
+          claimToken: String(meta.id ?? context.invocationId),
+          dequeueCount,
+          maxDequeueCount: queueHost.maxDequeueCount,
+        });
+      } catch (err) {
+        const reason = err instanceof Error ? err.name : 'Error';
+        reportPoisoned(QUEUE, meta, queueHost.maxDequeueCount, task.jobId, reason, task.tenantId);
+        throw err;
+      }
+      span.setAttributes({
+        outcome: result.kind === 'done' ? result.status : result.kind,
+        reason: result.reason ?? '',
+      });
+      switch (result.kind) {
+        case 'done':
+          context.log(
+            `job ${task.jobId}: delivery ${result.status}${result.reason ? ` (${result.reason})` : ''}${result.duplicate ? ', already recorded' : ''}`,
+          );
+          return;
+        case 'reschedule':
+          // A new message, so waiting on Teams never uses up this message's dequeue count.
+          await deliveriesQueue.send(
+            { ...task, reschedules: task.reschedules + (result.reason === 'NotBefore' ? 0 : 1) },
+            result.delayMs,
+          );
+          context.log(`job ${task.jobId}: delivery rescheduled in ${result.delayMs} ms (${result.reason})`);
+          return;
+        case 'retry':
+          reportPoisoned(QUEUE, meta, queueHost.maxDequeueCount, task.jobId, result.reason, task.tenantId);
+          throw new Error(`delivery will be retried: ${result.reason}`);
+      }
+    },
+  );
 }

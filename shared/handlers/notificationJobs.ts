@@ -1,5 +1,8 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../container.js';
+import { JOBS_QUEUE } from '../queue/queues.js';
+import { reportPoisoned, reportQueueAge } from './queueTelemetry.js';
+import { withConsumerSpan } from '../telemetry/traceContext.js';
 
 /** Queue trigger on notification-jobs: validate, record and fan out one delivery per recipient. */
 export async function handleJobMessage(item: unknown, context: InvocationContext): Promise<void> {
@@ -10,19 +13,45 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
       : typeof item === 'string'
         ? item
         : JSON.stringify(item);
-  const result = await services().intake.accept(item, {
-    source: 'queue',
-    rawBody: raw,
-    queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
-    acceptedAt:
-      typeof meta.insertionTime === 'string' ? new Date(meta.insertionTime).toISOString() : undefined,
-  });
-  if (result.ok) {
-    context.log(
-      `job ${result.jobId}: ${result.recipients} deliveries queued${result.resumed ? ' (resumed)' : ''}`,
-    );
-  } else {
-    // Set aside in RejectedJobs; returning normally completes the message so it is never retried.
-    context.warn(`job ${result.jobId ?? '(no id)'} rejected: ${result.reason}: ${result.errors.join('; ')}`);
-  }
+  const job = item && typeof item === 'object' ? (item as { id?: unknown; traceparent?: unknown }) : {};
+  const jobId = typeof job.id === 'string' ? job.id : undefined;
+  // The producer's trace continues here, so enqueue and intake share one operation ID.
+  await withConsumerSpan(
+    'Process notification job',
+    job.traceparent,
+    { 'messaging.destination.name': JOBS_QUEUE, ...(jobId ? { jobId } : {}) },
+    async (span) => {
+      reportQueueAge(JOBS_QUEUE, meta, undefined);
+      let result;
+      try {
+        result = await services().intake.accept(item, {
+          source: 'queue',
+          rawBody: raw,
+          queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
+          acceptedAt:
+            typeof meta.insertionTime === 'string' ? new Date(meta.insertionTime).toISOString() : undefined,
+        });
+      } catch (err) {
+        reportPoisoned(
+          JOBS_QUEUE,
+          meta,
+          services().queueHost.maxDequeueCount,
+          jobId,
+          err instanceof Error ? err.name : 'Error',
+        );
+        throw err;
+      }
+      span.setAttributes({ outcome: result.ok ? 'accepted' : 'rejected' });
+      if (result.ok) {
+        context.log(
+          `job ${result.jobId}: ${result.recipients} deliveries queued${result.resumed ? ' (resumed)' : ''}`,
+        );
+      } else {
+        // Set aside in RejectedJobs; returning normally completes the message so it is never retried.
+        context.warn(
+          `job ${result.jobId ?? '(no id)'} rejected: ${result.reason}: ${result.errors.join('; ')}`,
+        );
+      }
+    },
+  );
 }

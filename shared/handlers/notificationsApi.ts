@@ -4,7 +4,7 @@ import { MAX_QUEUE_MESSAGE_BYTES, toWireJob } from '../jobs/contract.js';
 import { checkJob } from '../jobs/intake.js';
 import { getJobStatus } from '../jobs/status.js';
 import { encodeMessage } from '../queue/queues.js';
-import { currentTraceparent } from '../telemetry/traceContext.js';
+import { withProducerSpan } from '../telemetry/traceContext.js';
 
 /** POST /api/notifications and GET /api/notifications/{id} (function key). */
 
@@ -33,17 +33,24 @@ export async function handlePostNotification(
     return { status: 400, jsonBody: { error: 'InvalidJson', errors: ['request body is not valid JSON'] } };
   }
   const { config, jobsQueue } = services();
-  if (input && typeof input === 'object' && !('traceparent' in input)) {
-    const traceparent = currentTraceparent();
-    if (traceparent) (input as Record<string, unknown>).traceparent = traceparent;
-  }
   const result = checkJob(input, config);
   if (!result.ok) {
     const status = result.reason === 'TenantNotAllowed' ? 403 : 400;
     return { status, jsonBody: { error: result.reason, errors: result.errors } };
   }
-  const wire = toWireJob(result.job);
-  if (Buffer.byteLength(encodeMessage(wire)) > MAX_QUEUE_MESSAGE_BYTES) {
+  const job = result.job;
+  // The job carries this request's trace (via the enqueue span) unless the caller set its own.
+  const tooLarge = await withProducerSpan(
+    'Enqueue notification job',
+    { jobId: job.id, tenantId: job.tenantId },
+    async (traceparent) => {
+      const wire = toWireJob({ ...job, traceparent: job.traceparent ?? traceparent });
+      if (Buffer.byteLength(encodeMessage(wire)) > MAX_QUEUE_MESSAGE_BYTES) return true;
+      await jobsQueue.send(wire);
+      return false;
+    },
+  );
+  if (tooLarge) {
     return {
       status: 400,
       jsonBody: {
@@ -52,7 +59,6 @@ export async function handlePostNotification(
       },
     };
   }
-  await jobsQueue.send(wire);
   context.log(`job ${result.job.id}: accepted over HTTP for ${result.job.recipients.length} recipients`);
   const location = statusUrl(request, result.job.id);
   return {

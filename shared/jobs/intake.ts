@@ -4,6 +4,7 @@ import type { DeliveryTask } from '../delivery/deliver.js';
 import type { QueueSender } from '../queue/queues.js';
 import type { JobStore, RejectedJobStore } from '../store/jobStore.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
+import { currentTraceparent } from '../telemetry/traceContext.js';
 import {
   contentHash,
   parseJob,
@@ -100,7 +101,8 @@ export class JobIntake {
       notBefore: job.notBefore,
       expiresAt: job.expiresAt,
       reschedules: 0,
-      traceparent: job.traceparent,
+      // The intake span's context when there is one, so each delivery is its child.
+      traceparent: currentTraceparent() ?? job.traceparent,
     }));
     const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
     await pMap(tasks, (task) => this.o.deliveries.send(task, delay), {

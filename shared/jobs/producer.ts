@@ -1,6 +1,6 @@
 import { queueClient, storageSettings, type StorageSettings } from '../storage/connection.js';
 import { encodeMessage, JOBS_QUEUE, StorageQueueSender, type QueueSender } from '../queue/queues.js';
-import { currentTraceparent } from '../telemetry/traceContext.js';
+import { withProducerSpan } from '../telemetry/traceContext.js';
 import { MAX_QUEUE_MESSAGE_BYTES, toWireJob, validateJob, type NotificationJobInput } from './contract.js';
 
 /**
@@ -51,15 +51,24 @@ export async function enqueueNotification(
   input: NotificationJobInput,
   options: EnqueueOptions = {},
 ): Promise<{ jobId: string }> {
-  const result = validateJob({ ...input, traceparent: input.traceparent ?? currentTraceparent() });
+  const result = validateJob(input);
   if (!result.ok) throw new JobValidationError(result.reason, result.errors);
-  const wire = toWireJob(result.job);
-  const bytes = Buffer.byteLength(encodeMessage(wire));
-  if (bytes > MAX_QUEUE_MESSAGE_BYTES) {
-    throw new JobValidationError('JobTooLarge', [
-      `the job is ${bytes} bytes encoded; a queue message holds 64 KiB: split the recipients over several jobs`,
-    ]);
-  }
-  await senderFor(options).send(wire);
-  return { jobId: result.job.id };
+  const job = result.job;
+  const sender = senderFor(options);
+  // The job carries this enqueue's trace context (or the caller's own traceparent, if it set one).
+  return withProducerSpan(
+    'Enqueue notification job',
+    { jobId: job.id, tenantId: job.tenantId },
+    async (traceparent) => {
+      const wire = toWireJob({ ...job, traceparent: job.traceparent ?? traceparent });
+      const bytes = Buffer.byteLength(encodeMessage(wire));
+      if (bytes > MAX_QUEUE_MESSAGE_BYTES) {
+        throw new JobValidationError('JobTooLarge', [
+          `the job is ${bytes} bytes encoded; a queue message holds 64 KiB: split the recipients over several jobs`,
+        ]);
+      }
+      await sender.send(wire);
+      return { jobId: job.id };
+    },
+  );
 }

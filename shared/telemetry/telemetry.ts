@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The telemetry port: stable event and metric names the rest of the code reports through.
  * The Application Insights adapter (appInsights.ts) implements it; without a connection string
@@ -37,6 +39,8 @@ export const EventNames = {
   botUninstalled: 'BotUninstalled',
   optOut: 'OptOut',
   optIn: 'OptIn',
+  /** A queue message failed its last allowed attempt; the host moves it to `<queue>-poison`. */
+  messagePoisoned: 'MessagePoisoned',
 } as const;
 
 export const MetricNames = {
@@ -45,6 +49,23 @@ export const MetricNames = {
   throttles: 'Throttles',
   outcomes: 'DeliveryOutcomes',
 } as const;
+
+export type UserIdMode = 'hash' | 'omit' | 'raw';
+
+/**
+ * How user identifiers appear in telemetry: a salted SHA-256 prefix by default (stable, so one
+ * user's deliveries can be grouped, but not reversible without the salt), nothing, or as is.
+ * The `upn:`/`userId:` kind prefix is kept so hashes of different kinds of ID are not confused.
+ */
+export function userRefFor(mode: UserIdMode, salt: string): (id: string | undefined) => string | undefined {
+  return (id) => {
+    if (!id || mode === 'omit') return undefined;
+    if (mode === 'raw') return id;
+    const [, kind = 'id', value = id] = /^(userId|aadObjectId|upn):(.*)$/s.exec(id) ?? [];
+    const digest = createHash('sha256').update(`${salt}|${value.toLowerCase()}`).digest('base64url');
+    return `${kind}#${digest.slice(0, 22)}`;
+  };
+}
 
 class Noop implements Telemetry {
   event(): void {}

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TableClient } from '@azure/data-tables';
@@ -5,6 +6,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
 import type { LogRecord } from '../../scripts/local-host/logger.js';
 import { startAzurite, type Azurite } from './azurite.js';
+import { freePort } from './ports.js';
 import { startFakeConnector, type FakeConnector, type FakeConnectorOptions } from './fakeConnector.js';
 
 /**
@@ -31,9 +33,18 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(
-  options: { env?: Record<string, string>; connector?: FakeConnectorOptions } = {},
-): Promise<TestApp> {
+export interface StartAppOptions {
+  env?: Record<string, string>;
+  connector?: FakeConnectorOptions;
+  /**
+   * Run the local host as its own Node process (`node dist/scripts/local-host.js`) instead of in
+   * this one: for what is process-wide, like the telemetry SDK. stop() ends it with SIGTERM, so
+   * appTerminate hooks run. Its log lines are in `logs` as plain messages.
+   */
+  childProcess?: boolean;
+}
+
+export async function startApp(options: StartAppOptions = {}): Promise<TestApp> {
   const azurite = await startAzurite();
   const connector = await startFakeConnector({ rateLimits: false, ...options.connector });
   const env: Record<string, string> = {
@@ -45,7 +56,9 @@ export async function startApp(
     ...options.env,
   };
   const logs: LogRecord[] = [];
-  const host = await startLocalHost({ root: ROOT, port: 0, env, log: (r) => logs.push(r) });
+  const host = options.childProcess
+    ? await startChildHost(env, logs)
+    : await startLocalHost({ root: ROOT, port: 0, env, log: (r) => logs.push(r) });
   const url = host.url;
   return {
     azurite,
@@ -68,6 +81,43 @@ export async function startApp(
       await host.stop();
       await connector.stop();
       await azurite.stop();
+    },
+  };
+}
+
+/** The compiled local host in a child process, on a free port; resolves once it is ready. */
+async function startChildHost(env: Record<string, string>, logs: LogRecord[]): Promise<LocalHost> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/scripts/local-host.js')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOCAL_HOST_ROOT: ROOT, FUNCTIONS_HTTP_PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: string) => {
+      output += chunk;
+      for (const line of chunk.split('\n').filter(Boolean)) {
+        logs.push({ level: 'information', category: 'host', message: line });
+      }
+      if (output.includes('Local host ready')) resolve();
+    };
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', onData);
+    void exited.then((code) =>
+      reject(new Error(`local host exited (${code}) before it was ready:\n${output}`)),
+    );
+  });
+  await ready;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    port,
+    functions: [],
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
     },
   };
 }
