@@ -5,7 +5,7 @@
  *
  * Run: npm run bench  →  writes bench/RESULTS.md and bench/results.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
@@ -445,6 +445,115 @@ async function broadcast(startFake: StartFake) {
   return result;
 }
 
+// ---- 4. start-up ----------------------------------------------------------------------------------
+interface Probe {
+  loadMs: number;
+  sinceProcessStartMs: number;
+  functions: number;
+}
+
+function probe(entry: string, env: NodeJS.ProcessEnv, raw = false): Probe {
+  const args = [join(ROOT, 'dist', 'bench', 'loadProbe.js'), join(ROOT, entry), ...(raw ? ['--raw'] : [])];
+  const out = spawnSync(process.execPath, ['--no-deprecation', ...args], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+  });
+  if (out.status !== 0) throw new Error(`load probe failed for ${entry}: ${out.stderr}`);
+  return JSON.parse(out.stdout.trim().split('\n').pop()!) as Probe;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Loads one entry RUNS times in fresh processes (after one warm-up run) and summarises. */
+function loadFigures(entry: string, env: NodeJS.ProcessEnv, raw = false) {
+  const RUNS = 9;
+  probe(entry, env, raw); // warm-up: the OS file cache and Node's compile cache, as on a warm instance
+  const runs = Array.from({ length: RUNS }, () => probe(entry, env, raw));
+  const loads = runs.map((r) => r.loadMs);
+  return {
+    runs: RUNS,
+    medianMs: round(median(loads)),
+    minMs: round(Math.min(...loads)),
+    maxMs: round(Math.max(...loads)),
+    medianSinceProcessStartMs: round(median(runs.map((r) => r.sinceProcessStartMs))),
+    functions: runs[0]!.functions,
+  };
+}
+
+/** Starts the local host on the bundled build and times its first answered request. */
+async function firstRequest(connectionString: string) {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    ['--no-deprecation', join(ROOT, 'dist', 'scripts', 'local-host.js')],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        AzureWebJobsStorage: connectionString,
+        FUNCTIONS_HTTP_PORT: String(port),
+        FUNCTIONS_KEY: 'bench-key',
+        LOCAL_HOST_ROOT: ROOT,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  try {
+    await new Promise<void>((ok, fail) => {
+      let seen = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('Local host ready on')) ok();
+      });
+      child.once('exit', (code) => fail(new Error(`local host exited with ${code}`)));
+    });
+    const readyMs = performance.now() - started;
+    const response = await fetch(`http://127.0.0.1:${port}/api/notifications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-functions-key': 'bench-key' },
+      body: JSON.stringify({
+        tenantId: TENANT,
+        recipients: [{ userId: '29:bench-first-request' }],
+        message: { text: 'First request after start' },
+      }),
+    });
+    const body = (await response.json()) as { jobId?: string };
+    return {
+      readyMs: round(readyMs),
+      firstAnswerMs: round(performance.now() - started),
+      status: response.status,
+      answeredWithJobId: typeof body.jobId === 'string',
+    };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+async function startup(connectionString: string) {
+  const off: NodeJS.ProcessEnv = { ...process.env };
+  delete off.APPLICATIONINSIGHTS_CONNECTION_STRING;
+  const on: NodeJS.ProcessEnv = {
+    ...off,
+    // Nothing is sent during the load; the endpoint only has to parse.
+    APPLICATIONINSIGHTS_CONNECTION_STRING:
+      'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/',
+  };
+  const noCache: NodeJS.ProcessEnv = { ...on, NODE_DISABLE_COMPILE_CACHE: '1' };
+  const result = {
+    rawDependencyStack: loadFigures('', off, true),
+    unbundledTelemetryOff: loadFigures('dist/functions/index.js', off),
+    unbundledTelemetryOn: loadFigures('dist/functions/index.js', on),
+    bundledTelemetryOff: loadFigures('dist/app/main.js', off),
+    bundledTelemetryOn: loadFigures('dist/app/main.js', on),
+    bundledTelemetryOnNoCompileCache: loadFigures('dist/app/main.js', noCache),
+    firstRequest: await firstRequest(connectionString),
+  };
+  console.log(`startup: ${JSON.stringify(result)}`);
+  return result;
+}
+
 // ---- report ----------------------------------------------------------------------------------------
 /** Sections other tools write into RESULTS.md (between `<!-- name:start -->` and `<!-- name:end -->`) survive a rerun. */
 function keptSections(file: string): string {
@@ -472,6 +581,10 @@ async function main() {
   };
   const startFake = fakeModule.startFakeConnector;
 
+  if (process.env.BENCH_ONLY === 'startup') {
+    console.log(JSON.stringify(await startup(azurite.connectionString)));
+    return;
+  }
   if (process.env.BENCH_ONLY === 'broadcast') {
     console.log(JSON.stringify(await broadcast(startFake)));
     return;
@@ -482,6 +595,7 @@ async function main() {
   await stopLimiter(tput.s);
   await tput.fake.stop();
   const bc = await broadcast(startFake);
+  const up = await startup(azurite.connectionString);
 
   const cpu = os.cpus();
   const machine = {
@@ -498,6 +612,7 @@ async function main() {
     throughput: tput.result,
     costPerDm: cost,
     broadcast: bc,
+    startup: up,
     totalSeconds: round((Date.now() - t0) / 1000),
   };
   const here = join(ROOT, 'bench');
@@ -529,6 +644,12 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
 | 3 | Connector calls answered 429 (${bc.throttled429} of ${bc.connectorCalls}) | ${round(bc.share429 * 100, 2)} % | ≤ 1 % | ${met(bc.share429 <= 0.01)} |
 | 3 | Lost (no accepted message and no terminal record) | ${bc.lost} | 0 | ${met(bc.lost === 0)} |
 | 3 | Duplicates (more than one accepted message) | ${bc.duplicates} | 0 | ${met(bc.duplicates === 0)} |
+| 4 | Start-up: load the bundled entry (\`dist/app/main.js\`), all ${up.bundledTelemetryOn.functions} functions registered, telemetry on (median of ${up.bundledTelemetryOn.runs}; ${up.bundledTelemetryOn.minMs}–${up.bundledTelemetryOn.maxMs} ms) | ${up.bundledTelemetryOn.medianMs} ms | ≤ 400 ms | ${met(up.bundledTelemetryOn.medianMs <= 400)} |
+| 4 | Same, telemetry off | ${up.bundledTelemetryOff.medianMs} ms | — | — |
+| 4 | Same, telemetry on, Node's compile cache disabled (first start of a new instance) | ${up.bundledTelemetryOnNoCompileCache.medianMs} ms | — | — |
+| 4 | Unbundled build (\`dist/functions/index.js\`), telemetry on / off | ${up.unbundledTelemetryOn.medianMs} / ${up.unbundledTelemetryOff.medianMs} ms | — | — |
+| 4 | Raw dependency stack (\`@azure/functions\`, \`botbuilder\`, \`@azure/data-tables\`, \`@azure/storage-queue\`, \`applicationinsights\`) from node_modules | ${up.rawDependencyStack.medianMs} ms | — | — |
+| 4 | First request on the bundled build: local host ready / \`POST /api/notifications\` answered (${up.firstRequest.status}${up.firstRequest.answeredWithJobId ? ' with a job ID' : ''}) | ${up.firstRequest.readyMs} / ${up.firstRequest.firstAnswerMs} ms | answered correctly | ${met(up.firstRequest.status === 202 && up.firstRequest.answeredWithJobId)} |
 
 ## Notes
 
@@ -557,6 +678,18 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
   Achieved rate = recipients with an accepted message ÷ elapsed time (from the first \`deliver\` call to the last
   outcome, seeding excluded). Lost and duplicates are computed from the fake connector's accepted messages and the
   job's delivery records in table storage.
+- **Start-up (4):** each figure is the median of ${up.bundledTelemetryOn.runs} fresh \`node\` processes (after one warm-up run
+  that fills the OS file cache and Node's compile cache) running \`dist/bench/loadProbe.js\`: it installs the local
+  host's stand-in for \`@azure/functions-core\`, imports the entry and counts the registered functions; the time is
+  from the start of the import to the end of evaluation (top-level await included, so telemetry is started).
+  The bundle (\`npm run build\` → \`scripts/bundle.ts\`, esbuild, code splitting) loads only registration and, when
+  \`APPLICATIONINSIGHTS_CONNECTION_STRING\` is set, the bundled Application Insights SDK; each handler's module
+  (botbuilder, the storage SDKs) is its own chunk, imported on the first invocation that needs it
+  (\`shared/handlers/lazy.ts\`). \`dist/app/main.js\` turns on Node's module compile cache first. "Raw
+  dependency stack" imports the five packages from node_modules, as an app that loads everything at start does.
+  The first-request row starts \`node dist/scripts/local-host.js\` (package.json \`main\` = the bundle) against this
+  run's Azurite and times the ready line and the answer to a valid job (that answer includes importing the handler
+  chunk and the first storage calls).
 - Storage latency here is a local Azurite's, far lower than Azure Storage's; deliveries/s against real storage will
   differ (concurrency would need raising to hide the latency).
 `;
@@ -564,7 +697,8 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
   console.log(
     `\nSummary: ${tput.result.perSecond} deliveries/s; warm known DM ${k.storageAvg} storage tx + ${k.connectorAvg} connector call; ` +
       `cold known ${cost.knownCold.storageAvg}; first contact ${cost.firstContact.storageAvg} tx + ${cost.firstContact.connectorAvg} calls; ` +
-      `broadcast ${bc.seconds} s, ${round(bc.shareOfBudget * 100, 1)} % of budget, ${round(bc.share429 * 100, 2)} % 429, lost ${bc.lost}, duplicates ${bc.duplicates}`,
+      `broadcast ${bc.seconds} s, ${round(bc.shareOfBudget * 100, 1)} % of budget, ${round(bc.share429 * 100, 2)} % 429, lost ${bc.lost}, duplicates ${bc.duplicates}; ` +
+      `start-up ${up.bundledTelemetryOn.medianMs} ms bundled with telemetry (unbundled ${up.unbundledTelemetryOn.medianMs} ms)`,
   );
   console.log(`Wrote bench/RESULTS.md and bench/results.json (${results.totalSeconds} s)`);
   azurite.child.kill('SIGTERM');

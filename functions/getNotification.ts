@@ -1,9 +1,9 @@
 import { app } from '@azure/functions';
-import { handleGetNotification } from '../shared/handlers/notificationsApi.js';
+import { lazy } from '../shared/handlers/lazy.js';
 
 app.http('getNotification', {
   methods: ['GET'],
   authLevel: 'function',
   route: 'notifications/{id}',
-  handler: handleGetNotification,
+  handler: lazy(async () => (await import('../shared/handlers/notificationsApi.js')).handleGetNotification),
 });

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { handleMessages } from '../shared/handlers/messages.js';
+import { lazy } from '../shared/handlers/lazy.js';
 import { warnIfAuthenticationDisabled } from '../shared/handlers/startup.js';
 
 warnIfAuthenticationDisabled();
@@ -8,5 +8,5 @@ app.http('messages', {
   methods: ['POST'],
   authLevel: 'anonymous',
   route: 'messages',
-  handler: handleMessages,
+  handler: lazy(async () => (await import('../shared/handlers/messages.js')).handleMessages),
 });

@@ -1,9 +1,11 @@
 import { app } from '@azure/functions';
-import { handleDeliveryMessage } from '../shared/handlers/notificationDeliveries.js';
+import { lazy } from '../shared/handlers/lazy.js';
 import { DELIVERIES_QUEUE } from '../shared/queue/queues.js';
 
 app.storageQueue('notificationDeliveries', {
   queueName: DELIVERIES_QUEUE,
   connection: 'AzureWebJobsStorage',
-  handler: handleDeliveryMessage,
+  handler: lazy(
+    async () => (await import('../shared/handlers/notificationDeliveries.js')).handleDeliveryMessage,
+  ),
 });

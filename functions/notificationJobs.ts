@@ -1,9 +1,9 @@
 import { app } from '@azure/functions';
-import { handleJobMessage } from '../shared/handlers/notificationJobs.js';
+import { lazy } from '../shared/handlers/lazy.js';
 import { JOBS_QUEUE } from '../shared/queue/queues.js';
 
 app.storageQueue('notificationJobs', {
   queueName: JOBS_QUEUE,
   connection: 'AzureWebJobsStorage',
-  handler: handleJobMessage,
+  handler: lazy(async () => (await import('../shared/handlers/notificationJobs.js')).handleJobMessage),
 });

@@ -1,9 +1,9 @@
 import { app } from '@azure/functions';
-import { handlePostNotification } from '../shared/handlers/notificationsApi.js';
+import { lazy } from '../shared/handlers/lazy.js';
 
 app.http('postNotification', {
   methods: ['POST'],
   authLevel: 'function',
   route: 'notifications',
-  handler: handlePostNotification,
+  handler: lazy(async () => (await import('../shared/handlers/notificationsApi.js')).handlePostNotification),
 });

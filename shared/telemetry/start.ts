@@ -6,4 +6,4 @@
 import azureFunctions from '@azure/functions';
 import { startAppInsights } from './appInsights.js';
 
-startAppInsights(process.env, azureFunctions);
+await startAppInsights(process.env, azureFunctions);
