@@ -10,6 +10,7 @@ import {
   startIngestion,
   type Ingestion,
 } from './support/ingestion.js';
+import { personalInstall, personalMessage } from './support/activities.js';
 import { FAST_QUEUES, enqueue, seedUser, settled } from './support/pipeline.js';
 
 /**
@@ -30,6 +31,8 @@ describe('Application Insights telemetry', () => {
   const raw: string[] = [];
   let jobA = '';
   let jobB = '';
+  let jobBlocked = '';
+  let jobPoisoned = '';
 
   beforeAll(async () => {
     ingestion = await startIngestion();
@@ -67,6 +70,42 @@ describe('Application Insights telemetry', () => {
 
     expect((await settled(app, jobA)).recipients[0]?.status).toBe('sent');
     expect((await settled(app, jobB)).recipients[0]?.status).toBe('sent');
+
+    // The unhappy paths ops watch for: a blocked recipient, a poisoned message, a rejected job.
+    const blocked = await seedUser(app);
+    const failing = await seedUser(app);
+    raw.push(blocked.userId, blocked.upn!, failing.userId, failing.upn!);
+    app.connector.script(
+      (r) => r.route === 'createConversation' && JSON.stringify(r.body).includes(blocked.userId),
+      { status: 403, code: 'ConversationBlockedByUser' },
+    );
+    app.connector.script(
+      (r) => r.route === 'createConversation' && JSON.stringify(r.body).includes(failing.userId),
+      { status: 500 },
+      10,
+    );
+    jobBlocked = (await enqueue(app, { recipients: [{ upn: blocked.upn! }], message: { text: TEXT_A } }))
+      .jobId;
+    jobPoisoned = (await enqueue(app, { recipients: [{ upn: failing.upn! }], message: { text: TEXT_B } }))
+      .jobId;
+    const rejected = await app.post(
+      'notifications',
+      { tenantId: TENANT, recipients: [], message: { text: TEXT_A } },
+      { 'x-functions-key': FUNCTION_KEY },
+    );
+    expect(rejected.status).toBe(400);
+    expect((await settled(app, jobBlocked)).recipients[0]?.status).toBe('failed');
+    expect((await settled(app, jobPoisoned)).recipients[0]?.status).toBe('failed');
+
+    // The bot side: installed for a user, who then says stop.
+    const chat = 'a:telemetry-personal-chat';
+    const person = { id: '29:telemetry-person', name: 'Telemetry Person', aadObjectId: 'telemetry-aad-1' };
+    raw.push(person.id, person.aadObjectId);
+    app.connector.registerConversation(chat, { tenantId: TENANT, members: [{ id: person.id }] });
+    expect((await app.post('messages', personalInstall(app.connector.url, person, chat))).status).toBe(200);
+    expect(
+      (await app.post('messages', personalMessage(app.connector.url, person, chat, 'stop'))).status,
+    ).toBe(200);
     // SIGTERM: the host drains, runs appTerminate, and the SDK flushes on shutdown.
     await app.host.stop();
   });
@@ -169,6 +208,37 @@ describe('Application Insights telemetry', () => {
       (r) => r.name === 'Process notification job' && r.operationId === TRACE_ID,
     );
     expect(intakeA?.parentId).toBe(enqueueA?.id);
+  });
+
+  it('reports failures, deactivation, poisoned messages, rejected jobs and the bot lifecycle', () => {
+    const events = customEvents(ingestion.envelopes);
+    const one = (name: string, jobId?: string) =>
+      events.filter((e) => e.name === name && (jobId === undefined || e.properties.jobId === jobId));
+
+    const failed = one('DeliveryFailed', jobBlocked);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.properties).toMatchObject({ tenantId: TENANT, reason: 'ConversationBlockedByUser' });
+    expect(failed[0]?.properties.recipient).toMatch(/^upn#[\w-]{22}$/);
+    const deactivated = one('RecipientDeactivated', jobBlocked);
+    expect(deactivated).toHaveLength(1);
+    expect(deactivated[0]?.properties).toMatchObject({ reason: 'ConversationBlockedByUser' });
+
+    const poisoned = one('MessagePoisoned', jobPoisoned);
+    expect(poisoned).toHaveLength(1);
+    expect(poisoned[0]?.properties).toMatchObject({
+      queue: 'notification-deliveries',
+      poisonQueue: 'notification-deliveries-poison',
+      tenantId: TENANT,
+    });
+    expect(poisoned[0]?.measurements.dequeueCount).toBe(3);
+    expect(one('DeliveryFailed', jobPoisoned)[0]?.properties.reason).toBeTruthy();
+
+    const rejected = one('JobRejected').filter((e) => e.properties.source === 'http');
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]?.properties.reason).toBe('SchemaInvalid');
+
+    expect(one('BotInstalled')[0]?.properties).toMatchObject({ tenantId: TENANT, scope: 'personal' });
+    expect(one('OptOut')[0]?.properties).toMatchObject({ tenantId: TENANT });
   });
 
   it('exports delivery metrics by tenant', () => {

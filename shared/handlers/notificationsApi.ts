@@ -4,6 +4,7 @@ import { MAX_QUEUE_MESSAGE_BYTES, toWireJob } from '../jobs/contract.js';
 import { checkJob } from '../jobs/intake.js';
 import { getJobStatus } from '../jobs/status.js';
 import { encodeMessage } from '../queue/queues.js';
+import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { withProducerSpan } from '../telemetry/traceContext.js';
 
 /** POST /api/notifications and GET /api/notifications/{id} (function key). */
@@ -15,28 +16,36 @@ function statusUrl(request: HttpRequest, jobId: string): string {
   return `${url.origin}/api/notifications/${encodeURIComponent(jobId)}`;
 }
 
+/** A job refused at the door: the caller gets the reason, ops get a JobRejected event. */
+function refuse(status: number, error: string, errors: string[], jobId?: string): HttpResponseInit {
+  telemetry().event(EventNames.jobRejected, {
+    reason: error,
+    source: 'http',
+    jobId,
+    errorCount: errors.length,
+  });
+  return { status, jsonBody: { error, errors } };
+}
+
 export async function handlePostNotification(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
-    return {
-      status: 413,
-      jsonBody: { error: 'PayloadTooLarge', errors: [`body over ${MAX_BODY_BYTES} bytes`] },
-    };
+    return refuse(413, 'PayloadTooLarge', [`body over ${MAX_BODY_BYTES} bytes`]);
   }
   const text = await request.text();
   let input: unknown;
   try {
     input = JSON.parse(text);
   } catch {
-    return { status: 400, jsonBody: { error: 'InvalidJson', errors: ['request body is not valid JSON'] } };
+    return refuse(400, 'InvalidJson', ['request body is not valid JSON']);
   }
   const { config, jobsQueue } = services();
   const result = checkJob(input, config);
   if (!result.ok) {
     const status = result.reason === 'TenantNotAllowed' ? 403 : 400;
-    return { status, jsonBody: { error: result.reason, errors: result.errors } };
+    return refuse(status, result.reason, result.errors, result.jobId);
   }
   const job = result.job;
   // The job carries this request's trace (via the enqueue span) unless the caller set its own.
@@ -51,13 +60,12 @@ export async function handlePostNotification(
     },
   );
   if (tooLarge) {
-    return {
-      status: 400,
-      jsonBody: {
-        error: 'JobTooLarge',
-        errors: ['the job does not fit in a 64 KiB queue message: split the recipients'],
-      },
-    };
+    return refuse(
+      400,
+      'JobTooLarge',
+      ['the job does not fit in a 64 KiB queue message: split the recipients'],
+      job.id,
+    );
   }
   context.log(`job ${result.job.id}: accepted over HTTP for ${result.job.recipients.length} recipients`);
   const location = statusUrl(request, result.job.id);
