@@ -32,8 +32,10 @@ export function chromiumMissing(): string | undefined {
 export interface ScreenshotResult {
   /** The text of the DM the screenshot shows. */
   text: string;
-  /** Text of the 1:1 chat as the Playground page rendered it. */
-  pageText: string;
+  /** The personal chat's entry in the page's chat list (name, time, latest message). */
+  chatPreview: string;
+  /** Text of the open 1:1 chat as the page rendered it (without the log panel). */
+  chatText: string;
 }
 
 export async function screenshotDm(
@@ -75,7 +77,7 @@ export async function screenshotDm(
     await page.goto(pg.url);
     // The single-page app renders the chat list before it wires up clicks: retry until it opens.
     const chat = page.getByRole('treeitem', { name: 'Personal Chat' });
-    const message = page.locator('[role="main"], main, body').getByText(text, { exact: true }).first();
+    const message = page.getByText(text, { exact: true }).first();
     const deadline = Date.now() + 30_000;
     for (;;) {
       await chat.click();
@@ -89,8 +91,16 @@ export async function screenshotDm(
     // Let the chat finish laying out (avatars, timestamps) before the picture.
     await page.waitForTimeout(1_000);
     await page.screenshot({ path: outFile });
-    const pageText = await page.locator('body').innerText();
-    return { text, pageText };
+    const chatPreview = await chat.innerText();
+    // The chat pane is the nearest ancestor of the message that also holds the welcome.
+    const chatText = await message.evaluate((node) => {
+      // (No DOM types in this Node project: the little that is used, spelled out.)
+      type El = { innerText: string; parentElement: El | null };
+      let el: El | null = node as unknown as El;
+      while (el && !el.innerText.includes('Hi Alex Wilber!')) el = el.parentElement;
+      return el?.innerText ?? '';
+    });
+    return { text, chatPreview, chatText };
   } finally {
     await browser.close();
     await sandbox.stop();

@@ -13,6 +13,8 @@ export interface SandboxOptions {
   ports: SandboxPorts;
   appHost: AppHostKind;
   funcPath?: string;
+  /** Extra app settings, over the sandbox's own (e.g. faster queue polling for tests). */
+  settings?: Record<string, string>;
   /** Lines the app prints. */
   onAppLine?: (line: string) => void;
   /** Progress messages. */
@@ -89,7 +91,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     app = await startFunctionApp({
       root: o.root,
       port: ports.app,
-      settings: sandboxAppSettings(ports),
+      settings: { ...sandboxAppSettings(ports), ...o.settings },
       kind: o.appHost,
       ...(o.funcPath ? { funcPath: o.funcPath } : {}),
       ...(o.onAppLine ? { onLine: o.onAppLine } : {}),
