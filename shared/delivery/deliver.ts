@@ -98,7 +98,12 @@ export class DeliveryService {
     let existing: DeliveryRecord | undefined;
     let fresh = false;
     for (let round = 0; round < 8; round++) {
-      const user = await this.resolve(task.tenantId, key, fresh);
+      let user = await this.resolve(task.tenantId, key, fresh);
+      // The claim's ETag check only guards sends: a skip or failure from a cached record (say,
+      // opted out before the user typed "start") must be confirmed by a fresh read.
+      if (!fresh && user && (user.inactiveReason || user.optedOut)) {
+        user = await this.resolve(task.tenantId, key, true);
+      }
       fresh = true;
       if (!user) {
         return this.finishUnclaimed(task, {

@@ -243,14 +243,16 @@ export class ConversationStore {
       : undefined;
   }
 
+  /** Merges: a record without `name` (roster sync, uninstall) keeps the stored name. */
   async saveTeam(record: TeamRecord): Promise<void> {
     const table = await this.table.client();
+    const { name, ...rest } = record;
     await table.upsertEntity(
       {
         partitionKey: partitionOf(record.tenantId),
         rowKey: teamRow(record.teamId),
-        ...record,
-        name: record.name ?? '',
+        ...rest,
+        ...(name !== undefined ? { name } : {}),
         rosterSyncedAt: record.rosterSyncedAt ?? '',
         updatedAt: new Date().toISOString(),
       },

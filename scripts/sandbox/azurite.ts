@@ -1,0 +1,177 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { freePort, accepts } from './ports.js';
+
+/** Azurite (storage emulator from npm) as a child process, for tests and the `npm start` sandbox. */
+
+export interface AzuritePorts {
+  blob: number;
+  queue: number;
+  table: number;
+}
+
+/** Azurite's own defaults: what `UseDevelopmentStorage=true` points at. */
+export const AZURITE_DEFAULT_PORTS: Readonly<AzuritePorts> = { blob: 10000, queue: 10001, table: 10002 };
+
+export interface AzuriteOptions {
+  /** Workspace folder; data then survives restart(). Without it Azurite keeps everything in memory. */
+  location?: string;
+  /** Fixed ports (the sandbox). Default: free ports chosen at random (tests). */
+  ports?: AzuritePorts;
+}
+
+export interface Azurite {
+  connectionString: string;
+  blobPort: number;
+  queuePort: number;
+  tablePort: number;
+  pid: number;
+  /** Resolves when the current process exits, for whatever reason (a restart() makes a new one). */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Stops the process and waits for it to exit. Safe to call twice. */
+  stop(): Promise<void>;
+  /** Stops and starts again on the same ports (data survives only with `location`). */
+  restart(): Promise<void>;
+}
+
+// The well-known, publicly documented Azurite development account (not a secret).
+const ACCOUNT = 'devstoreaccount1';
+const ACCOUNT_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+/** A full connection string for Azurite's development account on 127.0.0.1 and these ports. */
+export function azuriteConnectionString(ports: AzuritePorts): string {
+  const base = 'http://127.0.0.1';
+  return (
+    `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};` +
+    `BlobEndpoint=${base}:${ports.blob}/${ACCOUNT};QueueEndpoint=${base}:${ports.queue}/${ACCOUNT};` +
+    `TableEndpoint=${base}:${ports.table}/${ACCOUNT};`
+  );
+}
+
+// Resolved through the package (not node_modules/.bin) so it works from src and from dist/.
+const AZURITE_BIN = join(
+  dirname(createRequire(import.meta.url).resolve('azurite/package.json')),
+  'dist/src/azurite.js',
+);
+const START_TIMEOUT_MS = 20_000;
+const GRACEFUL_STOP_MS = 5_000;
+
+// Preloaded into the Azurite process: exit when our end of its stdin pipe closes, i.e. when the
+// test process dies, even by SIGKILL (where no 'exit' handler of ours could run). unref() keeps
+// the pipe from holding Azurite alive after a normal SIGTERM shutdown.
+const WATCHDOG =
+  "process.stdin.on('end',()=>process.exit(0));process.stdin.on('error',()=>process.exit(0));" +
+  'process.stdin.resume();process.stdin.unref();';
+
+// Belt and braces for normal exits: kill whatever is still running synchronously.
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function trackChild(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of running) c.kill('SIGKILL');
+    });
+  }
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+export async function startAzurite(opts: AzuriteOptions = {}): Promise<Azurite> {
+  const [blobPort, queuePort, tablePort] = opts.ports
+    ? [opts.ports.blob, opts.ports.queue, opts.ports.table]
+    : await Promise.all([freePort(), freePort(), freePort()]);
+  const args = [
+    ...(opts.location ? ['--location', opts.location] : ['--inMemoryPersistence']),
+    '--silent',
+    '--skipApiVersionCheck',
+    '--loose',
+    // No internet here; telemetry would only try to phone home.
+    '--disableTelemetry',
+    ...['--blobHost', '127.0.0.1', '--blobPort', String(blobPort)],
+    ...['--queueHost', '127.0.0.1', '--queuePort', String(queuePort)],
+    ...['--tableHost', '127.0.0.1', '--tablePort', String(tablePort)],
+  ];
+
+  let child = await launch(args, [queuePort, tablePort], opts.location);
+
+  const connectionString = azuriteConnectionString({ blob: blobPort, queue: queuePort, table: tablePort });
+
+  return {
+    connectionString,
+    blobPort,
+    queuePort,
+    tablePort,
+    get pid() {
+      return child.pid ?? -1;
+    },
+    exited: () => exitOf(child),
+    stop: () => terminate(child),
+    async restart() {
+      await terminate(child);
+      child = await launch(args, [queuePort, tablePort], opts.location);
+    },
+  };
+}
+
+async function launch(args: string[], ports: number[], location: string | undefined): Promise<ChildProcess> {
+  // Run the bin with our own node (its shebang would pick whatever `node` is on PATH).
+  // In-memory mode still resolves a workspace folder, so keep it out of the repo.
+  const child = spawn(
+    process.execPath,
+    ['--import', `data:text/javascript,${encodeURIComponent(WATCHDOG)}`, AZURITE_BIN, ...args],
+    // Own process group: a terminal's Ctrl-C reaches only the sandbox, which stops things in order.
+    { cwd: location ?? tmpdir(), stdio: ['pipe', 'ignore', 'pipe'], detached: true },
+  );
+  trackChild(child);
+  // A forgotten stop() must not keep the test process alive; the hooks above still clean up.
+  child.unref();
+  unrefStream(child.stdin);
+  unrefStream(child.stderr);
+
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = `code ${code}, signal ${signal}`));
+  child.once('error', (err) => (exited = err.message));
+
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (const port of ports) {
+    while (!(await accepts(port))) {
+      if (exited !== undefined) throw new Error(`Azurite exited early (${exited}): ${stderr}`);
+      if (Date.now() > deadline) {
+        await terminate(child);
+        throw new Error(`Azurite did not listen on ${port} within ${START_TIMEOUT_MS} ms: ${stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return child;
+}
+
+function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+function unrefStream(stream: unknown): void {
+  (stream as { unref?: () => void } | null)?.unref?.();
+}
+
+/** SIGTERM lets Azurite flush its Loki files (needed for `location`); SIGKILL if it lingers. */
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), GRACEFUL_STOP_MS);
+  await exited;
+  clearTimeout(timer);
+}

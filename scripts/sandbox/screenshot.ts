@@ -1,0 +1,116 @@
+/**
+ * Proof by eye: starts the sandbox on free ports, installs the bot for the Playground's user (Alex),
+ * sends Alex a notification through the queue, then opens the Playground page in headless
+ * Chromium (Debian's `chromium`, driven by playwright-core) and saves a screenshot of the 1:1 chat
+ * showing the DM.
+ */
+import { existsSync } from 'node:fs';
+import { enqueueNotification } from '../../shared/jobs/producer.js';
+import { freePort } from './ports.js';
+import { PLAYGROUND_TENANT, storageConnection, type SandboxPorts } from './settings.js';
+import { startSandbox } from './stack.js';
+
+export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+/** Flags for a headless Chromium that touches nothing outside this machine. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** Why the browser check cannot run here, or undefined when it can. */
+export function chromiumMissing(): string | undefined {
+  return existsSync(CHROMIUM_PATH)
+    ? undefined
+    : `${CHROMIUM_PATH} not found (apt-get install chromium, or set CHROMIUM_PATH)`;
+}
+
+export interface ScreenshotResult {
+  /** The text of the DM the screenshot shows. */
+  text: string;
+  /** The personal chat's entry in the page's chat list (name, time, latest message). */
+  chatPreview: string;
+  /** Text of the open 1:1 chat as the page rendered it (without the log panel). */
+  chatText: string;
+}
+
+export async function screenshotDm(
+  root: string,
+  outFile: string,
+  text = 'Build 1432 is green: all 318 tests passed. Release notes: https://example.com/releases/1432',
+): Promise<ScreenshotResult> {
+  const missing = chromiumMissing();
+  if (missing) throw new Error(missing);
+  const { chromium } = await import('playwright-core');
+
+  const [blob, queue, table, app, playground] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  const ports: SandboxPorts = {
+    blob: blob!,
+    queue: queue!,
+    table: table!,
+    app: app!,
+    playground: playground!,
+  };
+  const sandbox = await startSandbox({ root, ports, appHost: 'local' });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  try {
+    const pg = sandbox.playground;
+    const chatId = await pg.installInPersonalChat();
+    await waitFor(async () => (await pg.messagesIn(chatId)).length > 0, 'the welcome message');
+    await enqueueNotification(
+      { tenantId: PLAYGROUND_TENANT, recipients: [{ upn: 'alexw@example.com' }], message: { text } },
+      { connection: storageConnection(ports) },
+    );
+    await waitFor(async () => (await pg.messagesIn(chatId)).some((m) => m.text === text), 'the DM');
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(pg.url);
+    // The single-page app renders the chat list before it wires up clicks: retry until it opens.
+    const chat = page.getByRole('treeitem', { name: 'Personal Chat' });
+    const message = page.getByText(text, { exact: true }).first();
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await chat.click();
+      try {
+        await message.waitFor({ state: 'visible', timeout: 2_000 });
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+      }
+    }
+    // Let the chat finish laying out (avatars, timestamps) before the picture.
+    await page.waitForTimeout(1_000);
+    await page.screenshot({ path: outFile });
+    const chatPreview = await chat.innerText();
+    // The chat pane is the nearest ancestor of the message that also holds the welcome.
+    const chatText = await message.evaluate((node) => {
+      // (No DOM types in this Node project: the little that is used, spelled out.)
+      type El = { innerText: string; parentElement: El | null };
+      let el: El | null = node as unknown as El;
+      while (el && !el.innerText.includes('Hi Alex Wilber!')) el = el.parentElement;
+      return el?.innerText ?? '';
+    });
+    return { text, chatPreview, chatText };
+  } finally {
+    await browser.close();
+    await sandbox.stop();
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
