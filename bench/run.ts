@@ -5,10 +5,9 @@
  *
  * Run: npm run bench  →  writes bench/RESULTS.md and bench/results.json.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,6 +17,8 @@ import { buildServices, type Services } from '../shared/container.js';
 import type { AttemptContext, DeliveryTask } from '../shared/delivery/deliver.js';
 import { recipientKeyString } from '../shared/jobs/recipient.js';
 import { countStorageRequests, type RequestCounter } from '../shared/storage/connection.js';
+import { startAzurite } from '../scripts/sandbox/azurite.js';
+import { freePort } from '../scripts/sandbox/ports.js';
 
 // ---- minimal view of test/support/fakeConnector.ts (loaded at run time, not compiled) -------------
 interface RateWindow {
@@ -45,73 +46,12 @@ type StartFake = (opts: FakeConnectorOptions) => Promise<FakeConnector>;
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const BOT_ID = '28:00000000-0000-0000-0000-00000000b0b0';
-const ACCOUNT = 'devstoreaccount1';
-// The well-known, publicly documented Azurite development key (not a secret).
-const ACCOUNT_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const calls = (fake: FakeConnector) => Object.values(fake.byStatus).reduce((a, b) => a + b, 0);
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
-// ---- Azurite ---------------------------------------------------------------------------------------
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => ok(port));
-    });
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((ok) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      ok(true);
-    });
-    socket.once('error', () => ok(false));
-  });
-}
-
-async function startAzurite(): Promise<{ connectionString: string; child: ChildProcess }> {
-  const [blob, queue, table] = await Promise.all([freePort(), freePort(), freePort()]);
-  const bin = realpathSync(join(ROOT, 'node_modules', '.bin', 'azurite'));
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      '--inMemoryPersistence',
-      '--silent',
-      '--skipApiVersionCheck',
-      '--loose',
-      '--disableTelemetry',
-      ...['--blobHost', '127.0.0.1', '--blobPort', String(blob)],
-      ...['--queueHost', '127.0.0.1', '--queuePort', String(queue)],
-      ...['--tableHost', '127.0.0.1', '--tablePort', String(table)],
-    ],
-    { cwd: os.tmpdir(), stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  process.once('exit', () => child.kill('SIGKILL'));
-  const deadline = Date.now() + 30_000;
-  for (const port of [queue, table]) {
-    while (!(await accepts(port))) {
-      if (child.exitCode !== null) throw new Error('Azurite exited early');
-      if (Date.now() > deadline) throw new Error(`Azurite did not listen on ${port}`);
-      await sleep(50);
-    }
-  }
-  const base = 'http://127.0.0.1';
-  const connectionString =
-    `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${ACCOUNT_KEY};` +
-    `BlobEndpoint=${base}:${blob}/${ACCOUNT};QueueEndpoint=${base}:${queue}/${ACCOUNT};` +
-    `TableEndpoint=${base}:${table}/${ACCOUNT};`;
-  return { connectionString, child };
-}
-
+// ---- Azurite (the sandbox's launcher) ------------------------------------------------------------
 /** CPU seconds used so far by a child process (Linux /proc; undefined elsewhere). */
 let azuritePid: number | undefined;
 function azuriteCpuSeconds(): number | undefined {
@@ -570,10 +510,18 @@ function keptSections(file: string): string {
 const met = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 async function main() {
-  const t0 = Date.now();
   const azurite = await startAzurite();
-  process.env.AzureWebJobsStorage = azurite.connectionString;
-  azuritePid = azurite.child.pid;
+  try {
+    await benchmark(azurite.connectionString, azurite.pid);
+  } finally {
+    await azurite.stop();
+  }
+}
+
+async function benchmark(connectionString: string, pid: number) {
+  const t0 = Date.now();
+  process.env.AzureWebJobsStorage = connectionString;
+  azuritePid = pid;
   const fakeModule = (await import(
     pathToFileURL(join(ROOT, 'test', 'support', 'fakeConnector.ts')).href
   )) as {
@@ -582,7 +530,7 @@ async function main() {
   const startFake = fakeModule.startFakeConnector;
 
   if (process.env.BENCH_ONLY === 'startup') {
-    console.log(JSON.stringify(await startup(azurite.connectionString)));
+    console.log(JSON.stringify(await startup(connectionString)));
     return;
   }
   if (process.env.BENCH_ONLY === 'broadcast') {
@@ -595,7 +543,7 @@ async function main() {
   await stopLimiter(tput.s);
   await tput.fake.stop();
   const bc = await broadcast(startFake);
-  const up = await startup(azurite.connectionString);
+  const up = await startup(connectionString);
 
   const cpu = os.cpus();
   const machine = {
@@ -701,7 +649,6 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
       `start-up ${up.bundledTelemetryOn.medianMs} ms bundled with telemetry (unbundled ${up.unbundledTelemetryOn.medianMs} ms)`,
   );
   console.log(`Wrote bench/RESULTS.md and bench/results.json (${results.totalSeconds} s)`);
-  azurite.child.kill('SIGTERM');
 }
 
 main().then(
