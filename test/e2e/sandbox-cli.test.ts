@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { azuriteConnectionString } from '../../scripts/sandbox/azurite.js';
 import { ROOT, eventually } from '../support/app.js';
 import { accepts, freePort } from '../support/ports.js';
+import { alive } from '../support/processes.js';
 
 interface Run {
   child: ChildProcess;
@@ -78,15 +79,6 @@ async function childrenOf(pid: number): Promise<Array<{ pid: number; cmd: string
     }
   }
   return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('npm start (the sandbox)', () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLAYGROUND_DEFAULTS, TO_BOT, defaultConfigFile, startPlayground } from '../support/playground.js';
 import type { Playground, PlaygroundConfigFile } from '../support/playground.js';
 import { accepts } from '../support/ports.js';
+import { alive } from '../support/processes.js';
 
 type Activity = Record<string, unknown> & {
   type: string;
@@ -63,15 +64,6 @@ async function startStandInBot(): Promise<StandInBot> {
     received,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function connector(pg: Playground, method: string, path: string, body?: unknown) {
