@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { Request, Response } from 'botbuilder';
 import type { TurnOutcome } from '../bot/teamsBot.js';
 import { services } from '../container.js';
+import { readLimitedBody } from './body.js';
 
 /** POST /api/messages: Teams activities through botbuilder's CloudAdapter (JWT-checked). */
 
@@ -39,14 +40,11 @@ export async function handleMessages(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const length = Number(request.headers.get('content-length') ?? 0);
-  if (length > MAX_ACTIVITY_BYTES) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
-  const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_ACTIVITY_BYTES)
-    return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
+  const body = await readLimitedBody(request, MAX_ACTIVITY_BYTES);
+  if (!body.ok) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
   let activity: unknown;
   try {
-    activity = JSON.parse(text);
+    activity = JSON.parse(body.text);
   } catch {
     return error(400, 'request body is not valid JSON');
   }

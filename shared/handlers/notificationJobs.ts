@@ -23,6 +23,9 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
     );
   } else {
     // Set aside in RejectedJobs; returning normally completes the message so it is never retried.
-    context.warn(`job ${result.jobId ?? '(no id)'} rejected: ${result.reason}: ${result.errors.join('; ')}`);
+    // The errors stay in that row: they can quote the job (JSON parse snippets, property names).
+    context.warn(
+      `job ${result.jobId ?? '(no id)'} rejected: ${result.reason} (${result.errors.length} errors; see RejectedJobs)`,
+    );
   }
 }

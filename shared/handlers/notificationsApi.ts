@@ -5,6 +5,7 @@ import { checkJob } from '../jobs/intake.js';
 import { getJobStatus } from '../jobs/status.js';
 import { encodeMessage } from '../queue/queues.js';
 import { currentTraceparent } from '../telemetry/traceContext.js';
+import { readLimitedBody } from './body.js';
 
 /** POST /api/notifications and GET /api/notifications/{id} (function key). */
 
@@ -19,16 +20,16 @@ export async function handlePostNotification(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
+  const body = await readLimitedBody(request, MAX_BODY_BYTES);
+  if (!body.ok) {
     return {
       status: 413,
       jsonBody: { error: 'PayloadTooLarge', errors: [`body over ${MAX_BODY_BYTES} bytes`] },
     };
   }
-  const text = await request.text();
   let input: unknown;
   try {
-    input = JSON.parse(text);
+    input = JSON.parse(body.text);
   } catch {
     return { status: 400, jsonBody: { error: 'InvalidJson', errors: ['request body is not valid JSON'] } };
   }

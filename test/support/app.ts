@@ -32,7 +32,11 @@ export interface TestApp {
 }
 
 export async function startApp(
-  options: { env?: Record<string, string>; connector?: FakeConnectorOptions } = {},
+  options: {
+    /** Extra settings; a function gets the fake connector first (e.g. to name its port). */
+    env?: Record<string, string> | ((connector: FakeConnector) => Record<string, string>);
+    connector?: FakeConnectorOptions;
+  } = {},
 ): Promise<TestApp> {
   const azurite = await startAzurite();
   const connector = await startFakeConnector({ rateLimits: false, ...options.connector });
@@ -42,7 +46,7 @@ export async function startApp(
     MicrosoftAppId: '',
     BOT_SERVICE_URL: connector.url,
     DEFAULT_TENANT_ID: TENANT,
-    ...options.env,
+    ...(typeof options.env === 'function' ? options.env(connector) : options.env),
   };
   const logs: LogRecord[] = [];
   const host = await startLocalHost({ root: ROOT, port: 0, env, log: (r) => logs.push(r) });
