@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { Request, Response } from 'botbuilder';
 import type { TurnOutcome } from '../bot/teamsBot.js';
+import { activityProblem } from '../bot/activityShape.js';
 import { services } from '../container.js';
 import { readLimitedBody } from './body.js';
 
@@ -53,6 +54,8 @@ export async function handleMessages(
   }
   if (typeof (activity as { type?: unknown }).type !== 'string')
     return error(400, 'activity.type is required');
+  const problem = activityProblem(activity as Record<string, unknown>);
+  if (problem) return error(400, problem);
 
   const { adapter, bot } = services();
   const outcome: TurnOutcome = {};
@@ -87,6 +90,10 @@ export async function handleMessages(
       `messages: activity refused: missing or invalid token (${String(res.body ?? '').slice(0, 120)})`,
     );
     return error(401, 'unauthorized');
+  }
+  if (res.statusCode === 501 && failure === undefined) {
+    // botbuilder's answer to an invoke no handler answered: the bot implements none.
+    return error(501, `the bot does not handle ${String((activity as { type: string }).type)} activities`);
   }
   if (res.statusCode >= 500) {
     const err = failure as Error | undefined;
