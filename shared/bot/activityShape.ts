@@ -47,8 +47,16 @@ export function activityProblem(activity: Obj): string | undefined {
     problems.push([`${name}.id`, badId(value.id)]);
     problems.push([`${name}.aadObjectId`, badId(value.aadObjectId ?? undefined, true)]);
     problems.push([`${name}.name`, badOptionalString(value.name)]);
+    problems.push([`${name}.role`, badOptionalString(value.role)]);
   };
   problems.push(['activity.id', badId(activity.id, true)]);
+  // Copied into every reply, which botbuilder type-checks when it serialises it.
+  const channelId = activity.channelId;
+  problems.push([
+    'activity.channelId',
+    typeof channelId === 'string' && channelId !== '' ? undefined : 'must be a non-empty string',
+  ]);
+  problems.push(['activity.locale', badOptionalString(activity.locale)]);
   account('activity.from', activity.from, false);
   account('activity.recipient', activity.recipient, true);
   const conversation = activity.conversation;
@@ -68,6 +76,11 @@ export function activityProblem(activity: Obj): string | undefined {
       'activity.conversation.conversationType',
       badOptionalString(conversation.conversationType),
     ]);
+    problems.push(['activity.conversation.name', badOptionalString(conversation.name)]);
+    const isGroup = conversation.isGroup;
+    if (isGroup !== undefined && isGroup !== null && typeof isGroup !== 'boolean') {
+      problems.push(['activity.conversation.isGroup', 'must be a boolean']);
+    }
   }
   const channelData = activity.channelData;
   if (channelData !== undefined && channelData !== null) {
