@@ -35,6 +35,9 @@ export interface BotConnector {
   ): Promise<ConnectorResult<{ id?: string }>>;
 }
 
+/** The failure code of a call refused because its service URL is not a Bot Framework host. */
+export const UNTRUSTED_SERVICE_URL = 'UntrustedServiceUrl';
+
 /** Supplies the bot's bearer token, or undefined when the bot runs without an app ID (local only). */
 export type TokenSource = () => Promise<string | undefined>;
 
@@ -85,7 +88,13 @@ export class HttpBotConnector implements BotConnector {
     const token = await this.options.token();
     // With a token the target must be a Bot Framework host; without one (local emulator) nothing secret leaves.
     if (token && !isTrustedServiceUrl(serviceUrl, this.options.extraHosts)) {
-      throw new UntrustedServiceUrlError(serviceUrl);
+      // An answer, not a throw: delivery records it as a permanent failure instead of retrying it.
+      return {
+        ok: false,
+        status: 0,
+        code: UNTRUSTED_SERVICE_URL,
+        message: new UntrustedServiceUrlError(serviceUrl).message,
+      };
     }
     const url = new URL(path, serviceUrl.endsWith('/') ? serviceUrl : `${serviceUrl}/`);
     const started = performance.now();

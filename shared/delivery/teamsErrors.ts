@@ -1,4 +1,4 @@
-import type { ConnectorResult } from './connector.js';
+import { UNTRUSTED_SERVICE_URL, type ConnectorResult } from './connector.js';
 
 /**
  * Microsoft's documented Bot Connector failures for Teams, and what delivery does with each.
@@ -22,6 +22,7 @@ type Failure = Extract<ConnectorResult<unknown>, { ok: false }>;
 
 export function classifyFailure(failure: Failure): FailureClass {
   const { status, code } = failure;
+  if (code === UNTRUSTED_SERVICE_URL) return 'permanent'; // refused before any call: retrying cannot help
   if ([429, 412, 502, 503, 504].includes(status)) return 'throttled';
   if (status === 403) return BLOCKING_CODES.has(code) ? 'blocked' : 'permanent';
   if (status === 404) return code === 'ConversationNotFound' ? 'conversation-not-found' : 'permanent';

@@ -1,7 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { Request, Response } from 'botbuilder';
 import type { TurnOutcome } from '../bot/teamsBot.js';
+import { activityProblem } from '../bot/activityShape.js';
 import { services } from '../container.js';
+import { readLimitedBody } from './body.js';
 
 /** POST /api/messages: Teams activities through botbuilder's CloudAdapter (JWT-checked). */
 
@@ -39,22 +41,21 @@ export async function handleMessages(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const length = Number(request.headers.get('content-length') ?? 0);
-  if (length > MAX_ACTIVITY_BYTES) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
-  const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_ACTIVITY_BYTES)
-    return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
+  const body = await readLimitedBody(request, MAX_ACTIVITY_BYTES);
+  if (!body.ok) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
   let activity: unknown;
   try {
-    activity = JSON.parse(text);
+    activity = JSON.parse(body.text);
   } catch {
     return error(400, 'request body is not valid JSON');
   }
   if (!activity || typeof activity !== 'object' || Array.isArray(activity)) {
     return error(400, 'request body must be a Bot Framework activity object');
   }
-  if (typeof (activity as { type?: unknown }).type !== 'string')
-    return error(400, 'activity.type is required');
+  const type = (activity as { type?: unknown }).type;
+  if (typeof type !== 'string' || type === '') return error(400, 'activity.type is required');
+  const problem = activityProblem(activity as Record<string, unknown>);
+  if (problem) return error(400, problem);
 
   const { adapter, bot } = services();
   const outcome: TurnOutcome = {};
@@ -90,14 +91,23 @@ export async function handleMessages(
     );
     return error(401, 'unauthorized');
   }
+  if (res.statusCode === 501 && failure === undefined) {
+    // botbuilder's answer to an invoke no handler answered: the bot implements none.
+    return error(501, `the bot does not handle ${type.slice(0, 40)} activities`);
+  }
   if (res.statusCode >= 500) {
     const err = failure as Error | undefined;
     context.error(
-      `messages: activity ${String((activity as { type: string }).type)} failed: ${err?.name ?? 'Error'}: ${err?.message ?? res.body}`,
+      `messages: activity ${type.slice(0, 40)} failed: ${err?.name ?? 'Error'}: ${err?.message ?? res.body}`,
     );
     return error(500, 'the activity could not be processed; Teams may retry');
   }
-  if (res.body === undefined) return { status: res.statusCode };
+  if (res.body === undefined) {
+    // botbuilder refuses some activities with a bare status; the caller still gets a reason.
+    return res.statusCode >= 400
+      ? error(res.statusCode, 'the Bot Framework adapter refused the activity')
+      : { status: res.statusCode };
+  }
   return typeof res.body === 'string'
     ? { status: res.statusCode, body: res.body }
     : { status: res.statusCode, jsonBody: res.body };

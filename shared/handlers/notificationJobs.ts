@@ -48,8 +48,9 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
         );
       } else {
         // Set aside in RejectedJobs; returning normally completes the message so it is never retried.
+        // The errors stay in that row: they can quote the job (JSON parse snippets, property names).
         context.warn(
-          `job ${result.jobId ?? '(no id)'} rejected: ${result.reason}: ${result.errors.join('; ')}`,
+          `job ${result.jobId ?? '(no id)'} rejected: ${result.reason} (${result.errors.length} errors; see RejectedJobs)`,
         );
       }
     },

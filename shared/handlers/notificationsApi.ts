@@ -6,6 +6,7 @@ import { getJobStatus } from '../jobs/status.js';
 import { encodeMessage } from '../queue/queues.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { withProducerSpan } from '../telemetry/traceContext.js';
+import { readLimitedBody } from './body.js';
 
 /** POST /api/notifications and GET /api/notifications/{id} (function key). */
 
@@ -31,13 +32,13 @@ export async function handlePostNotification(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
+  const body = await readLimitedBody(request, MAX_BODY_BYTES);
+  if (!body.ok) {
     return refuse(413, 'PayloadTooLarge', [`body over ${MAX_BODY_BYTES} bytes`]);
   }
-  const text = await request.text();
   let input: unknown;
   try {
-    input = JSON.parse(text);
+    input = JSON.parse(body.text);
   } catch {
     return refuse(400, 'InvalidJson', ['request body is not valid JSON']);
   }

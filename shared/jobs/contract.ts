@@ -43,6 +43,7 @@ export type ValidationResult =
 
 export const JOB_SCHEMA = schema;
 export const MAX_RECIPIENTS = schema.properties.recipients.maxItems;
+const JOB_ID_PATTERN = new RegExp(schema.properties.id.pattern);
 /** Teams refuses bot messages over about 28 KB (HTTP 413); checked before anything is sent. */
 export const MAX_MESSAGE_BYTES = 28 * 1024;
 /** Azure Storage queue messages are at most 64 KiB as sent (after base64 encoding). */
@@ -98,10 +99,9 @@ export function parseJob(body: string | unknown, now = new Date()): ValidationRe
 }
 
 export function validateJob(input: unknown, now = new Date()): ValidationResult {
-  const jobId =
-    input && typeof input === 'object' && typeof (input as { id?: unknown }).id === 'string'
-      ? ((input as { id: string }).id as string)
-      : undefined;
+  // Reported with a rejection only when it is a well-formed ID: any string would end up in logs and tables.
+  const rawId = input && typeof input === 'object' ? (input as { id?: unknown }).id : undefined;
+  const jobId = typeof rawId === 'string' && JOB_ID_PATTERN.test(rawId) ? rawId : undefined;
   if (!validateSchema(input)) {
     const errors = (validateSchema.errors ?? []).map(describe);
     return { ok: false, reason: 'SchemaInvalid', errors: [...new Set(errors)], jobId };

@@ -34,7 +34,8 @@ export interface TestApp {
 }
 
 export interface StartAppOptions {
-  env?: Record<string, string>;
+  /** Extra settings; a function gets the fake connector first (e.g. to name its port). */
+  env?: Record<string, string> | ((connector: FakeConnector) => Record<string, string>);
   connector?: FakeConnectorOptions;
   /**
    * Run the local host as its own Node process (`node dist/scripts/local-host.js`) instead of in
@@ -53,7 +54,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
     MicrosoftAppId: '',
     BOT_SERVICE_URL: connector.url,
     DEFAULT_TENANT_ID: TENANT,
-    ...options.env,
+    ...(typeof options.env === 'function' ? options.env(connector) : options.env),
   };
   const logs: LogRecord[] = [];
   const host = options.childProcess
