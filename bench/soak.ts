@@ -589,10 +589,18 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     let quiescent = false;
     let emptyPolls = 0;
     let lastReport = Date.now();
-    await enqueued;
-    log(`soak: ${jobs.length} jobs enqueued in ${round((Date.now() - startedAt) / 1000)} s`);
+    let allEnqueued = false;
+    let enqueueError: unknown;
+    enqueued.then(
+      () => {
+        allEnqueued = true;
+        log(`soak: ${jobs.length} jobs enqueued in ${round((Date.now() - startedAt) / 1000)} s`);
+      },
+      (err: unknown) => (enqueueError = err),
+    );
 
     while (Date.now() - startedAt < timeoutMs) {
+      if (enqueueError) throw enqueueError;
       const progress = fake.accepted.length / expected.length;
       const next = events.length;
       if (next < plan.length && progress >= triggers[next]!) {
@@ -609,7 +617,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         events.push({ kind, atProgress: round(progress, 3), at, backAt: Date.now() });
         continue;
       }
-      if (events.length === plan.length) {
+      if (events.length === plan.length && allEnqueued) {
         const counts = await Promise.all([queueCount(jobsQueue), queueCount(deliveriesQueue)]);
         emptyPolls = counts.every((c) => c === 0) ? emptyPolls + 1 : 0;
         if (emptyPolls >= 2) {
@@ -675,13 +683,13 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         },
         why,
       });
-      if (record?.status === 'failed' || record?.status === 'skipped') {
-        const tally = record.status === 'failed' ? failed : skipped;
-        tally.total++;
-        const reason = record.reason ?? '(none)';
-        tally.byReason[reason] = (tally.byReason[reason] ?? 0) + 1;
-      }
       if (copies.length === 0) {
+        if (record?.status === 'failed' || record?.status === 'skipped') {
+          const tally = record.status === 'failed' ? failed : skipped;
+          tally.total++;
+          const reason = record.reason ?? '(none)';
+          tally.byReason[reason] = (tally.byReason[reason] ?? 0) + 1;
+        }
         if (!record || !TERMINAL.has(record.status))
           lost.push(issue(`no message in Teams and the record is ${record?.status ?? 'missing'}`));
         else if (record.status === 'sent') lost.push(issue('recorded sent, but Teams has no message'));
