@@ -203,7 +203,15 @@ export interface SoakEvent {
 export interface SoakReport {
   options: Omit<SoakOptions, 'log'>;
   date: string;
-  machine: { node: string; cpu: string; cores: number; memoryGiB: number; platform: string };
+  machine: {
+    node: string;
+    cpu: string;
+    cores: number;
+    memoryGiB: number;
+    platform: string;
+    /** 1-minute load average when the run started and ended (other work on the machine slows the soak). */
+    loadAverage: [number, number];
+  };
   jobs: { total: number; single: number; multi: number };
   users: { perTenant: number; withChat: number; firstContact: number };
   expected: number;
@@ -423,7 +431,11 @@ const TERMINAL = new Set(['sent', 'failed', 'skipped']);
  * `sent`, and the retry (after the restart) sent it again. So every extra copy must be separated from
  * the next by a kill, and the record's last claim must come after the last of those kills.
  */
-function explainedByCrash(accepted: number[], record: DeliveryRow | undefined, kills: number[]): boolean {
+export function explainedByCrash(
+  accepted: number[],
+  record: DeliveryRow | undefined,
+  kills: number[],
+): boolean {
   if (accepted.length < 2 || !record?.claimedAt) return false;
   const claimedAt = Date.parse(record.claimedAt);
   let lastKill = -Infinity;
@@ -432,7 +444,8 @@ function explainedByCrash(accepted: number[], record: DeliveryRow | undefined, k
     if (kill === undefined) return false;
     lastKill = Math.max(lastKill, kill);
   }
-  return claimedAt > lastKill;
+  // Each copy was sent under its own claim: the one the kill interrupted, then the takeover.
+  return claimedAt > lastKill && Number(record.attempts ?? 0) >= accepted.length;
 }
 
 // ---- the soak ------------------------------------------------------------------------------------------
@@ -560,6 +573,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
 
     // --- Push every job, then fire the faults as Teams accepts messages.
     const startedAt = Date.now();
+    const loadAtStart = os.loadavg()[0]!;
     const enqueued = pMap(
       jobs,
       (job) =>
@@ -757,6 +771,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         cores: cpu.length,
         memoryGiB: round(os.totalmem() / 2 ** 30, 1),
         platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+        loadAverage: [round(loadAtStart, 2), round(os.loadavg()[0]!, 2)],
       },
       jobs: {
         total: jobs.length,
@@ -868,7 +883,8 @@ export function resultsSection(r: SoakReport, command: string): string {
 
 Command: \`${command}\`, run ${r.date}.
 
-Machine: Node ${r.machine.node}, ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB RAM, ${r.machine.platform}.
+Machine: Node ${r.machine.node}, ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB RAM, ${r.machine.platform};
+1-minute load average ${r.machine.loadAverage[0]} at the start and ${r.machine.loadAverage[1]} at the end (the soak, its host and Azurite share the cores with whatever else runs).
 
 ${r.expected} deliveries in ${r.jobs.total} jobs (${r.jobs.single} single-recipient, ${r.jobs.multi} with 2–${o.maxJobSize} recipients)
 across ${o.tenants} tenants of ${r.users.perTenant} users (${p(o.firstContactShare)} without a stored chat); recipients named by
@@ -882,13 +898,15 @@ ${summaryTable(r)}
 
 - **Exactly once** = Teams holds one message for that job and chat and the record says \`sent\` with its activity ID.
   **Lost** = Teams holds none and the record is missing, not final, or says \`sent\`. A **duplicate** is explained only
-  if every extra copy was accepted before a host SIGKILL and the next one after it, and the record's last claim
+  if every extra copy was accepted before a host SIGKILL and the next one after it, the record counts a claim per copy, and its last claim
   came after that kill (the crash window in the README); any other duplicate fails the soak.
 - **Optimum** = the busiest tenant's fault-free connector calls (one send per delivery plus one
   createConversation per first-contact user) ÷ the tenant limit (tenants are limited independently), or the busiest
   chat's deliveries ÷ the chat limit if that is longer. Elapsed runs from the first job enqueued to the last record
-  completed. The gap is the faults: Retry-After waits, timeouts, queue retries after the visibility timeout, the
-  orphaned messages of the killed host coming back after \`LOCAL_HOST_QUEUE_LEASE_MS\` (${o.queueLeaseMs} ms), the Azurite outage.
+  completed. The gap comes from the faults (Retry-After waits, timeouts, queue retries after the visibility
+  timeout, the killed host's messages coming back after \`LOCAL_HOST_QUEUE_LEASE_MS\` (${o.queueLeaseMs} ms), the Azurite
+  outage), from the local host's concurrency (host.json \`batchSize\` 16 + \`newBatchThreshold\` 8 deliveries at a time)
+  against an on-disk Azurite, and from CPU contention on a shared machine.
 - Permanently failed deliveries are the 403s (the user is then marked inactive, so later jobs to them fail
   with \`RecipientInactive\` without calling Teams) and whatever exhausted its retries.
 ${END}`;
@@ -904,6 +922,17 @@ export function writeResultsSection(file: string, section: string): void {
       ? current.slice(0, start) + section + current.slice(end + END.length)
       : `${current.trimEnd()}${current ? '\n\n' : ''}${section}\n`;
   writeFileSync(file, next);
+}
+
+/** Formats the file like the repository's own `prettier --write` (dev dependency; skipped without it). */
+async function formatMarkdown(file: string): Promise<void> {
+  try {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    writeFileSync(file, await prettier.format(readFileSync(file, 'utf8'), { ...options, filepath: file }));
+  } catch {
+    // Unformatted is still correct Markdown.
+  }
 }
 
 // ---- CLI ---------------------------------------------------------------------------------------------------
@@ -1024,6 +1053,7 @@ async function main(argv: string[]): Promise<number> {
   if (report.workDir) console.log(`Workspace and host log kept in ${report.workDir}`);
   if (a.results) {
     writeResultsSection(path.resolve(ROOT, a.results), resultsSection(report, command));
+    await formatMarkdown(path.resolve(ROOT, a.results));
     console.log(`Wrote the soak section of ${a.results}`);
   }
   if (a.json) writeFileSync(path.resolve(a.json), JSON.stringify(report, null, 2) + '\n');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSoak } from '../bench/soak.js';
+import { explainedByCrash, runSoak } from '../bench/soak.js';
 
 /**
  * Issue 6: the shortened soak. 500 deliveries through the local host as its own process, against an
@@ -63,5 +63,27 @@ describe('soak under faults (shortened)', () => {
       /ConversationBlockedByUser|BotNotInConversationRoster|BotDisabledByAdmin|ForbiddenOperationException/,
     );
     expect(report.problems, context).toEqual([]);
+  });
+});
+
+describe('which duplicates the crash window explains', () => {
+  const kill = Date.parse('2026-01-01T10:00:00Z');
+  const record = (claimedAt: string, attempts: number) => ({
+    jobId: 'j',
+    recipient: 'userId:u',
+    status: 'sent',
+    claimedAt,
+    attempts,
+  });
+  it('explains a copy sent before a kill and resent by the takeover after it', () => {
+    expect(explainedByCrash([kill - 50, kill + 9000], record('2026-01-01T10:00:08Z', 2), [kill])).toBe(true);
+  });
+  it('does not explain copies with no kill between them, or a record claimed only once', () => {
+    expect(explainedByCrash([kill + 10, kill + 9000], record('2026-01-01T10:00:08Z', 2), [kill])).toBe(false);
+    expect(explainedByCrash([kill - 50, kill + 9000], record('2026-01-01T10:00:08Z', 1), [kill])).toBe(false);
+    expect(explainedByCrash([kill - 50, kill + 9000], record('2026-01-01T09:59:59Z', 2), [kill])).toBe(false);
+    expect(
+      explainedByCrash([kill - 50, kill + 10, kill + 9000], record('2026-01-01T10:00:08Z', 3), [kill]),
+    ).toBe(false);
   });
 });
