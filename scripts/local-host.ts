@@ -4,7 +4,8 @@
  * Tools should keep using `func start`. See scripts/local-host/README.md.
  *
  * Environment: LOCAL_HOST_ROOT (app root, default cwd), FUNCTIONS_HTTP_PORT (7071),
- * FUNCTIONS_HTTP_HOST (127.0.0.1), FUNCTIONS_KEY, FUNCTIONS_MASTER_KEY, FUNCTIONS_MAX_BODY_BYTES.
+ * FUNCTIONS_HTTP_HOST (127.0.0.1), FUNCTIONS_KEY, FUNCTIONS_MASTER_KEY, FUNCTIONS_MAX_BODY_BYTES,
+ * LOCAL_HOST_QUEUE_LEASE_MS (how long a message being handled stays hidden; default 10 minutes).
  */
 import {
   isExpectedStartupError,

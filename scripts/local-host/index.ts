@@ -159,6 +159,12 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       throw new LocalHostConfigError(`FUNCTIONS_MAX_BODY_BYTES must be a non-negative integer.`);
     }
     const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
+    // How long a message being handled stays hidden (renewed at half-time). The real host uses 10
+    // minutes; soak tests that SIGKILL the host lower it so orphaned messages come back sooner.
+    const leaseMs = env.LOCAL_HOST_QUEUE_LEASE_MS ? Number(env.LOCAL_HOST_QUEUE_LEASE_MS) : undefined;
+    if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 2000)) {
+      throw new LocalHostConfigError(`LOCAL_HOST_QUEUE_LEASE_MS must be an integer of at least 2000 (ms).`);
+    }
 
     // --- Load the app: its @azure/functions (resolved from the root) records into our registry.
     const appRequire = createRequire(path.join(root, 'package.json'));
@@ -281,6 +287,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
             options: hostConfig.queues,
             invoker,
             logger,
+            ...(leaseMs !== undefined ? { leaseMs } : {}),
           }),
         );
         described.push({ name, trigger: 'queue', queueName, connection });

@@ -8,6 +8,7 @@ import {
   type DeliveryRecord,
   type DeliveryStore,
 } from '../store/deliveryStore.js';
+import { statusOf } from '../storage/table.js';
 import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
 import type { BotConnector, ConnectorResult } from './connector.js';
 import type { DeliveryRateLimiter } from './rateLimiter.js';
@@ -63,9 +64,18 @@ export interface DeliveryServiceOptions {
   /** Throttled calls wait in-process up to this long before being rescheduled through the queue. */
   maxInProcessWaitMs?: number;
   maxReschedules?: number;
+  /** How long the outcome of a connector call is retried while storage is unreachable. */
+  outcomeWriteRetryMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** No answer (connection refused, reset, timeout), or storage's own 408/429/5xx: worth waiting out. */
+function isTransientStorageError(err: unknown): boolean {
+  const status = statusOf(err);
+  if (status === undefined) return (err as { name?: unknown } | null)?.name === 'RestError';
+  return status === 408 || status === 429 || status >= 500;
+}
 const hourOf = (date: Date) => date.toISOString().slice(0, 13);
 
 export class DeliveryService {
@@ -74,9 +84,11 @@ export class DeliveryService {
   private readonly leaseMs: number;
   private readonly maxWaitMs: number;
   private readonly maxReschedules: number;
+  private readonly outcomeWriteRetryMs: number;
 
   constructor(private readonly o: DeliveryServiceOptions) {
     this.leaseMs = o.claimLeaseMs ?? 2 * 60_000;
+    this.outcomeWriteRetryMs = o.outcomeWriteRetryMs ?? 60_000;
     this.maxWaitMs = o.maxInProcessWaitMs ?? 10_000;
     this.maxReschedules = o.maxReschedules ?? 50;
   }
@@ -321,7 +333,7 @@ export class DeliveryService {
   }
 
   private async finishClaimed(task: DeliveryTask, claimed: DeliveryRecord, outcome: DeliveryOutcome) {
-    const stood = await this.o.deliveries.complete(task.tenantId, claimed, outcome);
+    const stood = await this.completeDespiteOutage(task.tenantId, claimed, outcome);
     if (!stood) {
       // Someone took the claim over after our lease ran out; their record stands.
       const current = await this.o.deliveries.get(task.tenantId, task.jobId, task.recipient);
@@ -329,6 +341,27 @@ export class DeliveryService {
     }
     this.report(task, outcome, claimed.attempts);
     return { kind: 'done' as const, status: outcome.status, reason: outcome.reason };
+  }
+
+  /**
+   * Writes the outcome, retrying while storage is unreachable. After Teams accepted a message this
+   * write is all that stops a retry from sending it again, so a storage outage (or restart) of up to
+   * about a minute must not turn into a duplicate.
+   */
+  private async completeDespiteOutage(
+    tenantId: string,
+    claimed: DeliveryRecord,
+    outcome: DeliveryOutcome,
+  ): Promise<boolean> {
+    const deadline = Date.now() + this.outcomeWriteRetryMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.o.deliveries.complete(tenantId, claimed, outcome);
+      } catch (err) {
+        if (!isTransientStorageError(err) || Date.now() >= deadline) throw err;
+        await sleep(Math.min(5000, 500 * 2 ** attempt, Math.max(0, deadline - Date.now())));
+      }
+    }
   }
 
   private async finishUnclaimed(task: DeliveryTask, outcome: DeliveryOutcome): Promise<DeliveryResult> {

@@ -115,6 +115,7 @@ export interface RandomFaults {
   pTimeout?: number;
   /** One of the documented 403 codes, picked uniformly. */
   p403?: number;
+  /** 404 ConversationNotFound; only drawn for requests addressed to a conversation (as in Teams). */
   p404?: number;
   /** Default 15 000. */
   timeoutMs?: number;
@@ -210,6 +211,11 @@ export interface FakeConnector {
   conversations: Map<string, FakeConversation>;
   /** Answered requests by HTTP status (0 = connection dropped). */
   byStatus: Record<number, number>;
+  /**
+   * Injected faults by kind, e.g. `random:503`, `random:429` (with Retry-After), `random:429-no-retry-after`,
+   * `random:timeout`, `random:403`, `random:404`, `script:…`, `throttle:429`. Kept even with `recordCalls` off.
+   */
+  faults: Record<string, number>;
   /** Force the next `times` requests that match to get `fault` (first matching entry wins). */
   script(match: RequestMatcher, fault: Fault, times?: number): void;
   /** Scripted answers not yet used. */
@@ -327,6 +333,10 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
   let calls: CallRecord[] = [];
   let accepted: AcceptedActivity[] = [];
   let byStatus: Record<number, number> = {};
+  let faults: Record<string, number> = {};
+  const countFault = (kind: string): void => {
+    faults[kind] = (faults[kind] ?? 0) + 1;
+  };
   const conversations = new Map<string, FakeConversation>();
   const rosters = new Map<string, TeamsMember[]>();
   const windows = new Map<string, SlidingWindow[]>();
@@ -462,7 +472,8 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
     if (r < (edge += f.p429NoRetryAfter ?? 0)) return { status: 429, retryAfter: null };
     if (r < (edge += f.pTimeout ?? 0)) return { hangMs: f.timeoutMs ?? 15_000, then: 'drop' };
     if (r < (edge += f.p403 ?? 0)) return { status: 403, code: pick(FORBIDDEN_CODES) };
-    if (r < (edge += f.p404 ?? 0)) return { status: 404, code: 'ConversationNotFound' };
+    if (r < (edge += f.p404 ?? 0) && req.conversationId !== undefined)
+      return { status: 404, code: 'ConversationNotFound' };
     return undefined;
   }
 
@@ -637,6 +648,13 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
     if (fault) record.fault = 'script';
     else if ((fault = drawRandom(request))) record.fault = 'random';
     if (fault) {
+      countFault(
+        `${record.fault}:${
+          isHang(fault)
+            ? 'timeout'
+            : `${fault.status}${fault.status === 429 && fault.retryAfter === null ? '-no-retry-after' : ''}`
+        }`,
+      );
       if (isHang(fault)) {
         const { then = 'drop' } = fault;
         return later(fault.hangMs, () => {
@@ -652,6 +670,7 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
     const wait = throttle(request, p);
     if (wait > 0) {
       record.fault = 'throttle';
+      countFault('throttle:429');
       const retryAfter = limits && limits.retryAfter ? Math.max(1, Math.ceil(wait / 1000)) : null;
       return write(
         res,
@@ -682,6 +701,7 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
     accepted,
     conversations,
     byStatus,
+    faults,
     script(match, fault, times = 1) {
       scripted.push({ match, fault, remaining: times });
     },
@@ -705,6 +725,7 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
       connector.calls = calls = [];
       connector.accepted = accepted = [];
       connector.byStatus = byStatus = {};
+      connector.faults = faults = {};
       conversations.clear();
       rosters.clear();
       windows.clear();
