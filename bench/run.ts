@@ -18,6 +18,7 @@ import type { AttemptContext, DeliveryTask } from '../shared/delivery/deliver.js
 import { recipientKeyString } from '../shared/jobs/recipient.js';
 import { countStorageRequests, type RequestCounter } from '../shared/storage/connection.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
+import { formatMarkdown, writeBody } from './results.js';
 import { freePort } from '../scripts/sandbox/ports.js';
 
 // ---- minimal view of test/support/fakeConnector.ts (loaded at run time, not compiled) -------------
@@ -495,17 +496,6 @@ async function startup(connectionString: string) {
 }
 
 // ---- report ----------------------------------------------------------------------------------------
-/** Sections other tools write into RESULTS.md (between `<!-- name:start -->` and `<!-- name:end -->`) survive a rerun. */
-function keptSections(file: string): string {
-  let previous = '';
-  try {
-    previous = readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-  const kept = previous.match(/<!-- (\w+):start -->[\s\S]*?<!-- \1:end -->/g) ?? [];
-  return kept.map((section) => `\n${section}\n`).join('');
-}
 
 const met = (ok: boolean) => (ok ? 'met' : '**not met**');
 
@@ -641,7 +631,8 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
 - Storage latency here is a local Azurite's, far lower than Azure Storage's; deliveries/s against real storage will
   differ (concurrency would need raising to hide the latency).
 `;
-  writeFileSync(join(here, 'RESULTS.md'), md + keptSections(join(here, 'RESULTS.md')));
+  writeBody(join(here, 'RESULTS.md'), md);
+  await formatMarkdown(join(here, 'RESULTS.md'));
   console.log(
     `\nSummary: ${tput.result.perSecond} deliveries/s; warm known DM ${k.storageAvg} storage tx + ${k.connectorAvg} connector call; ` +
       `cold known ${cost.knownCold.storageAvg}; first contact ${cost.firstContact.storageAvg} tx + ${cost.firstContact.connectorAvg} calls; ` +

@@ -12,15 +12,7 @@
  * test/soak.test.ts runs a shortened soak through runSoak().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +22,7 @@ import pMap from 'p-map';
 import { QueueClient } from '@azure/storage-queue';
 import type { TableClient } from '@azure/data-tables';
 import { enqueueNotification } from '../shared/jobs/producer.js';
+import { formatMarkdown, writeSection } from './results.js';
 import type { RecipientRef } from '../shared/jobs/recipient.js';
 import { recipientKeyString, toRecipientKey } from '../shared/jobs/recipient.js';
 import { DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../shared/queue/queues.js';
@@ -912,29 +905,6 @@ ${summaryTable(r)}
 ${END}`;
 }
 
-/** Replaces the soak section of RESULTS.md (or appends it), leaving the rest of the file alone. */
-export function writeResultsSection(file: string, section: string): void {
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
-  const next =
-    start >= 0 && end > start
-      ? current.slice(0, start) + section + current.slice(end + END.length)
-      : `${current.trimEnd()}${current ? '\n\n' : ''}${section}\n`;
-  writeFileSync(file, next);
-}
-
-/** Formats the file like the repository's own `prettier --write` (dev dependency; skipped without it). */
-async function formatMarkdown(file: string): Promise<void> {
-  try {
-    const prettier = await import('prettier');
-    const options = (await prettier.resolveConfig(file)) ?? {};
-    writeFileSync(file, await prettier.format(readFileSync(file, 'utf8'), { ...options, filepath: file }));
-  } catch {
-    // Unformatted is still correct Markdown.
-  }
-}
-
 // ---- CLI ---------------------------------------------------------------------------------------------------
 function number(min: number, max: number, integer = false) {
   return (value: string): number => {
@@ -1052,7 +1022,7 @@ async function main(argv: string[]): Promise<number> {
     );
   if (report.workDir) console.log(`Workspace and host log kept in ${report.workDir}`);
   if (a.results) {
-    writeResultsSection(path.resolve(ROOT, a.results), resultsSection(report, command));
+    writeSection(path.resolve(ROOT, a.results), 'soak', resultsSection(report, command));
     await formatMarkdown(path.resolve(ROOT, a.results));
     console.log(`Wrote the soak section of ${a.results}`);
   }
