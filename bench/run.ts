@@ -597,8 +597,10 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
   filled the in-process user cache, then a second job to the same users was timed (outcomes ${JSON.stringify(tput.result.statuses)}).
   During the timed pass the benchmark process (app + fake connector) used ${tput.result.cpu.benchProcessCpuShare} CPU-seconds per second
   and the Azurite process ${tput.result.cpu.azuriteCpuShare ?? 'n/a'} (1.0 = one core fully busy; both are single-threaded Node event loops),
-  on this ${machine.cores}-core machine neither is saturated, so the limit is not simply one busy process; it was not profiled further.
-  The in-process rate limiter still spaces calls at 1000 × 0.97 headroom = 970/s per tenant, which caps this figure.
+  so on this ${machine.cores}-core machine the two processes share both cores and the figure is CPU-bound. A CPU profile of
+  this pass spreads the time over the HTTP clients (undici for the connector, node:http under the Azure SDK), the
+  Azure SDK's request pipeline and garbage collection; no single hot spot. The rate limiter plans 970/s per tenant here
+  (1000 × 0.97). Before it planned its slots (it waited for each timer, and late timers added up) this figure was 385/s.
 - **Cost per DM (2):** counted with \`countStorageRequests\` (every Table and Queue request made through the app's clients)
   around one \`deliver\` call at a time, and the fake connector's answered-request count. A Table entity-group
   transaction (batch) counts as one request. "Warm" = the instance delivered to that user moments before (job
