@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,6 +18,7 @@ import type { AttemptContext, DeliveryTask } from '../shared/delivery/deliver.js
 import { recipientKeyString } from '../shared/jobs/recipient.js';
 import { countStorageRequests, type RequestCounter } from '../shared/storage/connection.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
+import { cpuSecondsOf } from './cpu.js';
 import { formatMarkdown, writeBody } from './results.js';
 import { freePort } from '../scripts/sandbox/ports.js';
 
@@ -53,16 +54,8 @@ const calls = (fake: FakeConnector) => Object.values(fake.byStatus).reduce((a, b
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 // ---- Azurite (the sandbox's launcher) ------------------------------------------------------------
-/** CPU seconds used so far by a child process (Linux /proc; undefined elsewhere). */
 let azuritePid: number | undefined;
-function azuriteCpuSeconds(): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${azuritePid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
+const azuriteCpuSeconds = () => cpuSecondsOf(azuritePid);
 const ownCpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
