@@ -1,7 +1,7 @@
 /**
  * Delivery benchmark: throughput with an instant connector, storage transactions and connector calls
  * per DM, and a rate-limited 10,000-recipient broadcast. Starts its own in-memory Azurite and hosts the
- * Teams-like fake connector from test/support (loaded as TypeScript through Node's type stripping).
+ * Teams-like fake connector from test/support (compiled with the app; see tsconfig.json).
  *
  * Run: npm run bench  →  writes bench/RESULTS.md and bench/results.json.
  */
@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import pMap from 'p-map';
 import { loadConfig, type AppConfig } from '../shared/config.js';
 import { buildServices, type Services } from '../shared/container.js';
@@ -18,32 +18,12 @@ import type { AttemptContext, DeliveryTask } from '../shared/delivery/deliver.js
 import { recipientKeyString } from '../shared/jobs/recipient.js';
 import { countStorageRequests, type RequestCounter } from '../shared/storage/connection.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
+import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
 import { formatMarkdown, writeBody } from './results.js';
 import { freePort } from '../scripts/sandbox/ports.js';
 
-// ---- minimal view of test/support/fakeConnector.ts (loaded at run time, not compiled) -------------
-interface RateWindow {
-  limit: number;
-  windowMs: number;
-}
-interface FakeConnectorOptions {
-  latencyMs?: number;
-  rateLimits?: { perAppTenant?: RateWindow[]; perConversation?: RateWindow[]; retryAfter?: boolean } | false;
-  recordCalls?: boolean;
-}
-interface FakeConnector {
-  url: string;
-  accepted: { conversationId: string }[];
-  byStatus: Record<number, number>;
-  registerConversation(
-    id: string,
-    init?: { tenantId?: string; botId?: string; members?: { id: string }[] },
-  ): void;
-  conversationIdFor(tenantId: string, userId: string, botId?: string): string;
-  stop(): Promise<void>;
-}
-type StartFake = (opts: FakeConnectorOptions) => Promise<FakeConnector>;
+type StartFake = typeof startFakeConnector;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -505,12 +485,7 @@ async function benchmark(connectionString: string, pid: number) {
   const t0 = Date.now();
   process.env.AzureWebJobsStorage = connectionString;
   azuritePid = pid;
-  const fakeModule = (await import(
-    pathToFileURL(join(ROOT, 'test', 'support', 'fakeConnector.ts')).href
-  )) as {
-    startFakeConnector: StartFake;
-  };
-  const startFake = fakeModule.startFakeConnector;
+  const startFake = startFakeConnector;
 
   if (process.env.BENCH_ONLY === 'startup') {
     console.log(JSON.stringify(await startup(connectionString)));

@@ -13,7 +13,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,6 +22,7 @@ import { QueueClient } from '@azure/storage-queue';
 import type { TableClient } from '@azure/data-tables';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
+import { startFakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
 import { formatMarkdown, writeSection } from './results.js';
 import type { RecipientRef } from '../shared/jobs/recipient.js';
@@ -31,41 +31,6 @@ import { DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../shared/queue/que
 import { tableClient } from '../shared/storage/connection.js';
 import { LazyTable, listByPrefix } from '../shared/storage/table.js';
 import { ConversationStore, partitionOf } from '../shared/store/conversationStore.js';
-
-// ---- minimal views of test/support (TypeScript, loaded at run time through Node's type stripping) --
-interface RateWindow {
-  limit: number;
-  windowMs: number;
-}
-interface RandomFaults {
-  seed?: number;
-  p5xx?: number;
-  p429WithRetryAfter?: number;
-  p429NoRetryAfter?: number;
-  pTimeout?: number;
-  p403?: number;
-  p404?: number;
-  timeoutMs?: number;
-}
-interface FakeConnector {
-  url: string;
-  accepted: { at: number; conversationId: string; activityId: string; body: Record<string, unknown> }[];
-  byStatus: Record<number, number>;
-  faults: Record<string, number>;
-  setRandomFaults(faults: RandomFaults | undefined): void;
-  registerConversation(
-    id: string,
-    init?: { tenantId?: string; botId?: string; members?: { id: string }[] },
-  ): void;
-  conversationIdFor(tenantId: string, userId: string, botId?: string): string;
-  stop(): Promise<void>;
-}
-interface FakeModule {
-  startFakeConnector(opts: {
-    rateLimits?: { perAppTenant?: RateWindow[]; perConversation?: RateWindow[]; retryAfter?: boolean };
-    recordCalls?: boolean;
-  }): Promise<FakeConnector>;
-}
 
 /** The repository root (holds package.json), from dist/bench/ or, under vitest, bench/. */
 function findRoot(): string {
@@ -78,26 +43,6 @@ function findRoot(): string {
   return dir;
 }
 const ROOT = findRoot();
-
-let hooked = false;
-/** Imports a test/support module. Plain Node strips its types but needs `./x.js` mapped to `./x.ts`. */
-async function importSupport<T>(file: string): Promise<T> {
-  if (!hooked && !import.meta.url.endsWith('.ts')) {
-    hooked = true;
-    module.registerHooks({
-      resolve(specifier, context, next) {
-        try {
-          return next(specifier, context);
-        } catch (err) {
-          if (specifier.startsWith('.') && specifier.endsWith('.js') && context.parentURL?.endsWith('.ts'))
-            return next(`${specifier.slice(0, -3)}.ts`, context);
-          throw err;
-        }
-      },
-    });
-  }
-  return (await import(pathToFileURL(path.join(ROOT, 'test', 'support', file)).href)) as T;
-}
 
 // ---- options and report ------------------------------------------------------------------------------
 export interface SoakFaults {
@@ -454,7 +399,6 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
   const problems: string[] = [];
 
   try {
-    const { startFakeConnector } = await importSupport<FakeModule>('fakeConnector.ts');
     const location = path.join(workDir, 'azurite');
     mkdirSync(location);
     const azurite = await startAzurite({ location });
