@@ -22,7 +22,7 @@ import { QueueClient } from '@azure/storage-queue';
 import type { TableClient } from '@azure/data-tables';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
-import { startFakeConnector } from '../test/support/fakeConnector.js';
+import { seededRandom, startFakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
 import { formatMarkdown, writeSection } from './results.js';
 import type { RecipientRef } from '../shared/jobs/recipient.js';
@@ -178,17 +178,8 @@ export interface SoakReport {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
-/** mulberry32, so a seed reproduces the same jobs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so a seed reproduces the same jobs. */
+const rng = seededRandom;
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 const tenantIdOf = (t: number) => `5a0c0000-0000-4000-8000-${hex(t + 1, 12)}`;

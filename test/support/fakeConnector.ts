@@ -272,7 +272,7 @@ class SlidingWindow {
 }
 
 /** mulberry32: tiny seeded PRNG so random-fault runs are reproducible. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
