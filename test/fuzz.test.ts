@@ -345,7 +345,9 @@ describe('the queue function (notification-jobs)', () => {
       async () => {
         const rejected = new Map((await rows('RejectedJobs')).map((r) => [String(r.queueMessageId), r]));
         const jobs = await rows('Jobs');
-        const done = jobs.length + sent.filter((s) => rejected.has(s.messageId)).length;
+        // A Jobs row is written before its fan-out and marked when that is done; wait for the mark.
+        const fannedOut = jobs.filter((j) => j.fannedOutAt).length;
+        const done = fannedOut + sent.filter((s) => rejected.has(s.messageId)).length;
         return done >= sent.length && (await queueLength(app, 'notification-jobs-poison')) >= notBase64.length
           ? { rejected, jobs }
           : undefined;

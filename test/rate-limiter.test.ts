@@ -78,6 +78,24 @@ describe('delivery rate limiter', () => {
     expect(otherStarted - pausedAt).toBeLessThan(200);
   });
 
+  it('after a 429, admits 10% fewer calls for a moment', async () => {
+    const limiter = new DeliveryRateLimiter({ tenantPerSecond: 100, conversationPerSecond: 100 });
+    limiter.throttled('tenant-1', 1000);
+    const starts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 120 }, () =>
+        limiter.schedule('tenant-1', undefined, async () => {
+          starts.push(performance.now());
+        }),
+      ),
+    );
+    const first = Math.min(...starts);
+    const eased = starts.filter((t) => t - first < 1900);
+    // 98 calls a window normally; 10% fewer (88) while eased.
+    expect(busiestWindow(eased, 1000)).toBeLessThanOrEqual(88);
+    expect(busiestWindow(eased, 1000)).toBeGreaterThan(60);
+  });
+
   it('one 429 alone does not pause the tenant', async () => {
     const limiter = new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 });
     limiter.throttled('tenant-1', 5000);

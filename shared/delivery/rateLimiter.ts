@@ -27,6 +27,12 @@ const WINDOW_MS = 1020;
 const WINDOW_SHARE = 0.98;
 /** Slots missed by at most this many gaps are still used, so a late timer is caught up on. */
 const CATCH_UP_SLOTS = 2;
+/**
+ * A 429 means Teams counted more than we did (jitter on the way, another instance): for a short while
+ * after one, the tenant plans and admits 10% fewer calls, so a burst of 429s does not follow.
+ */
+const EASED_SHARE = 0.9;
+const EASE_MS = 2000;
 
 /** Calls for one key, started in order on a planned schedule and capped by a sliding window. */
 class Pacer {
@@ -36,6 +42,7 @@ class Pacer {
   private readonly starts: Float64Array;
   private oldest = 0;
   private pausedUntil = 0;
+  private easedUntil = 0;
   lastUsed = Date.now();
 
   constructor(
@@ -50,14 +57,23 @@ class Pacer {
   turn(): Promise<void> {
     this.lastUsed = Date.now();
     const mine = this.tail.then(async () => {
+      let gap = this.gapMs;
       for (;;) {
-        const at = Math.max(this.nextSlot, this.starts[this.oldest]! + WINDOW_MS, this.pausedUntil);
+        const eased = now() < this.easedUntil;
+        gap = eased ? this.gapMs / EASED_SHARE : this.gapMs;
+        // The window admits the new call if the m-th most recent start left it (m = calls allowed).
+        const skip = eased ? Math.ceil(this.starts.length * (1 - EASED_SHARE)) : 0;
+        const windowStart = this.starts[(this.oldest + skip) % this.starts.length]!;
+        const at = Math.max(this.nextSlot, windowStart + WINDOW_MS, this.pausedUntil);
         const wait = at - now();
         if (wait <= 0) break;
         await sleep(wait);
       }
       const started = now();
-      this.nextSlot = Math.max(this.nextSlot, started - CATCH_UP_SLOTS * this.gapMs) + this.gapMs;
+      // Late by a slot or two: keep the schedule, so the next call catches up. Idle for longer: start
+      // a new schedule from now, so a quiet spell never turns into a burst.
+      const late = started - this.nextSlot;
+      this.nextSlot = (late > CATCH_UP_SLOTS * gap ? started : this.nextSlot) + gap;
       this.starts[this.oldest] = started;
       this.oldest = (this.oldest + 1) % this.starts.length;
     });
@@ -67,6 +83,10 @@ class Pacer {
 
   pause(ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, now() + ms);
+  }
+
+  ease(): void {
+    this.easedUntil = now() + EASE_MS;
   }
 }
 
@@ -105,10 +125,11 @@ export class DeliveryRateLimiter {
   }
 
   /**
-   * Teams answered 429. One throttle is handled by retrying that call; several in a second mean the
-   * tenant budget is exceeded (another instance, another app), so the whole tenant pauses.
+   * Teams answered 429. The tenant eases off for a moment and the call is retried; several in a
+   * second mean the tenant budget is exceeded (another instance, another app), so the tenant pauses.
    */
   throttled(tenantId: string, retryAfterMs: number): void {
+    this.tenant(tenantId).ease();
     const at = Date.now();
     const recent = (this.recentThrottles.get(tenantId) ?? []).filter((t) => at - t < 1000);
     recent.push(at);
