@@ -5,7 +5,7 @@
  *
  * Run: npm run bench  →  writes bench/RESULTS.md and bench/results.json.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,11 +17,11 @@ import { buildServices, type Services } from '../shared/container.js';
 import type { AttemptContext, DeliveryTask } from '../shared/delivery/deliver.js';
 import { recipientKeyString } from '../shared/jobs/recipient.js';
 import { countStorageRequests, type RequestCounter } from '../shared/storage/connection.js';
+import { startLocalHostProcess } from '../scripts/local-host/child.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
 import { formatMarkdown, writeBody } from './results.js';
-import { freePort } from '../scripts/sandbox/ports.js';
 
 type StartFake = typeof startFakeConnector;
 
@@ -397,34 +397,15 @@ function loadFigures(entry: string, env: NodeJS.ProcessEnv, raw = false) {
 
 /** Starts the local host on the bundled build and times its first answered request. */
 async function firstRequest(connectionString: string) {
-  const port = await freePort();
   const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    ['--no-deprecation', join(ROOT, 'dist', 'scripts', 'local-host.js')],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        AzureWebJobsStorage: connectionString,
-        FUNCTIONS_HTTP_PORT: String(port),
-        FUNCTIONS_KEY: 'bench-key',
-        LOCAL_HOST_ROOT: ROOT,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const host = await startLocalHostProcess({
+    root: ROOT,
+    port: 0,
+    env: { ...process.env, AzureWebJobsStorage: connectionString, FUNCTIONS_KEY: 'bench-key' },
+  });
   try {
-    await new Promise<void>((ok, fail) => {
-      let seen = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (seen.includes('Local host ready on')) ok();
-      });
-      child.once('exit', (code) => fail(new Error(`local host exited with ${code}`)));
-    });
     const readyMs = performance.now() - started;
-    const response = await fetch(`http://127.0.0.1:${port}/api/notifications`, {
+    const response = await fetch(`${host.url}/api/notifications`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-functions-key': 'bench-key' },
       body: JSON.stringify({
@@ -441,7 +422,7 @@ async function firstRequest(connectionString: string) {
       answeredWithJobId: typeof body.jobId === 'string',
     };
   } finally {
-    child.kill('SIGKILL');
+    await host.stop('SIGKILL');
   }
 }
 

@@ -11,7 +11,6 @@
  * soak section of bench/RESULTS.md. Exit code 1 when anything is lost or a duplicate is unexplained.
  * test/soak.test.ts runs a shortened soak through runSoak().
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import pMap from 'p-map';
 import { QueueClient } from '@azure/storage-queue';
 import type { TableClient } from '@azure/data-tables';
 import { enqueueNotification } from '../shared/jobs/producer.js';
+import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
 import { seededRandom, startFakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
@@ -239,62 +239,14 @@ function planJobs(o: SoakOptions, users: SoakUser[][], runTag: string, random: (
   });
 }
 
-// Preloaded into the host: exit when our end of its stdin closes, i.e. when the soak process dies.
-const WATCHDOG =
-  "process.stdin.on('end',()=>process.exit(0));process.stdin.on('error',()=>process.exit(0));" +
-  'process.stdin.resume();process.stdin.unref();';
-
-/** The local host as a child process, so SIGKILL is a real crash. */
-async function startHost(env: Record<string, string>, log: NodeJS.WritableStream): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      `data:text/javascript,${encodeURIComponent(WATCHDOG)}`,
-      path.join(ROOT, 'dist', 'scripts', 'local-host.js'),
-    ],
-    { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  child.once('exit', () => process.off('exit', killOnExit));
-  child.stderr!.pipe(log, { end: false });
-  let ready = () => {};
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(
-      () => reject(new Error(`the local host did not start within 60 s: ${seen}`)),
-      60_000,
-    );
-    child.stdout!.on('data', (chunk: Buffer) => {
-      log.write(chunk);
-      if (seen.length < 10_000) {
-        seen += chunk.toString('utf8');
-        if (/Local host ready on/.test(seen)) {
-          clearTimeout(timer);
-          seen = 'x'.repeat(10_000);
-          resolve();
-        }
-      }
-    });
-    const early = (code: number | null, signal: string | null) => {
-      clearTimeout(timer);
-      reject(new Error(`the local host exited (${code ?? signal}) before it was ready: ${seen}`));
-    };
-    child.once('exit', early);
-    ready = () => child.off('exit', early);
+/** The local host as a child process, so SIGKILL is a real crash; its output goes to `log`. */
+function startHost(env: Record<string, string>, log: NodeJS.WritableStream): Promise<LocalHostProcess> {
+  return startLocalHostProcess({
+    root: ROOT,
+    port: 0,
+    env: { ...process.env, ...env },
+    onLine: (line) => log.write(`${line}\n`),
   });
-  ready();
-  return child;
-}
-
-async function stopHost(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function queueCount(q: QueueClient): Promise<number | undefined> {
@@ -467,8 +419,6 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
 
     // --- The host, as its own process.
     const hostEnv: Record<string, string> = {
-      LOCAL_HOST_ROOT: ROOT,
-      FUNCTIONS_HTTP_PORT: '0',
       AzureWebJobsStorage: conn,
       MicrosoftAppId: '',
       MicrosoftAppPassword: '',
@@ -491,7 +441,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         o.maxPollingIntervalMs,
       );
     let host = await startHost(hostEnv, hostLog);
-    cleanups.push(() => stopHost(host, 'SIGTERM'));
+    cleanups.push(() => host.stop('SIGTERM'));
 
     fake.setRandomFaults({ seed: o.seed, ...o.faults, timeoutMs: o.connectorTimeoutMs + 1000 });
 
@@ -546,8 +496,8 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         const kind = plan[next]!;
         const at = Date.now();
         if (kind === 'host-sigkill') {
-          used.host += cpuSecondsOf(host.pid) ?? 0;
-          await stopHost(host, 'SIGKILL');
+          used.host += cpuSecondsOf(host.child.pid) ?? 0;
+          await host.stop('SIGKILL');
           log(`soak: host killed (SIGKILL) at ${round(progress * 100)} % accepted; restarting it`);
           host = await startHost(hostEnv, hostLog);
         } else {
@@ -577,7 +527,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     if (!quiescent) problems.push(`not quiescent after ${round(timeoutMs / 1000)} s (queues not empty)`);
     if (events.length < plan.length)
       problems.push(`only ${events.length} of ${plan.length} planned faults fired before the run ended`);
-    await stopHost(host, 'SIGTERM');
+    await host.stop('SIGTERM');
 
     // --- Reconcile Teams' side with the delivery records.
     const records = await readDeliveryRecords(table, tenantIds);
@@ -688,7 +638,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const elapsedMs = end - startedAt;
     // Where the time went: the emulator's on-disk mode, not the app, is what a soak here waits on.
     used.azurite += cpuSecondsOf(azurite.pid) ?? 0;
-    used.host += cpuSecondsOf(host.pid) ?? 0;
+    used.host += cpuSecondsOf(host.child.pid) ?? 0;
 
     const cpu = os.cpus();
     const { log: _log, ...options } = o;

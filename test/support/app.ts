@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TableClient } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
+import { startLocalHostProcess } from '../../scripts/local-host/child.js';
 import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
 import type { LogRecord } from '../../scripts/local-host/logger.js';
 import { startAzurite, type Azurite } from './azurite.js';
@@ -89,38 +89,13 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
 /** The compiled local host in a child process, on a free port; resolves once it is ready. */
 async function startChildHost(env: Record<string, string>, logs: LogRecord[]): Promise<LocalHost> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/scripts/local-host.js')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', LOCAL_HOST_ROOT: ROOT, FUNCTIONS_HTTP_PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let output = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (chunk: string) => {
-      output += chunk;
-      for (const line of chunk.split('\n').filter(Boolean)) {
-        logs.push({ level: 'information', category: 'host', message: line });
-      }
-      if (output.includes('Local host ready')) resolve();
-    };
-    child.stdout.setEncoding('utf8').on('data', onData);
-    child.stderr.setEncoding('utf8').on('data', onData);
-    void exited.then((code) =>
-      reject(new Error(`local host exited (${code}) before it was ready:\n${output}`)),
-    );
-  });
-  await ready;
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
+  const host = await startLocalHostProcess({
+    root: ROOT,
     port,
-    functions: [],
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
+    env: { PATH: process.env.PATH ?? '', ...env },
+    onLine: (message) => logs.push({ level: 'information', category: 'host', message }),
+  });
+  return { url: host.url, port, functions: [], stop: () => host.stop() };
 }
 
 /** Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`. */
