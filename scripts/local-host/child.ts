@@ -28,7 +28,7 @@ export interface LocalHostProcess {
 }
 
 // Preloaded into the host: stop when our end of its stdin closes, i.e. when the caller dies.
-const WATCHDOG =
+export const WATCHDOG =
   "process.stdin.on('end',()=>process.kill(process.pid,'SIGTERM'));" +
   "process.stdin.on('error',()=>process.kill(process.pid,'SIGTERM'));process.stdin.resume();process.stdin.unref();";
 

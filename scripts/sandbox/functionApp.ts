@@ -8,6 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
+// Stops the local host gracefully when the sandbox dies, even by SIGKILL (it cannot stop its children then).
+import { WATCHDOG } from '../local-host/child.js';
 
 export type AppHostKind = 'func' | 'local';
 
@@ -49,12 +51,6 @@ export function findFunc(env: Record<string, string | undefined> = process.env):
   }
   return undefined;
 }
-
-// Preloaded into the local host: stop gracefully when our end of its stdin closes, i.e. when the
-// sandbox dies, even by SIGKILL (where it cannot stop its children itself).
-const WATCHDOG =
-  "process.stdin.on('end',()=>process.kill(process.pid,'SIGTERM'));" +
-  "process.stdin.on('error',()=>process.kill(process.pid,'SIGTERM'));process.stdin.resume();process.stdin.unref();";
 
 export async function startFunctionApp(o: FunctionAppOptions): Promise<FunctionApp> {
   const env = { ...process.env, ...o.settings };
