@@ -1,7 +1,7 @@
 /**
  * Delivery benchmark: throughput with an instant connector, storage transactions and connector calls
  * per DM, and a rate-limited 10,000-recipient broadcast. Starts its own in-memory Azurite and hosts the
- * Teams-like fake connector from test/support (compiled with the app; see tsconfig.json).
+ * Teams-like fake connector from test/support (compiled for the bench only: tsconfig.bench.json).
  *
  * Run: npm run bench  →  writes bench/RESULTS.md and bench/results.json.
  */
@@ -14,14 +14,14 @@ import { fileURLToPath } from 'node:url';
 import pMap from 'p-map';
 import { loadConfig, type AppConfig } from '../shared/config.js';
 import { buildServices, type Services } from '../shared/container.js';
-import type { AttemptContext, DeliveryTask } from '../shared/delivery/deliver.js';
+import type { AttemptContext, DeliveryTask } from '../shared/delivery/task.js';
 import { recipientKeyString } from '../shared/jobs/recipient.js';
-import { countStorageRequests, type RequestCounter } from '../shared/storage/connection.js';
 import { startLocalHostProcess } from '../scripts/local-host/child.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
 import { formatMarkdown, writeBody } from './results.js';
+import { countStorageRequests, type RequestCounter } from './storageRequests.js';
 
 type StartFake = typeof startFakeConnector;
 
@@ -167,9 +167,9 @@ async function throughput(startFake: StartFake) {
 async function measureOne(s: Services, fake: FakeConnector, jobId: string, recipient: string) {
   const counter: RequestCounter = { table: 0, queue: 0 };
   const before = calls(fake);
-  countStorageRequests(counter);
+  countStorageRequests(process.env.AzureWebJobsStorage ?? '', counter);
   const r = await s.delivery.deliver(task(jobId, recipient), attempt());
-  countStorageRequests(undefined);
+  countStorageRequests('', undefined);
   return {
     storage: counter.table + counter.queue,
     table: counter.table,
@@ -550,7 +550,7 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
   this pass spreads the time over the HTTP clients (undici for the connector, node:http under the Azure SDK), the
   Azure SDK's request pipeline and garbage collection; no single hot spot. The rate limiter plans 970/s per tenant here
   (1000 × 0.97). Before it planned its slots (it waited for each timer, and late timers added up) this figure was 385/s.
-- **Cost per DM (2):** counted with \`countStorageRequests\` (every Table and Queue request made through the app's clients)
+- **Cost per DM (2):** counted with \`countStorageRequests\` (bench/storageRequests.ts: every Table and Queue request this process sends, seen on Node's HTTP client diagnostics channel)
   around one \`deliver\` call at a time, and the fake connector's answered-request count. A Table entity-group
   transaction (batch) counts as one request. "Warm" = the instance delivered to that user moments before (job
   differs); "not in cache" = the user record exists with a chat but this instance has never resolved it (adds a point
@@ -574,7 +574,7 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
   The bundle (\`npm run build\` → \`scripts/bundle.ts\`, esbuild, code splitting) loads only registration and, when
   \`APPLICATIONINSIGHTS_CONNECTION_STRING\` is set, the bundled Application Insights SDK; each handler's module
   (botbuilder, the storage SDKs) is its own chunk, imported on the first invocation that needs it
-  (\`shared/handlers/lazy.ts\`). \`dist/app/main.js\` turns on Node's module compile cache first. "Raw
+  (\`shared/triggers/lazy.ts\`; each function's handler.ts). \`dist/app/main.js\` turns on Node's module compile cache first. "Raw
   dependency stack" imports the five packages from node_modules, as an app that loads everything at start does.
   The first-request row starts \`node dist/scripts/local-host.js\` (package.json \`main\` = the bundle) against this
   run's Azurite and times the ready line and the answer to a valid job (that answer includes importing the handler

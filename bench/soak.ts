@@ -27,10 +27,11 @@ import { cpuSecondsOf } from './cpu.js';
 import { formatMarkdown, writeSection } from './results.js';
 import type { RecipientRef } from '../shared/jobs/recipient.js';
 import { recipientKeyString, toRecipientKey } from '../shared/jobs/recipient.js';
-import { DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../shared/queue/queues.js';
-import { tableClient } from '../shared/storage/connection.js';
-import { LazyTable, listByPrefix } from '../shared/storage/table.js';
-import { ConversationStore, partitionOf } from '../shared/store/conversationStore.js';
+import { DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../shared/queues.js';
+import { tableClient } from '../shared/azureStorage/connection.js';
+import { LazyTable, listByPrefix } from '../shared/azureStorage/table.js';
+import { partitionOf } from '../shared/azureStorage/conversationRows.js';
+import { TableConversationStore } from '../shared/azureStorage/tableConversationStore.js';
 
 /** The repository root (holds package.json), from dist/bench/ or, under vitest, bench/. */
 function findRoot(): string {
@@ -361,7 +362,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const tenantIds = Array.from({ length: o.tenants }, (_, t) => tenantIdOf(t));
     const perTenant = Math.max(40, Math.ceil(o.deliveries / o.tenants / 8));
     const table = tableClient({ connectionString: conn }, 'Conversations');
-    const store = new ConversationStore(new LazyTable(table));
+    const store = new TableConversationStore(new LazyTable(table));
     const users: SoakUser[][] = tenantIds.map((tenantId, t) =>
       Array.from({ length: perTenant }, (_, i): SoakUser => {
         const userId = `29:soak-${t}-${i}-${runTag}`;

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { loadLocalSettings } from './localSettings.js';
 import { TABLES } from '../shared/container.js';
-import { getJobStatus } from '../shared/jobs/status.js';
-import { storageSettings, tableClient } from '../shared/storage/connection.js';
-import { LazyTable } from '../shared/storage/table.js';
-import { DeliveryStore } from '../shared/store/deliveryStore.js';
-import { JobStore } from '../shared/store/jobStore.js';
+import { getJobStatus } from '../functions/getNotification/jobStatus.js';
+import { tableClient } from '../shared/azureStorage/connection.js';
+import { LazyTable } from '../shared/azureStorage/table.js';
+import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
+import { TableJobStore } from '../shared/azureStorage/tableJobStore.js';
+import { readStorageSettings } from '../shared/config.js';
 
 /** `npm run status -- <jobId> [--json]`: per-recipient outcomes and totals of a job. */
 async function main(args: string[]): Promise<number> {
@@ -16,10 +17,10 @@ async function main(args: string[]): Promise<number> {
     process.stderr.write('usage: npm run status -- <jobId> [--json]\n');
     return 2;
   }
-  const storage = storageSettings();
+  const storage = readStorageSettings();
   const status = await getJobStatus(id, {
-    jobs: new JobStore(new LazyTable(tableClient(storage, TABLES.jobs))),
-    deliveries: new DeliveryStore(new LazyTable(tableClient(storage, TABLES.conversations))),
+    jobs: new TableJobStore(new LazyTable(tableClient(storage, TABLES.jobs))),
+    deliveryRecords: new TableDeliveryRecordStore(new LazyTable(tableClient(storage, TABLES.conversations))),
   });
   if (!status) {
     process.stderr.write(`status: no job ${id}\n`);

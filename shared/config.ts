@@ -16,7 +16,9 @@ export interface AppConfig {
     openIdMetadataUrl: string | undefined;
     tokenIssuer: string | undefined;
   };
-  storageConnection: string;
+  /** `AzureWebJobsStorage`: the Functions host's storage connection, also used by the app's stores. */
+  storage: StorageSettings;
+  telemetry: TelemetrySettings;
   allowedTenantIds: ReadonlySet<string> | undefined;
   defaultTenantId: string | undefined;
   /** Used for tenants with no stored conversation reference yet. */
@@ -29,8 +31,23 @@ export interface AppConfig {
   connectorTimeoutMs: number;
   /** Members per roster page when reading a team (Teams allows up to 500). */
   rosterPageSize: number;
-  userIdTelemetry: UserIdTelemetryMode;
-  userIdHashSalt: string;
+}
+
+export interface StorageSettings {
+  connectionString?: string | undefined;
+  tableServiceUri?: string | undefined;
+  queueServiceUri?: string | undefined;
+  clientId?: string | undefined;
+  /** Where `UseDevelopmentStorage=true` points (Azurite's host; 127.0.0.1 when unset). */
+  azuriteHost?: string | undefined;
+}
+
+export interface TelemetrySettings {
+  connectionString: string | undefined;
+  samplingRatio: number;
+  liveMetrics: boolean;
+  userIds: UserIdTelemetryMode;
+  salt: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -85,7 +102,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       openIdMetadataUrl: str(env, 'ToBotFromChannelOpenIdMetadataUrl'),
       tokenIssuer: str(env, 'ToBotFromChannelTokenIssuer'),
     },
-    storageConnection: str(env, 'AzureWebJobsStorage') ?? 'UseDevelopmentStorage=true',
+    storage: readStorageSettings(env),
+    telemetry: readTelemetrySettings(env),
     allowedTenantIds: allowed.length ? new Set(allowed) : undefined,
     defaultTenantId: str(env, 'DEFAULT_TENANT_ID'),
     defaultServiceUrl: str(env, 'BOT_SERVICE_URL') ?? 'https://smba.trafficmanager.net/teams/',
@@ -95,8 +113,37 @@ export function loadConfig(env: Env = process.env): AppConfig {
     recipientHourlyCap: num(env, 'RECIPIENT_HOURLY_CAP', 30, 1, 100_000),
     connectorTimeoutMs: num(env, 'CONNECTOR_TIMEOUT_MS', 15_000, 100, 120_000),
     rosterPageSize: num(env, 'ROSTER_PAGE_SIZE', 500, 1, 500),
-    userIdTelemetry: oneOf(env, 'TELEMETRY_USER_IDS', ['hash', 'omit', 'raw'], 'hash'),
-    userIdHashSalt: str(env, 'TELEMETRY_USER_ID_SALT') ?? 'teams-notifier',
+  };
+}
+
+/**
+ * The storage connection, as the Functions host reads it: a connection string (`UseDevelopmentStorage=true`
+ * included) or, identity-based, `AzureWebJobsStorage__tableServiceUri` / `__queueServiceUri` (+ `__clientId`).
+ */
+export function readStorageSettings(env: Env = process.env): StorageSettings {
+  const prefix = 'AzureWebJobsStorage';
+  return {
+    connectionString: str(env, prefix),
+    tableServiceUri: env[`${prefix}__tableServiceUri`],
+    queueServiceUri: env[`${prefix}__queueServiceUri`],
+    clientId: env[`${prefix}__clientId`],
+    azuriteHost: str(env, 'AZURITE_HOST'),
+  };
+}
+
+/** Application Insights settings; read on their own at start-up, before the rest of the app loads. */
+export function readTelemetrySettings(env: Env = process.env): TelemetrySettings {
+  const ratioText = env.TELEMETRY_SAMPLING_RATIO?.trim();
+  const samplingRatio = ratioText ? Number(ratioText) : 1;
+  if (!Number.isFinite(samplingRatio) || samplingRatio < 0 || samplingRatio > 1) {
+    throw new ConfigError(`TELEMETRY_SAMPLING_RATIO must be a number from 0 to 1, got "${ratioText}"`);
+  }
+  return {
+    connectionString: str(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
+    samplingRatio,
+    liveMetrics: !/^(false|0)$/i.test(env.TELEMETRY_LIVE_METRICS?.trim() ?? ''),
+    userIds: oneOf(env, 'TELEMETRY_USER_IDS', ['hash', 'omit', 'raw'], 'hash'),
+    salt: str(env, 'TELEMETRY_USER_ID_SALT') ?? 'teams-notifier',
   };
 }
 

@@ -1,37 +1,37 @@
 import { loadConfig, type AppConfig } from './config.js';
-import { createAdapter, createTokenSource } from './bot/adapter.js';
-import { TeamsNotifierBot } from './bot/teamsBot.js';
+import { createTokenSource } from './botFramework.js';
 import { HttpBotConnector, type BotConnector } from './delivery/connector.js';
 import { DeliveryService } from './delivery/deliver.js';
 import { DeliveryRateLimiter } from './delivery/rateLimiter.js';
 import { readQueueHostSettings } from './hostSettings.js';
 import { JobIntake } from './jobs/intake.js';
-import { DELIVERIES_QUEUE, JOBS_QUEUE, StorageQueueSender } from './queue/queues.js';
-import { queueClient, storageSettings, tableClient } from './storage/connection.js';
-import { LazyTable } from './storage/table.js';
-import { ConversationStore } from './store/conversationStore.js';
-import { DeliveryStore } from './store/deliveryStore.js';
-import { JobStore, RejectedJobStore } from './store/jobStore.js';
+import { DELIVERIES_QUEUE, JOBS_QUEUE } from './queues.js';
+import { queueClient, tableClient } from './azureStorage/connection.js';
+import { StorageQueueSender } from './azureStorage/queueSender.js';
+import { LazyTable } from './azureStorage/table.js';
+import { TableConversationStore } from './azureStorage/tableConversationStore.js';
+import { TableDeliveryRecordStore } from './azureStorage/tableDeliveryRecordStore.js';
+import { TableJobStore, TableRejectedJobStore } from './azureStorage/tableJobStore.js';
 
 /** Table names; all created on first use. */
 export const TABLES = { conversations: 'Conversations', jobs: 'Jobs', rejected: 'RejectedJobs' } as const;
 
 /**
- * Builds the app's services once per process, from settings. Functions call `services()`;
- * tests and the benchmark may pass their own connector.
+ * Builds the app's services once per process, from settings: the ports with their Azure adapters.
+ * Functions call `services()`; tests and the benchmark may pass their own connector.
  */
 export function buildServices(
   config: AppConfig = loadConfig(),
   overrides: { connector?: BotConnector } = {},
 ) {
-  const storage = storageSettings();
+  const storage = config.storage;
   const conversationsTable = new LazyTable(tableClient(storage, TABLES.conversations));
-  const conversations = new ConversationStore(conversationsTable);
-  const deliveryRecords = new DeliveryStore(conversationsTable);
-  const jobs = new JobStore(new LazyTable(tableClient(storage, TABLES.jobs)));
-  const rejected = new RejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected)));
-  const jobsQueue = new StorageQueueSender(queueClient(storage, JOBS_QUEUE));
-  const deliveriesQueue = new StorageQueueSender(queueClient(storage, DELIVERIES_QUEUE));
+  const conversations = new TableConversationStore(conversationsTable);
+  const deliveryRecords = new TableDeliveryRecordStore(conversationsTable);
+  const jobs = new TableJobStore(new LazyTable(tableClient(storage, TABLES.jobs)));
+  const rejected = new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected)));
+  const jobQueue = new StorageQueueSender(queueClient(storage, JOBS_QUEUE));
+  const deliveryQueue = new StorageQueueSender(queueClient(storage, DELIVERIES_QUEUE));
   const connector =
     overrides.connector ??
     new HttpBotConnector({
@@ -45,28 +45,24 @@ export function buildServices(
   });
   const delivery = new DeliveryService({
     conversations,
-    deliveries: deliveryRecords,
+    records: deliveryRecords,
     connector,
     limiter,
     botId: config.bot.appId ? `28:${config.bot.appId}` : undefined,
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
   });
-  const intake = new JobIntake({ config, jobs, rejected, deliveries: deliveriesQueue });
-  const bot = new TeamsNotifierBot({ config, conversations, jobs, delivery, deliveries: deliveriesQueue });
+  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue });
   return {
     config,
     conversations,
     deliveryRecords,
     jobs,
-    rejected,
-    jobsQueue,
-    deliveriesQueue,
+    jobQueue,
+    deliveryQueue,
     delivery,
     limiter,
     intake,
-    bot,
-    adapter: createAdapter(config),
     queueHost: readQueueHostSettings(),
   };
 }

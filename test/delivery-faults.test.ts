@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMessage } from '../shared/queue/queues.js';
-import type { DeliveryTask } from '../shared/delivery/deliver.js';
+import { encodeMessage } from '../shared/queues.js';
+import type { DeliveryTask } from '../shared/delivery/task.js';
 import { BOT_ID, TENANT, eventually, startApp, type TestApp } from './support/app.js';
 import { FAST_QUEUES, enqueue, queueLength, seedUser, sentTo, settled, store } from './support/pipeline.js';
 

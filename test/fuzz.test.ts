@@ -15,7 +15,7 @@ import {
   type ValidationResult,
 } from '../shared/jobs/contract.js';
 import { checkJob } from '../shared/jobs/intake.js';
-import { encodeMessage } from '../shared/queue/queues.js';
+import { encodeMessage } from '../shared/queues.js';
 
 /**
  * Issue 6, fuzzing: random and mutated jobs against every entry point (the contract validator, the

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lazy } from '../shared/handlers/lazy.js';
+import { lazy } from '../shared/triggers/lazy.js';
 
 describe('lazy handler', () => {
   it('imports the module once, on the first invocation', async () => {

@@ -7,8 +7,8 @@ import { startManagedIdentity, type ManagedIdentityServer } from './support/mana
 import { startOpenIdServer, type OpenIdServer } from './support/openid.js';
 import { FAST_QUEUES, enqueue, seedUser, settled, store } from './support/pipeline.js';
 import { startTrapServer, type TrapServer } from './support/trapServer.js';
-import { handleMessages } from '../shared/handlers/messages.js';
-import { handlePostNotification } from '../shared/handlers/notificationsApi.js';
+import { handleMessages } from '../functions/messages/handler.js';
+import { handlePostNotification } from '../functions/postNotification/handler.js';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import { parseNotifyArgs } from '../scripts/notify.js';
 

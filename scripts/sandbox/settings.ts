@@ -4,7 +4,7 @@
  */
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JOBS_QUEUE } from '../../shared/queue/queues.js';
+import { JOBS_QUEUE } from '../../shared/queues.js';
 import { AZURITE_DEFAULT_PORTS, azuriteConnectionString } from './azurite.js';
 import { PLAYGROUND_DEFAULTS } from './playground.js';
 

@@ -1,8 +1,8 @@
 import pMap from 'p-map';
 import { isTenantAllowed, type AppConfig } from '../config.js';
-import type { DeliveryTask } from '../delivery/deliver.js';
-import type { QueueSender } from '../queue/queues.js';
-import type { JobStore, RejectedJobStore } from '../store/jobStore.js';
+import type { DeliveryTask } from '../delivery/task.js';
+import type { QueueSender } from '../queues.js';
+import type { JobRecord, JobStore, RejectedJobStore } from '../stores/jobs.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { currentTraceparent } from '../telemetry/traceContext.js';
 import {
@@ -15,9 +15,11 @@ import {
 import { recipientKeyString } from './recipient.js';
 
 /**
- * Turns a job from the queue into one delivery task per recipient. Invalid jobs are set aside in
- * RejectedJobs with their reason and never retried. Safe to run twice for the same job (queue
- * redelivery, a producer resending): each task is guarded by its delivery record.
+ * Accepting a job, the one way for every entry point: `checkJob` validates (HTTP, queue), `record`
+ * stores it once by ID and content (queue, @mention), and `accept` does both for a queued job and fans
+ * it out as one delivery task per recipient. Invalid jobs are set aside in RejectedJobs with their
+ * reason and never retried. Safe to run twice for the same job (queue redelivery, a producer
+ * resending): each task is guarded by its delivery record.
  */
 
 export type IntakeRejection = RejectionReason | 'DuplicateJobId';
@@ -29,7 +31,7 @@ export interface IntakeOptions {
   config: Pick<AppConfig, 'allowedTenantIds'>;
   jobs: JobStore;
   rejected: RejectedJobStore;
-  deliveries: QueueSender;
+  deliveryQueue: QueueSender;
   fanOutConcurrency?: number;
 }
 
@@ -57,6 +59,23 @@ export class JobIntake {
     const result = checkJob(input, this.o.config);
     if (!result.ok) return this.reject(result.reason, result.errors, meta, result.jobId);
     const job = result.job;
+    const recorded = await this.record(job, meta);
+    if (!recorded.ok) return this.reject(recorded.reason, recorded.errors, meta, job.id);
+    const { created, job: stored } = recorded;
+    if (!stored.fannedOutAt) {
+      await this.fanOut(job, stored.acceptedAt);
+      await this.o.jobs.markFannedOut(job.id);
+    }
+    return { ok: true, jobId: job.id, recipients: job.recipients.length, resumed: !created };
+  }
+
+  /** Stores a valid job once: the same ID again with the same content is the same job. */
+  async record(
+    job: NotificationJob,
+    meta: { source: string; acceptedAt?: string | undefined },
+  ): Promise<
+    { ok: true; created: boolean; job: JobRecord } | { ok: false; reason: 'DuplicateJobId'; errors: string[] }
+  > {
     const hash = contentHash(job);
     const { created, job: stored } = await this.o.jobs.createOrGet({
       jobId: job.id,
@@ -69,12 +88,11 @@ export class JobIntake {
       expiresAt: job.expiresAt,
     });
     if (!created && stored.contentHash !== hash) {
-      return this.reject(
-        'DuplicateJobId',
-        [`/id: job ${job.id} was already accepted with different content; use a new ID`],
-        meta,
-        job.id,
-      );
+      return {
+        ok: false,
+        reason: 'DuplicateJobId',
+        errors: [`/id: job ${job.id} was already accepted with different content; use a new ID`],
+      };
     }
     if (created) {
       telemetry().event(
@@ -83,11 +101,7 @@ export class JobIntake {
         { recipients: job.recipients.length },
       );
     }
-    if (!stored.fannedOutAt) {
-      await this.fanOut(job, stored.acceptedAt);
-      await this.o.jobs.markFannedOut(job.id);
-    }
-    return { ok: true, jobId: job.id, recipients: job.recipients.length, resumed: !created };
+    return { ok: true, created, job: stored };
   }
 
   private async fanOut(job: NotificationJob, acceptedAt: string): Promise<void> {
@@ -105,7 +119,7 @@ export class JobIntake {
       traceparent: currentTraceparent() ?? job.traceparent,
     }));
     const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
-    await pMap(tasks, (task) => this.o.deliveries.send(task, delay), {
+    await pMap(tasks, (task) => this.o.deliveryQueue.send(task, delay), {
       concurrency: this.o.fanOutConcurrency ?? 16,
     });
   }

@@ -1,7 +1,9 @@
-import { queueClient, storageSettings, type StorageSettings } from '../storage/connection.js';
-import { encodeMessage, JOBS_QUEUE, StorageQueueSender, type QueueSender } from '../queue/queues.js';
-import { withProducerSpan } from '../telemetry/traceContext.js';
-import { MAX_QUEUE_MESSAGE_BYTES, toWireJob, validateJob, type NotificationJobInput } from './contract.js';
+import { queueClient } from '../azureStorage/connection.js';
+import { StorageQueueSender } from '../azureStorage/queueSender.js';
+import { readStorageSettings, type StorageSettings } from '../config.js';
+import { JOBS_QUEUE, type QueueSender } from '../queues.js';
+import { validateJob, type NotificationJobInput } from './contract.js';
+import { enqueueJob } from './enqueue.js';
 
 /**
  * The typed client other TypeScript systems use to enqueue a notification job:
@@ -36,7 +38,7 @@ function senderFor(options: EnqueueOptions): QueueSender {
   const settings =
     typeof options.connection === 'string'
       ? { connectionString: options.connection }
-      : (options.connection ?? storageSettings());
+      : (options.connection ?? readStorageSettings());
   const queue = options.queueName ?? JOBS_QUEUE;
   const cacheKey = `${JSON.stringify(settings)}|${queue}`;
   let sender = senders.get(cacheKey);
@@ -54,21 +56,11 @@ export async function enqueueNotification(
   const result = validateJob(input);
   if (!result.ok) throw new JobValidationError(result.reason, result.errors);
   const job = result.job;
-  const sender = senderFor(options);
-  // The job carries this enqueue's trace context (or the caller's own traceparent, if it set one).
-  return withProducerSpan(
-    'Enqueue notification job',
-    { jobId: job.id, tenantId: job.tenantId },
-    async (traceparent) => {
-      const wire = toWireJob({ ...job, traceparent: job.traceparent ?? traceparent });
-      const bytes = Buffer.byteLength(encodeMessage(wire));
-      if (bytes > MAX_QUEUE_MESSAGE_BYTES) {
-        throw new JobValidationError('JobTooLarge', [
-          `the job is ${bytes} bytes encoded; a queue message holds 64 KiB: split the recipients over several jobs`,
-        ]);
-      }
-      await sender.send(wire);
-      return { jobId: job.id };
-    },
-  );
+  const sent = await enqueueJob(job, senderFor(options));
+  if (!sent.ok) {
+    throw new JobValidationError('JobTooLarge', [
+      `the job is ${sent.bytes} bytes encoded; a queue message holds 64 KiB: split the recipients over several jobs`,
+    ]);
+  }
+  return { jobId: job.id };
 }

@@ -1,7 +1,7 @@
 import { context, metrics, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { logs, type Logger } from '@opentelemetry/api-logs';
 import type * as AppInsights from 'applicationinsights';
-import { loadConfig } from '../config.js';
+import { readTelemetrySettings } from '../config.js';
 import {
   MetricNames,
   setTelemetry,
@@ -89,30 +89,6 @@ export class AppInsightsTelemetry implements Telemetry {
     span.setStatus({ code: call.success ? SpanStatusCode.OK : SpanStatusCode.ERROR });
     span.end();
   }
-}
-
-export interface TelemetrySettings {
-  connectionString: string | undefined;
-  samplingRatio: number;
-  liveMetrics: boolean;
-  userIds: UserIdMode;
-  salt: string;
-}
-
-export function readTelemetrySettings(env: Env = process.env): TelemetrySettings {
-  const ratioText = env.TELEMETRY_SAMPLING_RATIO?.trim();
-  const samplingRatio = ratioText ? Number(ratioText) : 1;
-  if (!Number.isFinite(samplingRatio) || samplingRatio < 0 || samplingRatio > 1) {
-    throw new Error(`TELEMETRY_SAMPLING_RATIO must be a number from 0 to 1, got "${ratioText}"`);
-  }
-  const config = loadConfig(env);
-  return {
-    connectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim() || undefined,
-    samplingRatio,
-    liveMetrics: !/^(false|0)$/i.test(env.TELEMETRY_LIVE_METRICS?.trim() ?? ''),
-    userIds: config.userIdTelemetry,
-    salt: config.userIdHashSalt,
-  };
 }
 
 /** What start.ts needs of `@azure/functions` (its default export). */

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueNotification } from '../../shared/jobs/producer.js';
-import type { JobStatus } from '../../shared/jobs/status.js';
-import { tableClient } from '../../shared/storage/connection.js';
-import { LazyTable } from '../../shared/storage/table.js';
-import { ConversationStore } from '../../shared/store/conversationStore.js';
+import type { JobStatus } from '../../functions/getNotification/jobStatus.js';
+import { tableClient } from '../../shared/azureStorage/connection.js';
+import { LazyTable } from '../../shared/azureStorage/table.js';
+import { TableConversationStore } from '../../shared/azureStorage/tableConversationStore.js';
 import { chromiumMissing, screenshotDm } from '../../scripts/sandbox/screenshot.js';
 import { storageConnection, type SandboxPorts } from '../../scripts/sandbox/settings.js';
 import { startSandbox, type Sandbox } from '../../scripts/sandbox/stack.js';
@@ -32,7 +32,7 @@ async function freePorts(): Promise<SandboxPorts> {
 describe('the sandbox against Agents Playground', () => {
   let sandbox: Sandbox;
   let pg: Playground;
-  let users: ConversationStore;
+  let users: TableConversationStore;
   let personalChat: string;
 
   beforeAll(async () => {
@@ -43,7 +43,7 @@ describe('the sandbox against Agents Playground', () => {
       settings: FAST_QUEUES,
     });
     pg = sandbox.playground;
-    users = new ConversationStore(
+    users = new TableConversationStore(
       new LazyTable(tableClient({ connectionString: sandbox.azurite.connectionString }, 'Conversations')),
     );
     personalChat = await pg.personalChatId();

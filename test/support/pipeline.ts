@@ -1,9 +1,10 @@
-import { ConversationStore, type UserProfile } from '../../shared/store/conversationStore.js';
-import { tableClient } from '../../shared/storage/connection.js';
-import { LazyTable } from '../../shared/storage/table.js';
+import { TableConversationStore } from '../../shared/azureStorage/tableConversationStore.js';
+import type { UserProfile } from '../../shared/stores/conversations.js';
+import { tableClient } from '../../shared/azureStorage/connection.js';
+import { LazyTable } from '../../shared/azureStorage/table.js';
 import { enqueueNotification } from '../../shared/jobs/producer.js';
 import type { NotificationJobInput } from '../../shared/jobs/contract.js';
-import type { JobStatus } from '../../shared/jobs/status.js';
+import type { JobStatus } from '../../functions/getNotification/jobStatus.js';
 import { BOT_ID, FUNCTION_KEY, TENANT, eventually, type TestApp } from './app.js';
 
 /** Helpers for notification pipeline tests: seed users, enqueue jobs, wait for outcomes. */
@@ -15,8 +16,8 @@ export const FAST_QUEUES = {
   AzureFunctionsJobHost__extensions__queues__maxDequeueCount: '3',
 };
 
-export function store(app: TestApp): ConversationStore {
-  return new ConversationStore(
+export function store(app: TestApp): TableConversationStore {
+  return new TableConversationStore(
     new LazyTable(tableClient({ connectionString: app.azurite.connectionString }, 'Conversations')),
   );
 }

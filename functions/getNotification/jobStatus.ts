@@ -1,0 +1,63 @@
+import type { DeliveryRecordStore, DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
+import type { JobStore } from '../../shared/stores/jobs.js';
+
+/** A job's per-recipient outcomes and totals, as shown by the status API and `npm run status`. */
+
+export interface RecipientStatus {
+  recipient: string;
+  status: DeliveryStatus;
+  reason?: string | undefined;
+  detail?: string | undefined;
+  activityId?: string | undefined;
+  conversationId?: string | undefined;
+  attempts: number;
+  completedAt?: string | undefined;
+}
+
+export interface JobStatus {
+  jobId: string;
+  tenantId: string;
+  acceptedAt: string;
+  source: string;
+  /** True once every recipient has a final outcome. */
+  complete: boolean;
+  totals: Record<'recipients' | 'sent' | 'failed' | 'skipped' | 'pending', number>;
+  recipients: RecipientStatus[];
+}
+
+export async function getJobStatus(
+  jobId: string,
+  stores: { jobs: JobStore; deliveryRecords: DeliveryRecordStore },
+): Promise<JobStatus | undefined> {
+  const job = await stores.jobs.get(jobId);
+  if (!job) return undefined;
+  const records = new Map(
+    (await stores.deliveryRecords.listForJob(job.tenantId, jobId)).map((r) => [r.recipient, r]),
+  );
+  const totals = { recipients: job.recipients.length, sent: 0, failed: 0, skipped: 0, pending: 0 };
+  const recipients = job.recipients.map((recipient): RecipientStatus => {
+    const r = records.get(recipient);
+    // `sending` is an attempt in flight; to a reader it is still pending.
+    const status: DeliveryStatus = !r || r.status === 'sending' ? 'pending' : r.status;
+    totals[status === 'sent' || status === 'failed' || status === 'skipped' ? status : 'pending'] += 1;
+    return {
+      recipient,
+      status,
+      reason: r?.reason,
+      detail: r?.detail,
+      activityId: r?.activityId,
+      conversationId: r?.conversationId,
+      attempts: r?.attempts ?? 0,
+      completedAt: r?.completedAt,
+    };
+  });
+  return {
+    jobId,
+    tenantId: job.tenantId,
+    acceptedAt: job.acceptedAt,
+    source: job.source,
+    complete: totals.pending === 0,
+    totals,
+    recipients,
+  };
+}

@@ -1,0 +1,14 @@
+import { app } from '@azure/functions';
+import { lazy } from '../../shared/triggers/lazy.js';
+import { warnIfAuthenticationDisabled } from './authWarning.js';
+
+/** POST /api/messages: Teams activities for the bot (JWT-checked by botbuilder's CloudAdapter). */
+
+warnIfAuthenticationDisabled();
+
+app.http('messages', {
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  route: 'messages',
+  handler: lazy(async () => (await import('./handler.js')).handleMessages),
+});

@@ -1,0 +1,161 @@
+import { TeamsInfo, type TurnContext } from 'botbuilder';
+import type { UserProfile } from '../../shared/stores/conversations.js';
+import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
+import { welcomeText } from './commands.js';
+import { forEachLimited, profileFromAccount, profileOf } from './profiles.js';
+import type { BotDependencies, ChannelData } from './teamsBot.js';
+
+/**
+ * Installs, uninstalls and roster changes: who the bot can DM, and from which team or chat it knows
+ * them. A user the bot no longer shares any team or chat with is marked inactive.
+ */
+export class Membership {
+  constructor(private readonly d: BotDependencies) {}
+
+  installPersonal = async (context: TurnContext, tenantId: string) => {
+    const activity = context.activity;
+    const profile = await profileOf(context, activity.from);
+    await this.d.conversations.saveUser(tenantId, profile, {
+      source: 'personal',
+      conversationId: activity.conversation.id,
+      reactivate: true,
+    });
+    telemetry().event(EventNames.botInstalled, { tenantId, scope: 'personal' });
+    await this.welcomeOnce(context, tenantId, profile);
+  };
+
+  uninstallPersonal = async (context: TurnContext, tenantId: string) => {
+    await this.dropSource(tenantId, context.activity.from.id, 'personal', 'Uninstalled');
+    telemetry().event(EventNames.botUninstalled, { tenantId, scope: 'personal' });
+  };
+
+  installTeam = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
+    const teamId = channelData.team?.id;
+    if (!teamId) return; // A group chat: nothing to store for DMs.
+    const existing = await this.d.conversations.getTeam(tenantId, teamId);
+    // Teams sends both installationUpdate and conversationUpdate for one install; read the roster once.
+    if (
+      existing?.installed &&
+      existing.rosterSyncedAt &&
+      Date.now() - Date.parse(existing.rosterSyncedAt) < 60_000
+    ) {
+      return;
+    }
+    await this.d.conversations.saveTeam({
+      tenantId,
+      teamId,
+      name: channelData.team?.name,
+      serviceUrl: context.activity.serviceUrl,
+      installed: true,
+      memberCount: existing?.memberCount ?? 0,
+    });
+    const count = await this.syncRoster(context, tenantId, teamId);
+    await this.d.conversations.saveTeam({
+      tenantId,
+      teamId,
+      serviceUrl: context.activity.serviceUrl,
+      installed: true,
+      memberCount: count,
+      rosterSyncedAt: new Date().toISOString(),
+    });
+    telemetry().event(EventNames.botInstalled, { tenantId, scope: 'team' }, { members: count });
+  };
+
+  uninstallTeam = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
+    const teamId = channelData.team?.id;
+    if (!teamId) return;
+    const members = await this.d.conversations.listTeamMembers(tenantId, teamId);
+    await forEachLimited(members, (userId) =>
+      this.dropSource(tenantId, userId, `team:${teamId}`, 'BotRemovedFromTeam'),
+    );
+    await this.d.conversations.removeTeamMembers(tenantId, teamId, members);
+    await this.d.conversations.saveTeam({
+      tenantId,
+      teamId,
+      serviceUrl: context.activity.serviceUrl,
+      installed: false,
+      memberCount: 0,
+    });
+    telemetry().event(EventNames.botUninstalled, { tenantId, scope: 'team' });
+  };
+
+  teamMembersChanged = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
+    const teamId = channelData.team?.id as string;
+    const team = await this.d.conversations.getTeam(tenantId, teamId);
+    if (team && !team.installed) return;
+    const added = context.activity.membersAdded ?? [];
+    const removed = context.activity.membersRemoved ?? [];
+    const source = `team:${teamId}`;
+    await forEachLimited(added, async (member) => {
+      const profile = await profileOf(context, member);
+      await this.d.conversations.saveUser(tenantId, profile, { source, reactivate: true });
+    });
+    await this.d.conversations.addTeamMembers(
+      tenantId,
+      teamId,
+      added.map((m) => m.id),
+    );
+    await forEachLimited(removed, (member) =>
+      this.dropSource(tenantId, member.id, source, 'RemovedFromTeam'),
+    );
+    await this.d.conversations.removeTeamMembers(
+      tenantId,
+      teamId,
+      removed.map((m) => m.id),
+    );
+  };
+
+  private async welcomeOnce(context: TurnContext, tenantId: string, profile: UserProfile): Promise<void> {
+    const now = new Date().toISOString();
+    const { changed } = await this.d.conversations.updateUser(tenantId, profile.userId, (current) =>
+      current && !current.welcomedAt ? { ...current, welcomedAt: now, updatedAt: now } : undefined,
+    );
+    if (!changed) return;
+    try {
+      await context.sendActivity(welcomeText(profile.name));
+    } catch (err) {
+      // Let a later install event try again rather than never welcoming this user.
+      await this.d.conversations.updateUser(tenantId, profile.userId, (current) =>
+        current?.welcomedAt === now ? { ...current, welcomedAt: undefined } : undefined,
+      );
+      throw err;
+    }
+  }
+
+  private async dropSource(tenantId: string, userId: string, source: string, reason: string): Promise<void> {
+    await this.d.conversations.updateUser(tenantId, userId, (current) => {
+      if (!current || !current.sources.includes(source)) return undefined;
+      const sources = current.sources.filter((s) => s !== source);
+      return {
+        ...current,
+        sources,
+        inactiveReason: sources.length ? current.inactiveReason : reason,
+        updatedAt: new Date().toISOString(),
+      };
+    });
+  }
+
+  private async syncRoster(context: TurnContext, tenantId: string, teamId: string): Promise<number> {
+    const source = `team:${teamId}`;
+    let continuationToken: string | undefined;
+    let count = 0;
+    do {
+      const page = await TeamsInfo.getPagedMembers(context, this.d.config.rosterPageSize, continuationToken);
+      const members = page.members ?? [];
+      await forEachLimited(members, (member) =>
+        this.d.conversations.saveUser(tenantId, profileFromAccount(member, context.activity.serviceUrl), {
+          source,
+          reactivate: true,
+        }),
+      );
+      await this.d.conversations.addTeamMembers(
+        tenantId,
+        teamId,
+        members.map((m) => m.id),
+      );
+      count += members.length;
+      continuationToken = page.continuationToken || undefined;
+    } while (continuationToken);
+    return count;
+  }
+}

@@ -1,0 +1,108 @@
+import type { Activity, TurnContext } from 'botbuilder';
+import { isTenantAllowed, type AppConfig } from '../../shared/config.js';
+import type { DeliveryService } from '../../shared/delivery/deliver.js';
+import { isTrustedServiceUrl } from '../../shared/delivery/serviceUrl.js';
+import type { JobIntake } from '../../shared/jobs/intake.js';
+import type { QueueSender } from '../../shared/queues.js';
+import type { ConversationStore } from '../../shared/stores/conversations.js';
+import { Conversation } from './conversation.js';
+import { Membership } from './membership.js';
+
+/**
+ * What the bot does with each activity Teams sends: this file routes it; membership.ts keeps the
+ * conversation store current (installs, rosters, removals) and welcomes each user once;
+ * conversation.ts answers commands and relays @mentions as DMs through the delivery service.
+ */
+
+export interface TurnOutcome {
+  /** Set when the activity was refused; the HTTP glue answers 403 and nothing was stored. */
+  refused?: 'tenant' | 'serviceUrl';
+}
+
+export interface BotDependencies {
+  config: AppConfig;
+  conversations: ConversationStore;
+  intake: JobIntake;
+  delivery: DeliveryService;
+  deliveryQueue: QueueSender;
+}
+
+export type ChannelData = {
+  tenant?: { id?: string };
+  team?: { id?: string; name?: string; aadGroupId?: string };
+  eventType?: string;
+};
+
+export class TeamsNotifierBot {
+  private readonly savedTenants = new Map<string, string>();
+
+  private readonly membership: Membership;
+  private readonly conversation: Conversation;
+
+  constructor(private readonly d: BotDependencies) {
+    this.membership = new Membership(d);
+    this.conversation = new Conversation(d);
+  }
+
+  async onTurn(context: TurnContext, outcome: TurnOutcome): Promise<void> {
+    const activity = context.activity;
+    const channelData = (activity.channelData ?? {}) as ChannelData;
+    const tenantId = (channelData.tenant?.id ?? activity.conversation?.tenantId)?.toLowerCase();
+    if (!isTenantAllowed(this.d.config, tenantId)) {
+      outcome.refused = 'tenant';
+      return;
+    }
+    if (
+      this.d.config.bot.appId &&
+      !isTrustedServiceUrl(activity.serviceUrl, this.d.config.extraServiceUrlHosts)
+    ) {
+      outcome.refused = 'serviceUrl';
+      return;
+    }
+    if (!tenantId) return; // Not from a Teams tenant: nothing to store or answer.
+    const handled = this.handlerFor(activity, channelData);
+    if (!handled) return;
+    await this.rememberTenant(tenantId, activity);
+    await handled(context, tenantId, channelData);
+  }
+
+  private handlerFor(activity: Activity, channelData: ChannelData) {
+    const botId = activity.recipient?.id;
+    const scope = activity.conversation?.conversationType;
+    const m = this.membership;
+    const c = this.conversation;
+    switch (activity.type) {
+      case 'installationUpdate':
+        if (activity.action?.startsWith('add'))
+          return scope === 'personal' ? m.installPersonal : m.installTeam;
+        if (activity.action?.startsWith('remove')) {
+          return scope === 'personal' ? m.uninstallPersonal : m.uninstallTeam;
+        }
+        return undefined;
+      case 'conversationUpdate': {
+        if (channelData.eventType === 'teamDeleted') return m.uninstallTeam;
+        const added = activity.membersAdded ?? [];
+        const removed = activity.membersRemoved ?? [];
+        if (added.some((m) => m.id === botId))
+          return scope === 'personal' ? m.installPersonal : m.installTeam;
+        if (removed.some((m) => m.id === botId)) {
+          return scope === 'personal' ? m.uninstallPersonal : m.uninstallTeam;
+        }
+        if (channelData.team?.id && (added.length || removed.length)) return m.teamMembersChanged;
+        return undefined;
+      }
+      case 'message':
+        return scope === 'personal' ? c.personalMessage : c.groupMessage;
+      default:
+        return undefined;
+    }
+  }
+
+  private async rememberTenant(tenantId: string, activity: Activity): Promise<void> {
+    const botId = activity.recipient?.id;
+    const signature = `${activity.serviceUrl}|${botId}`;
+    if (!botId || this.savedTenants.get(tenantId) === signature) return;
+    await this.d.conversations.saveTenant({ tenantId, serviceUrl: activity.serviceUrl, botId });
+    this.savedTenants.set(tenantId, signature);
+  }
+}

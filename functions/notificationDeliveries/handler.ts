@@ -1,0 +1,67 @@
+import type { InvocationContext } from '@azure/functions';
+import { services } from '../../shared/container.js';
+import { requeueDelivery } from '../../shared/delivery/requeue.js';
+import type { DeliveryTask } from '../../shared/delivery/task.js';
+import { DELIVERIES_QUEUE } from '../../shared/queues.js';
+import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
+import { reportPoisoned, reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
+
+const QUEUE = DELIVERIES_QUEUE;
+
+export async function handleDeliveryMessage(item: unknown, context: InvocationContext): Promise<void> {
+  const meta = context.triggerMetadata ?? {};
+  const task = item as DeliveryTask;
+  const { delivery, deliveryQueue, queueHost } = services();
+  if (!task || typeof task !== 'object' || task.v !== 1 || !task.jobId || !task.recipient || !task.tenantId) {
+    // Only the job function writes this queue; anything else is not ours to retry.
+    context.error('deliveries: message is not a delivery task; dropped to the poison queue');
+    reportPoisoned(QUEUE, meta, queueHost.maxDequeueCount, undefined, 'NotADeliveryTask');
+    throw new Error('not a delivery task');
+  }
+  const dequeueCount = Number(meta.dequeueCount ?? 1);
+  // One span per delivery attempt, in the trace the job was enqueued with.
+  await withConsumerSpan(
+    'Deliver notification',
+    task.traceparent,
+    {
+      'messaging.destination.name': QUEUE,
+      jobId: task.jobId,
+      tenantId: task.tenantId,
+      dequeueCount,
+      reschedules: task.reschedules,
+    },
+    async (span) => {
+      reportQueueAge(QUEUE, meta, task.tenantId);
+      let result;
+      try {
+        result = await delivery.deliver(task, {
+          claimToken: String(meta.id ?? context.invocationId),
+          dequeueCount,
+          maxDequeueCount: queueHost.maxDequeueCount,
+        });
+      } catch (err) {
+        const reason = err instanceof Error ? err.name : 'Error';
+        reportPoisoned(QUEUE, meta, queueHost.maxDequeueCount, task.jobId, reason, task.tenantId);
+        throw err;
+      }
+      span.setAttributes({
+        outcome: result.kind === 'done' ? result.status : result.kind,
+        reason: result.reason ?? '',
+      });
+      switch (result.kind) {
+        case 'done':
+          context.log(
+            `job ${task.jobId}: delivery ${result.status}${result.reason ? ` (${result.reason})` : ''}${result.duplicate ? ', already recorded' : ''}`,
+          );
+          return;
+        case 'reschedule':
+          await requeueDelivery(deliveryQueue, task, result.delayMs, result.reason);
+          context.log(`job ${task.jobId}: delivery rescheduled in ${result.delayMs} ms (${result.reason})`);
+          return;
+        case 'retry':
+          reportPoisoned(QUEUE, meta, queueHost.maxDequeueCount, task.jobId, result.reason, task.tenantId);
+          throw new Error(`delivery will be retried: ${result.reason}`);
+      }
+    },
+  );
+}

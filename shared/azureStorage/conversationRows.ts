@@ -1,0 +1,99 @@
+import type { UserRecord } from '../stores/conversations.js';
+import type { DeliveryRecord, DeliveryStatus } from '../stores/deliveryRecords.js';
+import { keyPart } from './table.js';
+
+/**
+ * The rows of the Conversations table, one partition per tenant; this module alone knows their keys
+ * and columns (the two stores that share the table write through it):
+ *   user|<teamsUserId>        the canonical user record                  (conversation store)
+ *   aad|<aadObjectId>         alias → userId                              (conversation store)
+ *   upn|<upn>                 alias → userId                              (conversation store)
+ *   tenant                    the tenant's last service URL and bot ID    (conversation store)
+ *   team|<teamId>             a team the bot was installed in             (conversation store)
+ *   member|<teamId>|<userId>  roster membership, so an uninstall can find the team's users
+ *   dlv|<jobId>|<recipient>   a delivery record                           (delivery record store)
+ * Delivery records share the recipient's partition so a claim and the recipient's hourly counter
+ * commit in one entity-group transaction.
+ */
+
+export type Row = Record<string, unknown> & { etag?: string };
+
+export const partitionOf = (tenantId: string) => tenantId.toLowerCase();
+export const userRow = (userId: string) => `user|${keyPart(userId)}`;
+export const aliasRow = (kind: 'aad' | 'upn', value: string) => `${kind}|${keyPart(value.toLowerCase())}`;
+export const teamRow = (teamId: string) => `team|${keyPart(teamId)}`;
+export const memberPrefix = (teamId: string) => `member|${keyPart(teamId)}|`;
+export const deliveryRowPrefix = (jobId: string) => `dlv|${keyPart(jobId)}|`;
+export const deliveryRow = (jobId: string, recipient: string) =>
+  deliveryRowPrefix(jobId) + keyPart(recipient);
+
+export function toUser(tenantId: string, row: Row): UserRecord {
+  return {
+    tenantId,
+    userId: String(row.userId),
+    aadObjectId: (row.aadObjectId as string) || undefined,
+    upn: (row.upn as string) || undefined,
+    name: (row.name as string) || undefined,
+    serviceUrl: String(row.serviceUrl ?? ''),
+    conversationId: (row.conversationId as string) || undefined,
+    sources: row.sources ? (JSON.parse(String(row.sources)) as string[]) : [],
+    inactiveReason: (row.inactiveReason as string) || undefined,
+    optedOut: row.optedOut === true,
+    welcomedAt: (row.welcomedAt as string) || undefined,
+    capHour: (row.capHour as string) || undefined,
+    capCount: typeof row.capCount === 'number' ? row.capCount : 0,
+    updatedAt: String(row.updatedAt ?? ''),
+    etag: String(row.etag ?? ''),
+  };
+}
+
+export function userEntity(user: Omit<UserRecord, 'etag'>) {
+  return {
+    partitionKey: partitionOf(user.tenantId),
+    rowKey: userRow(user.userId),
+    userId: user.userId,
+    aadObjectId: user.aadObjectId ?? '',
+    upn: user.upn?.toLowerCase() ?? '',
+    name: user.name ?? '',
+    serviceUrl: user.serviceUrl,
+    conversationId: user.conversationId ?? '',
+    sources: JSON.stringify(user.sources),
+    inactiveReason: user.inactiveReason ?? '',
+    active: !user.inactiveReason,
+    optedOut: user.optedOut,
+    welcomedAt: user.welcomedAt ?? '',
+    capHour: user.capHour ?? '',
+    capCount: user.capCount,
+    updatedAt: user.updatedAt,
+  };
+}
+
+export function toDeliveryRecord(row: Row): DeliveryRecord {
+  const opt = (name: string) => (row[name] as string) || undefined;
+  return {
+    jobId: String(row.jobId),
+    recipient: String(row.recipient),
+    status: row.status as DeliveryStatus,
+    reason: opt('reason'),
+    detail: opt('detail'),
+    userId: opt('userId'),
+    conversationId: opt('conversationId'),
+    activityId: opt('activityId'),
+    firstContact: typeof row.firstContact === 'boolean' ? row.firstContact : undefined,
+    attempts: Number(row.attempts ?? 0),
+    claimToken: opt('claimToken'),
+    claimedAt: opt('claimedAt'),
+    completedAt: opt('completedAt'),
+    updatedAt: String(row.updatedAt ?? ''),
+    etag: String(row.etag ?? ''),
+  };
+}
+
+type Fields = Record<string, string | number | boolean> & { partitionKey: string; rowKey: string };
+
+/** Drops undefined fields, which the Tables SDK would otherwise reject. */
+export function clean(fields: Record<string, unknown> & { partitionKey: string; rowKey: string }): Fields {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v as string | number | boolean;
+  return out as Fields;
+}

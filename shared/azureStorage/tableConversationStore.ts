@@ -1,0 +1,201 @@
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import type { RecipientKey } from '../jobs/recipient.js';
+import {
+  profileChange,
+  type ConversationStore,
+  type SaveUserOptions,
+  type TeamRecord,
+  type TenantRecord,
+  type UserChange,
+  type UserProfile,
+  type UserRecord,
+} from '../stores/conversations.js';
+import {
+  aliasRow,
+  memberPrefix,
+  partitionOf,
+  teamRow,
+  toUser,
+  userEntity,
+  userRow,
+  type Row,
+} from './conversationRows.js';
+import {
+  getOrUndefined,
+  isConflict,
+  isNotFound,
+  isPreconditionFailed,
+  keyPart,
+  listByPrefix,
+  type LazyTable,
+} from './table.js';
+
+/**
+ * The conversation store on Table Storage (rows: conversationRows.ts). Every read on a request path
+ * is a point read; every update is ETag-guarded.
+ */
+
+const MAX_CAS_ATTEMPTS = 8;
+
+export class TableConversationStore implements ConversationStore {
+  constructor(private readonly table: LazyTable) {}
+
+  async getUser(tenantId: string, key: RecipientKey): Promise<UserRecord | undefined> {
+    const table = await this.table.client();
+    const pk = partitionOf(tenantId);
+    let userId = key.value;
+    if (key.kind !== 'userId') {
+      const alias = await getOrUndefined<Row>(
+        table,
+        pk,
+        aliasRow(key.kind === 'upn' ? 'upn' : 'aad', key.value),
+      );
+      if (!alias) return undefined;
+      userId = String(alias.userId);
+    }
+    return this.getUserById(tenantId, userId, table);
+  }
+
+  async getUserById(tenantId: string, userId: string, client?: TableClient): Promise<UserRecord | undefined> {
+    const table = client ?? (await this.table.client());
+    const row = await getOrUndefined<Row>(table, partitionOf(tenantId), userRow(userId));
+    return row ? toUser(tenantId, row) : undefined;
+  }
+
+  /**
+   * Read-modify-write of one user with optimistic concurrency; alias rows are written in the same
+   * transaction, so a lookup by UPN or AAD object ID never sees a half-written user.
+   * Returns the stored record and whether it changed.
+   */
+  async updateUser(
+    tenantId: string,
+    userId: string,
+    change: UserChange,
+  ): Promise<{ user: UserRecord | undefined; changed: boolean }> {
+    const table = await this.table.client();
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const current = await this.getUserById(tenantId, userId, table);
+      const next = change(current);
+      if (!next) return { user: current, changed: false };
+      const entity = userEntity(next);
+      const actions: TransactionAction[] = [
+        current ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity],
+      ];
+      for (const [kind, value] of [
+        ['aad', next.aadObjectId],
+        ['upn', next.upn],
+      ] as const) {
+        if (value) {
+          actions.push([
+            'upsert',
+            { partitionKey: entity.partitionKey, rowKey: aliasRow(kind, value), userId },
+            'Replace',
+          ]);
+        }
+      }
+      try {
+        const result = await table.submitTransaction(actions);
+        const etag = result.subResponses[0]?.etag ?? '';
+        return { user: { ...next, etag }, changed: true };
+      } catch (err) {
+        if (isConflict(err) || isPreconditionFailed(err)) continue;
+        throw err;
+      }
+    }
+    throw new Error(`Too much contention updating user record ${userRow(userId)}`);
+  }
+
+  async saveUser(tenantId: string, profile: UserProfile, options: SaveUserOptions = {}): Promise<UserRecord> {
+    const change = profileChange(tenantId, profile, options, new Date().toISOString());
+    const { user } = await this.updateUser(tenantId, profile.userId, change);
+    if (!user) throw new Error('unreachable: saveUser produced no record');
+    return user;
+  }
+
+  async saveTenant(record: TenantRecord): Promise<void> {
+    const table = await this.table.client();
+    await table.upsertEntity(
+      {
+        partitionKey: partitionOf(record.tenantId),
+        rowKey: 'tenant',
+        ...record,
+        updatedAt: new Date().toISOString(),
+      },
+      'Replace',
+    );
+  }
+
+  async getTenant(tenantId: string): Promise<TenantRecord | undefined> {
+    const table = await this.table.client();
+    const row = await getOrUndefined<Row>(table, partitionOf(tenantId), 'tenant');
+    return row
+      ? { tenantId: String(row.tenantId), serviceUrl: String(row.serviceUrl), botId: String(row.botId) }
+      : undefined;
+  }
+
+  /** Merges: a record without `name` (roster sync, uninstall) keeps the stored name. */
+  async saveTeam(record: TeamRecord): Promise<void> {
+    const table = await this.table.client();
+    const { name, ...rest } = record;
+    await table.upsertEntity(
+      {
+        partitionKey: partitionOf(record.tenantId),
+        rowKey: teamRow(record.teamId),
+        ...rest,
+        ...(name !== undefined ? { name } : {}),
+        rosterSyncedAt: record.rosterSyncedAt ?? '',
+        updatedAt: new Date().toISOString(),
+      },
+      'Merge',
+    );
+  }
+
+  async getTeam(tenantId: string, teamId: string): Promise<TeamRecord | undefined> {
+    const table = await this.table.client();
+    const row = await getOrUndefined<Row>(table, partitionOf(tenantId), teamRow(teamId));
+    if (!row) return undefined;
+    return {
+      tenantId,
+      teamId: String(row.teamId),
+      name: (row.name as string) || undefined,
+      serviceUrl: String(row.serviceUrl),
+      installed: row.installed === true,
+      memberCount: Number(row.memberCount ?? 0),
+      rosterSyncedAt: (row.rosterSyncedAt as string) || undefined,
+    };
+  }
+
+  /** Records that users are members of a team (batched, 100 rows per transaction). */
+  async addTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void> {
+    const table = await this.table.client();
+    const pk = partitionOf(tenantId);
+    for (let i = 0; i < userIds.length; i += 100) {
+      const actions: TransactionAction[] = userIds
+        .slice(i, i + 100)
+        .map((userId) => [
+          'upsert',
+          { partitionKey: pk, rowKey: memberPrefix(teamId) + keyPart(userId), userId, teamId },
+          'Replace',
+        ]);
+      await table.submitTransaction(actions);
+    }
+  }
+
+  async removeTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void> {
+    const table = await this.table.client();
+    const pk = partitionOf(tenantId);
+    for (const userId of userIds) {
+      await table.deleteEntity(pk, memberPrefix(teamId) + keyPart(userId)).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
+  }
+
+  /** Users recorded as members of a team: a range query inside the tenant's partition, not a scan. */
+  async listTeamMembers(tenantId: string, teamId: string): Promise<string[]> {
+    const table = await this.table.client();
+    const rows = await listByPrefix<Row>(table, partitionOf(tenantId), memberPrefix(teamId), ['userId']);
+    const ids = rows.map((row) => String(row.userId));
+    return ids;
+  }
+}

@@ -1,0 +1,186 @@
+import type { TransactionAction } from '@azure/data-tables';
+import {
+  TERMINAL,
+  type ClaimRequest,
+  type ClaimResult,
+  type DeliveryOutcome,
+  type DeliveryRecord,
+  type DeliveryRecordStore,
+  type PendingOutcome,
+} from '../stores/deliveryRecords.js';
+import {
+  clean,
+  deliveryRow,
+  deliveryRowPrefix,
+  partitionOf,
+  toDeliveryRecord,
+  userEntity,
+  type Row,
+} from './conversationRows.js';
+import {
+  getOrUndefined,
+  isConflict,
+  isPreconditionFailed,
+  isTransient,
+  listByPrefix,
+  type LazyTable,
+} from './table.js';
+
+/** Delivery records on Table Storage: rows `dlv|<jobId>|<recipient>` of the Conversations table. */
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class TableDeliveryRecordStore implements DeliveryRecordStore {
+  constructor(private readonly table: LazyTable) {}
+
+  async get(tenantId: string, jobId: string, recipient: string): Promise<DeliveryRecord | undefined> {
+    const table = await this.table.client();
+    const row = await getOrUndefined<Row>(table, partitionOf(tenantId), deliveryRow(jobId, recipient));
+    return row ? toDeliveryRecord(row) : undefined;
+  }
+
+  /**
+   * Claims a delivery and counts it against the recipient's hourly cap in one transaction:
+   * it fails if the delivery row already exists (or changed since `existing` was read), or if the
+   * user record changed since it was read (an opt-out, a new conversation, another delivery).
+   */
+  async claim(args: ClaimRequest): Promise<ClaimResult> {
+    const table = await this.table.client();
+    const now = new Date().toISOString();
+    const pk = partitionOf(args.tenantId);
+    const row = {
+      partitionKey: pk,
+      rowKey: deliveryRow(args.jobId, args.recipient),
+      jobId: args.jobId,
+      recipient: args.recipient,
+      status: 'sending',
+      userId: args.user.userId,
+      attempts: (args.existing?.attempts ?? 0) + 1,
+      claimToken: args.claimToken,
+      claimedAt: now,
+      updatedAt: now,
+    };
+    const { etag: userEtag, ...user } = args.user;
+    const counted = {
+      ...user,
+      capCount: user.capHour === args.capHour ? user.capCount + 1 : 1,
+      capHour: args.capHour,
+    };
+    const actions: TransactionAction[] = [
+      args.existing ? ['update', row, 'Merge', { etag: args.existing.etag }] : ['create', row],
+      ['update', userEntity(counted), 'Replace', { etag: userEtag }],
+    ];
+    try {
+      const result = await table.submitTransaction(actions);
+      const deliveryEtag = result.subResponses[0]?.etag ?? '';
+      return {
+        kind: 'claimed',
+        delivery: { ...toDeliveryRecord(row), etag: deliveryEtag },
+        userEtag: result.subResponses[1]?.etag ?? '',
+      };
+    } catch (err) {
+      if (!isConflict(err) && !isPreconditionFailed(err)) throw err;
+      // Either row may be the one that moved; read the delivery to tell which.
+      const current = await this.get(args.tenantId, args.jobId, args.recipient);
+      if (current && (!args.existing || current.etag !== args.existing.etag)) {
+        return { kind: 'delivery-exists', delivery: current };
+      }
+      return { kind: 'user-changed' };
+    }
+  }
+
+  async complete(
+    tenantId: string,
+    claimed: DeliveryRecord,
+    outcome: DeliveryOutcome | PendingOutcome,
+    options: { waitOutOutageMs?: number } = {},
+  ): Promise<boolean> {
+    // After Teams accepted a message this write is all that stops a retry from sending it again, so
+    // the caller may ask to wait out a storage outage (or restart) rather than fail.
+    const deadline = Date.now() + (options.waitOutOutageMs ?? 0);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.completeOnce(tenantId, claimed, outcome);
+      } catch (err) {
+        if (!isTransient(err) || Date.now() >= deadline) throw err;
+        await sleep(Math.min(5000, 500 * 2 ** attempt, Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+
+  private async completeOnce(
+    tenantId: string,
+    claimed: DeliveryRecord,
+    outcome: DeliveryOutcome | PendingOutcome,
+  ): Promise<boolean> {
+    const table = await this.table.client();
+    const now = new Date().toISOString();
+    const terminal = TERMINAL.has(outcome.status);
+    try {
+      await table.updateEntity(
+        clean({
+          partitionKey: partitionOf(tenantId),
+          rowKey: deliveryRow(claimed.jobId, claimed.recipient),
+          ...outcome,
+          claimToken: terminal ? '' : claimed.claimToken,
+          completedAt: terminal ? now : undefined,
+          updatedAt: now,
+        }),
+        'Merge',
+        { etag: claimed.etag },
+      );
+      return true;
+    } catch (err) {
+      if (isPreconditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Records an outcome for a delivery that never reached the connector (skipped, invalid recipient...).
+   * Never overwrites a terminal record; returns the record that stands.
+   */
+  async recordWithoutClaim(
+    tenantId: string,
+    jobId: string,
+    recipient: string,
+    outcome: DeliveryOutcome,
+  ): Promise<DeliveryRecord> {
+    const table = await this.table.client();
+    const now = new Date().toISOString();
+    const entity = clean({
+      partitionKey: partitionOf(tenantId),
+      rowKey: deliveryRow(jobId, recipient),
+      jobId,
+      recipient,
+      attempts: 0,
+      ...outcome,
+      completedAt: now,
+      updatedAt: now,
+    });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.get(tenantId, jobId, recipient);
+      if (current && TERMINAL.has(current.status)) return current;
+      try {
+        if (current) {
+          await table.updateEntity({ ...entity, attempts: current.attempts }, 'Merge', {
+            etag: current.etag,
+          });
+        } else {
+          await table.createEntity(entity);
+        }
+        return (await this.get(tenantId, jobId, recipient)) as DeliveryRecord;
+      } catch (err) {
+        if (!isConflict(err) && !isPreconditionFailed(err)) throw err;
+      }
+    }
+    throw new Error(`Too much contention recording delivery ${deliveryRow(jobId, recipient)}`);
+  }
+
+  /** All delivery records of a job: a RowKey range inside the tenant's partition. */
+  async listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]> {
+    const table = await this.table.client();
+    const rows = await listByPrefix<Row>(table, partitionOf(tenantId), deliveryRowPrefix(jobId));
+    return rows.map(toDeliveryRecord);
+  }
+}

@@ -1,0 +1,88 @@
+import { getOrUndefined, isConflict, keyPart, packJson, unpackJson, type LazyTable } from './table.js';
+
+import type { JobRecord, JobStore, RejectedJob, RejectedJobStore } from '../stores/jobs.js';
+
+/** Job records (table `Jobs`, PartitionKey = job ID): what was accepted, for status and idempotency. */
+
+type Row = Record<string, unknown>;
+
+export class TableJobStore implements JobStore {
+  constructor(private readonly table: LazyTable) {}
+
+  /** Inserts the job; if one with this ID exists, returns it instead (the caller compares hashes). */
+  async createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }> {
+    const table = await this.table.client();
+    const { recipients, ...rest } = job;
+    try {
+      await table.createEntity({
+        partitionKey: keyPart(job.jobId),
+        rowKey: 'job',
+        ...stripUndefined(rest),
+        total: recipients.length,
+        ...packJson('recipients', recipients),
+      });
+      return { created: true, job };
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      const existing = await this.get(job.jobId);
+      if (!existing) throw err;
+      return { created: false, job: existing };
+    }
+  }
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const table = await this.table.client();
+    const row = await getOrUndefined<Row>(table, keyPart(jobId), 'job');
+    if (!row) return undefined;
+    return {
+      jobId: String(row.jobId),
+      tenantId: String(row.tenantId),
+      recipients: unpackJson<string[]>(row, 'recipients') ?? [],
+      contentHash: String(row.contentHash),
+      acceptedAt: String(row.acceptedAt),
+      source: String(row.source ?? ''),
+      notBefore: (row.notBefore as string) || undefined,
+      expiresAt: (row.expiresAt as string) || undefined,
+      fannedOutAt: (row.fannedOutAt as string) || undefined,
+    };
+  }
+
+  async markFannedOut(jobId: string): Promise<void> {
+    const table = await this.table.client();
+    await table.updateEntity(
+      { partitionKey: keyPart(jobId), rowKey: 'job', fannedOutAt: new Date().toISOString() },
+      'Merge',
+    );
+  }
+}
+
+/** Jobs that failed validation, kept with their reason (table `RejectedJobs`, one partition per day). */
+export class TableRejectedJobStore implements RejectedJobStore {
+  constructor(private readonly table: LazyTable) {}
+
+  async add(rejected: RejectedJob): Promise<string> {
+    const table = await this.table.client();
+    const now = new Date();
+    // Newest first within a day: inverted timestamp, then a random suffix against collisions.
+    const rowKey = `${(8_640_000_000_000_000 - now.getTime()).toString().padStart(16, '0')}-${Math.random().toString(36).slice(2, 10)}`;
+    await table.createEntity({
+      partitionKey: now.toISOString().slice(0, 10),
+      rowKey,
+      reason: rejected.reason,
+      errors: JSON.stringify(rejected.errors).slice(0, 30_000),
+      source: rejected.source,
+      jobId: rejected.jobId ?? '',
+      queueMessageId: rejected.queueMessageId ?? '',
+      body: rejected.body.slice(0, 30_000),
+      rejectedAt: now.toISOString(),
+    });
+    return rowKey;
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Record<string, string> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
+}

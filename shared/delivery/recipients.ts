@@ -1,0 +1,91 @@
+import { LRUCache } from 'lru-cache';
+import type { RecipientKey } from '../jobs/recipient.js';
+import type { ConversationStore, UserRecord } from '../stores/conversations.js';
+import { EventNames, telemetry } from '../telemetry/telemetry.js';
+
+/**
+ * Delivery's view of the conversation store: recipients by key with a small in-process cache (every
+ * use of a cached record is validated by the claim's ETag check), the tenant's service URL and bot ID,
+ * and the two changes a send makes to a user (its chat, its deactivation).
+ */
+export class Recipients {
+  private readonly users = new LRUCache<string, UserRecord>({ max: 50_000, ttl: 10 * 60_000 });
+  private readonly botIds = new Map<string, string>();
+
+  constructor(
+    private readonly conversations: ConversationStore,
+    private readonly defaults: { botId: string | undefined; serviceUrl: string },
+  ) {}
+
+  async resolve(tenantId: string, key: RecipientKey, fresh: boolean): Promise<UserRecord | undefined> {
+    const cacheKey = keyOf(tenantId, key);
+    if (!fresh) {
+      const cached = this.users.get(cacheKey);
+      if (cached) return cached;
+    }
+    let user = await this.conversations.getUser(tenantId, key);
+    if (!user && key.kind === 'userId') {
+      // A Teams user ID is enough to open a chat even if the bot never saw this user.
+      const tenant = await this.conversations.getTenant(tenantId);
+      user = await this.conversations.saveUser(
+        tenantId,
+        { userId: key.value, serviceUrl: tenant?.serviceUrl ?? this.defaults.serviceUrl },
+        { source: 'job' },
+      );
+    }
+    if (user) this.users.set(cacheKey, user);
+    return user;
+  }
+
+  remember(tenantId: string, key: RecipientKey, user: UserRecord): void {
+    this.users.set(keyOf(tenantId, key), user);
+  }
+
+  forget(tenantId: string, key: RecipientKey): void {
+    this.users.delete(keyOf(tenantId, key));
+  }
+
+  /** Stores (or, with undefined, forgets) the user's 1:1 chat; returns the user as now stored. */
+  async storeConversation(
+    key: RecipientKey,
+    user: UserRecord,
+    conversationId: string | undefined,
+  ): Promise<UserRecord> {
+    const { user: stored } = await this.conversations.updateUser(user.tenantId, user.userId, (current) =>
+      current ? { ...current, conversationId, updatedAt: new Date().toISOString() } : undefined,
+    );
+    const next = stored ?? { ...user, conversationId };
+    this.remember(user.tenantId, key, next);
+    return next;
+  }
+
+  /** Teams said this user cannot get the bot's messages: later jobs fail without calling Teams. */
+  async deactivate(key: RecipientKey, user: UserRecord, reason: string, jobId: string): Promise<void> {
+    await this.conversations.updateUser(user.tenantId, user.userId, (current) =>
+      current ? { ...current, inactiveReason: reason, updatedAt: new Date().toISOString() } : undefined,
+    );
+    this.forget(user.tenantId, key);
+    telemetry().event(EventNames.recipientDeactivated, {
+      tenantId: user.tenantId,
+      reason,
+      jobId,
+      recipient: telemetry().userRef(`userId:${user.userId}`),
+    });
+  }
+
+  async serviceUrlFor(user: UserRecord): Promise<string> {
+    if (user.serviceUrl) return user.serviceUrl;
+    return (await this.conversations.getTenant(user.tenantId))?.serviceUrl ?? this.defaults.serviceUrl;
+  }
+
+  /** The bot's ID in Teams for this tenant: its stored reference, else `28:<appId>`. */
+  async botIdFor(tenantId: string): Promise<string | undefined> {
+    const cached = this.botIds.get(tenantId);
+    if (cached) return cached;
+    const botId = (await this.conversations.getTenant(tenantId))?.botId ?? this.defaults.botId;
+    if (botId) this.botIds.set(tenantId, botId);
+    return botId;
+  }
+}
+
+const keyOf = (tenantId: string, key: RecipientKey) => `${tenantId}|${key.kind}:${key.value}`;

@@ -1,0 +1,140 @@
+import { toActivity } from '../jobs/contract.js';
+import type { RecipientKey } from '../jobs/recipient.js';
+import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
+import type { Claimed } from './claim.js';
+import type { BotConnector, ConnectorResult } from './connector.js';
+import type { OutcomeRecorder } from './outcome.js';
+import { decideFailure } from './policy.js';
+import type { DeliveryRateLimiter } from './rateLimiter.js';
+import type { Recipients } from './recipients.js';
+import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
+
+export interface SendOptions {
+  connector: BotConnector;
+  limiter: DeliveryRateLimiter;
+  recipients: Recipients;
+  outcomes: OutcomeRecorder;
+  /** Throttled calls wait in-process up to this long before being rescheduled through the queue. */
+  maxWaitMs: number;
+}
+
+const MAX_CALLS = 6;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sends a claimed delivery: opens the 1:1 chat if none is stored, sends within the rate limits, and
+ * acts on each Teams answer as the policy says. Every way out records the outcome.
+ */
+export async function openChatAndSend(
+  task: DeliveryTask,
+  key: RecipientKey,
+  { claimed, user: claimedUser }: Claimed,
+  attempt: AttemptContext,
+  o: SendOptions,
+): Promise<DeliveryResult> {
+  let user = claimedUser;
+  const serviceUrl = await o.recipients.serviceUrlFor(user);
+  const activity = toActivity(task.message);
+  let conversationId = user.conversationId;
+  let firstContact = false;
+  let reopened = false;
+
+  for (let call = 0; call < MAX_CALLS; call++) {
+    let answer: ConnectorResult<{ id?: string }>;
+    if (!conversationId) {
+      const botId = await o.recipients.botIdFor(user.tenantId);
+      if (!botId) {
+        return o.outcomes.finish(task, claimed, {
+          status: 'failed',
+          reason: 'BotIdUnknown',
+          detail: 'no stored reference names the bot in this tenant and MicrosoftAppId is not set',
+        });
+      }
+      const created = await o.limiter.schedule(task.tenantId, undefined, () =>
+        o.connector.createConversation(serviceUrl, { botId, userId: user.userId, tenantId: user.tenantId }),
+      );
+      if (created.ok) {
+        conversationId = created.body.id;
+        firstContact = true;
+        user = await o.recipients.storeConversation(key, user, conversationId);
+        continue;
+      }
+      answer = created;
+    } else {
+      const chat = conversationId;
+      answer = await o.limiter.schedule(task.tenantId, chat, () =>
+        o.connector.sendToConversation(serviceUrl, chat, activity),
+      );
+    }
+
+    if (answer.ok) {
+      return o.outcomes.finish(task, claimed, {
+        status: 'sent',
+        activityId: answer.body.id,
+        conversationId,
+        firstContact,
+        userId: user.userId,
+      });
+    }
+    const action = decideFailure(answer, {
+      call,
+      hasChat: !!conversationId,
+      reopened,
+      maxWaitMs: o.maxWaitMs,
+    });
+    const detail = answer.message;
+    switch (action.do) {
+      case 'wait':
+      case 'reschedule':
+        o.limiter.throttled(task.tenantId, action.delayMs);
+        telemetry().event(
+          EventNames.throttled,
+          {
+            jobId: task.jobId,
+            tenantId: task.tenantId,
+            status: answer.status,
+            call: conversationId ? 'SendToConversation' : 'CreateConversation',
+            hasRetryAfter: answer.retryAfterMs !== undefined,
+          },
+          { retryAfterMs: action.delayMs },
+        );
+        telemetry().metric(MetricNames.throttles, 1, { tenantId: task.tenantId });
+        if (action.do === 'reschedule') {
+          return o.outcomes.reschedule(task, claimed, action.delayMs, action.reason);
+        }
+        await sleep(action.delayMs);
+        continue;
+      case 'reopen-chat':
+        // Teams forgot the chat (or it was deleted): forget it too and open it again, once.
+        reopened = true;
+        conversationId = undefined;
+        user = await o.recipients.storeConversation(key, user, undefined);
+        continue;
+      case 'deactivate':
+        await o.recipients.deactivate(key, user, action.reason, task.jobId);
+        return o.outcomes.finish(task, claimed, {
+          status: 'failed',
+          reason: action.reason,
+          detail,
+          userId: user.userId,
+        });
+      case 'retry':
+        return o.outcomes.retryLater(task, claimed, attempt, action.reason, detail);
+      case 'fail':
+        return o.outcomes.finish(task, claimed, {
+          status: 'failed',
+          reason: action.reason,
+          detail,
+          userId: user.userId,
+          conversationId,
+        });
+    }
+  }
+  return o.outcomes.retryLater(
+    task,
+    claimed,
+    attempt,
+    'TooManyConnectorCalls',
+    'gave up after repeated throttling',
+  );
+}

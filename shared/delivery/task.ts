@@ -1,0 +1,32 @@
+import type { NotificationMessage } from '../jobs/contract.js';
+import type { DeliveryStatus } from '../stores/deliveryRecords.js';
+
+/** One recipient's share of a job, as carried on the deliveries queue. */
+export interface DeliveryTask {
+  v: 1;
+  jobId: string;
+  tenantId: string;
+  /** `userId:…`, `aadObjectId:…` or `upn:…` */
+  recipient: string;
+  message: NotificationMessage;
+  acceptedAt: string;
+  notBefore?: string | undefined;
+  expiresAt?: string | undefined;
+  /** How many times this delivery was rescheduled after throttling. */
+  reschedules: number;
+  traceparent?: string | undefined;
+}
+
+export interface AttemptContext {
+  /** Identifies this queue message across redeliveries (the queue message ID). */
+  claimToken: string;
+  dequeueCount: number;
+  maxDequeueCount: number;
+}
+
+export type DeliveryResult =
+  | { kind: 'done'; status: DeliveryStatus; reason?: string | undefined; duplicate?: boolean }
+  /** Put the task back on the queue after `delayMs`, without counting a failed attempt. */
+  | { kind: 'reschedule'; delayMs: number; reason: string }
+  /** Let the queue retry (counts towards the max dequeue count). */
+  | { kind: 'retry'; reason: string };

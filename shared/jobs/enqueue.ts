@@ -1,0 +1,26 @@
+import type { QueueSender } from '../queues.js';
+import { encodeMessage } from '../queues.js';
+import { withProducerSpan } from '../telemetry/traceContext.js';
+import { MAX_QUEUE_MESSAGE_BYTES, toWireJob, type NotificationJob } from './contract.js';
+
+/**
+ * The one way a valid job goes onto the jobs queue (HTTP intake and the typed producer both use it):
+ * the job carries this enqueue's trace context unless the caller set its own traceparent, and a job
+ * that does not fit in one queue message is refused, not sent.
+ */
+export async function enqueueJob(
+  job: NotificationJob,
+  queue: QueueSender,
+): Promise<{ ok: true } | { ok: false; bytes: number }> {
+  return withProducerSpan(
+    'Enqueue notification job',
+    { jobId: job.id, tenantId: job.tenantId },
+    async (traceparent) => {
+      const wire = toWireJob({ ...job, traceparent: job.traceparent ?? traceparent });
+      const bytes = Buffer.byteLength(encodeMessage(wire));
+      if (bytes > MAX_QUEUE_MESSAGE_BYTES) return { ok: false, bytes };
+      await queue.send(wire);
+      return { ok: true };
+    },
+  );
+}

@@ -1,0 +1,117 @@
+import type { RecipientKey } from '../jobs/recipient.js';
+
+/**
+ * The conversation store port: everything needed to DM a user later (users, their aliases, the
+ * tenant's service URL and bot ID, teams and their rosters). The Table Storage adapter is
+ * azureStorage/tableConversationStore.ts; unit tests use an in-memory twin.
+ */
+
+export interface UserProfile {
+  userId: string;
+  aadObjectId?: string | undefined;
+  upn?: string | undefined;
+  name?: string | undefined;
+  serviceUrl: string;
+}
+
+export interface UserRecord extends UserProfile {
+  tenantId: string;
+  /** The 1:1 chat between the bot and this user, once known. */
+  conversationId?: string | undefined;
+  /** How the bot knows this user: 'personal' (installed in 1:1) and/or 'team:<id>'. */
+  sources: string[];
+  /**
+   * Why the bot may not message this user now: a Teams 403 code, or removal from every team and chat
+   * the bot knew them from. Cleared when they install the bot or talk to it again.
+   */
+  inactiveReason?: string | undefined;
+  optedOut: boolean;
+  welcomedAt?: string | undefined;
+  capHour?: string | undefined;
+  capCount: number;
+  updatedAt: string;
+  /** Opaque version of the stored record; every update is guarded by it. */
+  etag: string;
+}
+
+export interface TenantRecord {
+  tenantId: string;
+  serviceUrl: string;
+  botId: string;
+}
+
+export interface TeamRecord {
+  tenantId: string;
+  teamId: string;
+  name?: string | undefined;
+  serviceUrl: string;
+  installed: boolean;
+  memberCount: number;
+  rosterSyncedAt?: string | undefined;
+}
+
+/** A change to a user: return the new record, or undefined to leave it as it is. */
+export type UserChange = (current: UserRecord | undefined) => Omit<UserRecord, 'etag'> | undefined;
+
+export interface SaveUserOptions {
+  source?: string | undefined;
+  conversationId?: string | undefined;
+  reactivate?: boolean;
+}
+
+export interface ConversationStore {
+  /** A user by Teams user ID, AAD object ID or UPN (point reads only). */
+  getUser(tenantId: string, key: RecipientKey): Promise<UserRecord | undefined>;
+  getUserById(tenantId: string, userId: string): Promise<UserRecord | undefined>;
+  /** Read-modify-write with optimistic concurrency; returns the stored record and whether it changed. */
+  updateUser(
+    tenantId: string,
+    userId: string,
+    change: UserChange,
+  ): Promise<{ user: UserRecord | undefined; changed: boolean }>;
+  /** Creates or refreshes a user's addressing data from an activity or a roster page. */
+  saveUser(tenantId: string, profile: UserProfile, options?: SaveUserOptions): Promise<UserRecord>;
+  saveTenant(record: TenantRecord): Promise<void>;
+  getTenant(tenantId: string): Promise<TenantRecord | undefined>;
+  /** Merges: a record without `name` (roster sync, uninstall) keeps the stored name. */
+  saveTeam(record: TeamRecord): Promise<void>;
+  getTeam(tenantId: string, teamId: string): Promise<TeamRecord | undefined>;
+  addTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void>;
+  removeTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void>;
+  listTeamMembers(tenantId: string, teamId: string): Promise<string[]>;
+}
+
+/** saveUser as a change: the profile merged into the stored user, or undefined when nothing moved. */
+export function profileChange(
+  tenantId: string,
+  profile: UserProfile,
+  options: SaveUserOptions,
+  now: string,
+): UserChange {
+  return (current) => {
+    const sources = new Set(current?.sources ?? []);
+    if (options.source) sources.add(options.source);
+    const next: Omit<UserRecord, 'etag'> = {
+      tenantId,
+      capCount: 0,
+      optedOut: false,
+      ...current,
+      userId: profile.userId,
+      aadObjectId: profile.aadObjectId ?? current?.aadObjectId,
+      upn: profile.upn?.toLowerCase() ?? current?.upn,
+      name: profile.name ?? current?.name,
+      serviceUrl: profile.serviceUrl || current?.serviceUrl || '',
+      conversationId: options.conversationId ?? current?.conversationId,
+      sources: [...sources].sort(),
+      inactiveReason: options.reactivate ? undefined : current?.inactiveReason,
+      updatedAt: now,
+    };
+    if (current && sameUser(current, next)) return undefined;
+    return next;
+  };
+}
+
+function sameUser(a: Omit<UserRecord, 'etag'>, b: Omit<UserRecord, 'etag'>): boolean {
+  const fields = ['aadObjectId', 'upn', 'name', 'serviceUrl', 'conversationId', 'inactiveReason'] as const;
+  return fields.every((f) => (a[f] ?? '') === (b[f] ?? '')) && a.sources.join() === b.sources.join();
+}

@@ -1,0 +1,79 @@
+import type { UserRecord } from './conversations.js';
+
+/**
+ * The delivery record store port: one record per (job, recipient), the exactly-once guard. A delivery
+ * is claimed (status `sending`) before the connector call and completed (`sent`, `failed`, `skipped`)
+ * after it, every write guarded by the record's version. The Table Storage adapter is
+ * azureStorage/tableDeliveryRecordStore.ts.
+ */
+
+export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped';
+export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'failed', 'skipped']);
+
+export interface DeliveryRecord {
+  jobId: string;
+  recipient: string;
+  status: DeliveryStatus;
+  reason?: string | undefined;
+  detail?: string | undefined;
+  userId?: string | undefined;
+  conversationId?: string | undefined;
+  activityId?: string | undefined;
+  firstContact?: boolean | undefined;
+  attempts: number;
+  claimToken?: string | undefined;
+  claimedAt?: string | undefined;
+  completedAt?: string | undefined;
+  updatedAt: string;
+  etag: string;
+}
+
+export type DeliveryOutcome = Pick<
+  DeliveryRecord,
+  'status' | 'reason' | 'detail' | 'userId' | 'conversationId' | 'activityId' | 'firstContact'
+>;
+
+/** A claimed delivery handed back to the queue: it stays claimed by the same token. */
+export type PendingOutcome = { status: 'pending'; reason?: string; detail?: string };
+
+export type ClaimResult =
+  | { kind: 'claimed'; delivery: DeliveryRecord; userEtag: string }
+  | { kind: 'delivery-exists'; delivery: DeliveryRecord }
+  | { kind: 'user-changed' };
+
+export interface ClaimRequest {
+  tenantId: string;
+  jobId: string;
+  recipient: string;
+  claimToken: string;
+  user: UserRecord;
+  capHour: string;
+  existing?: DeliveryRecord | undefined;
+}
+
+export interface DeliveryRecordStore {
+  get(tenantId: string, jobId: string, recipient: string): Promise<DeliveryRecord | undefined>;
+  /**
+   * Claims a delivery and counts it against the recipient's hourly cap, both or neither: fails if the
+   * record exists (or changed since `existing` was read), or if the user changed since it was read.
+   */
+  claim(request: ClaimRequest): Promise<ClaimResult>;
+  /**
+   * Finishes a claimed delivery; false if someone else changed the record since (it is then theirs).
+   * `waitOutOutageMs`: how long to keep retrying while storage is unreachable.
+   */
+  complete(
+    tenantId: string,
+    claimed: DeliveryRecord,
+    outcome: DeliveryOutcome | PendingOutcome,
+    options?: { waitOutOutageMs?: number },
+  ): Promise<boolean>;
+  /** Records an outcome without a claim; never overwrites a final record; returns the one that stands. */
+  recordWithoutClaim(
+    tenantId: string,
+    jobId: string,
+    recipient: string,
+    outcome: DeliveryOutcome,
+  ): Promise<DeliveryRecord>;
+  listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]>;
+}

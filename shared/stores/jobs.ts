@@ -1,0 +1,37 @@
+/**
+ * The job store ports: accepted jobs (for status and idempotency) and rejected ones (with their
+ * reason). Table Storage adapters: azureStorage/tableJobStore.ts.
+ */
+
+export interface JobRecord {
+  jobId: string;
+  tenantId: string;
+  recipients: string[];
+  /** Hash of the job's content: the same ID with different content is refused. */
+  contentHash: string;
+  acceptedAt: string;
+  source: string;
+  notBefore?: string | undefined;
+  expiresAt?: string | undefined;
+  fannedOutAt?: string | undefined;
+}
+
+export interface JobStore {
+  /** Inserts the job; if one with this ID exists, returns it instead (the caller compares hashes). */
+  createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }>;
+  get(jobId: string): Promise<JobRecord | undefined>;
+  markFannedOut(jobId: string): Promise<void>;
+}
+
+export interface RejectedJob {
+  reason: string;
+  errors: string[];
+  source: string;
+  jobId?: string | undefined;
+  queueMessageId?: string | undefined;
+  body: string;
+}
+
+export interface RejectedJobStore {
+  add(rejected: RejectedJob): Promise<string>;
+}

@@ -1,0 +1,37 @@
+import { poisonQueueOf } from '../queues.js';
+import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
+
+/** Queue-trigger telemetry shared by the two queue functions. */
+
+type TriggerMetadata = Record<string, unknown>;
+
+/** How long the message waited in the queue before this attempt (insertion to now). */
+export function reportQueueAge(queue: string, meta: TriggerMetadata, tenantId: string | undefined): void {
+  const inserted = typeof meta.insertionTime === 'string' ? Date.parse(meta.insertionTime) : NaN;
+  if (Number.isNaN(inserted)) return;
+  telemetry().metric(MetricNames.queueAge, Math.max(0, Date.now() - inserted), { queue, tenantId });
+}
+
+/** A failure on the last allowed attempt: the host moves the message to `<queue>-poison`. */
+export function reportPoisoned(
+  queue: string,
+  meta: TriggerMetadata,
+  maxDequeueCount: number,
+  jobId: string | undefined,
+  reason: string,
+  tenantId?: string,
+): void {
+  const dequeueCount = Number(meta.dequeueCount ?? 1);
+  if (dequeueCount < maxDequeueCount) return;
+  telemetry().event(
+    EventNames.messagePoisoned,
+    {
+      queue,
+      poisonQueue: poisonQueueOf(queue),
+      jobId,
+      tenantId,
+      reason,
+    },
+    { dequeueCount },
+  );
+}
