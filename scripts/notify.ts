@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadLocalSettings } from './localSettings.js';
+import { loadConfig } from '../shared/config.js';
 import { guessRecipient } from '../shared/jobs/recipient.js';
 import { enqueueNotification, JobValidationError } from '../shared/jobs/producer.js';
 import type { NotificationJobInput } from '../shared/jobs/contract.js';
@@ -40,7 +41,7 @@ export function parseNotifyArgs(
     notBefore?: string;
     expiresAt?: string;
   }>();
-  const tenantId = o.tenant ?? env.DEFAULT_TENANT_ID;
+  const tenantId = o.tenant ?? loadConfig(env).defaultTenantId;
   if (!tenantId) throw new UsageError('no tenant: pass --tenant or set DEFAULT_TENANT_ID');
   if (!o.text && !o.card) throw new UsageError('nothing to send: pass --text and/or --card');
   let card: Record<string, unknown> | undefined;

@@ -1,10 +1,12 @@
+import { readQueueHostSettings, type QueueHostSettings } from './hostSettings.js';
+
 /**
  * Every setting the app reads, parsed once from the environment (app settings in Azure,
  * local.settings.json locally). Invalid values fail fast with the setting's name.
  */
 
-export type AppType = 'MultiTenant' | 'SingleTenant' | 'UserAssignedMsi';
-export type UserIdTelemetryMode = 'hash' | 'omit' | 'raw';
+type AppType = 'MultiTenant' | 'SingleTenant' | 'UserAssignedMsi';
+type UserIdTelemetryMode = 'hash' | 'omit' | 'raw';
 
 export interface AppConfig {
   bot: {
@@ -16,6 +18,8 @@ export interface AppConfig {
     openIdMetadataUrl: string | undefined;
     tokenIssuer: string | undefined;
   };
+  /** host.json's queue settings the code must agree with, after `AzureFunctionsJobHost__…` overrides. */
+  queueHost: QueueHostSettings;
   /** `AzureWebJobsStorage`: the Functions host's storage connection, also used by the app's stores. */
   storage: StorageSettings;
   telemetry: TelemetrySettings;
@@ -42,7 +46,7 @@ export interface StorageSettings {
   azuriteHost?: string | undefined;
 }
 
-export interface TelemetrySettings {
+interface TelemetrySettings {
   connectionString: string | undefined;
   samplingRatio: number;
   liveMetrics: boolean;
@@ -52,7 +56,7 @@ export interface TelemetrySettings {
 
 type Env = Record<string, string | undefined>;
 
-export class ConfigError extends Error {
+class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
@@ -102,6 +106,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       openIdMetadataUrl: str(env, 'ToBotFromChannelOpenIdMetadataUrl'),
       tokenIssuer: str(env, 'ToBotFromChannelTokenIssuer'),
     },
+    queueHost: readQueueHostSettings(env),
     storage: readStorageSettings(env),
     telemetry: readTelemetrySettings(env),
     allowedTenantIds: allowed.length ? new Set(allowed) : undefined,
@@ -131,8 +136,8 @@ export function readStorageSettings(env: Env = process.env): StorageSettings {
   };
 }
 
-/** Application Insights settings; read on their own at start-up, before the rest of the app loads. */
-export function readTelemetrySettings(env: Env = process.env): TelemetrySettings {
+/** Application Insights settings. */
+function readTelemetrySettings(env: Env = process.env): TelemetrySettings {
   const ratioText = env.TELEMETRY_SAMPLING_RATIO?.trim();
   const samplingRatio = ratioText ? Number(ratioText) : 1;
   if (!Number.isFinite(samplingRatio) || samplingRatio < 0 || samplingRatio > 1) {

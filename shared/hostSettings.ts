@@ -41,6 +41,7 @@ export interface QueueHostSettings {
 }
 
 export function readQueueHostSettings(
+  env: Record<string, string | undefined> = process.env,
   hostJsonUrl = new URL('../../host.json', import.meta.url),
 ): QueueHostSettings {
   let file: unknown = {};
@@ -49,6 +50,6 @@ export function readQueueHostSettings(
   } catch {
     // No host.json: the host's defaults apply.
   }
-  const host = withHostOverrides(file) as { extensions?: { queues?: { maxDequeueCount?: number } } };
+  const host = withHostOverrides(file, env) as { extensions?: { queues?: { maxDequeueCount?: number } } };
   return { maxDequeueCount: host.extensions?.queues?.maxDequeueCount ?? 5 };
 }

@@ -3,7 +3,7 @@ import type { JobStore } from '../../shared/stores/jobs.js';
 
 /** A job's per-recipient outcomes and totals, as shown by the status API and `npm run status`. */
 
-export interface RecipientStatus {
+interface RecipientStatus {
   recipient: string;
   status: DeliveryStatus;
   reason?: string | undefined;

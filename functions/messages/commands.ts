@@ -1,6 +1,6 @@
 /** The 1:1 commands and the bot's own words. */
 
-export type Command = 'help' | 'stop' | 'start' | 'unknown';
+type Command = 'help' | 'stop' | 'start' | 'unknown';
 
 export function parseCommand(text: string): Command {
   const word = text

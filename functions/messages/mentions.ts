@@ -19,7 +19,7 @@ export interface MentionRequest {
   activityId: string;
 }
 
-export interface MentionDependencies {
+interface MentionDependencies {
   intake: JobIntake;
   delivery: DeliveryService;
   /** Where deliveries go when Teams asks us to wait. */

@@ -1,4 +1,4 @@
-import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
+import type { TableClient, TableEntityResult } from '@azure/data-tables';
 
 /** A table that is created on first use, once per process. */
 export class LazyTable {
@@ -95,5 +95,3 @@ export function unpackJson<T>(entity: Record<string, unknown>, name: string): T 
   for (let n = 0; typeof entity[`${name}${n}`] === 'string'; n++) json += entity[`${name}${n}`] as string;
   return json ? (JSON.parse(json) as T) : undefined;
 }
-
-export type Entity = TableEntity<Record<string, unknown>>;

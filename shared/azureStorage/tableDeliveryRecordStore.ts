@@ -1,5 +1,7 @@
 import type { TransactionAction } from '@azure/data-tables';
+import { countDelivery } from '../stores/conversations.js';
 import {
+  claimFields,
   TERMINAL,
   type ClaimRequest,
   type ClaimResult,
@@ -51,21 +53,10 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     const row = {
       partitionKey: pk,
       rowKey: deliveryRow(args.jobId, args.recipient),
-      jobId: args.jobId,
-      recipient: args.recipient,
-      status: 'sending',
-      userId: args.user.userId,
-      attempts: (args.existing?.attempts ?? 0) + 1,
-      claimToken: args.claimToken,
-      claimedAt: now,
-      updatedAt: now,
+      ...claimFields(args, now),
     };
     const { etag: userEtag, ...user } = args.user;
-    const counted = {
-      ...user,
-      capCount: user.capHour === args.capHour ? user.capCount + 1 : 1,
-      capHour: args.capHour,
-    };
+    const counted = countDelivery(user, args.capHour);
     const actions: TransactionAction[] = [
       args.existing ? ['update', row, 'Merge', { etag: args.existing.etag }] : ['create', row],
       ['update', userEntity(counted), 'Replace', { etag: userEtag }],

@@ -1,5 +1,5 @@
 import type { RecipientKey } from '../jobs/recipient.js';
-import type { UserRecord } from '../stores/conversations.js';
+import { countDelivery, type UserRecord } from '../stores/conversations.js';
 import type { DeliveryRecord, DeliveryRecordStore } from '../stores/deliveryRecords.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import type { OutcomeRecorder } from './outcome.js';
@@ -79,8 +79,7 @@ export async function claimDelivery(
       existing = d;
       continue;
     }
-    const counted = { ...user, capHour: hour, capCount: user.capHour === hour ? user.capCount + 1 : 1 };
-    const stored = { ...counted, etag: claim.userEtag };
+    const stored = { ...countDelivery(user, hour), etag: claim.userEtag };
     o.recipients.remember(task.tenantId, key, stored);
     return { claimed: claim.delivery, user: stored };
   }

@@ -17,7 +17,7 @@ export type ConnectorResult<T> =
       retryAfterMs?: number | undefined;
     };
 
-export interface CreateConversationParams {
+interface CreateConversationParams {
   botId: string;
   userId: string;
   tenantId: string;
@@ -41,7 +41,7 @@ export const UNTRUSTED_SERVICE_URL = 'UntrustedServiceUrl';
 /** Supplies the bot's bearer token, or undefined when the bot runs without an app ID (local only). */
 export type TokenSource = () => Promise<string | undefined>;
 
-export interface HttpConnectorOptions {
+interface HttpConnectorOptions {
   token: TokenSource;
   /** Hosts besides Microsoft's that may be called at all when a token is in use. */
   extraHosts: readonly string[];
@@ -49,7 +49,7 @@ export interface HttpConnectorOptions {
   fetch?: typeof fetch;
 }
 
-export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);

@@ -17,7 +17,7 @@ import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
  * function and the @mention command both call this.
  */
 
-export interface DeliveryServiceOptions {
+interface DeliveryServiceOptions {
   conversations: ConversationStore;
   records: DeliveryRecordStore;
   connector: BotConnector;

@@ -10,23 +10,23 @@ import { TERMINAL, type DeliveryOutcome, type DeliveryRecord } from '../stores/d
  * https://learn.microsoft.com/microsoftteams/platform/bots/build-conversational-capability#status-codes-from-bot-conversational-apis
  */
 
-export type FailureClass =
+type FailureClass =
   | 'throttled' // 429, 412, 502, 503, 504: retry after Retry-After (or a jittered back-off)
   | 'blocked' // 403 with a code that means the user cannot get messages: deactivate, no retry
   | 'conversation-not-found' // 404 ConversationNotFound: forget the chat, create it again once
   | 'permanent' // 400, 413, other 4xx: fail without retry
   | 'transient'; // other 5xx, 401, timeouts, network errors: retry through the queue
 
-export const BLOCKING_CODES: ReadonlySet<string> = new Set([
+const BLOCKING_CODES: ReadonlySet<string> = new Set([
   'ConversationBlockedByUser',
   'BotNotInConversationRoster',
   'BotDisabledByAdmin',
   'ForbiddenOperationException',
 ]);
 
-export type Failure = Extract<ConnectorResult<unknown>, { ok: false }>;
+type Failure = Extract<ConnectorResult<unknown>, { ok: false }>;
 
-export function classifyFailure(failure: Failure): FailureClass {
+function classifyFailure(failure: Failure): FailureClass {
   const { status, code } = failure;
   if (code === UNTRUSTED_SERVICE_URL) return 'permanent'; // refused before any call: retrying cannot help
   if ([429, 412, 502, 503, 504].includes(status)) return 'throttled';
@@ -37,7 +37,7 @@ export function classifyFailure(failure: Failure): FailureClass {
 }
 
 /** A short, stable reason for records and telemetry: the Teams error code, else the HTTP status. */
-export function reasonOf(failure: Failure): string {
+function reasonOf(failure: Failure): string {
   if (failure.status === 0) return failure.code;
   return failure.code && !failure.code.startsWith('Http') ? failure.code : `Http${failure.status}`;
 }
@@ -60,7 +60,7 @@ export interface SendState {
   maxWaitMs: number;
 }
 
-export type FailureAction =
+type FailureAction =
   | { do: 'wait'; delayMs: number; reason: string }
   | { do: 'reschedule'; delayMs: number; reason: string }
   | { do: 'reopen-chat'; reason: string }
@@ -117,7 +117,7 @@ export function dueness(
   return { due: true };
 }
 
-export type Eligibility =
+type Eligibility =
   | { eligible: true; user: UserRecord }
   /** The outcome to record instead of sending. */
   | { eligible: false; outcome: DeliveryOutcome };
@@ -158,8 +158,7 @@ export function eligibility(
   return { eligible: true, user };
 }
 
-export type ExistingAction =
-  { do: 'duplicate' } | { do: 'reschedule'; delayMs: number } | { do: 'take-over' };
+type ExistingAction = { do: 'duplicate' } | { do: 'reschedule'; delayMs: number } | { do: 'take-over' };
 
 /**
  * A delivery record already exists: a final one stands (the copy is a duplicate); a claim held by a

@@ -9,7 +9,7 @@
  * fire and however the slots bunch up to catch up, Teams' sliding one-second window never sees more
  * than its limit. With several instances, give each its share (see README).
  */
-export interface RateLimiterOptions {
+interface RateLimiterOptions {
   tenantPerSecond: number;
   conversationPerSecond: number;
   /** Fraction of the budget the schedule plans to use, leaving room for jitter. */

@@ -11,7 +11,7 @@ const MICROSOFT_HOSTS: readonly RegExp[] = [
   /(^|\.)botframework\.azure\.cn$/,
 ];
 
-export function isMicrosoftServiceUrl(serviceUrl: string): boolean {
+function isMicrosoftServiceUrl(serviceUrl: string): boolean {
   const url = safeUrl(serviceUrl);
   return (
     !!url && url.protocol === 'https:' && MICROSOFT_HOSTS.some((re) => re.test(url.hostname.toLowerCase()))

@@ -41,7 +41,6 @@ export type ValidationResult =
   | { ok: true; job: NotificationJob }
   | { ok: false; reason: RejectionReason; errors: string[]; jobId?: string | undefined };
 
-export const JOB_SCHEMA = schema;
 export const MAX_RECIPIENTS = schema.properties.recipients.maxItems;
 const JOB_ID_PATTERN = new RegExp(schema.properties.id.pattern);
 /** Teams refuses bot messages over about 28 KB (HTTP 413); checked before anything is sent. */

@@ -22,12 +22,12 @@ import { recipientKeyString } from './recipient.js';
  * resending): each task is guarded by its delivery record.
  */
 
-export type IntakeRejection = RejectionReason | 'DuplicateJobId';
-export type IntakeResult =
+type IntakeRejection = RejectionReason | 'DuplicateJobId';
+type IntakeResult =
   | { ok: true; jobId: string; recipients: number; resumed: boolean }
   | { ok: false; reason: IntakeRejection; errors: string[]; jobId?: string | undefined };
 
-export interface IntakeOptions {
+interface IntakeOptions {
   config: Pick<AppConfig, 'allowedTenantIds'>;
   jobs: JobStore;
   rejected: RejectedJobStore;

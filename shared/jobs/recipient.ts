@@ -1,6 +1,6 @@
 /** How a job names a recipient: one of three Teams/Entra identifiers. */
 export type RecipientRef = { userId: string } | { aadObjectId: string } | { upn: string };
-export type RecipientKind = 'userId' | 'aadObjectId' | 'upn';
+type RecipientKind = 'userId' | 'aadObjectId' | 'upn';
 
 export interface RecipientKey {
   kind: RecipientKind;

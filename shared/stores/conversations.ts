@@ -81,6 +81,11 @@ export interface ConversationStore {
   listTeamMembers(tenantId: string, teamId: string): Promise<string[]>;
 }
 
+/** The user with one more delivery counted in `hour` (the hourly cap's counter starts again each hour). */
+export function countDelivery<T extends Omit<UserRecord, 'etag'>>(user: T, hour: string): T {
+  return { ...user, capHour: hour, capCount: user.capHour === hour ? user.capCount + 1 : 1 };
+}
+
 /** saveUser as a change: the profile merged into the stored user, or undefined when nothing moved. */
 export function profileChange(
   tenantId: string,

@@ -51,6 +51,20 @@ export interface ClaimRequest {
   existing?: DeliveryRecord | undefined;
 }
 
+/** The fields a claim writes: `sending`, by this claim token, one more attempt. */
+export function claimFields(request: ClaimRequest, now: string) {
+  return {
+    jobId: request.jobId,
+    recipient: request.recipient,
+    status: 'sending' as const,
+    userId: request.user.userId,
+    attempts: (request.existing?.attempts ?? 0) + 1,
+    claimToken: request.claimToken,
+    claimedAt: now,
+    updatedAt: now,
+  };
+}
+
 export interface DeliveryRecordStore {
   get(tenantId: string, jobId: string, recipient: string): Promise<DeliveryRecord | undefined>;
   /**

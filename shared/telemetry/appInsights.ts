@@ -1,7 +1,7 @@
 import { context, metrics, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { logs, type Logger } from '@opentelemetry/api-logs';
 import type * as AppInsights from 'applicationinsights';
-import { readTelemetrySettings } from '../config.js';
+import { loadConfig } from '../config.js';
 import {
   MetricNames,
   setTelemetry,
@@ -35,7 +35,7 @@ function clean(properties: Properties | undefined): Attributes {
   return out;
 }
 
-export class AppInsightsTelemetry implements Telemetry {
+class AppInsightsTelemetry implements Telemetry {
   private readonly logger: Logger = logs.getLogger('teams-notifier');
   private readonly meter = metrics.getMeter('teams-notifier');
   private readonly tracer = trace.getTracer('teams-notifier');
@@ -92,20 +92,20 @@ export class AppInsightsTelemetry implements Telemetry {
 }
 
 /** What start.ts needs of `@azure/functions` (its default export). */
-export interface FunctionsModule {
+interface FunctionsModule {
   app: {
     hook: { appTerminate(handler: () => unknown): unknown };
   };
 }
 
-let started: { shutdown(): Promise<void>; flush(): Promise<void> } | undefined;
+let started: { shutdown(): Promise<void> } | undefined;
 
 /**
  * Starts Application Insights once per process when a connection string is set; otherwise does
  * nothing (the port stays a no-op and nothing is sent). Returns whether telemetry is on.
  */
 export async function startAppInsights(env: Env, azureFunctions: FunctionsModule): Promise<boolean> {
-  const settings = readTelemetrySettings(env);
+  const settings = loadConfig(env).telemetry;
   if (!settings.connectionString) return false;
   if (started) return true;
   // Imported on demand, so a run without telemetry does not pay for them; the build bundles them
@@ -131,13 +131,8 @@ export async function startAppInsights(env: Env, azureFunctions: FunctionsModule
   // context.log output as traces. ESM apps register the module by hand.
   new AzureFunctionsInstrumentationESM().registerAzFunc(azureFunctions);
   setTelemetry(new AppInsightsTelemetry({ userIds: settings.userIds, salt: settings.salt }));
-  started = { shutdown: () => ai.shutdownAzureMonitor(), flush: () => ai.flushAzureMonitor() };
+  started = { shutdown: () => ai.shutdownAzureMonitor() };
   // Send what is buffered before the worker goes away.
   azureFunctions.app.hook.appTerminate(() => started?.shutdown());
   return true;
-}
-
-/** Sends buffered telemetry now (no-op when telemetry is off). */
-export async function flushTelemetry(): Promise<void> {
-  await started?.flush();
 }

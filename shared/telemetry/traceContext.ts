@@ -21,7 +21,7 @@ import {
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const tracer = () => trace.getTracer('teams-notifier');
 
-export function parseTraceparent(value: unknown): SpanContext | undefined {
+function parseTraceparent(value: unknown): SpanContext | undefined {
   if (typeof value !== 'string') return undefined;
   const match = TRACEPARENT.exec(value.trim().toLowerCase());
   if (!match) return undefined;
@@ -34,12 +34,12 @@ export function parseTraceparent(value: unknown): SpanContext | undefined {
   return trace.isSpanContextValid(ctx) ? ctx : undefined;
 }
 
-export function formatTraceparent(ctx: SpanContext): string {
+function formatTraceparent(ctx: SpanContext): string {
   return `00-${ctx.traceId}-${ctx.spanId}-${(ctx.traceFlags & 1).toString(16).padStart(2, '0')}`;
 }
 
 /** A fresh traceparent: a new trace, or a new span in `traceId`'s trace. Sampled. */
-export function newTraceparent(traceId?: string): string {
+function newTraceparent(traceId?: string): string {
   return formatTraceparent({
     traceId: traceId ?? randomBytes(16).toString('hex'),
     spanId: randomBytes(8).toString('hex'),

@@ -1,0 +1,225 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { BotConnector, ConnectorResult } from '../shared/delivery/connector.js';
+import { DeliveryService } from '../shared/delivery/deliver.js';
+import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
+import type { DeliveryTask } from '../shared/delivery/task.js';
+import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
+
+/**
+ * DeliveryService on the in-memory store twins: claim, open-chat-and-send and outcome recording
+ * together, no Azurite. The connector answers with Microsoft's documented results for the two calls
+ * delivery makes (Create Conversation answers `{ id }`, Send to Conversation answers `{ id }` of the
+ * activity; failures carry an `error.code`):
+ * https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference
+ * https://learn.microsoft.com/microsoftteams/platform/bots/build-conversational-capability#status-codes-from-bot-conversational-apis
+ */
+
+const TENANT = 'a1b2c3d4-0000-4000-8000-000000000001';
+const SERVICE_URL = 'https://smba.trafficmanager.net/amer/';
+const BOT = '28:unit-bot';
+
+type Answer = ConnectorResult<{ id: string }>;
+const ok = (id: string): Answer => ({ ok: true, status: 201, body: { id } });
+const fail = (status: number, code: string, retryAfterMs?: number): Answer => ({
+  ok: false,
+  status,
+  code,
+  message: `${code} from Teams`,
+  retryAfterMs,
+});
+
+/** Answers each call from a script (then 201s), and records the calls made. */
+class ScriptedConnector implements BotConnector {
+  readonly calls: Array<{ call: 'create' | 'send'; conversationId?: string }> = [];
+  constructor(
+    private readonly creates: Answer[] = [],
+    private readonly sends: Answer[] = [],
+  ) {}
+  async createConversation() {
+    this.calls.push({ call: 'create' });
+    return this.creates.shift() ?? ok(`a:chat-${this.calls.length}`);
+  }
+  async sendToConversation(_url: string, conversationId: string) {
+    this.calls.push({ call: 'send', conversationId });
+    return this.sends.shift() ?? ok(`1:activity-${this.calls.length}`);
+  }
+}
+
+let conversations: MemoryConversationStore;
+let records: MemoryDeliveryRecordStore;
+
+function service(
+  connector: BotConnector,
+  over: Partial<ConstructorParameters<typeof DeliveryService>[0]> = {},
+) {
+  return new DeliveryService({
+    conversations,
+    records,
+    connector,
+    limiter: new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 }),
+    botId: undefined,
+    defaultServiceUrl: SERVICE_URL,
+    recipientHourlyCap: 30,
+    ...over,
+  });
+}
+
+const task = (userId: string, jobId = 'job-1'): DeliveryTask => ({
+  v: 1,
+  jobId,
+  tenantId: TENANT,
+  recipient: `userId:${userId}`,
+  message: { text: 'Build is green' },
+  acceptedAt: new Date().toISOString(),
+  reschedules: 0,
+});
+const attempt = (claimToken = 'msg-1', dequeueCount = 1) => ({
+  claimToken,
+  dequeueCount,
+  maxDequeueCount: 5,
+});
+
+beforeEach(async () => {
+  conversations = new MemoryConversationStore();
+  records = new MemoryDeliveryRecordStore(conversations);
+  await conversations.saveTenant({ tenantId: TENANT, serviceUrl: SERVICE_URL, botId: BOT });
+});
+
+async function seed(userId: string, conversationId?: string) {
+  await conversations.saveUser(
+    TENANT,
+    { userId, serviceUrl: SERVICE_URL },
+    { source: 'personal', conversationId },
+  );
+}
+
+describe('DeliveryService (in-memory stores)', () => {
+  it('first contact: opens the chat, stores its ID, sends, and records sent once', async () => {
+    await seed('29:new');
+    const connector = new ScriptedConnector();
+    const s = service(connector);
+    const result = await s.deliver(task('29:new'), attempt());
+    expect(result).toEqual({ kind: 'done', status: 'sent', reason: undefined });
+    expect(connector.calls.map((c) => c.call)).toEqual(['create', 'send']);
+    const user = await conversations.getUserById(TENANT, '29:new');
+    expect(user?.conversationId).toBe('a:chat-1');
+    expect(user?.capCount).toBe(1);
+    expect(await records.get(TENANT, 'job-1', 'userId:29:new')).toMatchObject({
+      status: 'sent',
+      activityId: '1:activity-2',
+      firstContact: true,
+    });
+    // The same task again (a redelivered message) sends nothing.
+    expect(await s.deliver(task('29:new'), attempt('msg-2'))).toMatchObject({
+      kind: 'done',
+      duplicate: true,
+    });
+    expect(connector.calls).toHaveLength(2);
+  });
+
+  it('403 ConversationBlockedByUser: fails, deactivates, and the next job fails without a call', async () => {
+    await seed('29:blocked', 'a:chat-b');
+    const connector = new ScriptedConnector([], [fail(403, 'ConversationBlockedByUser')]);
+    const s = service(connector);
+    expect(await s.deliver(task('29:blocked'), attempt())).toMatchObject({
+      status: 'failed',
+      reason: 'ConversationBlockedByUser',
+    });
+    expect((await conversations.getUserById(TENANT, '29:blocked'))?.inactiveReason).toBe(
+      'ConversationBlockedByUser',
+    );
+    expect(await s.deliver(task('29:blocked', 'job-2'), attempt('m2'))).toMatchObject({
+      status: 'failed',
+      reason: 'RecipientInactive',
+    });
+    expect(connector.calls).toHaveLength(1);
+  });
+
+  it('404 ConversationNotFound: opens the chat again once and sends', async () => {
+    await seed('29:lost', 'a:forgotten');
+    const connector = new ScriptedConnector([], [fail(404, 'ConversationNotFound')]);
+    expect(await service(connector).deliver(task('29:lost'), attempt())).toMatchObject({ status: 'sent' });
+    expect(connector.calls.map((c) => c.call)).toEqual(['send', 'create', 'send']);
+    expect((await conversations.getUserById(TENANT, '29:lost'))?.conversationId).toBe('a:chat-2');
+  });
+
+  it('a transient failure hands the claim back for the queue to retry; the last attempt records failed', async () => {
+    await seed('29:flaky', 'a:chat-f');
+    const s = service(
+      new ScriptedConnector([], [fail(500, 'InternalServerError'), fail(500, 'InternalServerError')]),
+    );
+    expect(await s.deliver(task('29:flaky'), attempt('m', 1))).toEqual({
+      kind: 'retry',
+      reason: 'InternalServerError',
+    });
+    expect(await records.get(TENANT, 'job-1', 'userId:29:flaky')).toMatchObject({ status: 'pending' });
+    expect(await s.deliver(task('29:flaky'), attempt('m', 5))).toEqual({
+      kind: 'retry',
+      reason: 'InternalServerError',
+    });
+    expect(await records.get(TENANT, 'job-1', 'userId:29:flaky')).toMatchObject({
+      status: 'failed',
+      reason: 'InternalServerError',
+    });
+  });
+
+  it('a long Retry-After reschedules through the queue; too many reschedules fail the delivery', async () => {
+    await seed('29:busy', 'a:chat-t');
+    const s = service(
+      new ScriptedConnector([], [fail(429, 'Http429', 60_000), fail(429, 'Http429', 60_000)]),
+      {
+        maxReschedules: 1,
+      },
+    );
+    expect(await s.deliver(task('29:busy'), attempt())).toEqual({
+      kind: 'reschedule',
+      delayMs: 60_000,
+      reason: 'Http429',
+    });
+    expect(await s.deliver({ ...task('29:busy'), reschedules: 1 }, attempt('m2'))).toMatchObject({
+      status: 'failed',
+      reason: 'ThrottledTooLong',
+    });
+  });
+
+  it('records a skip for a user who said stop, without a claim or a call', async () => {
+    await seed('29:stop', 'a:chat-s');
+    await conversations.updateUser(TENANT, '29:stop', (u) => (u ? { ...u, optedOut: true } : undefined));
+    const connector = new ScriptedConnector();
+    expect(await service(connector).deliver(task('29:stop'), attempt())).toMatchObject({
+      status: 'skipped',
+      reason: 'OptedOut',
+    });
+    expect(connector.calls).toHaveLength(0);
+    expect(await records.get(TENANT, 'job-1', 'userId:29:stop')).toMatchObject({
+      status: 'skipped',
+      attempts: 0,
+    });
+  });
+
+  it('leaves a delivery claimed by a live worker alone until its lease ends', async () => {
+    await seed('29:twice', 'a:chat-2');
+    const user = (await conversations.getUserById(TENANT, '29:twice'))!;
+    await records.claim({
+      tenantId: TENANT,
+      jobId: 'job-1',
+      recipient: 'userId:29:twice',
+      claimToken: 'other-worker',
+      user,
+      capHour: new Date().toISOString().slice(0, 13),
+    });
+    const connector = new ScriptedConnector();
+    const result = await service(connector).deliver(task('29:twice'), attempt('mine'));
+    expect(result).toMatchObject({ kind: 'reschedule', reason: 'ClaimedElsewhere' });
+    expect(connector.calls).toHaveLength(0);
+  });
+
+  it('fails with BotIdUnknown when nothing names the bot in the tenant', async () => {
+    conversations.tenants.clear();
+    await seed('29:nobot');
+    expect(await service(new ScriptedConnector()).deliver(task('29:nobot'), attempt())).toMatchObject({
+      status: 'failed',
+      reason: 'BotIdUnknown',
+    });
+  });
+});

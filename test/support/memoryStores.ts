@@ -1,0 +1,230 @@
+import type { RecipientKey } from '../../shared/jobs/recipient.js';
+import type { QueueSender } from '../../shared/queues.js';
+import {
+  countDelivery,
+  profileChange,
+  type ConversationStore,
+  type SaveUserOptions,
+  type TeamRecord,
+  type TenantRecord,
+  type UserChange,
+  type UserProfile,
+  type UserRecord,
+} from '../../shared/stores/conversations.js';
+import {
+  claimFields,
+  TERMINAL,
+  type ClaimRequest,
+  type ClaimResult,
+  type DeliveryOutcome,
+  type DeliveryRecord,
+  type DeliveryRecordStore,
+  type PendingOutcome,
+} from '../../shared/stores/deliveryRecords.js';
+import type { JobRecord, JobStore, RejectedJob, RejectedJobStore } from '../../shared/stores/jobs.js';
+
+/**
+ * In-memory twins of the store ports, for unit tests that need no Azurite. They keep the contracts
+ * the Table adapters keep: versioned records (a new etag on every write), guarded updates, and a claim
+ * that writes the delivery record and the user's hourly counter together or not at all.
+ */
+
+let version = 0;
+const nextEtag = () => `W/"${++version}"`;
+
+export class MemoryConversationStore implements ConversationStore {
+  readonly users = new Map<string, UserRecord>();
+  readonly aliases = new Map<string, string>();
+  readonly tenants = new Map<string, TenantRecord>();
+  readonly teams = new Map<string, TeamRecord>();
+  readonly members = new Map<string, Set<string>>();
+
+  async getUser(tenantId: string, key: RecipientKey): Promise<UserRecord | undefined> {
+    const userId =
+      key.kind === 'userId'
+        ? key.value
+        : this.aliases.get(`${tenantId.toLowerCase()}|${key.kind}|${key.value.toLowerCase()}`);
+    return userId === undefined ? undefined : this.getUserById(tenantId, userId);
+  }
+
+  async getUserById(tenantId: string, userId: string): Promise<UserRecord | undefined> {
+    const user = this.users.get(`${tenantId.toLowerCase()}|${userId}`);
+    return user && { ...user, sources: [...user.sources] };
+  }
+
+  async updateUser(tenantId: string, userId: string, change: UserChange) {
+    const current = await this.getUserById(tenantId, userId);
+    const next = change(current);
+    if (!next) return { user: current, changed: false };
+    const user = this.put(next);
+    return { user, changed: true };
+  }
+
+  async saveUser(tenantId: string, profile: UserProfile, options: SaveUserOptions = {}): Promise<UserRecord> {
+    const change = profileChange(tenantId, profile, options, new Date().toISOString());
+    const { user } = await this.updateUser(tenantId, profile.userId, change);
+    return user as UserRecord;
+  }
+
+  /** Stores a user as is (a test's seed, or a claim's counter), with a new etag. */
+  put(next: Omit<UserRecord, 'etag'>): UserRecord {
+    const pk = next.tenantId.toLowerCase();
+    const user = { ...next, upn: next.upn?.toLowerCase(), etag: nextEtag() };
+    this.users.set(`${pk}|${next.userId}`, user);
+    if (next.aadObjectId)
+      this.aliases.set(`${pk}|aadObjectId|${next.aadObjectId.toLowerCase()}`, next.userId);
+    if (next.upn) this.aliases.set(`${pk}|upn|${next.upn.toLowerCase()}`, next.userId);
+    return user;
+  }
+
+  async saveTenant(record: TenantRecord): Promise<void> {
+    this.tenants.set(record.tenantId.toLowerCase(), { ...record });
+  }
+
+  async getTenant(tenantId: string): Promise<TenantRecord | undefined> {
+    return this.tenants.get(tenantId.toLowerCase());
+  }
+
+  async saveTeam(record: TeamRecord): Promise<void> {
+    const key = `${record.tenantId.toLowerCase()}|${record.teamId}`;
+    const name = record.name ?? this.teams.get(key)?.name;
+    this.teams.set(key, { ...record, name });
+  }
+
+  async getTeam(tenantId: string, teamId: string): Promise<TeamRecord | undefined> {
+    return this.teams.get(`${tenantId.toLowerCase()}|${teamId}`);
+  }
+
+  async addTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void> {
+    const key = `${tenantId.toLowerCase()}|${teamId}`;
+    const set = this.members.get(key) ?? new Set<string>();
+    for (const id of userIds) set.add(id);
+    this.members.set(key, set);
+  }
+
+  async removeTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void> {
+    const set = this.members.get(`${tenantId.toLowerCase()}|${teamId}`);
+    for (const id of userIds) set?.delete(id);
+  }
+
+  async listTeamMembers(tenantId: string, teamId: string): Promise<string[]> {
+    return [...(this.members.get(`${tenantId.toLowerCase()}|${teamId}`) ?? [])];
+  }
+}
+
+export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
+  readonly records = new Map<string, DeliveryRecord>();
+
+  constructor(private readonly conversations: MemoryConversationStore) {}
+
+  private key(tenantId: string, jobId: string, recipient: string) {
+    return `${tenantId.toLowerCase()}|${jobId}|${recipient}`;
+  }
+
+  async get(tenantId: string, jobId: string, recipient: string): Promise<DeliveryRecord | undefined> {
+    const record = this.records.get(this.key(tenantId, jobId, recipient));
+    return record && { ...record };
+  }
+
+  async claim(args: ClaimRequest): Promise<ClaimResult> {
+    const current = await this.get(args.tenantId, args.jobId, args.recipient);
+    const user = await this.conversations.getUserById(args.tenantId, args.user.userId);
+    const deliveryMoved = args.existing ? current?.etag !== args.existing.etag : current !== undefined;
+    if (deliveryMoved && current) return { kind: 'delivery-exists', delivery: current };
+    if (!user || user.etag !== args.user.etag) return { kind: 'user-changed' };
+    const now = new Date().toISOString();
+    const { etag: _etag, ...rest } = args.user;
+    const counted = this.conversations.put(countDelivery(rest, args.capHour));
+    const delivery: DeliveryRecord = { ...args.existing, ...claimFields(args, now), etag: nextEtag() };
+    this.records.set(this.key(args.tenantId, args.jobId, args.recipient), delivery);
+    return { kind: 'claimed', delivery: { ...delivery }, userEtag: counted.etag };
+  }
+
+  async complete(
+    tenantId: string,
+    claimed: DeliveryRecord,
+    outcome: DeliveryOutcome | PendingOutcome,
+  ): Promise<boolean> {
+    const key = this.key(tenantId, claimed.jobId, claimed.recipient);
+    const current = this.records.get(key);
+    if (!current || current.etag !== claimed.etag) return false;
+    const terminal = TERMINAL.has(outcome.status);
+    const now = new Date().toISOString();
+    this.records.set(key, {
+      ...current,
+      ...outcome,
+      claimToken: terminal ? undefined : claimed.claimToken,
+      completedAt: terminal ? now : current.completedAt,
+      updatedAt: now,
+      etag: nextEtag(),
+    });
+    return true;
+  }
+
+  async recordWithoutClaim(
+    tenantId: string,
+    jobId: string,
+    recipient: string,
+    outcome: DeliveryOutcome,
+  ): Promise<DeliveryRecord> {
+    const key = this.key(tenantId, jobId, recipient);
+    const current = this.records.get(key);
+    if (current && TERMINAL.has(current.status)) return { ...current };
+    const now = new Date().toISOString();
+    const record: DeliveryRecord = {
+      jobId,
+      recipient,
+      attempts: current?.attempts ?? 0,
+      ...outcome,
+      completedAt: now,
+      updatedAt: now,
+      etag: nextEtag(),
+    };
+    this.records.set(key, record);
+    return { ...record };
+  }
+
+  async listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]> {
+    const prefix = `${tenantId.toLowerCase()}|${jobId}|`;
+    return [...this.records].filter(([k]) => k.startsWith(prefix)).map(([, r]) => ({ ...r }));
+  }
+}
+
+export class MemoryJobStore implements JobStore {
+  readonly jobs = new Map<string, JobRecord>();
+
+  async createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }> {
+    const existing = this.jobs.get(job.jobId);
+    if (existing) return { created: false, job: { ...existing } };
+    this.jobs.set(job.jobId, { ...job });
+    return { created: true, job };
+  }
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const job = this.jobs.get(jobId);
+    return job && { ...job };
+  }
+
+  async markFannedOut(jobId: string): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (job) job.fannedOutAt = new Date().toISOString();
+  }
+}
+
+export class MemoryRejectedJobStore implements RejectedJobStore {
+  readonly rows: RejectedJob[] = [];
+
+  async add(rejected: RejectedJob): Promise<string> {
+    this.rows.push(rejected);
+    return String(this.rows.length);
+  }
+}
+
+/** A queue that keeps what is sent, with its delay. */
+export class MemoryQueue implements QueueSender {
+  readonly messages: Array<{ message: unknown; delayMs: number }> = [];
+
+  async send(message: unknown, delayMs = 0): Promise<void> {
+    this.messages.push({ message: structuredClone(message), delayMs });
+  }
+}
