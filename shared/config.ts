@@ -1,8 +1,7 @@
-import { readQueueHostSettings, type QueueHostSettings } from './hostSettings.js';
-
 /**
  * Every setting the app reads, parsed once from the environment (app settings in Azure,
- * local.settings.json locally). Invalid values fail fast with the setting's name.
+ * local.settings.json locally). Invalid values fail fast with the setting's name. The host's own
+ * settings (host.json and its `AzureFunctionsJobHost__…` overrides) are read by hostSettings.ts.
  */
 
 type AppType = 'MultiTenant' | 'SingleTenant' | 'UserAssignedMsi';
@@ -18,8 +17,6 @@ export interface AppConfig {
     openIdMetadataUrl: string | undefined;
     tokenIssuer: string | undefined;
   };
-  /** host.json's queue settings the code must agree with, after `AzureFunctionsJobHost__…` overrides. */
-  queueHost: QueueHostSettings;
   /** `AzureWebJobsStorage`: the Functions host's storage connection, also used by the app's stores. */
   storage: StorageSettings;
   telemetry: TelemetrySettings;
@@ -106,7 +103,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
       openIdMetadataUrl: str(env, 'ToBotFromChannelOpenIdMetadataUrl'),
       tokenIssuer: str(env, 'ToBotFromChannelTokenIssuer'),
     },
-    queueHost: readQueueHostSettings(env),
     storage: readStorageSettings(env),
     telemetry: readTelemetrySettings(env),
     allowedTenantIds: allowed.length ? new Set(allowed) : undefined,

@@ -3,6 +3,7 @@ import { createTokenSource } from './botFramework.js';
 import { HttpBotConnector, type BotConnector } from './delivery/connector.js';
 import { DeliveryService } from './delivery/deliver.js';
 import { DeliveryRateLimiter } from './delivery/rateLimiter.js';
+import { readQueueHostSettings } from './hostSettings.js';
 import { JobIntake } from './jobs/intake.js';
 import { DELIVERIES_QUEUE, JOBS_QUEUE } from './queues.js';
 import { queueClient, tableClient } from './azureStorage/connection.js';
@@ -62,7 +63,7 @@ export function buildServices(
     delivery,
     limiter,
     intake,
-    queueHost: config.queueHost,
+    queueHost: readQueueHostSettings(),
   };
 }
 

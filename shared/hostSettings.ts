@@ -36,12 +36,11 @@ export function withHostOverrides(
 }
 
 /** The host.json values the code itself must agree with (the host applies them; delivery records need them). */
-export interface QueueHostSettings {
+interface QueueHostSettings {
   maxDequeueCount: number;
 }
 
 export function readQueueHostSettings(
-  env: Record<string, string | undefined> = process.env,
   hostJsonUrl = new URL('../../host.json', import.meta.url),
 ): QueueHostSettings {
   let file: unknown = {};
@@ -50,6 +49,6 @@ export function readQueueHostSettings(
   } catch {
     // No host.json: the host's defaults apply.
   }
-  const host = withHostOverrides(file, env) as { extensions?: { queues?: { maxDequeueCount?: number } } };
+  const host = withHostOverrides(file) as { extensions?: { queues?: { maxDequeueCount?: number } } };
   return { maxDequeueCount: host.extensions?.queues?.maxDequeueCount ?? 5 };
 }
