@@ -4,7 +4,7 @@ import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { commandReply, parseCommand } from './commands.js';
 import { sendMention, type MentionRequest } from './mentions.js';
 import { profileOf } from './profiles.js';
-import type { BotDependencies } from './teamsBot.js';
+import type { BotDependencies } from './botTypes.js';
 
 /** Messages to the bot: commands in the 1:1 chat, and @mentions in channels and group chats. */
 export class Conversation {

@@ -3,7 +3,7 @@ import type { UserProfile } from '../../shared/stores/conversations.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { welcomeText } from './commands.js';
 import { forEachLimited, profileFromAccount, profileOf } from './profiles.js';
-import type { BotDependencies, ChannelData } from './teamsBot.js';
+import type { BotDependencies, ChannelData } from './botTypes.js';
 
 /**
  * Installs, uninstalls and roster changes: who the bot can DM, and from which team or chat it knows

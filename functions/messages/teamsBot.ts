@@ -1,10 +1,7 @@
 import type { Activity, TurnContext } from 'botbuilder';
-import { isTenantAllowed, type AppConfig } from '../../shared/config.js';
-import type { DeliveryService } from '../../shared/delivery/deliver.js';
+import { isTenantAllowed } from '../../shared/config.js';
 import { isTrustedServiceUrl } from '../../shared/delivery/serviceUrl.js';
-import type { JobIntake } from '../../shared/jobs/intake.js';
-import type { QueueSender } from '../../shared/queues.js';
-import type { ConversationStore } from '../../shared/stores/conversations.js';
+import type { BotDependencies, ChannelData } from './botTypes.js';
 import { Conversation } from './conversation.js';
 import { Membership } from './membership.js';
 
@@ -18,20 +15,6 @@ export interface TurnOutcome {
   /** Set when the activity was refused; the HTTP glue answers 403 and nothing was stored. */
   refused?: 'tenant' | 'serviceUrl';
 }
-
-export interface BotDependencies {
-  config: AppConfig;
-  conversations: ConversationStore;
-  intake: JobIntake;
-  delivery: DeliveryService;
-  deliveryQueue: QueueSender;
-}
-
-export type ChannelData = {
-  tenant?: { id?: string };
-  team?: { id?: string; name?: string; aadGroupId?: string };
-  eventType?: string;
-};
 
 export class TeamsNotifierBot {
   private readonly savedTenants = new Map<string, string>();

@@ -1,0 +1,21 @@
+import type { AppConfig } from '../../shared/config.js';
+import type { DeliveryService } from '../../shared/delivery/deliver.js';
+import type { JobIntake } from '../../shared/jobs/intake.js';
+import type { QueueSender } from '../../shared/queues.js';
+import type { ConversationStore } from '../../shared/stores/conversations.js';
+
+/** What the bot's parts are given, and the Teams channel data they read. */
+
+export interface BotDependencies {
+  config: AppConfig;
+  conversations: ConversationStore;
+  intake: JobIntake;
+  delivery: DeliveryService;
+  deliveryQueue: QueueSender;
+}
+
+export type ChannelData = {
+  tenant?: { id?: string };
+  team?: { id?: string; name?: string; aadGroupId?: string };
+  eventType?: string;
+};
