@@ -35,10 +35,11 @@ const senders = new Map<string, QueueSender>();
 
 function senderFor(options: EnqueueOptions): QueueSender {
   if (options.sender) return options.sender;
+  const defaults = readStorageSettings();
   const settings =
     typeof options.connection === 'string'
-      ? { connectionString: options.connection }
-      : (options.connection ?? readStorageSettings());
+      ? { connectionString: options.connection, azuriteHost: defaults.azuriteHost }
+      : (options.connection ?? defaults);
   const queue = options.queueName ?? JOBS_QUEUE;
   const cacheKey = `${JSON.stringify(settings)}|${queue}`;
   let sender = senders.get(cacheKey);
