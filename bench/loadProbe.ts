@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { FunctionRegistry, loadIntoRegistry } from '../scripts/local-host/core-api.js';
+import { FunctionRegistry, loadIntoRegistry } from '../scripts/local-host/coreApi.js';
 import { createLogger } from '../scripts/local-host/logger.js';
 
 const RAW_STACK = [

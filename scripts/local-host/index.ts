@@ -15,15 +15,15 @@ import {
   readLocalSettings,
   resolveSettingExpressions,
 } from './config.js';
-import { FunctionRegistry, loadIntoRegistry, type RegisteredFunction } from './core-api.js';
-import { LocalHttpServer, PortInUseError, type AuthLevel, type HttpFunction } from './http-server.js';
+import { FunctionRegistry, loadIntoRegistry, type RegisteredFunction } from './coreApi.js';
+import { LocalHttpServer, PortInUseError, type AuthLevel, type HttpFunction } from './httpServer.js';
 import { Invoker, type AzureFunctionsModule } from './invoke.js';
 import { consoleSink, createLogger, describeError, type LogSink } from './logger.js';
-import { QueueListener } from './queue-listener.js';
+import { QueueListener } from './queueListener.js';
 import { RouteTemplate } from './routes.js';
 
 export { LocalHostConfigError } from './config.js';
-export { PortInUseError } from './http-server.js';
+export { PortInUseError } from './httpServer.js';
 export type { LogRecord, LogSink, LogLevel } from './logger.js';
 
 export interface LocalHostOptions {

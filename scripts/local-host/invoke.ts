@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type * as azf from '@azure/functions';
 import { format } from 'node:util';
-import type { FunctionRegistry, RegisteredFunction } from './core-api.js';
+import type { FunctionRegistry, RegisteredFunction } from './coreApi.js';
 import type { LogLevel, Logger } from './logger.js';
 import { describeError } from './logger.js';
 

@@ -5,7 +5,7 @@ import {
   readHostConfig,
   resolveSettingExpressions,
 } from '../../scripts/local-host/config.js';
-import { decodeBase64, toTriggerInput } from '../../scripts/local-host/queue-listener.js';
+import { decodeBase64, toTriggerInput } from '../../scripts/local-host/queueListener.js';
 import { RouteTemplate, splitPath } from '../../scripts/local-host/routes.js';
 import { fixtureRoot } from './helpers.js';
 

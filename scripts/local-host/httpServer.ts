@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type * as azf from '@azure/functions';
-import type { RegisteredFunction } from './core-api.js';
+import type { RegisteredFunction } from './coreApi.js';
 import type { AzureFunctionsModule, Invoker } from './invoke.js';
 import type { Logger } from './logger.js';
 import { RouteTemplate, splitPath } from './routes.js';

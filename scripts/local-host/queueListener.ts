@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
 import type { QueueOptions } from './config.js';
 import { MIN_POLLING_INTERVAL_MS } from './config.js';
-import type { RegisteredFunction } from './core-api.js';
+import type { RegisteredFunction } from './coreApi.js';
 import type { Invoker } from './invoke.js';
 import type { Logger } from './logger.js';
 import { describeError } from './logger.js';
