@@ -22,8 +22,14 @@ function onRequest(message: unknown): void {
   if (kind) counter[kind] += 1;
 }
 
-/** Counts requests to the connection string's table and queue endpoints into `target` (undefined: stop). */
-export function countStorageRequests(connectionString: string, target: RequestCounter | undefined): void {
+/**
+ * Counts requests to the table and queue endpoints of `connectionString` (by default the app's
+ * AzureWebJobsStorage) into `target`; undefined stops counting.
+ */
+export function countStorageRequests(
+  target: RequestCounter | undefined,
+  connectionString = process.env.AzureWebJobsStorage ?? '',
+): void {
   const hosts = new Map<string, keyof RequestCounter>();
   for (const part of connectionString.split(';')) {
     const [key, value] = part.split('=', 2).map((s) => s.trim());

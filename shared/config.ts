@@ -124,7 +124,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 export function readStorageSettings(env: Env = process.env): StorageSettings {
   const prefix = 'AzureWebJobsStorage';
   return {
-    connectionString: str(env, prefix),
+    connectionString: str(env, 'AzureWebJobsStorage'),
     tableServiceUri: env[`${prefix}__tableServiceUri`],
     queueServiceUri: env[`${prefix}__queueServiceUri`],
     clientId: env[`${prefix}__clientId`],
