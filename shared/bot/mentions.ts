@@ -29,12 +29,12 @@ export async function sendMention(
   tenantId: string,
   request: MentionRequest,
   d: MentionDependencies,
-): Promise<void> {
+): Promise<string> {
   if (!request.targets.length || !request.text) {
     await context.sendActivity(
       'To send a DM, mention me and the people to tell, then the message: "@Teams Notifier tell @Megan the build is green".',
     );
-    return;
+    return '@mention without recipients or text: replied with how to ask';
   }
   // The job ID follows from the Teams activity, so a retried activity never DMs twice.
   const jobId = `mention-${request.activityId.replace(/[^A-Za-z0-9._:-]/g, '').slice(0, 80) || Date.now()}`;
@@ -53,6 +53,7 @@ export async function sendMention(
     source: 'mention',
   });
   const lines: string[] = [];
+  const outcomes: string[] = [];
   for (const target of request.targets) {
     const task: DeliveryTask = {
       v: 1,
@@ -67,8 +68,12 @@ export async function sendMention(
     if (result.kind !== 'done')
       await d.deliveries.send(task, result.kind === 'reschedule' ? result.delayMs : 5_000);
     lines.push(describe(target.name ?? 'them', result));
+    outcomes.push(
+      result.kind === 'done' ? `${result.status}${result.reason ? ` (${result.reason})` : ''}` : 'queued',
+    );
   }
   await context.sendActivity(lines.join('\n\n'));
+  return `@mention job ${jobId}: ${outcomes.length} DM(s): ${outcomes.join(', ')}`;
 }
 
 function describe(name: string, result: DeliveryResult): string {

@@ -20,6 +20,8 @@ import { sendMention, type MentionRequest } from './mentions.js';
 export interface TurnOutcome {
   /** Set when the activity was refused; the HTTP glue answers 403 and nothing was stored. */
   refused?: 'tenant' | 'serviceUrl';
+  /** One line for the log saying what the bot did (no message text, names or UPNs). */
+  summary?: string;
 }
 
 export interface BotDependencies {
@@ -62,7 +64,8 @@ export class TeamsNotifierBot {
     const handled = this.handlerFor(activity, channelData);
     if (!handled) return;
     await this.rememberTenant(tenantId, activity);
-    await handled(context, tenantId, channelData);
+    const summary = await handled(context, tenantId, channelData);
+    if (summary) outcome.summary = summary;
   }
 
   private handlerFor(activity: Activity, channelData: ChannelData) {
@@ -105,11 +108,13 @@ export class TeamsNotifierBot {
     });
     telemetry().event(EventNames.botInstalled, { tenantId, scope: 'personal' });
     await this.welcomeOnce(context, tenantId, profile);
+    return 'installed (personal)';
   };
 
   private uninstallPersonal = async (context: TurnContext, tenantId: string) => {
     await this.dropSource(tenantId, context.activity.from.id, 'personal', 'Uninstalled');
     telemetry().event(EventNames.botUninstalled, { tenantId, scope: 'personal' });
+    return 'uninstalled (personal)';
   };
 
   private installTeam = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
@@ -142,6 +147,7 @@ export class TeamsNotifierBot {
       rosterSyncedAt: new Date().toISOString(),
     });
     telemetry().event(EventNames.botInstalled, { tenantId, scope: 'team' }, { members: count });
+    return `installed in a team (${count} members)`;
   };
 
   private uninstallTeam = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
@@ -160,6 +166,7 @@ export class TeamsNotifierBot {
       memberCount: 0,
     });
     telemetry().event(EventNames.botUninstalled, { tenantId, scope: 'team' });
+    return `removed from a team (${members.length} members)`;
   };
 
   private teamMembersChanged = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
@@ -202,6 +209,7 @@ export class TeamsNotifierBot {
       telemetry().event(optedOut ? EventNames.optOut : EventNames.optIn, { tenantId });
     }
     await context.sendActivity(commandReply(command));
+    return `command ${command}${command === 'stop' ? ' (opted out)' : command === 'start' ? ' (opted in)' : ''}`;
   };
 
   private groupMessage = async (context: TurnContext, tenantId: string) => {
@@ -209,7 +217,7 @@ export class TeamsNotifierBot {
     await this.refreshSender(context, tenantId, undefined);
     const request = this.mentionRequest(activity);
     if (!request) return; // Not addressed to the bot.
-    await sendMention(context, tenantId, request, this.d);
+    return sendMention(context, tenantId, request, this.d);
   };
 
   /** "@Bot tell @Megan the build is green" → DM Megan. Only messages that @mention the bot count. */

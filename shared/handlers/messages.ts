@@ -41,21 +41,26 @@ export async function handleMessages(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  // The reasons below describe the request's shape, never quote its content.
+  const refuse = (status: number, reason: string) => {
+    context.warn(`activity refused: ${status} ${reason}`);
+    return error(status, reason);
+  };
   const body = await readLimitedBody(request, MAX_ACTIVITY_BYTES);
-  if (!body.ok) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
+  if (!body.ok) return refuse(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
   let activity: unknown;
   try {
     activity = JSON.parse(body.text);
   } catch {
-    return error(400, 'request body is not valid JSON');
+    return refuse(400, 'request body is not valid JSON');
   }
   if (!activity || typeof activity !== 'object' || Array.isArray(activity)) {
-    return error(400, 'request body must be a Bot Framework activity object');
+    return refuse(400, 'request body must be a Bot Framework activity object');
   }
   const type = (activity as { type?: unknown }).type;
-  if (typeof type !== 'string' || type === '') return error(400, 'activity.type is required');
+  if (typeof type !== 'string' || type === '') return refuse(400, 'activity.type is required');
   const problem = activityProblem(activity as Record<string, unknown>);
-  if (problem) return error(400, problem);
+  if (problem) return refuse(400, problem);
 
   const { adapter, bot } = services();
   const outcome: TurnOutcome = {};
@@ -91,9 +96,10 @@ export async function handleMessages(
     );
     return error(401, 'unauthorized');
   }
+  if (outcome.summary) context.log(`bot: ${outcome.summary}`);
   if (res.statusCode === 501 && failure === undefined) {
     // botbuilder's answer to an invoke no handler answered: the bot implements none.
-    return error(501, `the bot does not handle ${type.slice(0, 40)} activities`);
+    return refuse(501, `the bot does not handle ${type.slice(0, 40)} activities`);
   }
   if (res.statusCode >= 500) {
     const err = failure as Error | undefined;
