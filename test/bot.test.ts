@@ -258,6 +258,35 @@ describe('messages', () => {
     expect(sentTo(created!.id)).toHaveLength(1);
   });
 
+  it('logs one line per command and @mention, without the text or names', async () => {
+    const lines = (re: RegExp) => app.logs.filter((l) => re.test(l.message));
+    const stops = lines(/^bot: command stop \(opted out\)$/).length;
+    const mentions = lines(/^bot: @mention job mention-\S+: 1 DM\(s\): sent$/).length;
+    const stop = await app.post('messages', personalMessage(app.connector.url, megan, chat, 'stop'));
+    expect(stop.status).toBe(200);
+    await app.post('messages', personalMessage(app.connector.url, megan, chat, 'start'));
+    const patti = { id: '29:patti', name: 'Patti Fernandez' };
+    const text = 'release 7 is signed off';
+    const activity = channelMessage(
+      app.connector.url,
+      'team-2',
+      alex,
+      `<at>Teams Notifier</at> tell <at>Patti Fernandez</at> ${text}`,
+      [{ id: BOT_ID, name: 'Teams Notifier' }, patti],
+    );
+    app.connector.registerConversation(activity.conversation.id, { tenantId: TENANT });
+    expect((await app.post('messages', activity)).status).toBe(200);
+    await eventually(
+      () =>
+        lines(/^bot: command stop \(opted out\)$/).length === stops + 1 &&
+        lines(/^bot: @mention job mention-\S+: 1 DM\(s\): sent$/).length === mentions + 1,
+      15_000,
+      'the command and @mention log lines',
+    );
+    expect(lines(/^bot: command start \(opted in\)$/).length).toBeGreaterThan(0);
+    expect(lines(/release 7|Patti|Megan|Alex/)).toEqual([]);
+  });
+
   it('ignores channel messages that do not mention the bot', async () => {
     const before = app.connector.accepted.length;
     const res = await app.post(
