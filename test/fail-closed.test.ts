@@ -46,7 +46,7 @@ async function storedUser(app: TestApp, userId: string): Promise<boolean> {
   }
 }
 
-for (const scenario of [
+const scenarios: { name: string; env: Record<string, string>; startupError: RegExp }[] = [
   {
     name: 'a deployment in Azure with no MicrosoftAppId',
     env: {
@@ -61,7 +61,9 @@ for (const scenario of [
     env: { ALLOW_UNAUTHENTICATED_ACTIVITIES: '' },
     startupError: /MicrosoftAppId is not set: \/api\/messages refuses every activity.*for a local emulator/,
   },
-]) {
+];
+
+for (const scenario of scenarios) {
   describe(scenario.name, () => {
     let app: TestApp;
     beforeAll(async () => {
