@@ -94,12 +94,20 @@ describe('npm run package', () => {
     expect(alphas.has(255)).toBe(true); // a solid glyph
   });
 
-  it('names the missing values and writes nothing when the deployment outputs are absent', async () => {
-    const failed = await packageNow({ BOT_ID: VALUES.BOT_ID }).catch(
-      (err: { code: number; stderr: string }) => err,
-    );
+  it('names the missing values and fails when the deployment outputs are absent', async () => {
+    const failed = await run(process.execPath, [path.join(ROOT, 'dist', 'scripts', 'package.js')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', BOT_ID: VALUES.BOT_ID },
+    }).catch((err: { code: number; stderr: string }) => err);
     expect(failed).toMatchObject({ code: 1 });
     expect((failed as { stderr: string }).stderr).toContain('no value for TEAMS_APP_ID, BOT_DOMAIN');
+  });
+
+  it("skips, without failing azd's own packaging, while the azd environment is not provisioned", async () => {
+    const skipped = await packageNow({});
+    expect(skipped.stdout).toContain(
+      `package: skipped: azd environment "${ENV_NAME}" is not provisioned yet`,
+    );
   });
 
   it("takes values from the azd environment's .env file", () => {
