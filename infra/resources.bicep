@@ -166,7 +166,8 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
   properties: {
     displayName: 'Teams Notifier operations (${environmentName})'
     category: 'workbook'
-    sourceId: appInsights.id
+    // Workbooks compare their source ID in lower case.
+    sourceId: toLower(appInsights.id)
     serializedData: loadTextContent('../docs/workbook.json')
   }
 }
