@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -133,6 +133,28 @@ describe('infra against the code', () => {
     expect(other).toContain(
       "the Azure Bot's msaAppId is appIdentity.properties.principalId, not the bot identity's appIdentity.properties.clientId",
     );
+  });
+});
+
+describe('files the infra deploys from docs/', () => {
+  it('exist, and the alert template takes every parameter the infra passes', () => {
+    const referenced = [
+      ...files.resourcesBicep.matchAll(/loadTextContent\('([^']+)'\)/g),
+      ...files.resourcesBicep.matchAll(/^module \w+ '([^']+\.json)'/gm),
+    ].map((m) => m[1]!);
+    expect(referenced).toEqual(['../docs/workbook.json', '../docs/alerts/alerts.json']);
+    for (const rel of referenced) expect(existsSync(path.join(ROOT, 'infra', rel)), rel).toBe(true);
+    JSON.parse(readFileSync(path.join(ROOT, 'docs', 'workbook.json'), 'utf8')); // serializedData must be JSON
+    const alerts = JSON.parse(readFileSync(path.join(ROOT, 'docs', 'alerts', 'alerts.json'), 'utf8')) as {
+      parameters: Record<string, { defaultValue?: unknown }>;
+    };
+    const block =
+      /^module alerts [\s\S]*?params: \{([\s\S]*?)\n {2}\}/m.exec(files.resourcesBicep)?.[1] ?? '';
+    const passed = [...block.matchAll(/^\s+(\w+):/gm)].map((m) => m[1]!);
+    expect(passed.sort()).toEqual(['actionGroupId', 'appInsightsId', 'location', 'prefix']);
+    for (const name of passed) expect(Object.keys(alerts.parameters)).toContain(name);
+    const required = Object.entries(alerts.parameters).filter(([, p]) => p.defaultValue === undefined);
+    for (const [name] of required) expect(passed).toContain(name);
   });
 });
 
