@@ -422,6 +422,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       AzureWebJobsStorage: conn,
       MicrosoftAppId: '',
       MicrosoftAppPassword: '',
+      ALLOW_UNAUTHENTICATED_ACTIVITIES: 'true',
       ALLOWED_TENANT_IDS: '',
       BOT_SERVICE_URL: fake.url,
       TENANT_RATE_PER_SECOND: String(tenantRate),

@@ -1,8 +1,8 @@
 import { app } from '@azure/functions';
 import { lazy } from '../shared/handlers/lazy.js';
-import { warnIfAuthenticationDisabled } from '../shared/handlers/startup.js';
+import { reportInboundAuthentication } from '../shared/handlers/startup.js';
 
-warnIfAuthenticationDisabled();
+reportInboundAuthentication();
 
 app.http('messages', {
   methods: ['POST'],

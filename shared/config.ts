@@ -31,6 +31,13 @@ export interface AppConfig {
   rosterPageSize: number;
   userIdTelemetry: UserIdTelemetryMode;
   userIdHashSalt: string;
+  /**
+   * Accept activities without a token when no app ID is set. Only for local emulators (the
+   * sandbox and the tests set it); ignored in Azure.
+   */
+  allowUnauthenticatedActivities: boolean;
+  /** The Functions host's environment says the app runs in Azure. */
+  runsInAzure: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -59,6 +66,13 @@ function list(env: Env, name: string): string[] {
     .split(/[,;\s]+/)
     .map((item) => item.trim())
     .filter(Boolean);
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = str(env, name);
+  if (raw === undefined || /^(false|0)$/i.test(raw)) return false;
+  if (/^(true|1)$/i.test(raw)) return true;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
@@ -97,7 +111,33 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rosterPageSize: num(env, 'ROSTER_PAGE_SIZE', 500, 1, 500),
     userIdTelemetry: oneOf(env, 'TELEMETRY_USER_IDS', ['hash', 'omit', 'raw'], 'hash'),
     userIdHashSalt: str(env, 'TELEMETRY_USER_ID_SALT') ?? 'teams-notifier',
+    allowUnauthenticatedActivities: flag(env, 'ALLOW_UNAUTHENTICATED_ACTIVITIES'),
+    runsInAzure: runsInAzure(env),
   };
+}
+
+/**
+ * The App Service platform sets these on every Functions plan, Flex Consumption included.
+ * CONTAINER_NAME (set on Linux Consumption) is not used: any container runtime may set it,
+ * CI machines included.
+ */
+export const AZURE_HOST_SETTINGS = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME'] as const;
+
+function runsInAzure(env: Env): boolean {
+  return AZURE_HOST_SETTINGS.some((name) => str(env, name) !== undefined);
+}
+
+/**
+ * How /api/messages treats inbound activities: JWT-checked with an app ID; without one, accepted
+ * unauthenticated only when explicitly allowed outside Azure; otherwise every activity is refused,
+ * so a misconfigured deployment cannot be fed forged rosters or relay DMs for anyone.
+ */
+export type InboundAuthentication = 'token' | 'none' | 'refuse';
+
+export function inboundAuthentication(config: AppConfig): InboundAuthentication {
+  if (config.bot.appId) return 'token';
+  if (config.allowUnauthenticatedActivities && !config.runsInAzure) return 'none';
+  return 'refuse';
 }
 
 export function isTenantAllowed(config: AppConfig, tenantId: string | undefined): boolean {

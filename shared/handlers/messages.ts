@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { Request, Response } from 'botbuilder';
 import type { TurnOutcome } from '../bot/teamsBot.js';
 import { activityProblem } from '../bot/activityShape.js';
+import { inboundAuthentication } from '../config.js';
 import { services } from '../container.js';
 import { readLimitedBody } from './body.js';
 
@@ -46,6 +47,11 @@ export async function handleMessages(
     context.warn(`activity refused: ${status} ${reason}`);
     return error(status, reason);
   };
+  if (inboundAuthentication(services().config) === 'refuse') {
+    // Fail closed: without an app ID no token can be checked (see reportInboundAuthentication).
+    context.error('messages: activity refused: MicrosoftAppId is not set, so no token can be checked');
+    return error(401, 'unauthorized: the bot has no MicrosoftAppId configured');
+  }
   const body = await readLimitedBody(request, MAX_ACTIVITY_BYTES);
   if (!body.ok) return refuse(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
   let activity: unknown;

@@ -93,10 +93,29 @@ export class AppInsightsTelemetry implements Telemetry {
 
 export interface TelemetrySettings {
   connectionString: string | undefined;
+  /** Microsoft Entra authentication of the exporter (needed when the resource disables local auth). */
+  entraAuth: { clientId: string | undefined } | undefined;
   samplingRatio: number;
   liveMetrics: boolean;
   userIds: UserIdMode;
   salt: string;
+}
+
+/**
+ * APPLICATIONINSIGHTS_AUTHENTICATION_STRING, the setting the Functions host itself reads:
+ * `Authorization=AAD` (system-assigned identity) or `Authorization=AAD;ClientId=<user-assigned identity>`.
+ */
+export function parseAuthenticationString(text: string | undefined): TelemetrySettings['entraAuth'] {
+  if (!text?.trim()) return undefined;
+  const fields = new Map<string, string>();
+  for (const part of text.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0) fields.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+  }
+  if (fields.get('authorization')?.toUpperCase() !== 'AAD') {
+    throw new Error('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must contain Authorization=AAD');
+  }
+  return { clientId: fields.get('clientid') || undefined };
 }
 
 export function readTelemetrySettings(env: Env = process.env): TelemetrySettings {
@@ -108,6 +127,7 @@ export function readTelemetrySettings(env: Env = process.env): TelemetrySettings
   const config = loadConfig(env);
   return {
     connectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim() || undefined,
+    entraAuth: parseAuthenticationString(env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING),
     samplingRatio,
     liveMetrics: !/^(false|0)$/i.test(env.TELEMETRY_LIVE_METRICS?.trim() ?? ''),
     userIds: config.userIdTelemetry,
@@ -140,8 +160,18 @@ export async function startAppInsights(env: Env, azureFunctions: FunctionsModule
       default: { AzureFunctionsInstrumentationESM: new () => { registerAzFunc(module: unknown): void } };
     }
   ).default;
+  // With Entra authentication (the infra disables the resource's local auth) the exporter signs in
+  // with the managed identity, as the Functions host does for its own telemetry.
+  const credential = settings.entraAuth
+    ? new (await import('@azure/identity')).ManagedIdentityCredential(
+        settings.entraAuth.clientId ? { clientId: settings.entraAuth.clientId } : {},
+      )
+    : undefined;
   ai.useAzureMonitor({
-    azureMonitorExporterOptions: { connectionString: settings.connectionString },
+    azureMonitorExporterOptions: {
+      connectionString: settings.connectionString,
+      ...(credential ? { credential } : {}),
+    },
     // Fixed-ratio sampling per trace: a job's story is kept whole or not at all. Events and
     // metrics are never sampled.
     samplingRatio: settings.samplingRatio,
