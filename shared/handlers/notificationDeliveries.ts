@@ -1,6 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../container.js';
 import type { DeliveryTask } from '../delivery/deliver.js';
+import { decodeJobText } from '../jobs/decode.js';
 import { DELIVERIES_QUEUE } from '../queue/queues.js';
 import { withConsumerSpan } from '../telemetry/traceContext.js';
 import { reportPoisoned, reportQueueAge } from './queueTelemetry.js';
@@ -10,7 +11,9 @@ const QUEUE = DELIVERIES_QUEUE;
 /** Queue trigger on notification-deliveries: deliver to one recipient. */
 export async function handleDeliveryMessage(item: unknown, context: InvocationContext): Promise<void> {
   const meta = context.triggerMetadata ?? {};
-  const task = item as DeliveryTask;
+  const raw = typeof meta.queueTrigger === 'string' ? meta.queueTrigger : item;
+  const decoded = typeof raw === 'string' ? decodeJobText(raw) : undefined;
+  const task = (decoded?.ok ? decoded.value : item) as DeliveryTask;
   const { delivery, deliveriesQueue, queueHost } = services();
   if (!task || typeof task !== 'object' || task.v !== 1 || !task.jobId || !task.recipient || !task.tenantId) {
     // Only the job function writes this queue; anything else is not ours to retry.

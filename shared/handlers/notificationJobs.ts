@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../container.js';
+import { decodeJobText } from '../jobs/decode.js';
 import { JOBS_QUEUE } from '../queue/queues.js';
 import { reportPoisoned, reportQueueAge } from './queueTelemetry.js';
 import { withConsumerSpan } from '../telemetry/traceContext.js';
@@ -13,7 +14,11 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
       : typeof item === 'string'
         ? item
         : JSON.stringify(item);
-  const job = item && typeof item === 'object' ? (item as { id?: unknown; traceparent?: unknown }) : {};
+  // The host passes the text as-is (host.json messageEncoding "none"); it is decoded here, like every
+  // other entry point does, so plain JSON, base64 JSON and a leading BOM all read the same.
+  const decoded = decodeJobText(raw);
+  const value = decoded.ok ? decoded.value : undefined;
+  const job = value && typeof value === 'object' ? (value as { id?: unknown; traceparent?: unknown }) : {};
   const jobId = typeof job.id === 'string' ? job.id : undefined;
   // The producer's trace continues here, so enqueue and intake share one operation ID.
   await withConsumerSpan(
@@ -24,7 +29,7 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
       reportQueueAge(JOBS_QUEUE, meta, undefined);
       let result;
       try {
-        result = await services().intake.accept(item, {
+        result = await services().intake.accept(raw, {
           source: 'queue',
           rawBody: raw,
           queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,

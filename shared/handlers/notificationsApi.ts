@@ -36,14 +36,9 @@ export async function handlePostNotification(
   if (!body.ok) {
     return refuse(413, 'PayloadTooLarge', [`body over ${MAX_BODY_BYTES} bytes`]);
   }
-  let input: unknown;
-  try {
-    input = JSON.parse(body.text);
-  } catch {
-    return refuse(400, 'InvalidJson', ['request body is not valid JSON']);
-  }
   const { config, jobsQueue } = services();
-  const result = checkJob(input, config);
+  // The same reading as the queue: plain or base64 JSON, with or without a BOM.
+  const result = checkJob(body.text, config);
   if (!result.ok) {
     const status = result.reason === 'TenantNotAllowed' ? 403 : 400;
     return refuse(status, result.reason, result.errors, result.jobId);
