@@ -2,7 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import { services } from '../container.js';
 import { decodeJobText } from '../jobs/decode.js';
 import { JOBS_QUEUE } from '../queue/queues.js';
-import { reportPoisoned, reportQueueAge } from './queueTelemetry.js';
+import { reportQueueAge } from './queueTelemetry.js';
 import { withConsumerSpan } from '../telemetry/traceContext.js';
 
 /** Queue trigger on notification-jobs: validate, record and fan out one delivery per recipient. */
@@ -27,25 +27,14 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
     { 'messaging.destination.name': JOBS_QUEUE, ...(jobId ? { jobId } : {}) },
     async (span) => {
       reportQueueAge(JOBS_QUEUE, meta, undefined);
-      let result;
-      try {
-        result = await services().intake.accept(raw, {
-          source: 'queue',
-          rawBody: raw,
-          queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
-          acceptedAt:
-            typeof meta.insertionTime === 'string' ? new Date(meta.insertionTime).toISOString() : undefined,
-        });
-      } catch (err) {
-        reportPoisoned(
-          JOBS_QUEUE,
-          meta,
-          services().queueHost.maxDequeueCount,
-          jobId,
-          err instanceof Error ? err.name : 'Error',
-        );
-        throw err;
-      }
+      // Retried by the host; after the last attempt the poison-queue function records it (poisonQueues.ts).
+      const result = await services().intake.accept(raw, {
+        source: 'queue',
+        rawBody: raw,
+        queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
+        acceptedAt:
+          typeof meta.insertionTime === 'string' ? new Date(meta.insertionTime).toISOString() : undefined,
+      });
       span.setAttributes({ outcome: result.ok ? 'accepted' : 'rejected' });
       if (result.ok) {
         context.log(

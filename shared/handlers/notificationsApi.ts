@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { services } from '../container.js';
-import { MAX_QUEUE_MESSAGE_BYTES, toWireJob } from '../jobs/contract.js';
+import { contentHash, MAX_QUEUE_MESSAGE_BYTES, toWireJob } from '../jobs/contract.js';
 import { checkJob } from '../jobs/intake.js';
 import { getJobStatus } from '../jobs/status.js';
 import { encodeMessage } from '../queue/queues.js';
@@ -44,6 +44,16 @@ export async function handlePostNotification(
     return refuse(status, result.reason, result.errors, result.jobId);
   }
   const job = result.job;
+  // A reused ID is refused now, not later on the queue where the producer would not hear of it.
+  const existing = await services().jobs.get(job.id);
+  if (existing && existing.contentHash !== contentHash(job)) {
+    return refuse(
+      409,
+      'DuplicateJobId',
+      [`/id: job ${job.id} was already accepted with different content; use a new ID`],
+      job.id,
+    );
+  }
   // The job carries this request's trace (via the enqueue span) unless the caller set its own.
   const tooLarge = await withProducerSpan(
     'Enqueue notification job',
@@ -80,8 +90,8 @@ export async function handleGetNotification(request: HttpRequest): Promise<HttpR
       jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] },
     };
   }
-  const { jobs, deliveryRecords } = services();
-  const status = await getJobStatus(id, { jobs, deliveries: deliveryRecords });
+  const { jobs, deliveryRecords, rejected } = services();
+  const status = await getJobStatus(id, { jobs, deliveries: deliveryRecords, rejected });
   if (!status) return { status: 404, jsonBody: { error: 'NotFound', errors: [`no job ${id}`] } };
   return { status: 200, jsonBody: status };
 }

@@ -110,10 +110,19 @@ export class JobIntake {
     });
   }
 
-  private async reject(
-    reason: IntakeRejection,
+  /** Sets a job aside in RejectedJobs with its reason and raises the rejection event (e.g. from a poison queue). */
+  async setAside(
+    reason: string,
     errors: string[],
-    meta: { source: string; rawBody: string; queueMessageId?: string },
+    meta: { source: string; rawBody: string; queueMessageId?: string | undefined; jobId?: string | undefined },
+  ): Promise<void> {
+    await this.reject(reason, errors, meta, meta.jobId);
+  }
+
+  private async reject(
+    reason: IntakeRejection | string,
+    errors: string[],
+    meta: { source: string; rawBody: string; queueMessageId?: string | undefined },
     jobId: string | undefined,
   ): Promise<IntakeResult> {
     await this.o.rejected.add({
@@ -130,6 +139,6 @@ export class JobIntake {
       jobId,
       errorCount: errors.length,
     });
-    return { ok: false, reason, errors, jobId };
+    return { ok: false, reason: reason as IntakeRejection, errors, jobId };
   }
 }
