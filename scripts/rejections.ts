@@ -26,7 +26,9 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   for (const r of rows) {
-    process.stdout.write(`${r.rejectedAt}  ${r.reason.padEnd(18)} ${r.jobId ?? '(no id)'}  from ${r.source}\n`);
+    process.stdout.write(
+      `${r.rejectedAt}  ${r.reason.padEnd(18)} ${r.jobId ?? '(no id)'}  from ${r.source}\n`,
+    );
     for (const e of r.errors.slice(0, 5)) process.stdout.write(`    ${e}\n`);
   }
   return 0;

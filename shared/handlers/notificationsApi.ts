@@ -38,7 +38,7 @@ export async function handlePostNotification(
   }
   const { config, jobsQueue } = services();
   // The same reading as the queue: plain or base64 JSON, with or without a BOM.
-  const result = checkJob(body.text, config);
+  const result = await checkJob(body.text, config);
   if (!result.ok) {
     const status = result.reason === 'TenantNotAllowed' ? 403 : 400;
     return refuse(status, result.reason, result.errors, result.jobId);

@@ -44,7 +44,7 @@ export async function handlePoisonedJob(item: unknown, context: InvocationContex
     reason = 'InvalidJson';
     errors = decoded.errors;
   } else {
-    const checked = checkJob(decoded.value, config);
+    const checked = await checkJob(decoded.value, config);
     jobId = checked.ok ? checked.job.id : checked.jobId;
     if (!checked.ok) {
       reason = checked.reason;
@@ -114,5 +114,7 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     });
   }
   poisoned(DELIVERIES_QUEUE, reason, task.jobId, task.tenantId);
-  context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: delivery recorded as failed (${reason})`);
+  context.warn(
+    `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: delivery recorded as failed (${reason})`,
+  );
 }

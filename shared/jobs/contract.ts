@@ -36,7 +36,13 @@ export interface NotificationJob {
 }
 
 export type RejectionReason =
-  'InvalidJson' | 'SchemaInvalid' | 'MessageTooLarge' | 'JobTooLarge' | 'Expired' | 'TenantNotAllowed';
+  | 'InvalidJson'
+  | 'SchemaInvalid'
+  | 'CardInvalid'
+  | 'MessageTooLarge'
+  | 'JobTooLarge'
+  | 'Expired'
+  | 'TenantNotAllowed';
 
 export type ValidationResult =
   | { ok: true; job: NotificationJob }

@@ -6,8 +6,7 @@
  */
 
 export type DecodedJob =
-  | { ok: true; value: unknown; encoding: 'json' | 'base64' }
-  | { ok: false; errors: string[] };
+  { ok: true; value: unknown; encoding: 'json' | 'base64' } | { ok: false; errors: string[] };
 
 const BOM = '\uFEFF';
 /** JSON's own whitespace; a BOM is not whitespace to JSON, so it is stripped separately. */
