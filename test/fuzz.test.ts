@@ -197,10 +197,10 @@ function expectWellFormed(result: ValidationResult, input: unknown) {
 }
 
 describe('the job contract (validateJob)', () => {
-  it('accepts every valid job for the allowed tenant, normalised, within the limits, and round-trips it', () => {
-    fc.assert(
-      fc.property(validJob, (job) => {
-        const result = checkJob(job, allowlist);
+  it('accepts every valid job for the allowed tenant, normalised, within the limits, and round-trips it', async () => {
+    await fc.assert(
+      fc.asyncProperty(validJob, async (job) => {
+        const result = await checkJob(job, allowlist);
         if (job.expiresAt === '2020-01-01T00:00:00Z') {
           expect(result).toMatchObject({ ok: false, reason: 'Expired' });
         } else if (job.tenantId === FOREIGN_TENANT) {
@@ -214,15 +214,15 @@ describe('the job contract (validateJob)', () => {
     );
   });
 
-  it('never throws on anything, and answers either a well-formed job or a reason', () => {
-    fc.assert(
-      fc.property(
+  it('never throws on anything, and answers either a well-formed job or a reason', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.oneof(
           jobBody,
           anyValue.map((v) => JSON.stringify(v) ?? ''),
         ),
         fc.boolean(),
-        (body, asText) => {
+        async (body, asText) => {
           let input: unknown = body;
           if (!asText) {
             try {
@@ -231,7 +231,7 @@ describe('the job contract (validateJob)', () => {
               input = body;
             }
           }
-          const result = asText ? checkJob(body, allowlist) : validateJob(input);
+          const result = asText ? await checkJob(body, allowlist) : validateJob(input);
           expectWellFormed(result, input);
           expect(({} as Record<string, unknown>)[POLLUTION_KEY]).toBeUndefined();
         },
@@ -325,7 +325,7 @@ describe('the queue function (notification-jobs)', () => {
     const acceptedIds = new Set<string>();
     const sent: Array<{ messageId: string; body: string; expected: ValidationResult }> = [];
     for (const body of bodies) {
-      const expected = checkJob(onTheWire(body), allowlist);
+      const expected = await checkJob(onTheWire(body), allowlist);
       if (expected.ok && acceptedIds.has(expected.job.id)) continue;
       if (expected.ok) acceptedIds.add(expected.job.id);
       const encoded = Buffer.from(body, 'utf8').toString('base64');
@@ -333,9 +333,14 @@ describe('the queue function (notification-jobs)', () => {
       const { messageId } = await queue.sendMessage(encoded);
       sent.push({ messageId, body, expected });
     }
-    // And a few that are not base64 at all: the host moves those to the poison queue, unread.
-    const notBase64 = ['{"tenantId": "x"}', 'not base64 at all!', '%%%%'];
-    for (const raw of notBase64) await queue.sendMessage(raw);
+    // And a few as other producers write them: plain text, read as such (host.json messageEncoding "none").
+    const plain: Array<[string, string]> = [
+      ['{"tenantId": "x"}', 'SchemaInvalid'],
+      ['not base64 at all!', 'InvalidJson'],
+      ['%%%%', 'InvalidJson'],
+    ];
+    const plainIds: Array<[string, string]> = [];
+    for (const [raw, reason] of plain) plainIds.push([(await queue.sendMessage(raw)).messageId, reason]);
 
     const accepted = sent.filter((s) => s.expected.ok);
     // Both outcomes occur in every batch, or the run proves little.
@@ -348,7 +353,7 @@ describe('the queue function (notification-jobs)', () => {
         // A Jobs row is written before its fan-out and marked when that is done; wait for the mark.
         const fannedOut = jobs.filter((j) => j.fannedOutAt).length;
         const done = fannedOut + sent.filter((s) => rejected.has(s.messageId)).length;
-        return done >= sent.length && (await queueLength(app, 'notification-jobs-poison')) >= notBase64.length
+        return done >= sent.length && plainIds.every(([id]) => rejected.has(id))
           ? { rejected, jobs }
           : undefined;
       },
@@ -390,7 +395,8 @@ describe('the queue function (notification-jobs)', () => {
       10_000,
       `${deliveries} deliveries queued (seed ${SEED})`,
     );
-    expect(await queueLength(app, 'notification-jobs-poison')).toBe(notBase64.length);
+    for (const [id, reason] of plainIds) expect(byMessage.rejected.get(id)?.reason).toBe(reason);
+    expect(await queueLength(app, 'notification-jobs-poison')).toBe(0);
     expect(({} as Record<string, unknown>)[POLLUTION_KEY]).toBeUndefined();
     await hostIsUp();
   });
@@ -421,18 +427,17 @@ describe('POST /api/notifications', () => {
     }
     expect(results.filter((r) => r.status === 202).length, `seed ${SEED}`).toBeGreaterThan(0);
     expect(results.filter((r) => r.status === 400).length, `seed ${SEED}`).toBeGreaterThan(0);
+    const seenIds = new Set<string>();
     for (const { body, status, json } of results) {
       const what = `${body.slice(0, 300)} (seed ${SEED})`;
-      const wire = onTheWire(body);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(wire);
-      } catch {
-        expect(status, what).toBe(400);
-        expect(json?.error, what).toBe('InvalidJson');
+      const expected = await checkJob(onTheWire(body), allowlist);
+      if (status === 409) {
+        // An ID this run already used with other content, once its first job was recorded.
+        expect(json?.error, what).toBe('DuplicateJobId');
+        expect(expected.ok && seenIds.has(expected.job.id), what).toBe(true);
         continue;
       }
-      const expected = checkJob(parsed, allowlist);
+      if (expected.ok) seenIds.add(expected.job.id);
       if (
         expected.ok &&
         Buffer.byteLength(encodeMessage(toWireJob(expected.job))) <= MAX_QUEUE_MESSAGE_BYTES
@@ -556,7 +561,10 @@ describe('POST /api/messages', () => {
   it('answers 200 or a 4xx with a reason to any activity, never 5xx, and stores only whole records in the allowed tenant', async () => {
     app.connector.registerConversation(chat, { tenantId: TENANT, members: [user] });
     app.connector.registerConversation('team-fuzz;messageid=1', { tenantId: TENANT });
-    app.connector.setRoster('team-fuzz', [user, { id: '29:fuzz-2', name: 'Fuzz 2' }]);
+    app.connector.setRoster('team-fuzz', [
+      { id: user.id, name: user.name, objectId: user.aadObjectId, userRole: 'user' },
+      { id: '29:fuzz-2', name: 'Fuzz 2', userRole: 'user' },
+    ]);
     const samples = fc.sample(body, { seed: SEED + 2, numRuns: RUNS.activities });
     const violations: string[] = [];
     let dependencyFailures = 0;

@@ -39,27 +39,20 @@ export function decodeJobText(raw: string | Uint8Array): DecodedJob {
     '',
   );
   if (text === '') return { ok: false, errors: ['the message is empty'] };
-  if (text.startsWith('{') || text.startsWith('[') || text.startsWith('"')) {
-    const json = parse(text);
-    return json.ok
-      ? { ok: true, value: json.value, encoding: 'json' }
-      : { ok: false, errors: [`the message is not valid JSON: ${json.error}`] };
-  }
+  // JSON first: base64 text is never valid JSON that could be a job (it has no braces or quotes).
+  const json = parse(text);
+  if (json.ok) return { ok: true, value: json.value, encoding: 'json' };
   const bytes = base64Bytes(text);
-  if (!bytes) {
-    return {
-      ok: false,
-      errors: ['the message is neither JSON nor base64-encoded JSON (it starts with neither "{" nor base64)'],
-    };
-  }
+  if (!bytes)
+    return { ok: false, errors: [`the message is neither JSON nor base64-encoded JSON: ${json.error}`] };
   let inner: string;
   try {
     inner = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return { ok: false, errors: ['the message is base64, but what it encodes is not UTF-8 text'] };
   }
-  const json = parse(stripBom(inner).replace(JSON_SPACE, ''));
-  return json.ok
-    ? { ok: true, value: json.value, encoding: 'base64' }
-    : { ok: false, errors: [`the message is base64, but what it encodes is not JSON: ${json.error}`] };
+  const decoded = parse(stripBom(inner).replace(JSON_SPACE, ''));
+  return decoded.ok
+    ? { ok: true, value: decoded.value, encoding: 'base64' }
+    : { ok: false, errors: [`the message is base64, but what it encodes is not JSON: ${decoded.error}`] };
 }
