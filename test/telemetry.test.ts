@@ -106,6 +106,12 @@ describe('Application Insights telemetry', () => {
     expect(
       (await app.post('messages', personalMessage(app.connector.url, person, chat, 'stop'))).status,
     ).toBe(200);
+    // The poison-queue function records the poisoned delivery and raises MessagePoisoned.
+    await eventually(
+      () => app.logs.some((l) => l.message.includes(`notification-deliveries-poison: job ${jobPoisoned}`)),
+      20_000,
+      'the poisoned delivery to be recorded',
+    );
     // SIGTERM: the host drains, runs appTerminate, and the SDK flushes on shutdown.
     await app.host.stop();
   });
