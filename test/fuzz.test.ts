@@ -31,6 +31,7 @@ const allowlist = { allowedTenantIds: new Set([TENANT]) };
 const REASONS = [
   'InvalidJson',
   'SchemaInvalid',
+  'CardInvalid',
   'MessageTooLarge',
   'JobTooLarge',
   'Expired',
@@ -56,7 +57,11 @@ const recipient = fc.oneof(
 const card = fc.record({
   type: fc.constant('AdaptiveCard'),
   version: fc.constantFrom('1.4', '1.5'),
-  body: fc.array(fc.record({ type: fc.constant('TextBlock'), text: text(100) }), { maxLength: 3 }),
+  // A card must render something: at least one text block with visible text.
+  body: fc.array(
+    fc.record({ type: fc.constant('TextBlock'), text: text(100).filter((t) => t.trim() !== '') }),
+    { minLength: 1, maxLength: 3 },
+  ),
 });
 
 const message = fc
@@ -650,7 +655,7 @@ describe('what fuzzing found (kept as plain regressions)', () => {
     for (const row of found) expect(row).toMatchObject({ reason: 'SchemaInvalid', jobId: '' });
   });
 
-  it('answers 400 with the reason to activities missing what the bot reads, and 501 to an invoke', async () => {
+  it('answers 400 with the reason to activities missing what the bot reads, and 501 to an invoke it does not implement', async () => {
     const chat = 'a:fuzz-regression';
     const user = { id: '29:fuzz-regression', name: 'R' };
     const good = () => personalMessage(app.connector.url, user, chat, 'help') as Record<string, unknown>;
@@ -690,9 +695,16 @@ describe('what fuzzing found (kept as plain regressions)', () => {
     const untyped = await app.post('messages', { ...good(), type: '' });
     expect(untyped.status).toBe(400);
     expect(await untyped.json()).toEqual({ error: 'activity.type is required' });
-    const invoke = await app.post('messages', { ...good(), type: 'invoke', name: 'adaptiveCard/action' });
+    const invoke = await app.post('messages', { ...good(), type: 'invoke', name: 'task/fetch' });
     expect(invoke.status).toBe(501);
     expect(await invoke.json()).toEqual({ error: 'the bot does not handle invoke activities' });
+    // adaptiveCard/action is always answered 200; without an Action.Execute, with a Universal Actions error.
+    const cardAction = await app.post('messages', { ...good(), type: 'invoke', name: 'adaptiveCard/action' });
+    expect(cardAction.status).toBe(200);
+    expect(await cardAction.json()).toMatchObject({
+      statusCode: 400,
+      type: 'application/vnd.microsoft.error',
+    });
     expect(app.logs.some((l) => l.level === 'error' && /activity invoke failed/.test(l.message))).toBe(false);
   });
 });

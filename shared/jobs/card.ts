@@ -50,7 +50,8 @@ export async function cardProblems(card: unknown): Promise<string[]> {
   const parsed = new AC.AdaptiveCard();
   const context = new AC.SerializationContext();
   try {
-    parsed.parse(card as Record<string, unknown>, context);
+    // A plain JSON copy: the SDK calls Object.prototype methods on what it parses.
+    parsed.parse(JSON.parse(JSON.stringify(card)) as Record<string, unknown>, context);
   } catch (err) {
     return [`/message/card: the Adaptive Cards SDK cannot parse it: ${(err as Error).message}`];
   }
