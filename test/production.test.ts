@@ -39,6 +39,11 @@ let ingestion: Ingestion;
 const KEY = { 'x-functions-key': FUNCTION_KEY };
 const PYTHON = '/usr/bin/python3';
 const pythonSdk = spawnSync(PYTHON, ['-c', 'import azure.storage.queue'], { stdio: 'ignore' }).status === 0;
+if (!pythonSdk) {
+  console.warn(
+    `The Python producer check is skipped: ${PYTHON} cannot import azure.storage.queue (apt-get install python3-azure; .ci/run does).`,
+  );
+}
 
 let n = 0;
 const jobId = (what: string) => `prod-${what}-${Date.now().toString(36)}-${++n}`;
