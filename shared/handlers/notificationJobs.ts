@@ -30,7 +30,8 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
       // Retried by the host; after the last attempt the poison-queue function records it (poisonQueues.ts).
       const result = await services().intake.accept(raw, {
         source: 'queue',
-        rawBody: raw,
+        // Kept readable in RejectedJobs: the decoded text when the message was base64.
+        rawBody: decoded.text,
         queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
         acceptedAt:
           typeof meta.insertionTime === 'string' ? new Date(meta.insertionTime).toISOString() : undefined,

@@ -58,7 +58,7 @@ export async function handlePoisonedJob(item: unknown, context: InvocationContex
   }
   await intake.setAside(reason, errors, {
     source,
-    rawBody: raw,
+    rawBody: decoded.text,
     queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
     jobId,
   });
@@ -88,7 +88,7 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     // Only the job function writes the deliveries queue: this came from elsewhere.
     await intake.setAside('NotADeliveryTask', decoded.ok ? ['not a delivery task'] : decoded.errors, {
       source: poisonQueueOf(DELIVERIES_QUEUE),
-      rawBody: raw,
+      rawBody: decoded.text,
       queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
     });
     poisoned(DELIVERIES_QUEUE, 'NotADeliveryTask');

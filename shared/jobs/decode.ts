@@ -1,12 +1,14 @@
 /**
  * Reads a job's text the way producers actually write it. The Storage SDKs for .NET, Python and
- * JavaScript put text on the queue as-is by default, the Azure CLI and older SDKs often base64 it,
+ * JavaScript put text on the queue as-is by default, older SDKs and some tools base64 it,
  * and Windows tools like to start files with a UTF-8 byte order mark. Every entry point (queue,
  * HTTP, CLI, client) reads jobs through this one function, so none accepts what another refuses.
  */
 
+/** `text` is the job as a person would read it: what the base64 encoded, else the input. */
 export type DecodedJob =
-  { ok: true; value: unknown; encoding: 'json' | 'base64' } | { ok: false; errors: string[] };
+  | { ok: true; value: unknown; encoding: 'json' | 'base64'; text: string }
+  | { ok: false; errors: string[]; text: string };
 
 const BOM = '\uFEFF';
 /** JSON's own whitespace; a BOM is not whitespace to JSON, so it is stripped separately. */
@@ -38,21 +40,29 @@ export function decodeJobText(raw: string | Uint8Array): DecodedJob {
     JSON_SPACE,
     '',
   );
-  if (text === '') return { ok: false, errors: ['the message is empty'] };
+  if (text === '') return { ok: false, errors: ['the message is empty'], text };
   // JSON first: base64 text is never valid JSON that could be a job (it has no braces or quotes).
   const json = parse(text);
-  if (json.ok) return { ok: true, value: json.value, encoding: 'json' };
+  if (json.ok) return { ok: true, value: json.value, encoding: 'json', text };
   const bytes = base64Bytes(text);
   if (!bytes)
-    return { ok: false, errors: [`the message is neither JSON nor base64-encoded JSON: ${json.error}`] };
+    return {
+      ok: false,
+      errors: [`the message is neither JSON nor base64-encoded JSON: ${json.error}`],
+      text,
+    };
   let inner: string;
   try {
     inner = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    return { ok: false, errors: ['the message is base64, but what it encodes is not UTF-8 text'] };
+    return { ok: false, errors: ['the message is base64, but what it encodes is not UTF-8 text'], text };
   }
   const decoded = parse(stripBom(inner).replace(JSON_SPACE, ''));
   return decoded.ok
-    ? { ok: true, value: decoded.value, encoding: 'base64' }
-    : { ok: false, errors: [`the message is base64, but what it encodes is not JSON: ${decoded.error}`] };
+    ? { ok: true, value: decoded.value, encoding: 'base64', text: inner }
+    : {
+        ok: false,
+        errors: [`the message is base64, but what it encodes is not JSON: ${decoded.error}`],
+        text: inner,
+      };
 }
