@@ -259,6 +259,20 @@ async function queueCount(q: QueueClient): Promise<number | undefined> {
   }
 }
 
+/** RejectedJobs rows set aside from one source (e.g. the jobs poison queue). */
+async function rejectedFrom(conn: string, source: string): Promise<unknown[]> {
+  const table = tableClient({ connectionString: conn }, 'RejectedJobs');
+  const out: unknown[] = [];
+  try {
+    for await (const row of table.listEntities<Record<string, unknown>>()) {
+      if (row.partitionKey !== 'byJob' && row.source === source) out.push(row);
+    }
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err; // no table: nothing rejected
+  }
+  return out;
+}
+
 /** Reads every message of a poison queue (hidden for 10 minutes, not deleted). */
 async function drainPoison(q: QueueClient): Promise<unknown[]> {
   if (!(await q.exists())) return [];
@@ -532,8 +546,16 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
 
     // --- Reconcile Teams' side with the delivery records.
     const records = await readDeliveryRecords(table, tenantIds);
-    const poisonedDeliveries = await drainPoison(new QueueClient(conn, poisonQueueOf(DELIVERIES_QUEUE)));
-    const poisonedJobs = await drainPoison(new QueueClient(conn, poisonQueueOf(JOBS_QUEUE)));
+    // The poison-queue functions record what lands in a poison queue and delete it: count both their
+    // records (failed `Poisoned` deliveries, RejectedJobs rows from the jobs poison queue) and leftovers.
+    const poisonedDeliveries = [
+      ...(await drainPoison(new QueueClient(conn, poisonQueueOf(DELIVERIES_QUEUE)))),
+      ...[...records.values()].filter((r) => r.reason === 'Poisoned'),
+    ];
+    const poisonedJobs = [
+      ...(await drainPoison(new QueueClient(conn, poisonQueueOf(JOBS_QUEUE)))),
+      ...(await rejectedFrom(conn, poisonQueueOf(JOBS_QUEUE))),
+    ];
     const accepted = new Map<string, { at: number; activityId: string }[]>();
     let foreign = 0;
     for (const a of fake.accepted) {

@@ -8,3 +8,4 @@ import './postNotification.js';
 import './getNotification.js';
 import './notificationJobs.js';
 import './notificationDeliveries.js';
+import './poisonQueues.js';

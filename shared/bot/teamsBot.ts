@@ -1,5 +1,5 @@
 import pMap from 'p-map';
-import { TeamsInfo, type TurnContext } from 'botbuilder';
+import { ActivityTypes, TeamsInfo, type TurnContext } from 'botbuilder';
 import type { Activity, ChannelAccount, Mention, TeamsChannelAccount } from 'botbuilder';
 import { isTenantAllowed, type AppConfig } from '../config.js';
 import type { DeliveryService } from '../delivery/deliver.js';
@@ -33,6 +33,8 @@ export interface BotDependencies {
 }
 
 const ROSTER_WRITE_CONCURRENCY = 8;
+/** Universal Actions response types (Microsoft's "Universal Actions for Adaptive Cards" docs). */
+const ACTIVITY_MESSAGE = 'application/vnd.microsoft.activity.message';
 
 type ChannelData = {
   tenant?: { id?: string };
@@ -81,6 +83,7 @@ export class TeamsNotifierBot {
         return undefined;
       case 'conversationUpdate': {
         if (channelData.eventType === 'teamDeleted') return this.uninstallTeam;
+        if (channelData.eventType === 'teamRenamed') return this.teamRenamed;
         const added = activity.membersAdded ?? [];
         const removed = activity.membersRemoved ?? [];
         if (added.some((m) => m.id === botId))
@@ -92,7 +95,11 @@ export class TeamsNotifierBot {
         return undefined;
       }
       case 'message':
+        // An Action.Submit button sends its data as `value`, usually without text: not a command.
+        if (activity.value !== undefined && !activity.text?.trim()) return this.cardSubmit;
         return scope === 'personal' ? this.personalMessage : this.groupMessage;
+      case 'invoke':
+        return activity.name === 'adaptiveCard/action' ? this.cardAction : undefined;
       default:
         return undefined;
     }
@@ -176,15 +183,15 @@ export class TeamsNotifierBot {
     const added = context.activity.membersAdded ?? [];
     const removed = context.activity.membersRemoved ?? [];
     const source = `team:${teamId}`;
-    await this.forEachLimited(added, async (member) => {
+    const people = added.filter((m) => !isBotId(m.id));
+    const stored: string[] = [];
+    await this.forEachLimited(people, async (member) => {
       const profile = await this.profileOf(context, member);
+      if (profile.anonymous) return;
       await this.d.conversations.saveUser(tenantId, profile, { source, reactivate: true });
+      stored.push(member.id);
     });
-    await this.d.conversations.addTeamMembers(
-      tenantId,
-      teamId,
-      added.map((m) => m.id),
-    );
+    await this.d.conversations.addTeamMembers(tenantId, teamId, stored);
     await this.forEachLimited(removed, (member) =>
       this.dropSource(tenantId, member.id, source, 'RemovedFromTeam'),
     );
@@ -193,6 +200,38 @@ export class TeamsNotifierBot {
       teamId,
       removed.map((m) => m.id),
     );
+  };
+
+  private teamRenamed = async (_context: TurnContext, tenantId: string, channelData: ChannelData) => {
+    const teamId = channelData.team?.id;
+    const name = channelData.team?.name;
+    if (!teamId || !name) return;
+    const existing = await this.d.conversations.getTeam(tenantId, teamId);
+    if (existing) await this.d.conversations.saveTeam({ ...existing, name });
+  };
+
+  /**
+   * Action.Execute (Universal Actions): Teams waits for an invoke response and shows an error for
+   * anything but 200 with a card or a message. What a button records comes later; the contract holds now.
+   */
+  private cardAction = async (context: TurnContext) => {
+    const value = (context.activity.value ?? {}) as { action?: { type?: unknown; verb?: unknown } };
+    const body =
+      value.action?.type === 'Action.Execute'
+        ? { statusCode: 200, type: ACTIVITY_MESSAGE, value: 'Thanks, your response was received.' }
+        : {
+            statusCode: 400,
+            type: 'application/vnd.microsoft.error',
+            value: { code: 'BadRequest', message: 'value.action must be an Action.Execute' },
+          };
+    await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200, body } });
+  };
+
+  /** Action.Submit in a chat: the data arrives as a message with `value`; no command reply. */
+  private cardSubmit = async (context: TurnContext, tenantId: string) => {
+    const activity = context.activity;
+    const personal = activity.conversation?.conversationType === 'personal';
+    await this.refreshSender(context, tenantId, personal ? activity.conversation.id : undefined);
   };
 
   private personalMessage = async (context: TurnContext, tenantId: string) => {
@@ -299,7 +338,7 @@ export class TeamsNotifierBot {
     let count = 0;
     do {
       const page = await TeamsInfo.getPagedMembers(context, this.d.config.rosterPageSize, continuationToken);
-      const members = page.members ?? [];
+      const members = (page.members ?? []).filter(isAddressable);
       await this.forEachLimited(members, (member) =>
         this.d.conversations.saveUser(tenantId, profileFromAccount(member, context.activity.serviceUrl), {
           source,
@@ -317,7 +356,10 @@ export class TeamsNotifierBot {
     return count;
   }
 
-  private async profileOf(context: TurnContext, account: ChannelAccount): Promise<UserProfile> {
+  private async profileOf(
+    context: TurnContext,
+    account: ChannelAccount,
+  ): Promise<UserProfile & { anonymous?: boolean }> {
     try {
       const member = await TeamsInfo.getMember(context, account.id);
       return profileFromAccount({ ...account, ...member }, context.activity.serviceUrl);
@@ -340,11 +382,30 @@ export class TeamsNotifierBot {
   }
 }
 
-function profileFromAccount(member: TeamsChannelAccount | ChannelAccount, serviceUrl: string): UserProfile {
-  const m = member as Partial<TeamsChannelAccount>;
+/** A roster entry as Teams sends it: the REST answers name the Entra ID `objectId`, activities `aadObjectId`. */
+type RosterAccount = Partial<TeamsChannelAccount> & { objectId?: string; userRole?: string };
+
+/** Bot accounts have `28:` IDs; people have `29:` (or `8:orgid:` in some events). */
+const isBotId = (id: string | undefined) => !!id && id.startsWith('28:');
+
+/**
+ * Who is kept from a roster: people with an Entra account. Anonymous meeting guests
+ * (`userRole: "anonymous"`: no object ID, no UPN, no 1:1 chat possible) and bots are left out.
+ */
+function isAddressable(member: TeamsChannelAccount | ChannelAccount): boolean {
+  const m = member as RosterAccount;
+  return !isBotId(member.id) && m.userRole !== 'anonymous';
+}
+
+function profileFromAccount(
+  member: TeamsChannelAccount | ChannelAccount,
+  serviceUrl: string,
+): UserProfile & { anonymous?: boolean } {
+  const m = member as RosterAccount;
   return {
     userId: member.id,
-    aadObjectId: m.aadObjectId || undefined,
+    aadObjectId: m.aadObjectId || m.objectId || undefined,
+    ...(m.userRole === 'anonymous' ? { anonymous: true } : {}),
     upn: m.userPrincipalName || m.email || undefined,
     name: m.name || undefined,
     serviceUrl,

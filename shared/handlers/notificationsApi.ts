@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { services } from '../container.js';
-import { MAX_QUEUE_MESSAGE_BYTES, toWireJob } from '../jobs/contract.js';
+import { contentHash, MAX_QUEUE_MESSAGE_BYTES, toWireJob } from '../jobs/contract.js';
 import { checkJob } from '../jobs/intake.js';
 import { getJobStatus } from '../jobs/status.js';
 import { encodeMessage } from '../queue/queues.js';
@@ -46,19 +46,25 @@ export async function handlePostNotification(
   if (!body.ok) {
     return refuse(context, 413, 'PayloadTooLarge', [`body over ${MAX_BODY_BYTES} bytes`]);
   }
-  let input: unknown;
-  try {
-    input = JSON.parse(body.text);
-  } catch {
-    return refuse(context, 400, 'InvalidJson', ['request body is not valid JSON']);
-  }
   const { config, jobsQueue } = services();
-  const result = checkJob(input, config);
+  // The same reading as the queue: plain or base64 JSON, with or without a BOM.
+  const result = await checkJob(body.text, config);
   if (!result.ok) {
     const status = result.reason === 'TenantNotAllowed' ? 403 : 400;
     return refuse(context, status, result.reason, result.errors, result.jobId);
   }
   const job = result.job;
+  // A reused ID is refused now, not later on the queue where the producer would not hear of it.
+  const existing = await services().jobs.get(job.id);
+  if (existing && existing.contentHash !== contentHash(job)) {
+    return refuse(
+      context,
+      409,
+      'DuplicateJobId',
+      [`/id: job ${job.id} was already accepted with different content; use a new ID`],
+      job.id,
+    );
+  }
   // The job carries this request's trace (via the enqueue span) unless the caller set its own.
   const tooLarge = await withProducerSpan(
     'Enqueue notification job',
@@ -96,8 +102,8 @@ export async function handleGetNotification(request: HttpRequest): Promise<HttpR
       jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] },
     };
   }
-  const { jobs, deliveryRecords } = services();
-  const status = await getJobStatus(id, { jobs, deliveries: deliveryRecords });
+  const { jobs, deliveryRecords, rejected } = services();
+  const status = await getJobStatus(id, { jobs, deliveries: deliveryRecords, rejected });
   if (!status) return { status: 404, jsonBody: { error: 'NotFound', errors: [`no job ${id}`] } };
   return { status: 200, jsonBody: status };
 }

@@ -1,4 +1,4 @@
-import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
+import { MetricNames, telemetry } from '../telemetry/telemetry.js';
 
 /** Queue-trigger telemetry shared by the two queue functions. */
 
@@ -9,28 +9,4 @@ export function reportQueueAge(queue: string, meta: TriggerMetadata, tenantId: s
   const inserted = typeof meta.insertionTime === 'string' ? Date.parse(meta.insertionTime) : NaN;
   if (Number.isNaN(inserted)) return;
   telemetry().metric(MetricNames.queueAge, Math.max(0, Date.now() - inserted), { queue, tenantId });
-}
-
-/** A failure on the last allowed attempt: the host moves the message to `<queue>-poison`. */
-export function reportPoisoned(
-  queue: string,
-  meta: TriggerMetadata,
-  maxDequeueCount: number,
-  jobId: string | undefined,
-  reason: string,
-  tenantId?: string,
-): void {
-  const dequeueCount = Number(meta.dequeueCount ?? 1);
-  if (dequeueCount < maxDequeueCount) return;
-  telemetry().event(
-    EventNames.messagePoisoned,
-    {
-      queue,
-      poisonQueue: `${queue}-poison`,
-      jobId,
-      tenantId,
-      reason,
-    },
-    { dequeueCount },
-  );
 }

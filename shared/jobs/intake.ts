@@ -7,11 +7,11 @@ import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { currentTraceparent } from '../telemetry/traceContext.js';
 import {
   contentHash,
-  parseJob,
   type NotificationJob,
   type RejectionReason,
   type ValidationResult,
 } from './contract.js';
+import { parseAndCheckCard } from './card.js';
 import { recipientKeyString } from './recipient.js';
 
 /**
@@ -33,9 +33,15 @@ export interface IntakeOptions {
   fanOutConcurrency?: number;
 }
 
-/** Validation shared by every entry point: the schema, the size limits, then the tenant allowlist. */
-export function checkJob(input: unknown, config: Pick<AppConfig, 'allowedTenantIds'>): ValidationResult {
-  const result = parseJob(input);
+/**
+ * Validation shared by every entry point: decoding, the schema, the size limits, the card (with the
+ * Adaptive Cards SDK), then the tenant allowlist.
+ */
+export async function checkJob(
+  input: unknown,
+  config: Pick<AppConfig, 'allowedTenantIds'>,
+): Promise<ValidationResult> {
+  const result = await parseAndCheckCard(input);
   if (result.ok && !isTenantAllowed(config as AppConfig, result.job.tenantId)) {
     return {
       ok: false,
@@ -54,7 +60,7 @@ export class JobIntake {
     input: unknown,
     meta: { source: string; rawBody: string; queueMessageId?: string; acceptedAt?: string },
   ): Promise<IntakeResult> {
-    const result = checkJob(input, this.o.config);
+    const result = await checkJob(input, this.o.config);
     if (!result.ok) return this.reject(result.reason, result.errors, meta, result.jobId);
     const job = result.job;
     const hash = contentHash(job);
@@ -110,10 +116,24 @@ export class JobIntake {
     });
   }
 
-  private async reject(
-    reason: IntakeRejection,
+  /** Sets a job aside in RejectedJobs with its reason and raises the rejection event (e.g. from a poison queue). */
+  async setAside(
+    reason: string,
     errors: string[],
-    meta: { source: string; rawBody: string; queueMessageId?: string },
+    meta: {
+      source: string;
+      rawBody: string;
+      queueMessageId?: string | undefined;
+      jobId?: string | undefined;
+    },
+  ): Promise<void> {
+    await this.reject(reason, errors, meta, meta.jobId);
+  }
+
+  private async reject(
+    reason: IntakeRejection | string,
+    errors: string[],
+    meta: { source: string; rawBody: string; queueMessageId?: string | undefined },
     jobId: string | undefined,
   ): Promise<IntakeResult> {
     await this.o.rejected.add({
@@ -130,6 +150,6 @@ export class JobIntake {
       jobId,
       errorCount: errors.length,
     });
-    return { ok: false, reason, errors, jobId };
+    return { ok: false, reason: reason as IntakeRejection, errors, jobId };
   }
 }

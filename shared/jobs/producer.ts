@@ -1,7 +1,8 @@
+import { parseAndCheckCard } from './card.js';
 import { queueClient, storageSettings, type StorageSettings } from '../storage/connection.js';
 import { encodeMessage, JOBS_QUEUE, StorageQueueSender, type QueueSender } from '../queue/queues.js';
 import { withProducerSpan } from '../telemetry/traceContext.js';
-import { MAX_QUEUE_MESSAGE_BYTES, toWireJob, validateJob, type NotificationJobInput } from './contract.js';
+import { MAX_QUEUE_MESSAGE_BYTES, toWireJob, type NotificationJobInput } from './contract.js';
 
 /**
  * The typed client other TypeScript systems use to enqueue a notification job:
@@ -47,11 +48,12 @@ function senderFor(options: EnqueueOptions): QueueSender {
   return sender;
 }
 
+/** `input` may also be job text (plain or base64 JSON, with or without a BOM), read as the queue reads it. */
 export async function enqueueNotification(
-  input: NotificationJobInput,
+  input: NotificationJobInput | string,
   options: EnqueueOptions = {},
 ): Promise<{ jobId: string }> {
-  const result = validateJob(input);
+  const result = await parseAndCheckCard(input);
   if (!result.ok) throw new JobValidationError(result.reason, result.errors);
   const job = result.job;
   const sender = senderFor(options);

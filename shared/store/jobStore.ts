@@ -84,6 +84,24 @@ export interface RejectedJob {
   body: string;
 }
 
+export interface RejectionSummary {
+  reason: string;
+  errors: string[];
+  source: string;
+  rejectedAt: string;
+}
+
+const BY_JOB = 'byJob';
+
+function parseErrors(value: unknown): string[] {
+  try {
+    const parsed = JSON.parse(String(value)) as unknown;
+    return Array.isArray(parsed) ? parsed.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
 export class RejectedJobStore {
   constructor(private readonly table: LazyTable) {}
 
@@ -103,7 +121,53 @@ export class RejectedJobStore {
       body: rejected.body.slice(0, 30_000),
       rejectedAt: now.toISOString(),
     });
+    if (rejected.jobId) {
+      // The latest rejection per job ID, so a producer's status lookup finds it with one point read.
+      await table.upsertEntity(
+        {
+          partitionKey: BY_JOB,
+          rowKey: keyPart(rejected.jobId),
+          jobId: rejected.jobId,
+          reason: rejected.reason,
+          errors: JSON.stringify(rejected.errors).slice(0, 30_000),
+          source: rejected.source,
+          rejectedAt: now.toISOString(),
+        },
+        'Replace',
+      );
+    }
     return rowKey;
+  }
+
+  async getForJob(jobId: string): Promise<RejectionSummary | undefined> {
+    const table = await this.table.client();
+    const row = await getOrUndefined<Row>(table, BY_JOB, keyPart(jobId));
+    if (!row) return undefined;
+    return {
+      reason: String(row.reason),
+      errors: parseErrors(row.errors),
+      source: String(row.source ?? ''),
+      rejectedAt: String(row.rejectedAt),
+    };
+  }
+
+  /** Rejections of the last `days` days (today included), newest first. */
+  async recent(days: number, limit = 100): Promise<Array<RejectionSummary & { jobId?: string | undefined }>> {
+    const out: Array<RejectionSummary & { jobId?: string | undefined }> = [];
+    for (let i = 0; i < days && out.length < limit; i++) {
+      const day = new Date(Date.now() - i * 86_400_000).toISOString().slice(0, 10);
+      for (const row of await this.list(day)) {
+        out.push({
+          jobId: (row.jobId as string) || undefined,
+          reason: String(row.reason),
+          errors: parseErrors(row.errors),
+          source: String(row.source ?? ''),
+          rejectedAt: String(row.rejectedAt),
+        });
+        if (out.length >= limit) break;
+      }
+    }
+    return out;
   }
 
   async list(day: string): Promise<Array<Record<string, unknown>>> {
