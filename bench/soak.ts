@@ -260,6 +260,20 @@ async function queueCount(q: QueueClient): Promise<number | undefined> {
   }
 }
 
+/** RejectedJobs rows set aside from one source (e.g. the jobs poison queue). */
+async function rejectedFrom(conn: string, source: string): Promise<unknown[]> {
+  const table = tableClient({ connectionString: conn }, 'RejectedJobs');
+  const out: unknown[] = [];
+  try {
+    for await (const row of table.listEntities<Record<string, unknown>>()) {
+      if (row.partitionKey !== 'byJob' && row.source === source) out.push(row);
+    }
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err; // no table: nothing rejected
+  }
+  return out;
+}
+
 /** Reads every message of a poison queue (hidden for 10 minutes, not deleted). */
 async function drainPoison(q: QueueClient): Promise<unknown[]> {
   if (!(await q.exists())) return [];
@@ -423,6 +437,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       AzureWebJobsStorage: conn,
       MicrosoftAppId: '',
       MicrosoftAppPassword: '',
+      ALLOW_UNAUTHENTICATED_ACTIVITIES: 'true',
       ALLOWED_TENANT_IDS: '',
       BOT_SERVICE_URL: fake.url,
       TENANT_RATE_PER_SECOND: String(tenantRate),
@@ -532,8 +547,16 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
 
     // --- Reconcile Teams' side with the delivery records.
     const records = await readDeliveryRecords(table, tenantIds);
-    const poisonedDeliveries = await drainPoison(new QueueClient(conn, poisonQueueOf(DELIVERIES_QUEUE)));
-    const poisonedJobs = await drainPoison(new QueueClient(conn, poisonQueueOf(JOBS_QUEUE)));
+    // The poison-queue functions record what lands in a poison queue and delete it: count both their
+    // records (failed `Poisoned` deliveries, RejectedJobs rows from the jobs poison queue) and leftovers.
+    const poisonedDeliveries = [
+      ...(await drainPoison(new QueueClient(conn, poisonQueueOf(DELIVERIES_QUEUE)))),
+      ...[...records.values()].filter((r) => r.reason === 'Poisoned'),
+    ];
+    const poisonedJobs = [
+      ...(await drainPoison(new QueueClient(conn, poisonQueueOf(JOBS_QUEUE)))),
+      ...(await rejectedFrom(conn, poisonQueueOf(JOBS_QUEUE))),
+    ];
     const accepted = new Map<string, { at: number; activityId: string }[]>();
     let foreign = 0;
     for (const a of fake.accepted) {
@@ -786,7 +809,7 @@ ${summaryTable(r)}
 - **Exactly once** = Teams holds one message for that job and chat and the record says \`sent\` with its activity ID.
   **Lost** = Teams holds none and the record is missing, not final, or says \`sent\`. A **duplicate** is explained only
   if every extra copy was accepted before a host SIGKILL and the next one after it, the record counts a claim per copy, and its last claim
-  came after that kill (the crash window in the README); any other duplicate fails the soak.
+  came after that kill (the crash window in docs/delivery.md); any other duplicate fails the soak.
 - **Optimum** = the busiest tenant's fault-free connector calls (one send per delivery plus one
   createConversation per first-contact user) ÷ the tenant limit (tenants are limited independently), or the busiest
   chat's deliveries ÷ the chat limit if that is longer. Elapsed runs from the first job enqueued to the last record

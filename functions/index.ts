@@ -9,3 +9,5 @@ import './postNotification/index.js';
 import './getNotification/index.js';
 import './notificationJobs/index.js';
 import './notificationDeliveries/index.js';
+import './notificationJobsPoison/index.js';
+import './notificationDeliveriesPoison/index.js';

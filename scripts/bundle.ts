@@ -5,7 +5,9 @@
  *
  * Run by `npm run build` after tsc. package.json "main" points at dist/app/main.js.
  */
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +23,23 @@ const banner = [
   'const __dirname = __bundleDirname(__filename);',
 ].join('\n');
 
+/**
+ * node-fetch@2 (under botframework-connector) pulls in whatwg-url@5 and tr46, which require Node's
+ * built-in `punycode`: deprecated, printing DEP0040 on the first request. Bundle the npm package
+ * Node's warning points to instead (same API). esbuild's `alias` does not apply to built-ins.
+ */
+const userlandPunycode: Plugin = {
+  name: 'userland-punycode',
+  setup(b) {
+    b.onResolve({ filter: /^punycode$/ }, () => ({
+      path: createRequire(import.meta.url).resolve('punycode/'),
+    }));
+  },
+};
+
+// Chunk names carry a content hash: clear the old ones so dist/app holds only this build.
+rmSync(path.join(root, 'dist/app'), { recursive: true, force: true });
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { main: 'dist/functions/main.js' },
@@ -32,6 +51,7 @@ const result = await build({
   target: 'node22',
   // Provided by the Functions language worker (or by our local host) at run time.
   external: ['@azure/functions-core'],
+  plugins: [userlandPunycode],
   banner: { js: banner },
   minifyWhitespace: true,
   minifySyntax: true,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadLocalSettings } from './localSettings.js';
 import { loadConfig } from '../shared/config.js';
+import { decodeJobText } from '../shared/jobs/decode.js';
 import { guessRecipient } from '../shared/jobs/recipient.js';
 import { enqueueNotification, JobValidationError } from '../shared/jobs/producer.js';
 import type { NotificationJobInput } from '../shared/jobs/contract.js';
@@ -12,15 +13,11 @@ import type { NotificationJobInput } from '../shared/jobs/contract.js';
 export function parseNotifyArgs(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
-): NotificationJobInput {
+): NotificationJobInput | string {
   const program = new Command('notify')
     .description('Enqueue a Teams Notifier job')
-    .requiredOption(
-      '--to <recipient>',
-      'UPN/email, AAD object ID or Teams user ID (repeat for more)',
-      collect,
-      [],
-    )
+    .option('--job <file>', 'a whole job as JSON (plain or base64, BOM allowed); other options are ignored')
+    .option('--to <recipient>', 'UPN/email, AAD object ID or Teams user ID (repeat for more)', collect, [])
     .option('--text <text>', 'message text (Teams markdown)')
     .option('--card <file>', 'Adaptive Card JSON file')
     .option('--summary <text>', 'notification summary')
@@ -32,6 +29,7 @@ export function parseNotifyArgs(
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   program.parse(argv, { from: 'user' });
   const o = program.opts<{
+    job?: string;
     to: string[];
     text?: string;
     card?: string;
@@ -41,13 +39,24 @@ export function parseNotifyArgs(
     notBefore?: string;
     expiresAt?: string;
   }>();
+  if (o.job) {
+    try {
+      // Read as the queue reads it (decode.ts), so a file that works here works everywhere.
+      return readFileSync(o.job, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --job ${o.job}: ${(err as Error).message}`);
+    }
+  }
+  if (o.to.length === 0) throw new UsageError('no recipient: pass --to (or --job <file>)');
   const tenantId = o.tenant ?? loadConfig(env).defaultTenantId;
   if (!tenantId) throw new UsageError('no tenant: pass --tenant or set DEFAULT_TENANT_ID');
   if (!o.text && !o.card) throw new UsageError('nothing to send: pass --text and/or --card');
   let card: Record<string, unknown> | undefined;
   if (o.card) {
     try {
-      card = JSON.parse(readFileSync(o.card, 'utf8')) as Record<string, unknown>;
+      const decoded = decodeJobText(readFileSync(o.card, 'utf8'));
+      if (!decoded.ok) throw new Error(decoded.errors.join('; '));
+      card = decoded.value as Record<string, unknown>;
     } catch (err) {
       throw new UsageError(`cannot read --card ${o.card}: ${(err as Error).message}`);
     }

@@ -2,7 +2,7 @@
  * `npm start`: the local sandbox. Starts Azurite (in memory), the function app (`func start` when
  * Azure Functions Core Tools is on PATH, else the project's local host) and Microsoft 365 Agents
  * Playground pointed at the app, prints where everything is, and stops all of them together on
- * Ctrl+C or as soon as one of them exits. Ports: see PORT_SETTINGS (README, "Local sandbox").
+ * Ctrl+C or as soon as one of them exits. Ports: see PORT_SETTINGS (docs/settings.md).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -5,10 +5,13 @@ import { getJobStatus } from '../functions/getNotification/jobStatus.js';
 import { tableClient } from '../shared/azureStorage/connection.js';
 import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
-import { TableJobStore } from '../shared/azureStorage/tableJobStore.js';
+import { TableJobStore, TableRejectedJobStore } from '../shared/azureStorage/tableJobStore.js';
 import { readStorageSettings } from '../shared/config.js';
 
-/** `npm run status -- <jobId> [--json]`: per-recipient outcomes and totals of a job. */
+/**
+ * `npm run status -- <jobId> [--json]`: per-recipient outcomes and totals of a job, or why it was
+ * rejected. Exits 1 when the job was rejected or any delivery failed, so scripts can check it.
+ */
 async function main(args: string[]): Promise<number> {
   loadLocalSettings();
   const json = args.includes('--json');
@@ -21,14 +24,23 @@ async function main(args: string[]): Promise<number> {
   const status = await getJobStatus(id, {
     jobs: new TableJobStore(new LazyTable(tableClient(storage, TABLES.jobs))),
     deliveryRecords: new TableDeliveryRecordStore(new LazyTable(tableClient(storage, TABLES.conversations))),
+    rejected: new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected))),
   });
   if (!status) {
     process.stderr.write(`status: no job ${id}\n`);
     return 1;
   }
+  const failing = status.rejected === true || status.totals.failed > 0;
   if (json) {
     process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-    return 0;
+    return failing ? 1 : 0;
+  }
+  if (status.rejected) {
+    process.stdout.write(
+      `job ${status.jobId} rejected (${status.reason}) at ${status.rejectedAt ?? '?'} from ${status.source}; nothing was sent\n`,
+    );
+    for (const e of status.errors ?? []) process.stdout.write(`  ${e}\n`);
+    return 1;
   }
   const t = status.totals;
   process.stdout.write(
@@ -42,7 +54,11 @@ async function main(args: string[]): Promise<number> {
         : [r.reason, r.detail].filter(Boolean).join(': ');
     process.stdout.write(`  ${r.status.padEnd(8)} ${r.recipient}${extra ? `  ${extra}` : ''}\n`);
   }
-  return 0;
+  if (status.lastRejection) {
+    const r = status.lastRejection;
+    process.stdout.write(`a later submission with this ID was rejected (${r.reason}) at ${r.rejectedAt}\n`);
+  }
+  return failing ? 1 : 0;
 }
 
 process.exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {

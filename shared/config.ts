@@ -32,6 +32,13 @@ export interface AppConfig {
   connectorTimeoutMs: number;
   /** Members per roster page when reading a team (Teams allows up to 500). */
   rosterPageSize: number;
+  /**
+   * Accept activities without a token when no app ID is set. Only for local emulators (the
+   * sandbox and the tests set it); ignored in Azure.
+   */
+  allowUnauthenticatedActivities: boolean;
+  /** The Functions host's environment says the app runs in Azure. */
+  runsInAzure: boolean;
 }
 
 export interface StorageSettings {
@@ -45,6 +52,8 @@ export interface StorageSettings {
 
 interface TelemetrySettings {
   connectionString: string | undefined;
+  /** Microsoft Entra authentication of the exporter (needed when the resource disables local auth). */
+  entraAuth: { clientId: string | undefined } | undefined;
   samplingRatio: number;
   liveMetrics: boolean;
   userIds: UserIdTelemetryMode;
@@ -77,6 +86,13 @@ function list(env: Env, name: string): string[] {
     .split(/[,;\s]+/)
     .map((item) => item.trim())
     .filter(Boolean);
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = str(env, name);
+  if (raw === undefined || /^(false|0)$/i.test(raw)) return false;
+  if (/^(true|1)$/i.test(raw)) return true;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
@@ -114,6 +130,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     recipientHourlyCap: num(env, 'RECIPIENT_HOURLY_CAP', 30, 1, 100_000),
     connectorTimeoutMs: num(env, 'CONNECTOR_TIMEOUT_MS', 15_000, 100, 120_000),
     rosterPageSize: num(env, 'ROSTER_PAGE_SIZE', 500, 1, 500),
+    allowUnauthenticatedActivities: flag(env, 'ALLOW_UNAUTHENTICATED_ACTIVITIES'),
+    runsInAzure: runsInAzure(env),
   };
 }
 
@@ -132,8 +150,25 @@ export function readStorageSettings(env: Env = process.env): StorageSettings {
   };
 }
 
+/**
+ * APPLICATIONINSIGHTS_AUTHENTICATION_STRING, the setting the Functions host itself reads:
+ * `Authorization=AAD` (system-assigned identity) or `Authorization=AAD;ClientId=<user-assigned identity>`.
+ */
+export function parseAuthenticationString(text: string | undefined): TelemetrySettings['entraAuth'] {
+  if (!text?.trim()) return undefined;
+  const fields = new Map<string, string>();
+  for (const part of text.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0) fields.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+  }
+  if (fields.get('authorization')?.toUpperCase() !== 'AAD') {
+    throw new ConfigError('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must contain Authorization=AAD');
+  }
+  return { clientId: fields.get('clientid') || undefined };
+}
+
 /** Application Insights settings. */
-function readTelemetrySettings(env: Env = process.env): TelemetrySettings {
+export function readTelemetrySettings(env: Env = process.env): TelemetrySettings {
   const ratioText = env.TELEMETRY_SAMPLING_RATIO?.trim();
   const samplingRatio = ratioText ? Number(ratioText) : 1;
   if (!Number.isFinite(samplingRatio) || samplingRatio < 0 || samplingRatio > 1) {
@@ -141,11 +176,36 @@ function readTelemetrySettings(env: Env = process.env): TelemetrySettings {
   }
   return {
     connectionString: str(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING'),
+    entraAuth: parseAuthenticationString(env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING),
     samplingRatio,
     liveMetrics: !/^(false|0)$/i.test(env.TELEMETRY_LIVE_METRICS?.trim() ?? ''),
     userIds: oneOf(env, 'TELEMETRY_USER_IDS', ['hash', 'omit', 'raw'], 'hash'),
     salt: str(env, 'TELEMETRY_USER_ID_SALT') ?? 'teams-notifier',
   };
+}
+
+/**
+ * The App Service platform sets these on every Functions plan, Flex Consumption included.
+ * CONTAINER_NAME (set on Linux Consumption) is not used: any container runtime may set it,
+ * CI machines included.
+ */
+const AZURE_HOST_SETTINGS = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME'] as const;
+
+function runsInAzure(env: Env): boolean {
+  return AZURE_HOST_SETTINGS.some((name) => str(env, name) !== undefined);
+}
+
+/**
+ * How /api/messages treats inbound activities: JWT-checked with an app ID; without one, accepted
+ * unauthenticated only when explicitly allowed outside Azure; otherwise every activity is refused,
+ * so a misconfigured deployment cannot be fed forged rosters or relay DMs for anyone.
+ */
+type InboundAuthentication = 'token' | 'none' | 'refuse';
+
+export function inboundAuthentication(config: AppConfig): InboundAuthentication {
+  if (config.bot.appId) return 'token';
+  if (config.allowUnauthenticatedActivities && !config.runsInAzure) return 'none';
+  return 'refuse';
 }
 
 export function isTenantAllowed(config: AppConfig, tenantId: string | undefined): boolean {

@@ -58,6 +58,7 @@ export function buildServices(
     conversations,
     deliveryRecords,
     jobs,
+    rejected,
     jobQueue,
     deliveryQueue,
     delivery,

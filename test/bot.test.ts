@@ -12,22 +12,26 @@ import {
 
 const megan = { id: '29:megan', name: 'Megan Bowen', aadObjectId: 'aad-megan' };
 const alex = { id: '29:alex', name: 'Alex Wilber', aadObjectId: 'aad-alex' };
+/**
+ * Roster entries as the connector's `/members` and `/pagedmembers` answer them: the Entra ID is
+ * `objectId` there (activities say `aadObjectId`). Shape from
+ * https://learn.microsoft.com/microsoftteams/platform/bots/how-to/get-teams-context (JSON tab).
+ */
+const member = (account: { id: string; name: string; aadObjectId: string }, upn: string, email?: string) => ({
+  id: account.id,
+  name: account.name,
+  objectId: account.aadObjectId,
+  ...(email ? { email } : {}),
+  userPrincipalName: upn,
+  tenantId: TENANT,
+  userRole: 'user' as const,
+});
 const roster = [
-  { ...megan, email: 'MeganB@contoso.com', userPrincipalName: 'meganb@contoso.com' },
-  { ...alex, email: 'alexw@contoso.com', userPrincipalName: 'alexw@contoso.com' },
-  { id: '29:lee', name: 'Lee Gu', aadObjectId: 'aad-lee', userPrincipalName: 'leeg@contoso.com' },
-  {
-    id: '29:isaiah',
-    name: 'Isaiah Langer',
-    aadObjectId: 'aad-isaiah',
-    userPrincipalName: 'isaiahl@contoso.com',
-  },
-  {
-    id: '29:diego',
-    name: 'Diego Siciliani',
-    aadObjectId: 'aad-diego',
-    userPrincipalName: 'diegos@contoso.com',
-  },
+  member(megan, 'meganb@contoso.com', 'MeganB@contoso.com'),
+  member(alex, 'alexw@contoso.com', 'alexw@contoso.com'),
+  member({ id: '29:lee', name: 'Lee Gu', aadObjectId: 'aad-lee' }, 'leeg@contoso.com'),
+  member({ id: '29:isaiah', name: 'Isaiah Langer', aadObjectId: 'aad-isaiah' }, 'isaiahl@contoso.com'),
+  member({ id: '29:diego', name: 'Diego Siciliani', aadObjectId: 'aad-diego' }, 'diegos@contoso.com'),
 ];
 
 let app: TestApp;
@@ -123,7 +127,7 @@ describe('team install', () => {
     for (const member of roster) {
       const row = await userRow(member.id);
       expect(row, member.id).toMatchObject({
-        aadObjectId: member.aadObjectId,
+        aadObjectId: member.objectId,
         upn: member.userPrincipalName,
         active: true,
       });
@@ -134,12 +138,10 @@ describe('team install', () => {
   });
 
   it('stores members added later and marks removed members inactive', async () => {
-    const newcomer = {
-      id: '29:nestor',
-      name: 'Nestor Wilke',
-      aadObjectId: 'aad-nestor',
-      userPrincipalName: 'nestorw@contoso.com',
-    };
+    const newcomer = member(
+      { id: '29:nestor', name: 'Nestor Wilke', aadObjectId: 'aad-nestor' },
+      'nestorw@contoso.com',
+    );
     app.connector.setRoster('team-1', [...roster, newcomer]);
     const added = await app.post(
       'messages',
@@ -256,6 +258,35 @@ describe('messages', () => {
     // Teams retries an activity it got no answer for: the same activity never DMs twice.
     await app.post('messages', activity);
     expect(sentTo(created!.id)).toHaveLength(1);
+  });
+
+  it('logs one line per command and @mention, without the text or names', async () => {
+    const lines = (re: RegExp) => app.logs.filter((l) => re.test(l.message));
+    const stops = lines(/^bot: command stop \(opted out\)$/).length;
+    const mentions = lines(/^bot: @mention job mention-\S+: 1 DM\(s\): sent$/).length;
+    const stop = await app.post('messages', personalMessage(app.connector.url, megan, chat, 'stop'));
+    expect(stop.status).toBe(200);
+    await app.post('messages', personalMessage(app.connector.url, megan, chat, 'start'));
+    const patti = { id: '29:patti', name: 'Patti Fernandez' };
+    const text = 'release 7 is signed off';
+    const activity = channelMessage(
+      app.connector.url,
+      'team-2',
+      alex,
+      `<at>Teams Notifier</at> tell <at>Patti Fernandez</at> ${text}`,
+      [{ id: BOT_ID, name: 'Teams Notifier' }, patti],
+    );
+    app.connector.registerConversation(activity.conversation.id, { tenantId: TENANT });
+    expect((await app.post('messages', activity)).status).toBe(200);
+    await eventually(
+      () =>
+        lines(/^bot: command stop \(opted out\)$/).length === stops + 1 &&
+        lines(/^bot: @mention job mention-\S+: 1 DM\(s\): sent$/).length === mentions + 1,
+      15_000,
+      'the command and @mention log lines',
+    );
+    expect(lines(/^bot: command start \(opted in\)$/).length).toBeGreaterThan(0);
+    expect(lines(/release 7|Patti|Megan|Alex/)).toEqual([]);
   });
 
   it('ignores channel messages that do not mention the bot', async () => {

@@ -166,7 +166,8 @@ describe('bad jobs', () => {
     expect(String(schema?.errors)).toMatch(/recipients: must NOT have fewer than 1 items/);
     expect(rows.some((r) => r.reason === 'InvalidJson')).toBe(true);
     expect(await queueLength(app, 'notification-jobs-poison')).toBe(0);
-    expect(await status(app, 'bad-job-1')).toBeUndefined();
+    // The producer sees the rejection at the job's status URL.
+    expect(await status(app, 'bad-job-1')).toMatchObject({ rejected: true, reason: 'SchemaInvalid' });
   });
 
   it('refuses a job for a tenant outside the allowlist', async () => {

@@ -31,6 +31,7 @@ const allowlist = { allowedTenantIds: new Set([TENANT]) };
 const REASONS = [
   'InvalidJson',
   'SchemaInvalid',
+  'CardInvalid',
   'MessageTooLarge',
   'JobTooLarge',
   'Expired',
@@ -56,7 +57,11 @@ const recipient = fc.oneof(
 const card = fc.record({
   type: fc.constant('AdaptiveCard'),
   version: fc.constantFrom('1.4', '1.5'),
-  body: fc.array(fc.record({ type: fc.constant('TextBlock'), text: text(100) }), { maxLength: 3 }),
+  // A card must render something: at least one text block with visible text.
+  body: fc.array(
+    fc.record({ type: fc.constant('TextBlock'), text: text(100).filter((t) => t.trim() !== '') }),
+    { minLength: 1, maxLength: 3 },
+  ),
 });
 
 const message = fc
@@ -197,10 +202,10 @@ function expectWellFormed(result: ValidationResult, input: unknown) {
 }
 
 describe('the job contract (validateJob)', () => {
-  it('accepts every valid job for the allowed tenant, normalised, within the limits, and round-trips it', () => {
-    fc.assert(
-      fc.property(validJob, (job) => {
-        const result = checkJob(job, allowlist);
+  it('accepts every valid job for the allowed tenant, normalised, within the limits, and round-trips it', async () => {
+    await fc.assert(
+      fc.asyncProperty(validJob, async (job) => {
+        const result = await checkJob(job, allowlist);
         if (job.expiresAt === '2020-01-01T00:00:00Z') {
           expect(result).toMatchObject({ ok: false, reason: 'Expired' });
         } else if (job.tenantId === FOREIGN_TENANT) {
@@ -214,15 +219,15 @@ describe('the job contract (validateJob)', () => {
     );
   });
 
-  it('never throws on anything, and answers either a well-formed job or a reason', () => {
-    fc.assert(
-      fc.property(
+  it('never throws on anything, and answers either a well-formed job or a reason', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.oneof(
           jobBody,
           anyValue.map((v) => JSON.stringify(v) ?? ''),
         ),
         fc.boolean(),
-        (body, asText) => {
+        async (body, asText) => {
           let input: unknown = body;
           if (!asText) {
             try {
@@ -231,7 +236,7 @@ describe('the job contract (validateJob)', () => {
               input = body;
             }
           }
-          const result = asText ? checkJob(body, allowlist) : validateJob(input);
+          const result = asText ? await checkJob(body, allowlist) : validateJob(input);
           expectWellFormed(result, input);
           expect(({} as Record<string, unknown>)[POLLUTION_KEY]).toBeUndefined();
         },
@@ -325,7 +330,7 @@ describe('the queue function (notification-jobs)', () => {
     const acceptedIds = new Set<string>();
     const sent: Array<{ messageId: string; body: string; expected: ValidationResult }> = [];
     for (const body of bodies) {
-      const expected = checkJob(onTheWire(body), allowlist);
+      const expected = await checkJob(onTheWire(body), allowlist);
       if (expected.ok && acceptedIds.has(expected.job.id)) continue;
       if (expected.ok) acceptedIds.add(expected.job.id);
       const encoded = Buffer.from(body, 'utf8').toString('base64');
@@ -333,9 +338,14 @@ describe('the queue function (notification-jobs)', () => {
       const { messageId } = await queue.sendMessage(encoded);
       sent.push({ messageId, body, expected });
     }
-    // And a few that are not base64 at all: the host moves those to the poison queue, unread.
-    const notBase64 = ['{"tenantId": "x"}', 'not base64 at all!', '%%%%'];
-    for (const raw of notBase64) await queue.sendMessage(raw);
+    // And a few as other producers write them: plain text, read as such (host.json messageEncoding "none").
+    const plain: Array<[string, string]> = [
+      ['{"tenantId": "x"}', 'SchemaInvalid'],
+      ['not base64 at all!', 'InvalidJson'],
+      ['%%%%', 'InvalidJson'],
+    ];
+    const plainIds: Array<[string, string]> = [];
+    for (const [raw, reason] of plain) plainIds.push([(await queue.sendMessage(raw)).messageId, reason]);
 
     const accepted = sent.filter((s) => s.expected.ok);
     // Both outcomes occur in every batch, or the run proves little.
@@ -348,7 +358,7 @@ describe('the queue function (notification-jobs)', () => {
         // A Jobs row is written before its fan-out and marked when that is done; wait for the mark.
         const fannedOut = jobs.filter((j) => j.fannedOutAt).length;
         const done = fannedOut + sent.filter((s) => rejected.has(s.messageId)).length;
-        return done >= sent.length && (await queueLength(app, 'notification-jobs-poison')) >= notBase64.length
+        return done >= sent.length && plainIds.every(([id]) => rejected.has(id))
           ? { rejected, jobs }
           : undefined;
       },
@@ -390,7 +400,8 @@ describe('the queue function (notification-jobs)', () => {
       10_000,
       `${deliveries} deliveries queued (seed ${SEED})`,
     );
-    expect(await queueLength(app, 'notification-jobs-poison')).toBe(notBase64.length);
+    for (const [id, reason] of plainIds) expect(byMessage.rejected.get(id)?.reason).toBe(reason);
+    expect(await queueLength(app, 'notification-jobs-poison')).toBe(0);
     expect(({} as Record<string, unknown>)[POLLUTION_KEY]).toBeUndefined();
     await hostIsUp();
   });
@@ -423,16 +434,19 @@ describe('POST /api/notifications', () => {
     expect(results.filter((r) => r.status === 400).length, `seed ${SEED}`).toBeGreaterThan(0);
     for (const { body, status, json } of results) {
       const what = `${body.slice(0, 300)} (seed ${SEED})`;
-      const wire = onTheWire(body);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(wire);
-      } catch {
-        expect(status, what).toBe(400);
-        expect(json?.error, what).toBe('InvalidJson');
+      const expected = await checkJob(onTheWire(body), allowlist);
+      if (status === 409) {
+        // A valid job whose ID an earlier job (this test's or the queue test's) was accepted with.
+        expect(json?.error, what).toBe('DuplicateJobId');
+        expect(expected.ok, what).toBe(true);
+        const id = expected.ok ? expected.job.id : '';
+        const earlier = await app.get(`notifications/${encodeURIComponent(id)}`, {
+          'x-functions-key': FUNCTION_KEY,
+        });
+        expect(earlier.status, what).toBe(200);
+        expect(((await earlier.json()) as { rejected?: boolean }).rejected, what).toBeUndefined();
         continue;
       }
-      const expected = checkJob(parsed, allowlist);
       if (
         expected.ok &&
         Buffer.byteLength(encodeMessage(toWireJob(expected.job))) <= MAX_QUEUE_MESSAGE_BYTES
@@ -556,7 +570,10 @@ describe('POST /api/messages', () => {
   it('answers 200 or a 4xx with a reason to any activity, never 5xx, and stores only whole records in the allowed tenant', async () => {
     app.connector.registerConversation(chat, { tenantId: TENANT, members: [user] });
     app.connector.registerConversation('team-fuzz;messageid=1', { tenantId: TENANT });
-    app.connector.setRoster('team-fuzz', [user, { id: '29:fuzz-2', name: 'Fuzz 2' }]);
+    app.connector.setRoster('team-fuzz', [
+      { id: user.id, name: user.name, objectId: user.aadObjectId, userRole: 'user' },
+      { id: '29:fuzz-2', name: 'Fuzz 2', userRole: 'user' },
+    ]);
     const samples = fc.sample(body, { seed: SEED + 2, numRuns: RUNS.activities });
     const violations: string[] = [];
     let dependencyFailures = 0;
@@ -642,7 +659,7 @@ describe('what fuzzing found (kept as plain regressions)', () => {
     for (const row of found) expect(row).toMatchObject({ reason: 'SchemaInvalid', jobId: '' });
   });
 
-  it('answers 400 with the reason to activities missing what the bot reads, and 501 to an invoke', async () => {
+  it('answers 400 with the reason to activities missing what the bot reads, and 501 to an invoke it does not implement', async () => {
     const chat = 'a:fuzz-regression';
     const user = { id: '29:fuzz-regression', name: 'R' };
     const good = () => personalMessage(app.connector.url, user, chat, 'help') as Record<string, unknown>;
@@ -682,9 +699,16 @@ describe('what fuzzing found (kept as plain regressions)', () => {
     const untyped = await app.post('messages', { ...good(), type: '' });
     expect(untyped.status).toBe(400);
     expect(await untyped.json()).toEqual({ error: 'activity.type is required' });
-    const invoke = await app.post('messages', { ...good(), type: 'invoke', name: 'adaptiveCard/action' });
+    const invoke = await app.post('messages', { ...good(), type: 'invoke', name: 'task/fetch' });
     expect(invoke.status).toBe(501);
     expect(await invoke.json()).toEqual({ error: 'the bot does not handle invoke activities' });
+    // adaptiveCard/action is always answered 200; without an Action.Execute, with a Universal Actions error.
+    const cardAction = await app.post('messages', { ...good(), type: 'invoke', name: 'adaptiveCard/action' });
+    expect(cardAction.status).toBe(200);
+    expect(await cardAction.json()).toMatchObject({
+      statusCode: 400,
+      type: 'application/vnd.microsoft.error',
+    });
     expect(app.logs.some((l) => l.level === 'error' && /activity invoke failed/.test(l.message))).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_KEY, ROOT, TENANT, startApp, type TestApp } from './support/app.js';
+import { FUNCTION_KEY, ROOT, TENANT, eventually, startApp, type TestApp } from './support/app.js';
 import {
   customEvents,
   customMetrics,
@@ -106,6 +106,12 @@ describe('Application Insights telemetry', () => {
     expect(
       (await app.post('messages', personalMessage(app.connector.url, person, chat, 'stop'))).status,
     ).toBe(200);
+    // The poison-queue function records the poisoned delivery and raises MessagePoisoned.
+    await eventually(
+      () => app.logs.some((l) => l.message.includes(`notification-deliveries-poison: job ${jobPoisoned}`)),
+      20_000,
+      'the poisoned delivery to be recorded',
+    );
     // SIGTERM: the host drains, runs appTerminate, and the SDK flushes on shutdown.
     await app.host.stop();
   });
@@ -230,7 +236,7 @@ describe('Application Insights telemetry', () => {
       poisonQueue: 'notification-deliveries-poison',
       tenantId: TENANT,
     });
-    expect(poisoned[0]?.measurements.dequeueCount).toBe(3);
+    expect(poisoned[0]?.properties.reason).toBeTruthy();
     expect(one('DeliveryFailed', jobPoisoned)[0]?.properties.reason).toBeTruthy();
 
     const rejected = one('JobRejected').filter((e) => e.properties.source === 'http');

@@ -1,5 +1,5 @@
 import type { DeliveryRecordStore, DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
-import type { JobStore } from '../../shared/stores/jobs.js';
+import type { JobStore, RejectedJobStore, RejectionSummary } from '../../shared/stores/jobs.js';
 
 /** A job's per-recipient outcomes and totals, as shown by the status API and `npm run status`. */
 
@@ -23,14 +23,36 @@ export interface JobStatus {
   complete: boolean;
   totals: Record<'recipients' | 'sent' | 'failed' | 'skipped' | 'pending', number>;
   recipients: RecipientStatus[];
+  /** Set when the job was refused (never accepted): nothing was or will be sent. */
+  rejected?: boolean;
+  reason?: string;
+  errors?: string[];
+  rejectedAt?: string;
+  /** For an accepted job: the latest submission with this ID that was refused (e.g. different content). */
+  lastRejection?: RejectionSummary;
 }
 
 export async function getJobStatus(
   jobId: string,
-  stores: { jobs: JobStore; deliveryRecords: DeliveryRecordStore },
+  stores: { jobs: JobStore; deliveryRecords: DeliveryRecordStore; rejected?: RejectedJobStore },
 ): Promise<JobStatus | undefined> {
-  const job = await stores.jobs.get(jobId);
-  if (!job) return undefined;
+  const [job, rejection] = await Promise.all([stores.jobs.get(jobId), stores.rejected?.getForJob(jobId)]);
+  if (!job) {
+    if (!rejection) return undefined;
+    return {
+      jobId,
+      tenantId: '',
+      acceptedAt: '',
+      source: rejection.source,
+      complete: true,
+      totals: { recipients: 0, sent: 0, failed: 0, skipped: 0, pending: 0 },
+      recipients: [],
+      rejected: true,
+      reason: rejection.reason,
+      errors: rejection.errors,
+      rejectedAt: rejection.rejectedAt,
+    };
+  }
   const records = new Map(
     (await stores.deliveryRecords.listForJob(job.tenantId, jobId)).map((r) => [r.recipient, r]),
   );
@@ -59,5 +81,6 @@ export async function getJobStatus(
     complete: totals.pending === 0,
     totals,
     recipients,
+    ...(rejection ? { lastRejection: rejection } : {}),
   };
 }

@@ -24,6 +24,14 @@ export class Conversation {
       telemetry().event(optedOut ? EventNames.optOut : EventNames.optIn, { tenantId });
     }
     await context.sendActivity(commandReply(command));
+    return `command ${command}${command === 'stop' ? ' (opted out)' : command === 'start' ? ' (opted in)' : ''}`;
+  };
+
+  /** Action.Submit in a chat: the data arrives as a message with `value`; no command reply. */
+  cardSubmit = async (context: TurnContext, tenantId: string) => {
+    const activity = context.activity;
+    const personal = activity.conversation?.conversationType === 'personal';
+    await this.refreshSender(context, tenantId, personal ? activity.conversation.id : undefined);
   };
 
   groupMessage = async (context: TurnContext, tenantId: string) => {
@@ -31,7 +39,7 @@ export class Conversation {
     await this.refreshSender(context, tenantId, undefined);
     const request = this.mentionRequest(activity);
     if (!request) return; // Not addressed to the bot.
-    await sendMention(context, tenantId, request, this.d);
+    return sendMention(context, tenantId, request, this.d);
   };
 
   /** "@Bot tell @Megan the build is green" → DM Megan. Only messages that @mention the bot count. */

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { CloudAdapter, Request, Response } from 'botbuilder';
 import { createAdapter } from '../../shared/botFramework.js';
+import { inboundAuthentication } from '../../shared/config.js';
 import { services } from '../../shared/container.js';
 import { readLimitedBody } from '../../shared/triggers/httpBody.js';
 import { activityProblem } from './activityShape.js';
@@ -60,21 +61,31 @@ export async function handleMessages(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  // The reasons below describe the request's shape, never quote its content.
+  const refuse = (status: number, reason: string) => {
+    context.warn(`activity refused: ${status} ${reason}`);
+    return error(status, reason);
+  };
+  if (inboundAuthentication(services().config) === 'refuse') {
+    // Fail closed: without an app ID no token can be checked (see reportInboundAuthentication).
+    context.error('messages: activity refused: MicrosoftAppId is not set, so no token can be checked');
+    return error(401, 'unauthorized: the bot has no MicrosoftAppId configured');
+  }
   const body = await readLimitedBody(request, MAX_ACTIVITY_BYTES);
-  if (!body.ok) return error(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
+  if (!body.ok) return refuse(413, `activity larger than ${MAX_ACTIVITY_BYTES} bytes`);
   let activity: unknown;
   try {
     activity = JSON.parse(body.text);
   } catch {
-    return error(400, 'request body is not valid JSON');
+    return refuse(400, 'request body is not valid JSON');
   }
   if (!activity || typeof activity !== 'object' || Array.isArray(activity)) {
-    return error(400, 'request body must be a Bot Framework activity object');
+    return refuse(400, 'request body must be a Bot Framework activity object');
   }
   const type = (activity as { type?: unknown }).type;
-  if (typeof type !== 'string' || type === '') return error(400, 'activity.type is required');
+  if (typeof type !== 'string' || type === '') return refuse(400, 'activity.type is required');
   const problem = activityProblem(activity as Record<string, unknown>);
-  if (problem) return error(400, problem);
+  if (problem) return refuse(400, problem);
 
   const { adapter, bot } = botServices();
   const outcome: TurnOutcome = {};
@@ -110,9 +121,10 @@ export async function handleMessages(
     );
     return error(401, 'unauthorized');
   }
+  if (outcome.summary) context.log(`bot: ${outcome.summary}`);
   if (res.statusCode === 501 && failure === undefined) {
     // botbuilder's answer to an invoke no handler answered: the bot implements none.
-    return error(501, `the bot does not handle ${type.slice(0, 40)} activities`);
+    return refuse(501, `the bot does not handle ${type.slice(0, 40)} activities`);
   }
   if (res.statusCode >= 500) {
     const err = failure as Error | undefined;

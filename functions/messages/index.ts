@@ -1,10 +1,10 @@
 import { app } from '@azure/functions';
 import { lazy } from '../../shared/triggers/lazy.js';
-import { warnIfAuthenticationDisabled } from './authWarning.js';
+import { reportInboundAuthentication } from './authWarning.js';
 
 /** POST /api/messages: Teams activities for the bot (JWT-checked by botbuilder's CloudAdapter). */
 
-warnIfAuthenticationDisabled();
+reportInboundAuthentication();
 
 app.http('messages', {
   methods: ['POST'],

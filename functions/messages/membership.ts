@@ -2,7 +2,7 @@ import { TeamsInfo, type TurnContext } from 'botbuilder';
 import type { UserProfile } from '../../shared/stores/conversations.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { welcomeText } from './commands.js';
-import { forEachLimited, profileFromAccount, profileOf } from './profiles.js';
+import { forEachLimited, isAddressable, isBotId, profileFromAccount, profileOf } from './profiles.js';
 import type { BotDependencies, ChannelData } from './botTypes.js';
 
 /**
@@ -22,11 +22,13 @@ export class Membership {
     });
     telemetry().event(EventNames.botInstalled, { tenantId, scope: 'personal' });
     await this.welcomeOnce(context, tenantId, profile);
+    return 'installed (personal)';
   };
 
   uninstallPersonal = async (context: TurnContext, tenantId: string) => {
     await this.dropSource(tenantId, context.activity.from.id, 'personal', 'Uninstalled');
     telemetry().event(EventNames.botUninstalled, { tenantId, scope: 'personal' });
+    return 'uninstalled (personal)';
   };
 
   installTeam = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
@@ -59,6 +61,7 @@ export class Membership {
       rosterSyncedAt: new Date().toISOString(),
     });
     telemetry().event(EventNames.botInstalled, { tenantId, scope: 'team' }, { members: count });
+    return `installed in a team (${count} members)`;
   };
 
   uninstallTeam = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
@@ -77,6 +80,7 @@ export class Membership {
       memberCount: 0,
     });
     telemetry().event(EventNames.botUninstalled, { tenantId, scope: 'team' });
+    return `removed from a team (${members.length} members)`;
   };
 
   teamMembersChanged = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
@@ -86,15 +90,15 @@ export class Membership {
     const added = context.activity.membersAdded ?? [];
     const removed = context.activity.membersRemoved ?? [];
     const source = `team:${teamId}`;
-    await forEachLimited(added, async (member) => {
+    const people = added.filter((m) => !isBotId(m.id));
+    const stored: string[] = [];
+    await forEachLimited(people, async (member) => {
       const profile = await profileOf(context, member);
+      if (profile.anonymous) return;
       await this.d.conversations.saveUser(tenantId, profile, { source, reactivate: true });
+      stored.push(member.id);
     });
-    await this.d.conversations.addTeamMembers(
-      tenantId,
-      teamId,
-      added.map((m) => m.id),
-    );
+    await this.d.conversations.addTeamMembers(tenantId, teamId, stored);
     await forEachLimited(removed, (member) =>
       this.dropSource(tenantId, member.id, source, 'RemovedFromTeam'),
     );
@@ -103,6 +107,14 @@ export class Membership {
       teamId,
       removed.map((m) => m.id),
     );
+  };
+
+  teamRenamed = async (_context: TurnContext, tenantId: string, channelData: ChannelData) => {
+    const teamId = channelData.team?.id;
+    const name = channelData.team?.name;
+    if (!teamId || !name) return;
+    const existing = await this.d.conversations.getTeam(tenantId, teamId);
+    if (existing) await this.d.conversations.saveTeam({ ...existing, name });
   };
 
   private async welcomeOnce(context: TurnContext, tenantId: string, profile: UserProfile): Promise<void> {
@@ -141,7 +153,7 @@ export class Membership {
     let count = 0;
     do {
       const page = await TeamsInfo.getPagedMembers(context, this.d.config.rosterPageSize, continuationToken);
-      const members = page.members ?? [];
+      const members = (page.members ?? []).filter(isAddressable);
       await forEachLimited(members, (member) =>
         this.d.conversations.saveUser(tenantId, profileFromAccount(member, context.activity.serviceUrl), {
           source,

@@ -31,12 +31,12 @@ export async function sendMention(
   tenantId: string,
   request: MentionRequest,
   d: MentionDependencies,
-): Promise<void> {
+): Promise<string> {
   if (!request.targets.length || !request.text) {
     await context.sendActivity(
       'To send a DM, mention me and the people to tell, then the message: "@Teams Notifier tell @Megan the build is green".',
     );
-    return;
+    return '@mention without recipients or text: replied with how to ask';
   }
   // The job ID follows from the Teams activity, so a retried activity never DMs twice.
   const jobId = `mention-${request.activityId.replace(/[^A-Za-z0-9._:-]/g, '').slice(0, 80) || Date.now()}`;
@@ -49,9 +49,10 @@ export async function sendMention(
   const recorded = await d.intake.record(job, { source: 'mention' });
   if (!recorded.ok) {
     await context.sendActivity(`I couldn't send that: ${recorded.errors.join('; ')}`);
-    return;
+    return `@mention job ${jobId}: refused (${recorded.reason})`;
   }
   const lines: string[] = [];
+  const outcomes: string[] = [];
   for (const target of request.targets) {
     const task: DeliveryTask = {
       v: 1,
@@ -72,8 +73,12 @@ export async function sendMention(
       );
     }
     lines.push(describe(target.name ?? 'them', result));
+    outcomes.push(
+      result.kind === 'done' ? `${result.status}${result.reason ? ` (${result.reason})` : ''}` : 'queued',
+    );
   }
   await context.sendActivity(lines.join('\n\n'));
+  return `@mention job ${jobId}: ${outcomes.length} DM(s): ${outcomes.join(', ')}`;
 }
 
 function describe(name: string, result: DeliveryResult): string {

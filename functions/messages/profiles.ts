@@ -12,14 +12,30 @@ export async function forEachLimited<T>(items: T[], work: (item: T) => Promise<u
   await pMap(items, work, { concurrency: ROSTER_WRITE_CONCURRENCY });
 }
 
+/** A roster entry as Teams sends it: the REST answers name the Entra ID `objectId`, activities `aadObjectId`. */
+type RosterAccount = Partial<TeamsChannelAccount> & { objectId?: string; userRole?: string };
+
+/** Bot accounts have `28:` IDs; people have `29:` (or `8:orgid:` in some events). */
+export const isBotId = (id: string | undefined) => !!id && id.startsWith('28:');
+
+/**
+ * Who is kept from a roster: people with an Entra account. Anonymous meeting guests
+ * (`userRole: "anonymous"`: no object ID, no UPN, no 1:1 chat possible) and bots are left out.
+ */
+export function isAddressable(member: TeamsChannelAccount | ChannelAccount): boolean {
+  const m = member as RosterAccount;
+  return !isBotId(member.id) && m.userRole !== 'anonymous';
+}
+
 export function profileFromAccount(
   member: TeamsChannelAccount | ChannelAccount,
   serviceUrl: string,
-): UserProfile {
-  const m = member as Partial<TeamsChannelAccount>;
+): UserProfile & { anonymous?: boolean } {
+  const m = member as RosterAccount;
   return {
     userId: member.id,
-    aadObjectId: m.aadObjectId || undefined,
+    aadObjectId: m.aadObjectId || m.objectId || undefined,
+    ...(m.userRole === 'anonymous' ? { anonymous: true } : {}),
     upn: m.userPrincipalName || m.email || undefined,
     name: m.name || undefined,
     serviceUrl,
@@ -27,7 +43,10 @@ export function profileFromAccount(
 }
 
 /** An account's profile with its UPN and email from the roster (one call), else from the activity alone. */
-export async function profileOf(context: TurnContext, account: ChannelAccount): Promise<UserProfile> {
+export async function profileOf(
+  context: TurnContext,
+  account: ChannelAccount,
+): Promise<UserProfile & { anonymous?: boolean }> {
   try {
     const member = await TeamsInfo.getMember(context, account.id);
     return profileFromAccount({ ...account, ...member }, context.activity.serviceUrl);

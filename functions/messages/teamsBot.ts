@@ -2,6 +2,7 @@ import type { Activity, TurnContext } from 'botbuilder';
 import { isTenantAllowed } from '../../shared/config.js';
 import { isTrustedServiceUrl } from '../../shared/delivery/serviceUrl.js';
 import type { BotDependencies, ChannelData } from './botTypes.js';
+import { answerCardAction } from './cardActions.js';
 import { Conversation } from './conversation.js';
 import { Membership } from './membership.js';
 
@@ -14,6 +15,8 @@ import { Membership } from './membership.js';
 export interface TurnOutcome {
   /** Set when the activity was refused; the HTTP glue answers 403 and nothing was stored. */
   refused?: 'tenant' | 'serviceUrl';
+  /** One line for the log saying what the bot did (no message text, names or UPNs). */
+  summary?: string;
 }
 
 export class TeamsNotifierBot {
@@ -46,7 +49,8 @@ export class TeamsNotifierBot {
     const handled = this.handlerFor(activity, channelData);
     if (!handled) return;
     await this.rememberTenant(tenantId, activity);
-    await handled(context, tenantId, channelData);
+    const summary = await handled(context, tenantId, channelData);
+    if (summary) outcome.summary = summary;
   }
 
   private handlerFor(activity: Activity, channelData: ChannelData) {
@@ -64,6 +68,7 @@ export class TeamsNotifierBot {
         return undefined;
       case 'conversationUpdate': {
         if (channelData.eventType === 'teamDeleted') return m.uninstallTeam;
+        if (channelData.eventType === 'teamRenamed') return m.teamRenamed;
         const added = activity.membersAdded ?? [];
         const removed = activity.membersRemoved ?? [];
         if (added.some((m) => m.id === botId))
@@ -75,7 +80,11 @@ export class TeamsNotifierBot {
         return undefined;
       }
       case 'message':
+        // An Action.Submit button sends its data as `value`, usually without text: not a command.
+        if (activity.value !== undefined && !activity.text?.trim()) return c.cardSubmit;
         return scope === 'personal' ? c.personalMessage : c.groupMessage;
+      case 'invoke':
+        return activity.name === 'adaptiveCard/action' ? answerCardAction : undefined;
       default:
         return undefined;
     }

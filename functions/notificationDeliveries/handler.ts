@@ -2,20 +2,22 @@ import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
 import { requeueDelivery } from '../../shared/delivery/requeue.js';
 import type { DeliveryTask } from '../../shared/delivery/task.js';
+import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE } from '../../shared/queues.js';
 import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
-import { reportPoisoned, reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
+import { reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
 
 const QUEUE = DELIVERIES_QUEUE;
 
 export async function handleDeliveryMessage(item: unknown, context: InvocationContext): Promise<void> {
   const meta = context.triggerMetadata ?? {};
-  const task = item as DeliveryTask;
+  const raw = typeof meta.queueTrigger === 'string' ? meta.queueTrigger : item;
+  const decoded = typeof raw === 'string' ? decodeJobText(raw) : undefined;
+  const task = (decoded?.ok ? decoded.value : item) as DeliveryTask;
   const { delivery, deliveryQueue, queueHost } = services();
   if (!task || typeof task !== 'object' || task.v !== 1 || !task.jobId || !task.recipient || !task.tenantId) {
     // Only the job function writes this queue; anything else is not ours to retry.
     context.error('deliveries: message is not a delivery task; dropped to the poison queue');
-    reportPoisoned(QUEUE, meta, queueHost.maxDequeueCount, undefined, 'NotADeliveryTask');
     throw new Error('not a delivery task');
   }
   const dequeueCount = Number(meta.dequeueCount ?? 1);
@@ -32,18 +34,12 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
     },
     async (span) => {
       reportQueueAge(QUEUE, meta, task.tenantId);
-      let result;
-      try {
-        result = await delivery.deliver(task, {
-          claimToken: String(meta.id ?? context.invocationId),
-          dequeueCount,
-          maxDequeueCount: queueHost.maxDequeueCount,
-        });
-      } catch (err) {
-        const reason = err instanceof Error ? err.name : 'Error';
-        reportPoisoned(QUEUE, meta, queueHost.maxDequeueCount, task.jobId, reason, task.tenantId);
-        throw err;
-      }
+      // Retried by the host; after the last attempt the poison-queue function records it (notificationDeliveriesPoison).
+      const result = await delivery.deliver(task, {
+        claimToken: String(meta.id ?? context.invocationId),
+        dequeueCount,
+        maxDequeueCount: queueHost.maxDequeueCount,
+      });
       span.setAttributes({
         outcome: result.kind === 'done' ? result.status : result.kind,
         reason: result.reason ?? '',
@@ -59,7 +55,6 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
           context.log(`job ${task.jobId}: delivery rescheduled in ${result.delayMs} ms (${result.reason})`);
           return;
         case 'retry':
-          reportPoisoned(QUEUE, meta, queueHost.maxDequeueCount, task.jobId, result.reason, task.tenantId);
           throw new Error(`delivery will be retried: ${result.reason}`);
       }
     },

@@ -1,18 +1,18 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
+import { decodeJobText } from '../../shared/jobs/decode.js';
 import { JOBS_QUEUE } from '../../shared/queues.js';
 import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
-import { reportPoisoned, reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
+import { queueMessageText, reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
 
 export async function handleJobMessage(item: unknown, context: InvocationContext): Promise<void> {
   const meta = context.triggerMetadata ?? {};
-  const raw =
-    typeof meta.queueTrigger === 'string'
-      ? meta.queueTrigger
-      : typeof item === 'string'
-        ? item
-        : JSON.stringify(item);
-  const job = item && typeof item === 'object' ? (item as { id?: unknown; traceparent?: unknown }) : {};
+  const raw = queueMessageText(item, context);
+  // The host passes the text as-is (host.json messageEncoding "none"); it is decoded here, like every
+  // other entry point does, so plain JSON, base64 JSON and a leading BOM all read the same.
+  const decoded = decodeJobText(raw);
+  const value = decoded.ok ? decoded.value : undefined;
+  const job = value && typeof value === 'object' ? (value as { id?: unknown; traceparent?: unknown }) : {};
   const jobId = typeof job.id === 'string' ? job.id : undefined;
   // The producer's trace continues here, so enqueue and intake share one operation ID.
   await withConsumerSpan(
@@ -21,25 +21,15 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
     { 'messaging.destination.name': JOBS_QUEUE, ...(jobId ? { jobId } : {}) },
     async (span) => {
       reportQueueAge(JOBS_QUEUE, meta, undefined);
-      let result;
-      try {
-        result = await services().intake.accept(item, {
-          source: 'queue',
-          rawBody: raw,
-          queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
-          acceptedAt:
-            typeof meta.insertionTime === 'string' ? new Date(meta.insertionTime).toISOString() : undefined,
-        });
-      } catch (err) {
-        reportPoisoned(
-          JOBS_QUEUE,
-          meta,
-          services().queueHost.maxDequeueCount,
-          jobId,
-          err instanceof Error ? err.name : 'Error',
-        );
-        throw err;
-      }
+      // Retried by the host; after the last attempt the poison-queue function records it (notificationJobsPoison).
+      const result = await services().intake.accept(raw, {
+        source: 'queue',
+        // Kept readable in RejectedJobs: the decoded text when the message was base64.
+        rawBody: decoded.text,
+        queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
+        acceptedAt:
+          typeof meta.insertionTime === 'string' ? new Date(meta.insertionTime).toISOString() : undefined,
+      });
       span.setAttributes({ outcome: result.ok ? 'accepted' : 'rejected' });
       if (result.ok) {
         context.log(

@@ -12,8 +12,18 @@ function statusUrl(request: HttpRequest, jobId: string): string {
   return `${url.origin}/api/notifications/${encodeURIComponent(jobId)}`;
 }
 
-/** A job refused at the door: the caller gets the reason, ops get a JobRejected event. */
-function refuse(status: number, error: string, errors: string[], jobId?: string): HttpResponseInit {
+/**
+ * A job refused at the door: the caller gets the reason, ops get a JobRejected event and a log
+ * line with the reason code (not the errors: they can quote the job's content).
+ */
+function refuse(
+  context: InvocationContext,
+  status: number,
+  error: string,
+  errors: string[],
+  jobId?: string,
+): HttpResponseInit {
+  context.warn(`job ${jobId ?? '(no id)'} refused over HTTP: ${status} ${error} (${errors.length} errors)`);
   telemetry().event(EventNames.jobRejected, {
     reason: error,
     source: 'http',
@@ -29,24 +39,23 @@ export async function handlePostNotification(
 ): Promise<HttpResponseInit> {
   const body = await readLimitedBody(request, MAX_BODY_BYTES);
   if (!body.ok) {
-    return refuse(413, 'PayloadTooLarge', [`body over ${MAX_BODY_BYTES} bytes`]);
+    return refuse(context, 413, 'PayloadTooLarge', [`body over ${MAX_BODY_BYTES} bytes`]);
   }
-  let input: unknown;
-  try {
-    input = JSON.parse(body.text);
-  } catch {
-    return refuse(400, 'InvalidJson', ['request body is not valid JSON']);
-  }
-  const { config, jobQueue } = services();
-  const result = checkJob(input, config);
+  const { config, jobQueue, intake } = services();
+  // The same reading as the queue: plain or base64 JSON, with or without a BOM.
+  const result = await checkJob(body.text, config);
   if (!result.ok) {
     const status = result.reason === 'TenantNotAllowed' ? 403 : 400;
-    return refuse(status, result.reason, result.errors, result.jobId);
+    return refuse(context, status, result.reason, result.errors, result.jobId);
   }
   const job = result.job;
+  // A reused ID is refused now, not later on the queue where the producer would not hear of it.
+  const reused = await intake.reusedId(job);
+  if (reused) return refuse(context, 409, reused.reason, reused.errors, job.id);
   const sent = await enqueueJob(job, jobQueue);
   if (!sent.ok) {
     return refuse(
+      context,
       400,
       'JobTooLarge',
       ['the job does not fit in a 64 KiB queue message: split the recipients'],

@@ -217,13 +217,17 @@ export class LocalHttpServer {
     const method = (req.method ?? 'GET').toUpperCase();
     const { logger } = this.#opts;
     let functionName: string | undefined;
+    logger.watch(requestId);
     res.once('finish', () => {
       const ms = Math.round(performance.now() - started);
-      logger.info(`${method} ${redactedPath(req.url)} -> ${res.statusCode} (${ms} ms)`, {
+      // One line per request: this access line only when the function did not log its own.
+      const level = logger.stopWatching(requestId) ? 'debug' : 'information';
+      logger.log(level, `${method} ${redactedPath(req.url)} -> ${res.statusCode} (${ms} ms)`, {
         invocationId: requestId,
         functionName,
       });
     });
+    res.once('close', () => void logger.stopWatching(requestId)); // aborted: no 'finish'
 
     try {
       const hostHeader = req.headers.host ?? `127.0.0.1:${this.#port}`;

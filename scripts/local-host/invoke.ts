@@ -109,7 +109,8 @@ export class Invoker {
     const { logger } = this.#opts;
     const extra = { functionName: fn.metadata.name, invocationId: context.invocationId };
     const started = performance.now();
-    logger.info(`Executing '${fn.metadata.name}' (${reason})`, extra);
+    // The host's boilerplate is debug-level here: the functions log what they did.
+    logger.debug(`Executing '${fn.metadata.name}' (${reason})`, extra);
 
     let succeeded = false;
     try {
@@ -121,7 +122,7 @@ export class Invoker {
       throw err;
     } finally {
       const ms = Math.round(performance.now() - started);
-      logger.info(`Executed '${fn.metadata.name}' (${succeeded ? 'Succeeded' : 'Failed'}, ${ms} ms)`, extra);
+      logger.debug(`Executed '${fn.metadata.name}' (${succeeded ? 'Succeeded' : 'Failed'}, ${ms} ms)`, extra);
     }
   }
 

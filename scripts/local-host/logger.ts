@@ -64,14 +64,27 @@ export interface Logger {
     message: string,
     extra?: Partial<Pick<LogRecord, 'category' | 'functionName' | 'invocationId'>>,
   ): void;
+  debug(message: string, extra?: Partial<LogRecord>): void;
   info(message: string, extra?: Partial<LogRecord>): void;
   warn(message: string, extra?: Partial<LogRecord>): void;
   error(message: string, extra?: Partial<LogRecord>): void;
+  /**
+   * Starts noting whether the function logs a line of its own (information or above) for this
+   * invocation; `stopWatching` says whether it did. Lets the HTTP server keep its request line
+   * out of the way when the function already said what happened.
+   */
+  watch(invocationId: string): void;
+  stopWatching(invocationId: string): boolean;
 }
 
 export function createLogger(sink: LogSink, minLevel: LogLevel | 'none' = 'information'): Logger {
   const min = levelRank[minLevel];
+  const watched = new Map<string, boolean>();
   const log: Logger['log'] = (level, message, extra) => {
+    const id = extra?.invocationId;
+    if (id && extra.category === 'user' && levelRank[level] >= levelRank.information && watched.has(id)) {
+      watched.set(id, true);
+    }
     if (levelRank[level] < min) return;
     try {
       sink({ category: 'host', ...extra, level, message });
@@ -81,9 +94,16 @@ export function createLogger(sink: LogSink, minLevel: LogLevel | 'none' = 'infor
   };
   return {
     log,
+    debug: (message, extra) => log('debug', message, extra),
     info: (message, extra) => log('information', message, extra),
     warn: (message, extra) => log('warning', message, extra),
     error: (message, extra) => log('error', message, extra),
+    watch: (id) => void watched.set(id, false),
+    stopWatching: (id) => {
+      const spoke = watched.get(id) ?? false;
+      watched.delete(id);
+      return spoke;
+    },
   };
 }
 

@@ -27,21 +27,26 @@ export interface QueueListenerOptions {
   leaseMs?: number;
 }
 
-/** Strict base64 (as .NET's Convert.FromBase64String): undefined when `text` is not base64. */
+/**
+ * What the Storage extension (5.x) hands a function for `messageEncoding: "base64"`: the SDK decodes
+ * with .NET's Convert.FromBase64String (strict alphabet and padding, whitespace ignored) and the
+ * binding turns the bytes into a string with Encoding.UTF8.GetString, which keeps a byte order mark
+ * and replaces invalid UTF-8 with U+FFFD. undefined when `text` is not base64: the extension then
+ * moves the message, as received, straight to the poison queue without invoking the function.
+ */
 export function decodeBase64(text: string): string | undefined {
-  const compact = text.replace(/[\s]/g, '');
+  const compact = text.replace(/[ \t\r\n]/g, '');
   if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return undefined;
-  const bytes = Buffer.from(compact, 'base64');
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
+  return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(Buffer.from(compact, 'base64'));
 }
 
-/** The host hands JSON objects/arrays to Node.js functions parsed, everything else as a string. */
+/**
+ * The host hands JSON objects/arrays to Node.js functions parsed, everything else as a string. Only
+ * JSON's own whitespace is skipped: a leading BOM makes the text a string, as JSON.parse in the worker
+ * refuses it too.
+ */
 export function toTriggerInput(body: string): unknown {
-  const trimmed = body.trim();
+  const trimmed = body.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
   const looksJson =
     (trimmed.startsWith('{') && trimmed.endsWith('}')) || (trimmed.startsWith('[') && trimmed.endsWith(']'));
   if (!looksJson) return body;

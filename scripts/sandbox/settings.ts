@@ -88,6 +88,7 @@ export function sandboxAppSettings(ports: SandboxPorts): Record<string, string> 
     // The Playground sends no token and serves no token endpoint: run without authentication.
     MicrosoftAppId: '',
     MicrosoftAppPassword: '',
+    ALLOW_UNAUTHENTICATED_ACTIVITIES: 'true',
     // The Playground is the Bot Connector service of its activities and of new tenants.
     BOT_SERVICE_URL: `${playgroundUrl(ports)}/_connector`,
     BOT_EXTRA_SERVICE_HOSTS: `localhost:${ports.playground}`,

@@ -12,6 +12,9 @@ export class StorageQueueSender implements QueueSender {
 
   async send(message: unknown, delayMs = 0): Promise<void> {
     this.ready ??= this.client.createIfNotExists().catch((err: unknown) => {
+      // A producer with only Storage Queue Data Message Sender may not create queues; the infra
+      // made them, so send anyway (a missing queue then fails the send with QueueNotFound).
+      if ((err as { statusCode?: unknown } | null)?.statusCode === 403) return;
       this.ready = undefined;
       throw err;
     });

@@ -1,6 +1,6 @@
 import { getOrUndefined, isConflict, keyPart, packJson, unpackJson, type LazyTable } from './table.js';
 
-import type { JobRecord, JobStore, RejectedJob, RejectedJobStore } from '../stores/jobs.js';
+import type { JobRecord, JobStore, RejectedJob, RejectedJobStore, RejectionSummary } from '../stores/jobs.js';
 
 /** Job records (table `Jobs`, PartitionKey = job ID): what was accepted, for status and idempotency. */
 
@@ -56,7 +56,21 @@ export class TableJobStore implements JobStore {
   }
 }
 
-/** Jobs that failed validation, kept with their reason (table `RejectedJobs`, one partition per day). */
+const BY_JOB = 'byJob';
+
+function parseErrors(value: unknown): string[] {
+  try {
+    const parsed = JSON.parse(String(value)) as unknown;
+    return Array.isArray(parsed) ? parsed.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Jobs that failed validation, kept with their reason (table `RejectedJobs`, one partition per day,
+ * newest first), and the latest rejection per job ID (partition `byJob`) for status lookups.
+ */
 export class TableRejectedJobStore implements RejectedJobStore {
   constructor(private readonly table: LazyTable) {}
 
@@ -76,7 +90,63 @@ export class TableRejectedJobStore implements RejectedJobStore {
       body: rejected.body.slice(0, 30_000),
       rejectedAt: now.toISOString(),
     });
+    if (rejected.jobId) {
+      // The latest rejection per job ID, so a producer's status lookup finds it with one point read.
+      await table.upsertEntity(
+        {
+          partitionKey: BY_JOB,
+          rowKey: keyPart(rejected.jobId),
+          jobId: rejected.jobId,
+          reason: rejected.reason,
+          errors: JSON.stringify(rejected.errors).slice(0, 30_000),
+          source: rejected.source,
+          rejectedAt: now.toISOString(),
+        },
+        'Replace',
+      );
+    }
     return rowKey;
+  }
+
+  async getForJob(jobId: string): Promise<RejectionSummary | undefined> {
+    const table = await this.table.client();
+    const row = await getOrUndefined<Row>(table, BY_JOB, keyPart(jobId));
+    if (!row) return undefined;
+    return {
+      reason: String(row.reason),
+      errors: parseErrors(row.errors),
+      source: String(row.source ?? ''),
+      rejectedAt: String(row.rejectedAt),
+    };
+  }
+
+  /** Rejections of the last `days` days (today included), newest first. */
+  async recent(days: number, limit = 100): Promise<Array<RejectionSummary & { jobId?: string | undefined }>> {
+    const out: Array<RejectionSummary & { jobId?: string | undefined }> = [];
+    for (let i = 0; i < days && out.length < limit; i++) {
+      const day = new Date(Date.now() - i * 86_400_000).toISOString().slice(0, 10);
+      for (const row of await this.list(day)) {
+        out.push({
+          jobId: (row.jobId as string) || undefined,
+          reason: String(row.reason),
+          errors: parseErrors(row.errors),
+          source: String(row.source ?? ''),
+          rejectedAt: String(row.rejectedAt),
+        });
+        if (out.length >= limit) break;
+      }
+    }
+    return out;
+  }
+
+  private async list(day: string): Promise<Array<Record<string, unknown>>> {
+    const table = await this.table.client();
+    const out: Array<Record<string, unknown>> = [];
+    const rows = table.listEntities<Row>({
+      queryOptions: { filter: `PartitionKey eq '${day.replace(/'/g, "''")}'` },
+    });
+    for await (const row of rows) out.push(row);
+    return out;
   }
 }
 

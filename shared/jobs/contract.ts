@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { decodeJobText } from './decode.js';
 import schema from './notification-job.v1.schema.json' with { type: 'json' };
 import { recipientKeyString, toRecipientKey, type RecipientKey, type RecipientRef } from './recipient.js';
 
@@ -35,7 +36,13 @@ export interface NotificationJob {
 }
 
 export type RejectionReason =
-  'InvalidJson' | 'SchemaInvalid' | 'MessageTooLarge' | 'JobTooLarge' | 'Expired' | 'TenantNotAllowed';
+  | 'InvalidJson'
+  | 'SchemaInvalid'
+  | 'CardInvalid'
+  | 'MessageTooLarge'
+  | 'JobTooLarge'
+  | 'Expired'
+  | 'TenantNotAllowed';
 
 export type ValidationResult =
   | { ok: true; job: NotificationJob }
@@ -85,14 +92,13 @@ export function messageBytes(message: NotificationMessage): number {
   return Buffer.byteLength(JSON.stringify(toActivity(message)));
 }
 
+/** A job from text (plain or base64 JSON, BOM or not, see decode.ts) or an already parsed value. */
 export function parseJob(body: string | unknown, now = new Date()): ValidationResult {
   let input: unknown = body;
   if (typeof body === 'string') {
-    try {
-      input = JSON.parse(body);
-    } catch (err) {
-      return { ok: false, reason: 'InvalidJson', errors: [`body is not JSON: ${(err as Error).message}`] };
-    }
+    const decoded = decodeJobText(body);
+    if (!decoded.ok) return { ok: false, reason: 'InvalidJson', errors: decoded.errors };
+    input = decoded.value;
   }
   return validateJob(input, now);
 }

@@ -7,11 +7,11 @@ import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { currentTraceparent } from '../telemetry/traceContext.js';
 import {
   contentHash,
-  parseJob,
   type NotificationJob,
   type RejectionReason,
   type ValidationResult,
 } from './contract.js';
+import { parseAndCheckCard } from './card.js';
 import { recipientKeyString } from './recipient.js';
 
 /**
@@ -35,9 +35,15 @@ interface IntakeOptions {
   fanOutConcurrency?: number;
 }
 
-/** Validation shared by every entry point: the schema, the size limits, then the tenant allowlist. */
-export function checkJob(input: unknown, config: Pick<AppConfig, 'allowedTenantIds'>): ValidationResult {
-  const result = parseJob(input);
+/**
+ * Validation shared by every entry point: decoding, the schema, the size limits, the card (with the
+ * Adaptive Cards SDK), then the tenant allowlist.
+ */
+export async function checkJob(
+  input: unknown,
+  config: Pick<AppConfig, 'allowedTenantIds'>,
+): Promise<ValidationResult> {
+  const result = await parseAndCheckCard(input);
   if (result.ok && !isTenantAllowed(config as AppConfig, result.job.tenantId)) {
     return {
       ok: false,
@@ -56,7 +62,7 @@ export class JobIntake {
     input: unknown,
     meta: { source: string; rawBody: string; queueMessageId?: string; acceptedAt?: string },
   ): Promise<IntakeResult> {
-    const result = checkJob(input, this.o.config);
+    const result = await checkJob(input, this.o.config);
     if (!result.ok) return this.reject(result.reason, result.errors, meta, result.jobId);
     const job = result.job;
     const recorded = await this.record(job, meta);
@@ -67,6 +73,12 @@ export class JobIntake {
       await this.o.jobs.markFannedOut(job.id);
     }
     return { ok: true, jobId: job.id, recipients: job.recipients.length, resumed: !created };
+  }
+
+  /** A job whose ID was already accepted with other content, found before it is queued (HTTP). */
+  async reusedId(job: NotificationJob): Promise<ReturnType<typeof reusedIdRefusal> | undefined> {
+    const existing = await this.o.jobs.get(job.id);
+    return existing && existing.contentHash !== contentHash(job) ? reusedIdRefusal(job.id) : undefined;
   }
 
   /** Stores a valid job once: the same ID again with the same content is the same job. */
@@ -87,13 +99,7 @@ export class JobIntake {
       notBefore: job.notBefore,
       expiresAt: job.expiresAt,
     });
-    if (!created && stored.contentHash !== hash) {
-      return {
-        ok: false,
-        reason: 'DuplicateJobId',
-        errors: [`/id: job ${job.id} was already accepted with different content; use a new ID`],
-      };
-    }
+    if (!created && stored.contentHash !== hash) return reusedIdRefusal(job.id);
     if (created) {
       telemetry().event(
         EventNames.jobAccepted,
@@ -124,10 +130,24 @@ export class JobIntake {
     });
   }
 
-  private async reject(
-    reason: IntakeRejection,
+  /** Sets a job aside in RejectedJobs with its reason and raises the rejection event (e.g. from a poison queue). */
+  async setAside(
+    reason: string,
     errors: string[],
-    meta: { source: string; rawBody: string; queueMessageId?: string },
+    meta: {
+      source: string;
+      rawBody: string;
+      queueMessageId?: string | undefined;
+      jobId?: string | undefined;
+    },
+  ): Promise<void> {
+    await this.reject(reason, errors, meta, meta.jobId);
+  }
+
+  private async reject(
+    reason: IntakeRejection | string,
+    errors: string[],
+    meta: { source: string; rawBody: string; queueMessageId?: string | undefined },
     jobId: string | undefined,
   ): Promise<IntakeResult> {
     await this.o.rejected.add({
@@ -144,6 +164,14 @@ export class JobIntake {
       jobId,
       errorCount: errors.length,
     });
-    return { ok: false, reason, errors, jobId };
+    return { ok: false, reason: reason as IntakeRejection, errors, jobId };
   }
+}
+
+function reusedIdRefusal(jobId: string) {
+  return {
+    ok: false as const,
+    reason: 'DuplicateJobId' as const,
+    errors: [`/id: job ${jobId} was already accepted with different content; use a new ID`],
+  };
 }

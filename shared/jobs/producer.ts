@@ -2,7 +2,8 @@ import { queueClient } from '../azureStorage/connection.js';
 import { StorageQueueSender } from '../azureStorage/queueSender.js';
 import { readStorageSettings, type StorageSettings } from '../config.js';
 import { JOBS_QUEUE, type QueueSender } from '../queues.js';
-import { validateJob, type NotificationJobInput } from './contract.js';
+import { parseAndCheckCard } from './card.js';
+import type { NotificationJobInput } from './contract.js';
 import { enqueueJob } from './enqueue.js';
 
 /**
@@ -50,11 +51,12 @@ function senderFor(options: EnqueueOptions): QueueSender {
   return sender;
 }
 
+/** `input` may also be job text (plain or base64 JSON, with or without a BOM), read as the queue reads it. */
 export async function enqueueNotification(
-  input: NotificationJobInput,
+  input: NotificationJobInput | string,
   options: EnqueueOptions = {},
 ): Promise<{ jobId: string }> {
-  const result = validateJob(input);
+  const result = await parseAndCheckCard(input);
   if (!result.ok) throw new JobValidationError(result.reason, result.errors);
   const job = result.job;
   const sent = await enqueueJob(job, senderFor(options));

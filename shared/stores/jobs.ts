@@ -32,6 +32,18 @@ export interface RejectedJob {
   body: string;
 }
 
+/** What a job's status shows of its latest rejection. */
+export interface RejectionSummary {
+  reason: string;
+  errors: string[];
+  source: string;
+  rejectedAt: string;
+}
+
 export interface RejectedJobStore {
   add(rejected: RejectedJob): Promise<string>;
+  /** The latest rejection of a job ID (one point read). */
+  getForJob(jobId: string): Promise<RejectionSummary | undefined>;
+  /** Rejections of the last `days` days (today included), newest first. */
+  recent(days: number, limit?: number): Promise<Array<RejectionSummary & { jobId?: string | undefined }>>;
 }

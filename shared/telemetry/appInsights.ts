@@ -116,8 +116,18 @@ export async function startAppInsights(env: Env, azureFunctions: FunctionsModule
       default: { AzureFunctionsInstrumentationESM: new () => { registerAzFunc(module: unknown): void } };
     }
   ).default;
+  // With Entra authentication (the infra disables the resource's local auth) the exporter signs in
+  // with the managed identity, as the Functions host does for its own telemetry.
+  const credential = settings.entraAuth
+    ? new (await import('@azure/identity')).ManagedIdentityCredential(
+        settings.entraAuth.clientId ? { clientId: settings.entraAuth.clientId } : {},
+      )
+    : undefined;
   ai.useAzureMonitor({
-    azureMonitorExporterOptions: { connectionString: settings.connectionString },
+    azureMonitorExporterOptions: {
+      connectionString: settings.connectionString,
+      ...(credential ? { credential } : {}),
+    },
     // Fixed-ratio sampling per trace: a job's story is kept whole or not at all. Events and
     // metrics are never sampled.
     samplingRatio: settings.samplingRatio,

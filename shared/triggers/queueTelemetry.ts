@@ -1,9 +1,17 @@
+import type { InvocationContext } from '@azure/functions';
 import { poisonQueueOf } from '../queues.js';
 import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
 
-/** Queue-trigger telemetry shared by the two queue functions. */
+/** What the queue functions share: the message as text, and their telemetry. */
 
 type TriggerMetadata = Record<string, unknown>;
+
+/** The queue message as the host received it (its text), whatever the host made of it. */
+export function queueMessageText(item: unknown, context: InvocationContext): string {
+  const meta = context.triggerMetadata ?? {};
+  if (typeof meta.queueTrigger === 'string') return meta.queueTrigger;
+  return typeof item === 'string' ? item : JSON.stringify(item);
+}
 
 /** How long the message waited in the queue before this attempt (insertion to now). */
 export function reportQueueAge(queue: string, meta: TriggerMetadata, tenantId: string | undefined): void {
@@ -12,26 +20,13 @@ export function reportQueueAge(queue: string, meta: TriggerMetadata, tenantId: s
   telemetry().metric(MetricNames.queueAge, Math.max(0, Date.now() - inserted), { queue, tenantId });
 }
 
-/** A failure on the last allowed attempt: the host moves the message to `<queue>-poison`. */
-export function reportPoisoned(
-  queue: string,
-  meta: TriggerMetadata,
-  maxDequeueCount: number,
-  jobId: string | undefined,
-  reason: string,
-  tenantId?: string,
-): void {
-  const dequeueCount = Number(meta.dequeueCount ?? 1);
-  if (dequeueCount < maxDequeueCount) return;
-  telemetry().event(
-    EventNames.messagePoisoned,
-    {
-      queue,
-      poisonQueue: poisonQueueOf(queue),
-      jobId,
-      tenantId,
-      reason,
-    },
-    { dequeueCount },
-  );
+/** A message that reached `<queue>-poison`, once it is recorded: the poison alert counts these. */
+export function reportPoisoned(queue: string, reason: string, jobId?: string, tenantId?: string): void {
+  telemetry().event(EventNames.messagePoisoned, {
+    queue,
+    poisonQueue: poisonQueueOf(queue),
+    jobId,
+    tenantId,
+    reason,
+  });
 }

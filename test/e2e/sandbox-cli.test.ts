@@ -182,6 +182,7 @@ describe('npm start (the sandbox)', () => {
         FUNCTIONS_WORKER_RUNTIME: 'node',
         AzureWebJobsStorage: azuriteConnectionString({ blob: ports[0]!, queue: ports[1]!, table: ports[2]! }),
         MicrosoftAppId: '',
+        ALLOW_UNAUTHENTICATED_ACTIVITIES: 'true',
         BOT_SERVICE_URL: `http://localhost:${ports[4]}/_connector`,
         BOT_EXTRA_SERVICE_HOSTS: `localhost:${ports[4]}`,
       });

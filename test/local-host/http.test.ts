@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
 import { fixtureRoot, fixtureState, logCollector } from './helpers.js';
 
@@ -100,6 +100,22 @@ describe('local host: HTTP triggers', () => {
     const userLog = logs.records.find((r) => r.category === 'user' && r.message === 'echoing 8 chars');
     expect(userLog).toMatchObject({ functionName: 'echo', level: 'information' });
     expect(userLog?.invocationId).toMatch(/^[0-9a-f-]{36}$/);
+
+    // One line per request at the default level. echo logs its own line, so the request line and
+    // the Executing/Executed boilerplate are debug-level; getItem logs nothing, so its request line
+    // is its one line.
+    expect((await fetch(`${host.url}/api/items/5`)).status).toBe(200);
+    await vi.waitFor(() =>
+      expect(logs.records).toContainEqual(
+        expect.objectContaining({
+          level: 'information',
+          message: expect.stringMatching(/^GET \/api\/items\/5 -> 200 \(\d+ ms\)$/),
+        }),
+      ),
+    );
+    const echoLines = logs.records.filter((r) => r.invocationId === userLog?.invocationId);
+    expect(echoLines.map((r) => r.message)).toEqual(['echoing 8 chars']);
+    expect(logs.records.some((r) => /^Execut(ing|ed) '/.test(r.message))).toBe(false);
   });
 
   it('rejects bodies over FUNCTIONS_MAX_BODY_BYTES with 413', async () => {

@@ -76,6 +76,20 @@ describe('local host: storage queue triggers', () => {
     await waitFor(async () => (await count(jobsQueue)) === 0, 'processed messages deleted');
   });
 
+  it('hands over what the Storage extension would: a BOM kept (so the text stays a string), invalid UTF-8 as U+FFFD', async () => {
+    const before = fixtureState().jobs.length;
+    const bom = await queue(jobsQueue).sendMessage(base64('\uFEFF{"a":1}'));
+    const bad = await queue(jobsQueue).sendMessage(Buffer.from([0x7b, 0xff, 0x7d]).toString('base64'));
+    const jobs = await waitFor(
+      () => fixtureState().jobs.length >= before + 2 && fixtureState().jobs,
+      'two more jobs',
+    );
+    const byId = (id: string) => jobs.find((j) => j.triggerMetadata.id === id);
+    expect(byId(bom.messageId)?.message).toBe('\uFEFF{"a":1}');
+    expect(byId(bom.messageId)?.triggerMetadata.queueTrigger).toBe('\uFEFF{"a":1}');
+    expect(byId(bad.messageId)?.message).toBe('{\uFFFD}');
+  });
+
   it('moves a message that is not valid base64 straight to the poison queue', async () => {
     const before = fixtureState().jobs.length;
     await queue(jobsQueue).sendMessage('not base64!');

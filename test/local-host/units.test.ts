@@ -112,7 +112,10 @@ describe('queue messages', () => {
     expect(decodeBase64(Buffer.from('{"a":1}').toString('base64'))).toBe('{"a":1}');
     expect(decodeBase64('not base64!')).toBeUndefined();
     expect(decodeBase64('abc')).toBeUndefined();
-    expect(decodeBase64(Buffer.from([0xff, 0xfe]).toString('base64'))).toBeUndefined(); // not UTF-8
+    // Like Encoding.UTF8.GetString: invalid UTF-8 becomes U+FFFD, a BOM is kept.
+    expect(decodeBase64(Buffer.from([0xff, 0x41]).toString('base64'))).toBe('\uFFFDA');
+    expect(decodeBase64(Buffer.from('\uFEFF{"a":1}').toString('base64'))).toBe('\uFEFF{"a":1}');
+    expect(decodeBase64('eyJh\nIjoxfQ==')).toBe('{"a":1}');
   });
 
   it('parses JSON objects and arrays, leaves everything else a string', () => {
@@ -121,5 +124,7 @@ describe('queue messages', () => {
     expect(toTriggerInput('123')).toBe('123');
     expect(toTriggerInput('{not json}')).toBe('{not json}');
     expect(toTriggerInput('hello')).toBe('hello');
+    // A BOM is not JSON whitespace: the function gets the text, BOM included.
+    expect(toTriggerInput('\uFEFF{"a":1}')).toBe('\uFEFF{"a":1}');
   });
 });

@@ -292,7 +292,7 @@ describe('startFakeConnector', () => {
     fake.reset();
     const roster = Array.from({ length: 5 }, (_, i) => ({
       id: `29:u${i}`,
-      aadObjectId: `aad-${i}`,
+      objectId: `aad-${i}`,
       name: `User ${i}`,
     }));
     fake.setRoster('19:team@thread.tacv2', roster);

@@ -52,6 +52,8 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
     AzureWebJobsStorage: azurite.connectionString,
     FUNCTIONS_KEY: FUNCTION_KEY,
     MicrosoftAppId: '',
+    // Tests stand in for Teams without tokens (test/auth.test.ts sets an app ID to check them).
+    ALLOW_UNAUTHENTICATED_ACTIVITIES: 'true',
     BOT_SERVICE_URL: connector.url,
     DEFAULT_TENANT_ID: TENANT,
     ...(typeof options.env === 'function' ? options.env(connector) : options.env),

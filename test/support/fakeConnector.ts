@@ -137,15 +137,21 @@ export interface RateLimits {
   retryAfter: boolean;
 }
 
-/** A Teams roster entry (TeamsChannelAccount). */
+/**
+ * A roster entry as the Bot Connector REST API answers `GET /v3/conversations/{id}/members`,
+ * `/members/{id}` and `/pagedmembers`: the Entra object ID is `objectId` (activities call it
+ * `aadObjectId`), and anonymous meeting guests come with `userRole: "anonymous"` and no objectId,
+ * email or UPN. Shape from https://learn.microsoft.com/microsoftteams/platform/bots/how-to/get-teams-context
+ * ("Fetch the roster or user profile" and "Get single member details", JSON tabs).
+ */
 export interface TeamsMember {
   id: string;
   name?: string;
-  aadObjectId?: string;
+  objectId?: string;
   email?: string;
   userPrincipalName?: string;
   tenantId?: string;
-  userRole?: string;
+  userRole?: 'user' | 'anonymous' | 'guest' | 'bot';
   givenName?: string;
   surname?: string;
 }
@@ -545,7 +551,12 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
     if (!roster) return errorReply(404, 'ConversationNotFound', 'Conversation not found.');
     if (p.route === 'getMembers') return { status: 200, body: roster };
     if (p.route === 'getMember') {
-      const member = roster.find((m) => m.id === p.memberId || m.aadObjectId === p.memberId);
+      // Teams looks a member up by Teams user ID, UPN or Entra object ID (get-teams-context docs).
+      const wanted = p.memberId?.toLowerCase();
+      const member = roster.find(
+        (m) =>
+          m.id === p.memberId || m.objectId === p.memberId || m.userPrincipalName?.toLowerCase() === wanted,
+      );
       return member
         ? { status: 200, body: member }
         : errorReply(404, 'MemberNotFoundInConversation', 'The member was not found in the conversation.');

@@ -21,7 +21,13 @@ import {
   type DeliveryRecordStore,
   type PendingOutcome,
 } from '../../shared/stores/deliveryRecords.js';
-import type { JobRecord, JobStore, RejectedJob, RejectedJobStore } from '../../shared/stores/jobs.js';
+import type {
+  JobRecord,
+  JobStore,
+  RejectedJob,
+  RejectedJobStore,
+  RejectionSummary,
+} from '../../shared/stores/jobs.js';
 
 /**
  * In-memory twins of the store ports, for unit tests that need no Azurite. They keep the contracts
@@ -212,11 +218,30 @@ export class MemoryJobStore implements JobStore {
 }
 
 export class MemoryRejectedJobStore implements RejectedJobStore {
-  readonly rows: RejectedJob[] = [];
+  readonly rows: Array<RejectedJob & { rejectedAt: string }> = [];
 
   async add(rejected: RejectedJob): Promise<string> {
-    this.rows.push(rejected);
+    this.rows.unshift({ ...rejected, rejectedAt: new Date().toISOString() });
     return String(this.rows.length);
+  }
+
+  async getForJob(jobId: string): Promise<RejectionSummary | undefined> {
+    const row = this.rows.find((r) => r.jobId === jobId);
+    return row && { reason: row.reason, errors: row.errors, source: row.source, rejectedAt: row.rejectedAt };
+  }
+
+  async recent(days: number, limit = 100) {
+    const since = Date.now() - days * 86_400_000;
+    return this.rows
+      .filter((r) => Date.parse(r.rejectedAt) >= since)
+      .slice(0, limit)
+      .map(({ jobId, reason, errors, source, rejectedAt }) => ({
+        jobId,
+        reason,
+        errors,
+        source,
+        rejectedAt,
+      }));
   }
 }
 

@@ -1,0 +1,68 @@
+import type { InvocationContext } from '@azure/functions';
+import { services } from '../../shared/container.js';
+import type { DeliveryTask } from '../../shared/delivery/task.js';
+import { decodeJobText } from '../../shared/jobs/decode.js';
+import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
+import { TERMINAL } from '../../shared/stores/deliveryRecords.js';
+import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
+import { queueMessageText, reportPoisoned } from '../../shared/triggers/queueTelemetry.js';
+
+/**
+ * Whatever lands in the poison queues (a job the host could not decode, a job or delivery that failed
+ * every attempt, something another system wrote) becomes a record someone can see, a RejectedJobs row
+ * or failed delivery records, and one MessagePoisoned event, which the poison alert
+ * (docs/alerts/alerts.json) counts. The message is then removed: the record holds it.
+ */
+
+function asTask(value: unknown): DeliveryTask | undefined {
+  const task = value as Partial<DeliveryTask> | undefined;
+  return task &&
+    typeof task === 'object' &&
+    task.v === 1 &&
+    typeof task.jobId === 'string' &&
+    typeof task.tenantId === 'string' &&
+    typeof task.recipient === 'string'
+    ? (task as DeliveryTask)
+    : undefined;
+}
+
+export async function handlePoisonedDelivery(item: unknown, context: InvocationContext): Promise<void> {
+  const raw = queueMessageText(item, context);
+  const meta = context.triggerMetadata ?? {};
+  const { intake, deliveryRecords, queueHost } = services();
+  const decoded = decodeJobText(raw);
+  const task = decoded.ok ? asTask(decoded.value) : undefined;
+  if (!task) {
+    // Only the job function writes the deliveries queue: this came from elsewhere.
+    await intake.setAside('NotADeliveryTask', decoded.ok ? ['not a delivery task'] : decoded.errors, {
+      source: poisonQueueOf(DELIVERIES_QUEUE),
+      rawBody: decoded.text,
+      queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
+    });
+    reportPoisoned(DELIVERIES_QUEUE, 'NotADeliveryTask');
+    context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: not a delivery task; recorded in RejectedJobs`);
+    return;
+  }
+  const current = await deliveryRecords.get(task.tenantId, task.jobId, task.recipient);
+  let reason = current?.reason ?? 'Poisoned';
+  if (!current || !TERMINAL.has(current.status)) {
+    // The last attempt could not record an outcome (a storage outage, a crash): the job's status says so.
+    const detail = `delivery failed on every attempt (maxDequeueCount ${queueHost.maxDequeueCount})${current?.reason ? `; last error ${current.reason}` : ''}`;
+    reason = 'Poisoned';
+    await deliveryRecords.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, {
+      status: 'failed',
+      reason,
+      detail,
+    });
+    telemetry().event(EventNames.deliveryFailed, {
+      jobId: task.jobId,
+      tenantId: task.tenantId,
+      reason,
+      recipient: telemetry().userRef(task.recipient),
+    });
+  }
+  reportPoisoned(DELIVERIES_QUEUE, reason, task.jobId, task.tenantId);
+  context.warn(
+    `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: delivery recorded as failed (${reason})`,
+  );
+}

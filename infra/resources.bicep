@@ -1,0 +1,334 @@
+// Everything Teams Notifier runs on, in one resource group. Modelled on Microsoft's Flex Consumption
+// azd quickstarts and the Agents Toolkit bot templates, with plain resources (no registry modules)
+// so that test/infra-drift.test.ts can read it. docs/deploy.md explains each choice.
+
+param environmentName string
+param location string
+param tags object
+param principalId string
+param principalType string
+param allowedTenantIds string
+param maximumInstanceCount int
+param alertEmail string
+
+var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var functionAppName = 'func-notifier-${token}'
+var deploymentContainer = 'app-package-${token}'
+
+// Queue and table names the code uses (shared/queues.ts, shared/container.ts). Made here so
+// that identities which may only send or read never need to create them. `-poison` queues are
+// where the host moves a message after host.json's maxDequeueCount attempts.
+var queueNames = [
+  'notification-jobs'
+  'notification-jobs-poison'
+  'notification-deliveries'
+  'notification-deliveries-poison'
+]
+var tableNames = [
+  'Conversations'
+  'Jobs'
+  'RejectedJobs'
+]
+
+// Built-in role definition IDs (the same in every tenant).
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160ff3c'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+  storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+// The app's identity: blobs for the host (deployment package, leases, keys), queues and tables for
+// the app and the queue triggers. Nothing else in the subscription.
+var appStorageRoles = [
+  roles.storageBlobDataOwner
+  roles.storageQueueDataContributor
+  roles.storageTableDataContributor
+]
+
+// Whoever ran `azd up`: send jobs (`npm run notify`) and read job status (`npm run status`) only.
+var deployerStorageRoles = [
+  roles.storageQueueDataMessageSender
+  roles.storageTableDataReader
+]
+
+// ---------------------------------------------------------------------------------------------
+// Identity: one user-assigned managed identity is the function app's identity for storage and
+// Application Insights, and the bot's Microsoft App ID (msaAppType UserAssignedMSI): no secret.
+resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-notifier-${token}'
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage: keys disabled, so every client (host, app, producers) signs in with Microsoft Entra ID.
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: 'stnotifier${token}'
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+  }
+
+  resource blobService 'blobServices' = {
+    name: 'default'
+    resource deploymentPackages 'containers' = {
+      name: deploymentContainer
+    }
+  }
+
+  resource queueService 'queueServices' = {
+    name: 'default'
+    resource queue 'queues' = [for name in queueNames: { name: name }]
+  }
+
+  resource tableService 'tableServices' = {
+    name: 'default'
+    resource table 'tables' = [for name in tableNames: { name: name }]
+  }
+}
+
+resource appStorageAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in appStorageRoles: {
+    name: guid(storage.id, appIdentity.id, role)
+    scope: storage
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+      principalId: appIdentity.properties.principalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource deployerStorageAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in (empty(principalId) ? [] : deployerStorageRoles): {
+    name: guid(storage.id, principalId, role)
+    scope: storage
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+      principalId: principalId
+      principalType: principalType
+    }
+  }
+]
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring: Application Insights accepts only Microsoft Entra-authenticated telemetry.
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-notifier-${token}'
+  location: location
+  tags: tags
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-notifier-${token}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+    DisableLocalAuth: true
+  }
+}
+
+resource telemetryPublishing 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, appIdentity.id, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: appIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// docs/workbook.json, as a shared workbook beside Application Insights.
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(resourceGroup().id, 'teams-notifier-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'Teams Notifier operations (${environmentName})'
+    category: 'workbook'
+    // Workbooks compare their source ID in lower case.
+    sourceId: toLower(appInsights.id)
+    serializedData: loadTextContent('../docs/workbook.json')
+  }
+}
+
+resource alertReceivers 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: 'ag-notifier-${token}'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'notifier'
+    enabled: true
+    emailReceivers: empty(alertEmail)
+      ? []
+      : [
+          {
+            name: 'operators'
+            emailAddress: alertEmail
+            useCommonAlertSchema: true
+          }
+        ]
+  }
+}
+
+// docs/alerts/alerts.json is an ARM template; Bicep deploys it as a module unchanged.
+module alerts '../docs/alerts/alerts.json' = {
+  name: 'teams-notifier-alerts'
+  params: {
+    appInsightsId: appInsights.id
+    actionGroupId: alertReceivers.id
+    prefix: 'notifier-${token}'
+    location: location
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The function app: Flex Consumption, Linux, Node.js 22.
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-notifier-${token}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { name: 'FC1', tier: 'FlexConsumption' }
+  properties: { reserved: true }
+}
+
+// Teams allows a bot about 50 calls per second per tenant. Until the rate budget is shared
+// through storage by every instance (issue 12), each instance keeps to its share of it: with at
+// most maximumInstanceCount instances the sum stays within the limit. A modest ceiling (10) keeps
+// each share useful (5 calls/s) and the queues drain in minutes for tens of thousands of DMs.
+var tenantRatePerInstance = max(1, 50 / maximumInstanceCount)
+
+var appSettings = {
+  // Identity-based host storage (AzureWebJobsStorage__*): the host and the app's own clients
+  // (shared/azureStorage/connection.ts) use the user-assigned identity; there is no key to leak.
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: appIdentity.properties.clientId
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+  // The bot: the identity's client ID is its Microsoft App ID; MicrosoftAppId being set also
+  // turns on JWT checks of every inbound activity.
+  MicrosoftAppId: appIdentity.properties.clientId
+  MicrosoftAppType: 'UserAssignedMSI'
+  MicrosoftAppTenantId: tenant().tenantId
+  ALLOWED_TENANT_IDS: allowedTenantIds
+  DEFAULT_TENANT_ID: tenant().tenantId
+  TENANT_RATE_PER_SECOND: string(tenantRatePerInstance)
+  // Telemetry, Entra-authenticated (the resource refuses key-only ingestion).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${appIdentity.properties.clientId};Authorization=AAD'
+  // Hashed user IDs in telemetry get a salt of this deployment's own.
+  TELEMETRY_USER_ID_SALT: uniqueString(subscription().id, resourceGroup().id, 'telemetry-user-id-salt')
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: functionAppName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'notifier' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${appIdentity.id}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainer}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: appIdentity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: 2048
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: appSettings
+  }
+
+  dependsOn: [
+    appStorageAccess
+    telemetryPublishing
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Azure Bot: the Teams channel sends activities to the app's /api/messages (functions/messages/index.ts,
+// host.json routePrefix "api"), and the bot signs in as the user-assigned identity.
+var messagingEndpoint = 'https://${functionApp.properties.defaultHostName}/api/messages'
+
+resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
+  name: 'bot-notifier-${token}'
+  location: 'global'
+  tags: tags
+  kind: 'azurebot'
+  sku: { name: 'F0' }
+  properties: {
+    displayName: 'Teams Notifier'
+    endpoint: messagingEndpoint
+    msaAppId: appIdentity.properties.clientId
+    msaAppType: 'UserAssignedMSI'
+    msaAppMSIResourceId: appIdentity.id
+    msaAppTenantId: tenant().tenantId
+  }
+
+  resource teams 'channels' = {
+    name: 'MsTeamsChannel'
+    location: 'global'
+    properties: {
+      channelName: 'MsTeamsChannel'
+      properties: { isEnabled: true }
+    }
+  }
+}
+
+output functionAppName string = functionApp.name
+output functionAppHostName string = functionApp.properties.defaultHostName
+output botId string = appIdentity.properties.clientId
+output botEndpoint string = messagingEndpoint
+output botServiceName string = bot.name
+// A stable GUID per deployment for the Teams app's manifest ID.
+output teamsAppId string = guid(resourceGroup().id, 'teams-notifier-app')
+output appIdentityClientId string = appIdentity.properties.clientId
+output applicationInsightsName string = appInsights.name
+output storageAccountName string = storage.name
+output queueServiceUri string = storage.properties.primaryEndpoints.queue
+output tableServiceUri string = storage.properties.primaryEndpoints.table

@@ -1,0 +1,213 @@
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT } from './support/app.js';
+import { checkInfraDrift, readRepoFiles, type RepoFiles } from './support/infraDrift.js';
+
+/**
+ * The infra (infra/*.bicep, read as text: the Bicep compiler is not installable here) cannot drift
+ * from the code. Each check is shown to fail on a mutated copy, so a pass means something.
+ */
+
+const files = readRepoFiles(ROOT);
+
+function mutate(change: Partial<RepoFiles> | ((f: RepoFiles) => Partial<RepoFiles>)): string[] {
+  const copy = structuredClone(files);
+  return checkInfraDrift({ ...copy, ...(typeof change === 'function' ? change(copy) : change) });
+}
+
+function without(text: string, line: RegExp): string {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => line.test(l));
+  if (at < 0) throw new Error(`no line matches ${line}`); // the mutation itself must apply
+  lines.splice(at, 1);
+  return lines.join('\n');
+}
+
+describe('infra against the code', () => {
+  it('has no drift', () => {
+    expect(checkInfraDrift(files)).toEqual([]);
+  });
+
+  it('fails when an app setting is removed from the infra', () => {
+    const problems = mutate((f) => ({ resourcesBicep: without(f.resourcesBicep, /^\s+MicrosoftAppId:/) }));
+    expect(problems).toContain(
+      'MicrosoftAppId (read in shared/config.ts) is neither set by infra/resources.bicep nor documented in docs/deploy.md',
+    );
+    const storage = mutate((f) => ({
+      resourcesBicep: without(f.resourcesBicep, /^\s+AzureWebJobsStorage__queueServiceUri:/),
+    }));
+    expect(storage).toContain('AzureWebJobsStorage__queueServiceUri is not set: the queue service is used');
+  });
+
+  it('fails when the code reads a new setting that is neither set nor documented', () => {
+    const problems = mutate((f) => ({
+      sources: {
+        ...f.sources,
+        'shared/newFeature.ts':
+          "export const limit = (env: Env) => num(env, 'TENANT_BUDGET_TABLE', 1, 0, 5);",
+      },
+    }));
+    expect(problems).toContain(
+      'TENANT_BUDGET_TABLE (read in shared/newFeature.ts) is neither set by infra/resources.bicep nor documented in docs/deploy.md',
+    );
+    const hidden = mutate((f) => ({
+      sources: { ...f.sources, 'shared/sneaky.ts': 'const key = "X"; export const v = env[key];' },
+    }));
+    expect(hidden[0]).toMatch(/^shared\/sneaky.ts:1: env\[key\] reads a setting this check cannot name/);
+  });
+
+  it('fails when a documented default goes missing or a documented setting is no longer read', () => {
+    const undocumented = mutate((f) => ({ deployDoc: without(f.deployDoc, /^\| `RECIPIENT_HOURLY_CAP`/) }));
+    expect(undocumented).toContain(
+      'RECIPIENT_HOURLY_CAP (read in shared/config.ts) is neither set by infra/resources.bicep nor documented in docs/deploy.md',
+    );
+    const stale = mutate((f) => ({
+      deployDoc: f.deployDoc.replace('| `AZURITE_HOST` ', '| `AZURITE_HOSTNAME` '),
+    }));
+    expect(stale).toContain('docs/deploy.md documents AZURITE_HOSTNAME, which the app does not read');
+  });
+
+  it("fails when the app identity's roles miss a storage service the code uses", () => {
+    const problems = mutate((f) => ({
+      resourcesBicep: f.resourcesBicep.replace(/^\s+roles\.storageTableDataContributor\n/m, ''),
+    }));
+    expect(problems).toContain(
+      "the app's identity lacks Storage Table Data Contributor for the table service it uses",
+    );
+  });
+
+  it('fails when the messaging endpoint is not the route of the messages function', () => {
+    const problems = mutate((f) => ({
+      resourcesBicep: f.resourcesBicep.replace("/api/messages'", "/api/message'"),
+    }));
+    expect(problems.some((p) => p.includes('does not end with the route /api/messages'))).toBe(true);
+    const route = mutate((f) => ({
+      sources: {
+        ...f.sources,
+        'functions/messages/index.ts': f.sources['functions/messages/index.ts']!.replace(
+          "route: 'messages'",
+          "route: 'bot/messages'",
+        ),
+      },
+    }));
+    expect(route.some((p) => p.includes('does not end with the route /api/bot/messages'))).toBe(true);
+  });
+
+  it('fails when a queue or table the code uses is not made by the infra', () => {
+    const poison = mutate((f) => ({
+      resourcesBicep: without(f.resourcesBicep, /^\s+'notification-deliveries-poison'$/),
+    }));
+    expect(poison).toContain('queue notification-deliveries-poison is used but not made by the infra');
+    const renamed = mutate((f) => ({
+      sources: {
+        ...f.sources,
+        'shared/queues.ts': f.sources['shared/queues.ts']!.replace(
+          "JOBS_QUEUE = 'notification-jobs'",
+          "JOBS_QUEUE = 'jobs'",
+        ),
+      },
+    }));
+    expect(renamed).toContain('queue jobs is used but not made by the infra');
+    expect(renamed).toContain('the infra makes queue notification-jobs, which nothing uses');
+    const table = mutate((f) => ({ resourcesBicep: without(f.resourcesBicep, /^\s+'RejectedJobs'$/) }));
+    expect(table).toContain('table RejectedJobs is used but not made by the infra');
+  });
+
+  it("fails when the app package's bot ID is not the infra's bot identity", () => {
+    const renamed = mutate((f) => ({
+      mainBicep: f.mainBicep.replace('output BOT_ID ', 'output BOT_APP_ID '),
+    }));
+    expect(renamed).toContain(
+      'manifest placeholder BOT_ID is neither an output of infra/main.bicep nor in appPackage/app.env',
+    );
+    const other = mutate((f) => ({
+      resourcesBicep: f.resourcesBicep.replace(
+        'msaAppId: appIdentity.properties.clientId',
+        'msaAppId: appIdentity.properties.principalId',
+      ),
+    }));
+    expect(other).toContain(
+      "the Azure Bot's msaAppId is appIdentity.properties.principalId, not the bot identity's appIdentity.properties.clientId",
+    );
+  });
+});
+
+describe('files the infra deploys from docs/', () => {
+  it('exist, and the alert template takes every parameter the infra passes', () => {
+    const referenced = [
+      ...files.resourcesBicep.matchAll(/loadTextContent\('([^']+)'\)/g),
+      ...files.resourcesBicep.matchAll(/^module \w+ '([^']+\.json)'/gm),
+    ].map((m) => m[1]!);
+    expect(referenced).toEqual(['../docs/workbook.json', '../docs/alerts/alerts.json']);
+    for (const rel of referenced) expect(existsSync(path.join(ROOT, 'infra', rel)), rel).toBe(true);
+    JSON.parse(readFileSync(path.join(ROOT, 'docs', 'workbook.json'), 'utf8')); // serializedData must be JSON
+    const alerts = JSON.parse(readFileSync(path.join(ROOT, 'docs', 'alerts', 'alerts.json'), 'utf8')) as {
+      parameters: Record<string, { defaultValue?: unknown }>;
+    };
+    const block =
+      /^module alerts [\s\S]*?params: \{([\s\S]*?)\n {2}\}/m.exec(files.resourcesBicep)?.[1] ?? '';
+    const passed = [...block.matchAll(/^\s+(\w+):/gm)].map((m) => m[1]!);
+    expect(passed.sort()).toEqual(['actionGroupId', 'appInsightsId', 'location', 'prefix']);
+    for (const name of passed) expect(Object.keys(alerts.parameters)).toContain(name);
+    const required = Object.entries(alerts.parameters).filter(([, p]) => p.defaultValue === undefined);
+    for (const [name] of required) expect(passed).toContain(name);
+  });
+});
+
+describe('the deployed bundle', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'deployed-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loads and registers every function with no node_modules beside it (.funcignore leaves them out)', async () => {
+    cpSync(path.join(ROOT, 'dist', 'app'), path.join(dir, 'dist', 'app'), { recursive: true });
+    cpSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+    cpSync(path.join(ROOT, 'host.json'), path.join(dir, 'host.json'));
+    // The Functions language worker provides @azure/functions-core; this stand-in records registrations.
+    writeFileSync(
+      path.join(dir, 'worker.cjs'),
+      `const Module = require('node:module');
+const id = '\\0functions-core';
+const m = new Module(id);
+m.filename = id; m.loaded = true;
+globalThis.registered = [];
+m.exports = { registerFunction: (meta) => (globalThis.registered.push(meta.name), { dispose() {} }),
+  registerHook: () => ({ dispose() {} }), setProgrammingModel() {}, getProgrammingModel() {}, log() {} };
+require.cache[id] = m;
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  return request === '@azure/functions-core' ? id : resolve.call(this, request, ...rest);
+};`,
+    );
+    // Every chunk too: handlers load theirs on first use. The 'open' chunk (browser sign-in, never
+    // used by the app) is skipped: it only loads through its importer.
+    const chunks = readdirSync(path.join(dir, 'dist', 'app')).filter(
+      (f) => f.endsWith('.js') && f !== 'main.js' && !f.startsWith('open-'),
+    );
+    writeFileSync(
+      path.join(dir, 'load.mjs'),
+      `await import('./dist/app/main.js');
+const registered = [...globalThis.registered];
+for (const chunk of ${JSON.stringify(chunks)}) await import('./dist/app/' + chunk);
+console.log(JSON.stringify(registered));`,
+    );
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--require', './worker.cjs', 'load.mjs'],
+      {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', MicrosoftAppId: '00000000-0000-0000-0000-000000000001' },
+      },
+    );
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual([
+      'messages',
+      'postNotification',
+      'getNotification',
+      'notificationJobs',
+      'notificationDeliveries',
+    ]);
+  });
+});
