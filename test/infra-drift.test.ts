@@ -208,6 +208,8 @@ console.log(JSON.stringify(registered));`,
       'getNotification',
       'notificationJobs',
       'notificationDeliveries',
+      'notificationJobsPoison',
+      'notificationDeliveriesPoison',
     ]);
   });
 });

@@ -200,7 +200,12 @@ export function checkInfraDrift(f: RepoFiles): string[] {
       m[2]!,
     ]),
   );
-  const triggerQueues = all(code, /queueName:\s*(\w+)/g).map((m) => queueConsts.get(m[1]!) ?? m[1]!);
+  // A trigger names a queue constant, or the poison queue of one (`poisonQueueOf(X)` is `X-poison`).
+  const triggerQueues = all(code, /queueName:\s*(?:(poisonQueueOf)\((\w+)\)|(\w+))/g).map((m) => {
+    const name = m[2] ?? m[3]!;
+    const queue = queueConsts.get(name) ?? name;
+    return m[1] ? `${queue}-poison` : queue;
+  });
   const codeQueues = new Set([...queueConsts.values(), ...triggerQueues]);
   const poison = (host.extensions?.queues?.maxDequeueCount ?? 5) > 0;
   const wanted = new Set([...codeQueues, ...(poison ? triggerQueues.map((q) => `${q}-poison`) : [])]);
