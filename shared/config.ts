@@ -32,6 +32,12 @@ export interface AppConfig {
   connectorTimeoutMs: number;
   /** Members per roster page when reading a team (Teams allows up to 500). */
   rosterPageSize: number;
+  /** A team roster older than this is read from Teams again before a team audience is expanded. */
+  rosterMaxAgeMs: number;
+  /** Users read per page when expanding an audience (one Table page, at most 1000). */
+  audiencePageSize: number;
+  /** Deliveries queued at once while expanding an audience. */
+  audienceFanOutConcurrency: number;
   /**
    * Accept activities without a token when no app ID is set. Only for local emulators (the
    * sandbox and the tests set it); ignored in Azure.
@@ -130,6 +136,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     recipientHourlyCap: num(env, 'RECIPIENT_HOURLY_CAP', 30, 1, 100_000),
     connectorTimeoutMs: num(env, 'CONNECTOR_TIMEOUT_MS', 15_000, 100, 120_000),
     rosterPageSize: num(env, 'ROSTER_PAGE_SIZE', 500, 1, 500),
+    rosterMaxAgeMs: num(env, 'ROSTER_MAX_AGE_MINUTES', 1440, 0, 525_600) * 60_000,
+    audiencePageSize: num(env, 'AUDIENCE_PAGE_SIZE', 1000, 1, 1000),
+    audienceFanOutConcurrency: num(env, 'AUDIENCE_FANOUT_CONCURRENCY', 64, 1, 512),
     allowUnauthenticatedActivities: flag(env, 'ALLOW_UNAUTHENTICATED_ACTIVITIES'),
     runsInAzure: runsInAzure(env),
   };

@@ -12,6 +12,10 @@ import { LazyTable } from './azureStorage/table.js';
 import { TableConversationStore } from './azureStorage/tableConversationStore.js';
 import { TableDeliveryRecordStore } from './azureStorage/tableDeliveryRecordStore.js';
 import { TableJobStore, TableRejectedJobStore } from './azureStorage/tableJobStore.js';
+import { TableAudienceStore } from './azureStorage/tableAudienceStore.js';
+import { TableJobCounters } from './azureStorage/tableJobCounters.js';
+import { AudienceExpander } from './jobs/expand.js';
+import type { TeamRecord } from './stores/conversations.js';
 
 /** Table names; all created on first use. */
 export const TABLES = { conversations: 'Conversations', jobs: 'Jobs', rejected: 'RejectedJobs' } as const;
@@ -28,7 +32,10 @@ export function buildServices(
   const conversationsTable = new LazyTable(tableClient(storage, TABLES.conversations));
   const conversations = new TableConversationStore(conversationsTable);
   const deliveryRecords = new TableDeliveryRecordStore(conversationsTable);
-  const jobs = new TableJobStore(new LazyTable(tableClient(storage, TABLES.jobs)));
+  const jobsTable = new LazyTable(tableClient(storage, TABLES.jobs));
+  const jobs = new TableJobStore(jobsTable);
+  const counters = new TableJobCounters(jobsTable);
+  const audiences = new TableAudienceStore(conversationsTable);
   const rejected = new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected)));
   const jobQueue = new StorageQueueSender(queueClient(storage, JOBS_QUEUE));
   const deliveryQueue = new StorageQueueSender(queueClient(storage, DELIVERIES_QUEUE));
@@ -51,13 +58,28 @@ export function buildServices(
     botId: config.bot.appId ? `28:${config.bot.appId}` : undefined,
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
+    counters,
   });
-  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue });
+  const expander = new AudienceExpander({
+    jobs,
+    conversations,
+    audiences,
+    deliveryQueue,
+    pageSize: config.audiencePageSize,
+    fanOutConcurrency: config.audienceFanOutConcurrency,
+    rosterMaxAgeMs: config.rosterMaxAgeMs,
+    // botbuilder is loaded only when a stale roster must be read again.
+    refreshRoster: async (team: TeamRecord) =>
+      (await import('./roster/refresh.js')).refreshRoster(team, { config, conversations, audiences }),
+  });
+  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue, expander });
   return {
     config,
     conversations,
     deliveryRecords,
     jobs,
+    counters,
+    audiences,
     rejected,
     jobQueue,
     deliveryQueue,

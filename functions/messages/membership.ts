@@ -1,8 +1,10 @@
-import { TeamsInfo, type TurnContext } from 'botbuilder';
-import type { UserProfile } from '../../shared/stores/conversations.js';
+import type { TurnContext } from 'botbuilder';
+import { withoutSource, type UserProfile } from '../../shared/stores/conversations.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { welcomeText } from './commands.js';
-import { forEachLimited, isAddressable, isBotId, profileFromAccount, profileOf } from './profiles.js';
+import { forEachLimited, isBotId } from '../../shared/roster/accounts.js';
+import { syncRoster } from '../../shared/roster/sync.js';
+import { profileOf } from './profiles.js';
 import type { BotDependencies, ChannelData } from './botTypes.js';
 
 /**
@@ -51,7 +53,11 @@ export class Membership {
       installed: true,
       memberCount: existing?.memberCount ?? 0,
     });
-    const count = await this.syncRoster(context, tenantId, teamId);
+    const count = await syncRoster(context, this.d.conversations, {
+      tenantId,
+      teamId,
+      pageSize: this.d.config.rosterPageSize,
+    });
     await this.d.conversations.saveTeam({
       tenantId,
       teamId,
@@ -135,39 +141,6 @@ export class Membership {
   }
 
   private async dropSource(tenantId: string, userId: string, source: string, reason: string): Promise<void> {
-    await this.d.conversations.updateUser(tenantId, userId, (current) => {
-      if (!current || !current.sources.includes(source)) return undefined;
-      const sources = current.sources.filter((s) => s !== source);
-      return {
-        ...current,
-        sources,
-        inactiveReason: sources.length ? current.inactiveReason : reason,
-        updatedAt: new Date().toISOString(),
-      };
-    });
-  }
-
-  private async syncRoster(context: TurnContext, tenantId: string, teamId: string): Promise<number> {
-    const source = `team:${teamId}`;
-    let continuationToken: string | undefined;
-    let count = 0;
-    do {
-      const page = await TeamsInfo.getPagedMembers(context, this.d.config.rosterPageSize, continuationToken);
-      const members = (page.members ?? []).filter(isAddressable);
-      await forEachLimited(members, (member) =>
-        this.d.conversations.saveUser(tenantId, profileFromAccount(member, context.activity.serviceUrl), {
-          source,
-          reactivate: true,
-        }),
-      );
-      await this.d.conversations.addTeamMembers(
-        tenantId,
-        teamId,
-        members.map((m) => m.id),
-      );
-      count += members.length;
-      continuationToken = page.continuationToken || undefined;
-    } while (continuationToken);
-    return count;
+    await this.d.conversations.updateUser(tenantId, userId, withoutSource(source, reason));
   }
 }

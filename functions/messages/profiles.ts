@@ -1,46 +1,7 @@
-import pMap from 'p-map';
 import { TeamsInfo, type TurnContext } from 'botbuilder';
 import type { ChannelAccount, TeamsChannelAccount } from 'botbuilder';
 import type { UserProfile } from '../../shared/stores/conversations.js';
-
-/** Users as the bot learns them from activities and rosters. */
-
-const ROSTER_WRITE_CONCURRENCY = 8;
-
-/** Runs `work` over `items` a few at a time: roster pages can hold 500 members. */
-export async function forEachLimited<T>(items: T[], work: (item: T) => Promise<unknown>): Promise<void> {
-  await pMap(items, work, { concurrency: ROSTER_WRITE_CONCURRENCY });
-}
-
-/** A roster entry as Teams sends it: the REST answers name the Entra ID `objectId`, activities `aadObjectId`. */
-type RosterAccount = Partial<TeamsChannelAccount> & { objectId?: string; userRole?: string };
-
-/** Bot accounts have `28:` IDs; people have `29:` (or `8:orgid:` in some events). */
-export const isBotId = (id: string | undefined) => !!id && id.startsWith('28:');
-
-/**
- * Who is kept from a roster: people with an Entra account. Anonymous meeting guests
- * (`userRole: "anonymous"`: no object ID, no UPN, no 1:1 chat possible) and bots are left out.
- */
-export function isAddressable(member: TeamsChannelAccount | ChannelAccount): boolean {
-  const m = member as RosterAccount;
-  return !isBotId(member.id) && m.userRole !== 'anonymous';
-}
-
-export function profileFromAccount(
-  member: TeamsChannelAccount | ChannelAccount,
-  serviceUrl: string,
-): UserProfile & { anonymous?: boolean } {
-  const m = member as RosterAccount;
-  return {
-    userId: member.id,
-    aadObjectId: m.aadObjectId || m.objectId || undefined,
-    ...(m.userRole === 'anonymous' ? { anonymous: true } : {}),
-    upn: m.userPrincipalName || m.email || undefined,
-    name: m.name || undefined,
-    serviceUrl,
-  };
-}
+import { profileFromAccount } from '../../shared/roster/accounts.js';
 
 /** An account's profile with its UPN and email from the roster (one call), else from the activity alone. */
 export async function profileOf(

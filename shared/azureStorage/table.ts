@@ -52,6 +52,30 @@ export async function getOrUndefined<T extends object>(
   }
 }
 
+const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
+
+/** The filter of a range read: one partition, RowKeys starting with `prefix`, and an optional extra clause. */
+export function prefixFilter(partitionKey: string, prefix: string, extra?: string): string {
+  // Key parts are URI-encoded, so '~' sorts after every character a key can hold.
+  const range = `PartitionKey eq ${quote(partitionKey)} and RowKey ge ${quote(prefix)} and RowKey lt ${quote(`${prefix}~`)}`;
+  return extra ? `${range} and ${extra}` : range;
+}
+
+/** One page of a range read, and the token of the next (for reads resumed from a checkpoint). */
+export async function pageByPrefix<T extends object>(
+  table: TableClient,
+  o: { partitionKey: string; prefix: string; size: number; token?: string | undefined; extra?: string; select?: string[] },
+): Promise<{ rows: T[]; token?: string | undefined }> {
+  const pages = table
+    .listEntities<T>({
+      queryOptions: { filter: prefixFilter(o.partitionKey, o.prefix, o.extra), ...(o.select ? { select: o.select } : {}) },
+    })
+    .byPage({ maxPageSize: o.size, ...(o.token ? { continuationToken: o.token } : {}) });
+  const first = await pages.next();
+  if (first.done) return { rows: [] };
+  return { rows: [...first.value], token: first.value.continuationToken || undefined };
+}
+
 /** Rows of one partition whose RowKey starts with `prefix`: a range read, never a table scan. */
 export async function listByPrefix<T extends object>(
   table: TableClient,
@@ -59,13 +83,8 @@ export async function listByPrefix<T extends object>(
   prefix: string,
   select?: string[],
 ): Promise<T[]> {
-  const quoted = (v: string) => `'${v.replace(/'/g, "''")}'`;
   const rows = table.listEntities<T>({
-    queryOptions: {
-      // Key parts are URI-encoded, so '~' sorts after every character a key can hold.
-      filter: `PartitionKey eq ${quoted(partitionKey)} and RowKey ge ${quoted(prefix)} and RowKey lt ${quoted(`${prefix}~`)}`,
-      ...(select ? { select } : {}),
-    },
+    queryOptions: { filter: prefixFilter(partitionKey, prefix), ...(select ? { select } : {}) },
   });
   const out: T[] = [];
   for await (const row of rows) out.push(row);

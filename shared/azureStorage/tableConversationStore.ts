@@ -96,6 +96,7 @@ export class TableConversationStore implements ConversationStore {
       try {
         const result = await table.submitTransaction(actions);
         const etag = result.subResponses[0]?.etag ?? '';
+        if (!current) await this.countUser(tenantId);
         return { user: { ...next, etag }, changed: true };
       } catch (err) {
         if (isConflict(err) || isPreconditionFailed(err)) continue;
@@ -121,15 +122,39 @@ export class TableConversationStore implements ConversationStore {
         ...record,
         updatedAt: new Date().toISOString(),
       },
-      'Replace',
+      // Merge keeps the user count.
+      'Merge',
     );
+  }
+
+  /** One more known user on the tenant row: an estimate for audience progress, so a lost race is let go. */
+  private async countUser(tenantId: string): Promise<void> {
+    const table = await this.table.client();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const row = await getOrUndefined<Row>(table, partitionOf(tenantId), 'tenant');
+      if (!row) return;
+      try {
+        const userCount = Number(row.userCount ?? 0) + 1;
+        await table.updateEntity({ partitionKey: partitionOf(tenantId), rowKey: 'tenant', userCount }, 'Merge', {
+          etag: String(row.etag),
+        });
+        return;
+      } catch (err) {
+        if (!isPreconditionFailed(err)) return;
+      }
+    }
   }
 
   async getTenant(tenantId: string): Promise<TenantRecord | undefined> {
     const table = await this.table.client();
     const row = await getOrUndefined<Row>(table, partitionOf(tenantId), 'tenant');
     return row
-      ? { tenantId: String(row.tenantId), serviceUrl: String(row.serviceUrl), botId: String(row.botId) }
+      ? {
+          tenantId: String(row.tenantId),
+          serviceUrl: String(row.serviceUrl),
+          botId: String(row.botId),
+          userCount: Number(row.userCount ?? 0),
+        }
       : undefined;
   }
 
@@ -169,12 +194,14 @@ export class TableConversationStore implements ConversationStore {
   async addTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void> {
     const table = await this.table.client();
     const pk = partitionOf(tenantId);
+    // When the row was last confirmed: a roster re-read prunes the rows it did not confirm.
+    const syncedAt = new Date().toISOString();
     for (let i = 0; i < userIds.length; i += 100) {
       const actions: TransactionAction[] = userIds
         .slice(i, i + 100)
         .map((userId) => [
           'upsert',
-          { partitionKey: pk, rowKey: memberPrefix(teamId) + keyPart(userId), userId, teamId },
+          { partitionKey: pk, rowKey: memberPrefix(teamId) + keyPart(userId), userId, teamId, syncedAt },
           'Replace',
         ]);
       await table.submitTransaction(actions);

@@ -1,5 +1,6 @@
-import { getOrUndefined, isConflict, keyPart, packJson, unpackJson, type LazyTable } from './table.js';
+import { getOrUndefined, isConflict, isPreconditionFailed, keyPart, packJson, unpackJson, type LazyTable } from './table.js';
 
+import type { ExpansionState } from '../jobs/audience.js';
 import type { JobRecord, JobStore, RejectedJob, RejectedJobStore, RejectionSummary } from '../stores/jobs.js';
 
 /** Job records (table `Jobs`, PartitionKey = job ID): what was accepted, for status and idempotency. */
@@ -12,16 +13,18 @@ export class TableJobStore implements JobStore {
   /** Inserts the job; if one with this ID exists, returns it instead (the caller compares hashes). */
   async createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }> {
     const table = await this.table.client();
-    const { recipients, ...rest } = job;
+    const { recipients, audience, expansion, etag: _etag, ...rest } = job;
     try {
-      await table.createEntity({
+      const created = await table.createEntity({
         partitionKey: keyPart(job.jobId),
         rowKey: 'job',
         ...stripUndefined(rest),
         total: recipients.length,
         ...packJson('recipients', recipients),
+        ...(audience ? { audience: JSON.stringify(audience) } : {}),
+        ...(expansion ? { expansion: JSON.stringify(expansion) } : {}),
       });
-      return { created: true, job };
+      return { created: true, job: { ...job, etag: created.etag } };
     } catch (err) {
       if (!isConflict(err)) throw err;
       const existing = await this.get(job.jobId);
@@ -44,7 +47,25 @@ export class TableJobStore implements JobStore {
       notBefore: (row.notBefore as string) || undefined,
       expiresAt: (row.expiresAt as string) || undefined,
       fannedOutAt: (row.fannedOutAt as string) || undefined,
+      ...(row.audience ? { audience: JSON.parse(String(row.audience)) as JobRecord['audience'] } : {}),
+      ...(row.expansion ? { expansion: JSON.parse(String(row.expansion)) as ExpansionState } : {}),
+      etag: String(row.etag ?? ''),
     };
+  }
+
+  async saveExpansion(jobId: string, state: ExpansionState, etag: string): Promise<string | undefined> {
+    const table = await this.table.client();
+    try {
+      const saved = await table.updateEntity(
+        { partitionKey: keyPart(jobId), rowKey: 'job', expansion: JSON.stringify(state) },
+        'Merge',
+        { etag },
+      );
+      return saved.etag;
+    } catch (err) {
+      if (isPreconditionFailed(err)) return undefined;
+      throw err;
+    }
   }
 
   async markFannedOut(jobId: string): Promise<void> {

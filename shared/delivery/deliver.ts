@@ -9,6 +9,7 @@ import type { DeliveryRateLimiter } from './rateLimiter.js';
 import { Recipients } from './recipients.js';
 import { openChatAndSend, type SendOptions } from './send.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
+import type { JobCounterStore } from '../stores/jobs.js';
 
 /**
  * Delivers one message to one recipient, exactly once: resolve the recipient with point reads,
@@ -33,6 +34,8 @@ interface DeliveryServiceOptions {
   maxReschedules?: number;
   /** How long the outcome of a connector call is retried while storage is unreachable. */
   outcomeWriteRetryMs?: number;
+  /** Audience jobs' outcome counters. */
+  counters?: JobCounterStore | undefined;
 }
 
 export class DeliveryService {
@@ -45,6 +48,7 @@ export class DeliveryService {
     this.outcomes = new OutcomeRecorder(o.records, {
       maxReschedules: o.maxReschedules ?? 50,
       outcomeWriteRetryMs: o.outcomeWriteRetryMs ?? 60_000,
+      counters: o.counters,
     });
     this.claimOptions = {
       records: o.records,

@@ -1,4 +1,5 @@
 import type { DeliveryOutcome, DeliveryRecord, DeliveryRecordStore } from '../stores/deliveryRecords.js';
+import type { JobCounterStore } from '../stores/jobs.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { reportOutcome } from './report.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
@@ -14,8 +15,19 @@ export class OutcomeRecorder {
       maxReschedules: number;
       /** How long the outcome of a connector call is retried while storage is unreachable. */
       outcomeWriteRetryMs: number;
+      /** Audience jobs' outcome counters (tasks marked `counted`). */
+      counters?: JobCounterStore | undefined;
     },
   ) {}
+
+  /** Counts a final outcome that stood (once: only the write that made it final gets here). */
+  private async count(task: DeliveryTask, outcome: DeliveryOutcome): Promise<void> {
+    if (!task.counted || !this.o.counters) return;
+    const kind = outcome.status;
+    if (kind === 'sent' || kind === 'failed' || kind === 'skipped') {
+      await this.o.counters.count(task.jobId, kind, task.recipient);
+    }
+  }
 
   /** A final outcome for a claimed delivery. */
   async finish(
@@ -34,6 +46,7 @@ export class OutcomeRecorder {
       return { kind: 'done', status: current?.status ?? outcome.status, reason: current?.reason };
     }
     reportOutcome(task, outcome, claimed.attempts);
+    await this.count(task, outcome);
     return { kind: 'done', status: outcome.status, reason: outcome.reason };
   }
 
@@ -41,7 +54,10 @@ export class OutcomeRecorder {
   async finishUnclaimed(task: DeliveryTask, outcome: DeliveryOutcome): Promise<DeliveryResult> {
     const record = await this.records.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, outcome);
     const duplicate = record.status !== outcome.status || record.reason !== outcome.reason;
-    if (!duplicate) reportOutcome(task, outcome, 0);
+    if (!duplicate) {
+      reportOutcome(task, outcome, 0);
+      await this.count(task, outcome);
+    }
     return { kind: 'done', status: record.status, reason: record.reason, duplicate };
   }
 

@@ -15,6 +15,8 @@ export interface DeliveryTask {
   /** How many times this delivery was rescheduled after throttling. */
   reschedules: number;
   traceparent?: string | undefined;
+  /** Set for audience jobs: the outcome is also counted on the job's counters (status at scale). */
+  counted?: true | undefined;
 }
 
 export interface AttemptContext {

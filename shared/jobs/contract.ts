@@ -4,6 +4,7 @@ import addFormatsModule from 'ajv-formats';
 import { decodeJobText } from './decode.js';
 import schema from './notification-job.v1.schema.json' with { type: 'json' };
 import { recipientKeyString, toRecipientKey, type RecipientKey, type RecipientRef } from './recipient.js';
+import { audienceOf, isAudienceRef, MAX_AUDIENCE_TEAMS, type Audience, type AudienceRef } from './audience.js';
 
 /** Job contract v1: the JSON other systems put on the queue. The schema file is the published contract. */
 
@@ -17,7 +18,7 @@ export interface NotificationJobInput {
   version?: 1;
   id?: string;
   tenantId: string;
-  recipients: RecipientRef[];
+  recipients: Array<RecipientRef | AudienceRef>;
   message: NotificationMessage;
   notBefore?: string;
   expiresAt?: string;
@@ -29,6 +30,8 @@ export interface NotificationJob {
   id: string;
   tenantId: string;
   recipients: RecipientKey[];
+  /** Teams and/or all users, expanded into recipients after the job is accepted (audience.ts). */
+  audience?: Audience | undefined;
   message: NotificationMessage;
   notBefore?: string | undefined;
   expiresAt?: string | undefined;
@@ -126,9 +129,15 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
   if (input.expiresAt && Date.parse(input.expiresAt) <= now.getTime()) {
     return { ok: false, reason: 'Expired', errors: [`/expiresAt: ${input.expiresAt} has passed`], jobId };
   }
+  const audience = audienceOf(input.recipients);
+  if (audience && audience.teams.length > MAX_AUDIENCE_TEAMS) {
+    const errors = [`/recipients: ${audience.teams.length} teams; a job names at most ${MAX_AUDIENCE_TEAMS}`];
+    return { ok: false, reason: 'SchemaInvalid', errors, jobId };
+  }
   const seen = new Set<string>();
   const recipients: RecipientKey[] = [];
   for (const ref of input.recipients) {
+    if (isAudienceRef(ref)) continue;
     const key = toRecipientKey(ref);
     const text = recipientKeyString(key);
     if (!seen.has(text)) {
@@ -142,6 +151,7 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
       id: input.id ?? randomUUID(),
       tenantId: input.tenantId.toLowerCase(),
       recipients,
+      ...(audience ? { audience } : {}),
       message: input.message,
       notBefore: input.notBefore,
       expiresAt: input.expiresAt,
@@ -156,7 +166,11 @@ export function toWireJob(job: NotificationJob): NotificationJobInput {
     version: 1,
     id: job.id,
     tenantId: job.tenantId,
-    recipients: job.recipients.map((r) => ({ [r.kind]: r.value }) as RecipientRef),
+    recipients: [
+      ...job.recipients.map((r) => ({ [r.kind]: r.value }) as RecipientRef),
+      ...(job.audience?.teams ?? []).map((teamId) => ({ teamId })),
+      ...(job.audience?.allUsers ? [{ allUsers: true as const }] : []),
+    ],
     message: job.message,
   };
   if (job.notBefore) wire.notBefore = job.notBefore;
@@ -167,10 +181,12 @@ export function toWireJob(job: NotificationJob): NotificationJobInput {
 
 /** Identity of a job's content, so a reused ID with different content is caught. */
 export function contentHash(job: NotificationJob): string {
-  const { tenantId, recipients, message, notBefore, expiresAt } = job;
+  const { tenantId, recipients, message, notBefore, expiresAt, audience } = job;
   const canonical = JSON.stringify({
     tenantId,
     recipients: recipients.map(recipientKeyString).sort(),
+    // Only present for audience jobs, so the hash of every other job stays as it was.
+    ...(audience ? { audience: { teams: [...audience.teams].sort(), allUsers: audience.allUsers } } : {}),
     message,
     notBefore: notBefore ?? null,
     expiresAt: expiresAt ?? null,

@@ -13,6 +13,8 @@ import {
 } from './contract.js';
 import { parseAndCheckCard } from './card.js';
 import { recipientKeyString } from './recipient.js';
+import { ExpansionTakenOver, type AudienceExpander } from './expand.js';
+import type { Audience } from './audience.js';
 
 /**
  * Accepting a job, the one way for every entry point: `checkJob` validates (HTTP, queue), `record`
@@ -33,6 +35,8 @@ interface IntakeOptions {
   rejected: RejectedJobStore;
   deliveryQueue: QueueSender;
   fanOutConcurrency?: number;
+  /** Expands teams and allUsers (expand.ts); without it an audience job is refused. */
+  expander?: AudienceExpander | undefined;
 }
 
 /**
@@ -68,6 +72,7 @@ export class JobIntake {
     const recorded = await this.record(job, meta);
     if (!recorded.ok) return this.reject(recorded.reason, recorded.errors, meta, job.id);
     const { created, job: stored } = recorded;
+    if (job.audience) return this.expand({ ...job, audience: job.audience }, stored, created, meta);
     if (!stored.fannedOutAt) {
       await this.fanOut(job, stored.acceptedAt);
       await this.o.jobs.markFannedOut(job.id);
@@ -93,6 +98,7 @@ export class JobIntake {
       jobId: job.id,
       tenantId: job.tenantId,
       recipients: job.recipients.map(recipientKeyString),
+      ...(job.audience ? { audience: job.audience } : {}),
       contentHash: hash,
       acceptedAt: meta.acceptedAt ?? new Date().toISOString(),
       source: meta.source,
@@ -111,11 +117,18 @@ export class JobIntake {
   }
 
   private async fanOut(job: NotificationJob, acceptedAt: string): Promise<void> {
-    const tasks: DeliveryTask[] = job.recipients.map((recipient) => ({
+    await pMap(job.recipients, (recipient) => this.send(job, recipientKeyString(recipient), acceptedAt), {
+      concurrency: this.o.fanOutConcurrency ?? 16,
+    });
+  }
+
+  /** Queues one recipient's delivery. Audience deliveries are counted per outcome (status at scale). */
+  private async send(job: NotificationJob, recipient: string, acceptedAt: string, counted = false) {
+    const task: DeliveryTask = {
       v: 1,
       jobId: job.id,
       tenantId: job.tenantId,
-      recipient: recipientKeyString(recipient),
+      recipient,
       message: job.message,
       acceptedAt,
       notBefore: job.notBefore,
@@ -123,11 +136,34 @@ export class JobIntake {
       reschedules: 0,
       // The intake span's context when there is one, so each delivery is its child.
       traceparent: currentTraceparent() ?? job.traceparent,
-    }));
+      ...(counted ? { counted: true as const } : {}),
+    };
     const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
-    await pMap(tasks, (task) => this.o.deliveryQueue.send(task, delay), {
-      concurrency: this.o.fanOutConcurrency ?? 16,
-    });
+    await this.o.deliveryQueue.send(task, delay);
+  }
+
+  /** An audience job: expanded page by page from its checkpoint; a reason stands when it cannot be. */
+  private async expand(
+    job: NotificationJob & { audience: Audience },
+    stored: JobRecord,
+    created: boolean,
+    meta: { source: string; rawBody: string; queueMessageId?: string },
+  ): Promise<IntakeResult> {
+    if (!this.o.expander) throw new Error('audience jobs need an expander');
+    const wasDone = stored.expansion?.done === true;
+    let state;
+    try {
+      state = await this.o.expander.expand(job, stored, (r) => this.send(job, r, stored.acceptedAt, true));
+    } catch (err) {
+      if (!(err instanceof ExpansionTakenOver)) throw err;
+      return { ok: true, jobId: job.id, recipients: 0, resumed: true };
+    }
+    if (state.error) {
+      if (!wasDone) return this.reject(state.error.reason, state.error.errors, meta, job.id);
+      return { ok: false, jobId: job.id, ...state.error } as IntakeResult;
+    }
+    if (!stored.fannedOutAt) await this.o.jobs.markFannedOut(job.id);
+    return { ok: true, jobId: job.id, recipients: state.queued, resumed: !created };
   }
 
   /** Sets a job aside in RejectedJobs with its reason and raises the rejection event (e.g. from a poison queue). */

@@ -38,7 +38,10 @@ export interface TenantRecord {
   tenantId: string;
   serviceUrl: string;
   botId: string;
+  /** About how many users the bot knows in the tenant (counted when a user is first stored). */
+  userCount?: number | undefined;
 }
+
 
 export interface TeamRecord {
   tenantId: string;
@@ -79,6 +82,20 @@ export interface ConversationStore {
   addTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void>;
   removeTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void>;
   listTeamMembers(tenantId: string, teamId: string): Promise<string[]>;
+}
+
+/** The change that forgets one way the bot knew a user; without any left, the user becomes inactive. */
+export function withoutSource(source: string, reason: string): UserChange {
+  return (current) => {
+    if (!current || !current.sources.includes(source)) return undefined;
+    const sources = current.sources.filter((s) => s !== source);
+    return {
+      ...current,
+      sources,
+      inactiveReason: sources.length ? current.inactiveReason : reason,
+      updatedAt: new Date().toISOString(),
+    };
+  };
 }
 
 /** The user with one more delivery counted in `hour` (the hourly cap's counter starts again each hour). */

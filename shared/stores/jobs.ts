@@ -1,3 +1,5 @@
+import type { Audience, ExpansionState } from '../jobs/audience.js';
+
 /**
  * The job store ports: accepted jobs (for status and idempotency) and rejected ones (with their
  * reason). Table Storage adapters: azureStorage/tableJobStore.ts.
@@ -14,6 +16,11 @@ export interface JobRecord {
   notBefore?: string | undefined;
   expiresAt?: string | undefined;
   fannedOutAt?: string | undefined;
+  /** Audience jobs only: the teams and allUsers named, and how far their expansion got. */
+  audience?: Audience | undefined;
+  expansion?: ExpansionState | undefined;
+  /** Version of the stored row, for saveExpansion. */
+  etag?: string | undefined;
 }
 
 export interface JobStore {
@@ -21,6 +28,22 @@ export interface JobStore {
   createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }>;
   get(jobId: string): Promise<JobRecord | undefined>;
   markFannedOut(jobId: string): Promise<void>;
+  /**
+   * Saves an audience expansion checkpoint if the job row is still at `etag`; returns the new etag,
+   * or undefined when someone else moved it (another worker took the expansion over).
+   */
+  saveExpansion(jobId: string, state: ExpansionState, etag: string): Promise<string | undefined>;
+}
+
+export type OutcomeKind = 'sent' | 'failed' | 'skipped';
+
+/**
+ * Per-job outcome counters for audience jobs, so a status read never lists every delivery record:
+ * sharded so concurrent deliveries rarely contend on one row.
+ */
+export interface JobCounterStore {
+  count(jobId: string, outcome: OutcomeKind, recipient: string): Promise<void>;
+  totals(jobId: string): Promise<Record<OutcomeKind, number>>;
 }
 
 export interface RejectedJob {

@@ -1,3 +1,4 @@
+import type { ExpansionState } from '../../shared/jobs/audience.js';
 import type { RecipientKey } from '../../shared/jobs/recipient.js';
 import type { QueueSender } from '../../shared/queues.js';
 import {
@@ -202,8 +203,8 @@ export class MemoryJobStore implements JobStore {
   async createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }> {
     const existing = this.jobs.get(job.jobId);
     if (existing) return { created: false, job: { ...existing } };
-    this.jobs.set(job.jobId, { ...job });
-    return { created: true, job };
+    this.jobs.set(job.jobId, { ...job, etag: '1' });
+    return { created: true, job: { ...job, etag: '1' } };
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
@@ -214,6 +215,14 @@ export class MemoryJobStore implements JobStore {
   async markFannedOut(jobId: string): Promise<void> {
     const job = this.jobs.get(jobId);
     if (job) job.fannedOutAt = new Date().toISOString();
+  }
+
+  async saveExpansion(jobId: string, state: ExpansionState, etag: string): Promise<string | undefined> {
+    const job = this.jobs.get(jobId);
+    if (!job || job.etag !== etag) return undefined;
+    job.expansion = structuredClone(state);
+    job.etag = String(Number(etag) + 1);
+    return job.etag;
   }
 }
 

@@ -1,0 +1,145 @@
+import pMap from 'p-map';
+import type { QueueSender } from '../queues.js';
+import type { AudienceStore, IdPage } from '../stores/audiences.js';
+import type { ConversationStore, TeamRecord } from '../stores/conversations.js';
+import type { JobRecord, JobStore } from '../stores/jobs.js';
+import { rosterIsStale, segmentsOf, type Audience, type ExpansionState, type Segment } from './audience.js';
+import type { NotificationJob } from './contract.js';
+import { recipientKeyString } from './recipient.js';
+
+/**
+ * Streaming audience expansion: the audience is read a page at a time (range reads of the tenant's
+ * user rows or a team's member rows), each page is queued as deliveries keyed `userId:<id>`, and a
+ * checkpoint (segment, continuation token, count) is saved on the job row after each page. A crash
+ * or redelivery continues from the checkpoint: a page queued again before its checkpoint was saved
+ * is absorbed by each delivery's exactly-once claim. Only one page and the job's named users (at
+ * most 500) are ever held in memory.
+ */
+
+export interface ExpanderOptions {
+  jobs: JobStore;
+  conversations: Pick<ConversationStore, 'getUser' | 'getTeam' | 'getTenant'>;
+  audiences: AudienceStore;
+  deliveryQueue: QueueSender;
+  pageSize: number;
+  fanOutConcurrency: number;
+  rosterMaxAgeMs: number;
+  /** Reads a team's roster from Teams again (roster/refresh.ts); absent where no bot is configured. */
+  refreshRoster?: ((team: TeamRecord) => Promise<void>) | undefined;
+}
+
+/** Stops an expansion whose checkpoint another worker moved on (it took the job over). */
+export class ExpansionTakenOver extends Error {}
+
+export class AudienceExpander {
+  constructor(private readonly o: ExpanderOptions) {}
+
+  /**
+   * Expands and queues the job's audience from where its checkpoint stands; `send` queues one
+   * recipient. Returns the final state (with `error` when the audience could not be expanded).
+   */
+  async expand(
+    job: NotificationJob & { audience: Audience },
+    record: JobRecord,
+    send: (recipient: string) => Promise<void>,
+  ): Promise<ExpansionState> {
+    let etag = record.etag ?? '';
+    let state = record.expansion;
+    if (state?.done) return state;
+    if (!state) {
+      state = await this.start(job);
+      etag = await this.save(job.id, state, etag);
+      if (state.done) return state;
+    }
+    const named = await this.namedUsers(job);
+    const segments = segmentsOf(job.audience);
+    while (state.segment < segments.length) {
+      const segment = segments[state.segment] as Segment;
+      const page = await this.page(job, segment, state.token, named);
+      await pMap(page.userIds, send, { concurrency: this.o.fanOutConcurrency });
+      state = {
+        ...state,
+        queued: state.queued + page.userIds.length,
+        segment: page.token ? state.segment : state.segment + 1,
+        token: page.token,
+      };
+      etag = await this.save(job.id, state, etag);
+    }
+    state = { ...state, done: true };
+    if (state.queued === 0) {
+      state.error = { reason: 'EmptyAudience', errors: ['/recipients: the audience holds no active user'] };
+    }
+    await this.save(job.id, state, etag);
+    return state;
+  }
+
+  /** Checks the teams, re-reads stale rosters and estimates the size, before anything is queued. */
+  private async start(job: NotificationJob & { audience: Audience }): Promise<ExpansionState> {
+    const fresh: ExpansionState = { segment: 0, queued: 0, estimate: job.recipients.length, done: false };
+    let members = 0;
+    for (const teamId of job.audience.teams) {
+      let team = await this.o.conversations.getTeam(job.tenantId, teamId);
+      const error = !team
+        ? { reason: 'UnknownTeam', errors: [`/recipients: team ${teamId} is not known to the bot in this tenant`] }
+        : !team.installed
+          ? { reason: 'TeamNotInstalled', errors: [`/recipients: the bot is not installed in team ${teamId}`] }
+          : undefined;
+      if (error || !team) return { ...fresh, done: true, error };
+      if (!job.audience.allUsers && this.o.refreshRoster && rosterIsStale(team.rosterSyncedAt, this.o.rosterMaxAgeMs, Date.now())) {
+        await this.o.refreshRoster(team);
+        team = (await this.o.conversations.getTeam(job.tenantId, teamId)) ?? team;
+      }
+      members += team.memberCount;
+    }
+    if (job.audience.allUsers) members = (await this.o.conversations.getTenant(job.tenantId))?.userCount ?? 0;
+    return { ...fresh, estimate: fresh.estimate + members };
+  }
+
+  /** The users the job names one by one, as `userId:` keys where the bot knows them (so a person is keyed once). */
+  private async namedUsers(job: NotificationJob): Promise<Map<string, string>> {
+    const named = new Map<string, string>();
+    await pMap(
+      job.recipients,
+      async (key) => {
+        const user = key.kind === 'userId' ? undefined : await this.o.conversations.getUser(job.tenantId, key);
+        const id = key.kind === 'userId' ? key.value : user?.userId;
+        named.set(id ?? recipientKeyString(key), id ? `userId:${id}` : recipientKeyString(key));
+      },
+      { concurrency: 16 },
+    );
+    return named;
+  }
+
+  /** One page of a segment as recipient keys, without anyone an earlier segment already queued. */
+  private async page(
+    job: NotificationJob & { audience: Audience },
+    segment: Segment,
+    token: string | undefined,
+    named: Map<string, string>,
+  ): Promise<IdPage> {
+    if (segment.kind === 'users') return { userIds: [...new Set(named.values())] };
+    const read =
+      segment.kind === 'allUsers'
+        ? await this.o.audiences.pageUsers(job.tenantId, this.o.pageSize, token)
+        : await this.o.audiences.pageTeamMembers(job.tenantId, segment.teamId, this.o.pageSize, token);
+    const earlier = segment.kind === 'team' ? job.audience.teams.slice(0, job.audience.teams.indexOf(segment.teamId)) : [];
+    const keep = await pMap(
+      read.userIds,
+      async (userId) => {
+        if (named.has(userId)) return undefined;
+        for (const teamId of earlier) {
+          if (await this.o.audiences.isTeamMember(job.tenantId, teamId, userId)) return undefined;
+        }
+        return `userId:${userId}`;
+      },
+      { concurrency: 16 },
+    );
+    return { userIds: keep.filter((k): k is string => !!k), token: read.token };
+  }
+
+  private async save(jobId: string, state: ExpansionState, etag: string): Promise<string> {
+    const next = await this.o.jobs.saveExpansion(jobId, state, etag);
+    if (next === undefined) throw new ExpansionTakenOver(`job ${jobId}: another worker continued the expansion`);
+    return next;
+  }
+}
