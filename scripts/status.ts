@@ -7,25 +7,49 @@ import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
 import { TableJobStore, TableRejectedJobStore } from '../shared/azureStorage/tableJobStore.js';
 import { readStorageSettings } from '../shared/config.js';
+import { TableJobCounters } from '../shared/azureStorage/tableJobCounters.js';
+import { STATUS_FILTERS } from '../functions/getNotification/audienceStatus.js';
+import type { DeliveryStatus } from '../shared/stores/deliveryRecords.js';
+
+const USAGE = `usage: npm run status -- <jobId> [--json] [--status ${STATUS_FILTERS.join('|')}] [--limit N]\n`;
 
 /**
- * `npm run status -- <jobId> [--json]`: per-recipient outcomes and totals of a job, or why it was
- * rejected. Exits 1 when the job was rejected or any delivery failed, so scripts can check it.
+ * `npm run status -- <jobId> [--json] [--status failed] [--limit N]`: totals of a job and its
+ * per-recipient outcomes (of one kind with --status; an audience job lists them only then, page by
+ * page up to --limit), or why it was rejected. Exits 1 when the job was rejected or any delivery
+ * failed, so scripts can check it.
  */
 async function main(args: string[]): Promise<number> {
   loadLocalSettings();
   const json = args.includes('--json');
-  const id = args.find((a) => !a.startsWith('--'));
-  if (!id) {
-    process.stderr.write('usage: npm run status -- <jobId> [--json]\n');
+  const option = (name: string) => {
+    const at = args.indexOf(name);
+    return at >= 0 ? args[at + 1] : undefined;
+  };
+  const kind = option('--status') as DeliveryStatus | undefined;
+  const limit = Number(option('--limit') ?? 1000);
+  const id = args.find((a, i) => !a.startsWith('--') && !['--status', '--limit'].includes(args[i - 1] ?? ''));
+  if (!id || (kind && !STATUS_FILTERS.includes(kind)) || !Number.isInteger(limit) || limit < 1) {
+    process.stderr.write(USAGE);
     return 2;
   }
   const storage = readStorageSettings();
-  const status = await getJobStatus(id, {
-    jobs: new TableJobStore(new LazyTable(tableClient(storage, TABLES.jobs))),
+  const jobsTable = new LazyTable(tableClient(storage, TABLES.jobs));
+  const stores = {
+    jobs: new TableJobStore(jobsTable),
+    counters: new TableJobCounters(jobsTable),
     deliveryRecords: new TableDeliveryRecordStore(new LazyTable(tableClient(storage, TABLES.conversations))),
     rejected: new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected))),
-  });
+  };
+  const status = await getJobStatus(id, stores, { status: kind, size: Math.min(limit, 1000) });
+  // An audience job's outcomes come a page at a time: follow the pages up to --limit.
+  let token = status?.continuationToken;
+  while (status && kind && token && status.recipients.length < limit) {
+    const next = await getJobStatus(id, stores, { status: kind, continuationToken: token, size: 1000 });
+    status.recipients.push(...(next?.recipients ?? []).slice(0, limit - status.recipients.length));
+    token = next?.continuationToken;
+  }
+  if (status?.expansion && !kind) status.recipients = [];
   if (!status) {
     process.stderr.write(`status: no job ${id}\n`);
     return 1;
@@ -47,6 +71,12 @@ async function main(args: string[]): Promise<number> {
     `job ${status.jobId} (tenant ${status.tenantId}, accepted ${status.acceptedAt})\n` +
       `${t.recipients} recipients: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n`,
   );
+  if (status.expansion) {
+    const e = status.expansion;
+    process.stdout.write(`audience ${e.state}: ${e.progress}${e.reason ? ` (${e.reason})` : ''}\n`);
+    for (const error of e.errors ?? []) process.stdout.write(`  ${error}\n`);
+    if (!kind) process.stdout.write(`list one outcome kind with --status ${STATUS_FILTERS.join('|')}\n`);
+  }
   for (const r of status.recipients) {
     const extra =
       r.status === 'sent'

@@ -1,5 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { services } from '../../shared/container.js';
+import type { DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
+import { STATUS_FILTERS } from './audienceStatus.js';
 import { getJobStatus } from './jobStatus.js';
 
 export async function handleGetNotification(request: HttpRequest): Promise<HttpResponseInit> {
@@ -10,8 +12,24 @@ export async function handleGetNotification(request: HttpRequest): Promise<HttpR
       jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] },
     };
   }
-  const { jobs, deliveryRecords, rejected } = services();
-  const status = await getJobStatus(id, { jobs, deliveryRecords, rejected });
+  const filter = request.query.get('status') ?? undefined;
+  if (filter && !STATUS_FILTERS.includes(filter as DeliveryStatus)) {
+    return {
+      status: 400,
+      jsonBody: { error: 'InvalidStatus', errors: [`status must be one of ${STATUS_FILTERS.join(', ')}`] },
+    };
+  }
+  const size = request.query.get('pageSize');
+  const { jobs, deliveryRecords, rejected, counters } = services();
+  const status = await getJobStatus(
+    id,
+    { jobs, deliveryRecords, rejected, counters },
+    {
+      status: filter as DeliveryStatus | undefined,
+      continuationToken: request.query.get('continuationToken') ?? undefined,
+      size: size && /^\d{1,4}$/.test(size) ? Number(size) : undefined,
+    },
+  );
   if (!status) return { status: 404, jsonBody: { error: 'NotFound', errors: [`no job ${id}`] } };
   return { status: 200, jsonBody: status };
 }

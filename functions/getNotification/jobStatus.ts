@@ -1,5 +1,7 @@
 import type { DeliveryRecordStore, DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
-import type { JobStore, RejectedJobStore, RejectionSummary } from '../../shared/stores/jobs.js';
+import type { DeliveryRecord } from '../../shared/stores/deliveryRecords.js';
+import type { JobCounterStore, JobStore, RejectedJobStore, RejectionSummary } from '../../shared/stores/jobs.js';
+import { audienceJobStatus, type StatusPage } from './audienceStatus.js';
 
 /** A job's per-recipient outcomes and totals, as shown by the status API and `npm run status`. */
 
@@ -23,6 +25,17 @@ export interface JobStatus {
   complete: boolean;
   totals: Record<'recipients' | 'sent' | 'failed' | 'skipped' | 'pending', number>;
   recipients: RecipientStatus[];
+  /** Audience jobs: how far the audience was read and queued ("expanded n of about N"). */
+  expansion?: {
+    state: 'expanding' | 'done' | 'failed';
+    expanded: number;
+    estimate: number;
+    progress: string;
+    reason?: string;
+    errors?: string[];
+  };
+  /** Audience jobs: where the next page of recipients starts (pass back as `continuationToken`). */
+  continuationToken?: string;
   /** Set when the job was refused (never accepted): nothing was or will be sent. */
   rejected?: boolean;
   reason?: string;
@@ -34,7 +47,13 @@ export interface JobStatus {
 
 export async function getJobStatus(
   jobId: string,
-  stores: { jobs: JobStore; deliveryRecords: DeliveryRecordStore; rejected?: RejectedJobStore },
+  stores: {
+    jobs: JobStore;
+    deliveryRecords: DeliveryRecordStore;
+    rejected?: RejectedJobStore;
+    counters?: JobCounterStore;
+  },
+  page: StatusPage = {},
 ): Promise<JobStatus | undefined> {
   const [job, rejection] = await Promise.all([stores.jobs.get(jobId), stores.rejected?.getForJob(jobId)]);
   if (!job) {
@@ -53,6 +72,10 @@ export async function getJobStatus(
       rejectedAt: rejection.rejectedAt,
     };
   }
+  if (job.audience && stores.counters) {
+    const status = await audienceJobStatus(job, { ...stores, counters: stores.counters }, page);
+    return rejection ? { ...status, lastRejection: rejection } : status;
+  }
   const records = new Map(
     (await stores.deliveryRecords.listForJob(job.tenantId, jobId)).map((r) => [r.recipient, r]),
   );
@@ -62,16 +85,7 @@ export async function getJobStatus(
     // `sending` is an attempt in flight; to a reader it is still pending.
     const status: DeliveryStatus = !r || r.status === 'sending' ? 'pending' : r.status;
     totals[status === 'sent' || status === 'failed' || status === 'skipped' ? status : 'pending'] += 1;
-    return {
-      recipient,
-      status,
-      reason: r?.reason,
-      detail: r?.detail,
-      activityId: r?.activityId,
-      conversationId: r?.conversationId,
-      attempts: r?.attempts ?? 0,
-      completedAt: r?.completedAt,
-    };
+    return toRecipientStatus(recipient, r);
   });
   return {
     jobId,
@@ -80,7 +94,21 @@ export async function getJobStatus(
     source: job.source,
     complete: totals.pending === 0,
     totals,
-    recipients,
+    recipients: page.status ? recipients.filter((r) => r.status === page.status) : recipients,
     ...(rejection ? { lastRejection: rejection } : {}),
+  };
+}
+
+/** One recipient's line of a status answer (`sending` is an attempt in flight: pending to a reader). */
+export function toRecipientStatus(recipient: string, r: DeliveryRecord | undefined): RecipientStatus {
+  return {
+    recipient,
+    status: !r || r.status === 'sending' ? 'pending' : r.status,
+    reason: r?.reason,
+    detail: r?.detail,
+    activityId: r?.activityId,
+    conversationId: r?.conversationId,
+    attempts: r?.attempts ?? 0,
+    completedAt: r?.completedAt,
   };
 }

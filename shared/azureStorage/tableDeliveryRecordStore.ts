@@ -8,6 +8,7 @@ import {
   type DeliveryOutcome,
   type DeliveryRecord,
   type DeliveryRecordStore,
+  type DeliveryStatus,
   type PendingOutcome,
 } from '../stores/deliveryRecords.js';
 import {
@@ -25,6 +26,7 @@ import {
   isPreconditionFailed,
   isTransient,
   listByPrefix,
+  pageByPrefix,
   type LazyTable,
 } from './table.js';
 
@@ -173,5 +175,27 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     const table = await this.table.client();
     const rows = await listByPrefix<Row>(table, partitionOf(tenantId), deliveryRowPrefix(jobId));
     return rows.map(toDeliveryRecord);
+  }
+
+  async pageForJob(
+    tenantId: string,
+    jobId: string,
+    page: { status?: DeliveryStatus | undefined; token?: string | undefined; size: number },
+  ): Promise<{ records: DeliveryRecord[]; token?: string | undefined }> {
+    const table = await this.table.client();
+    const extra =
+      page.status === 'pending'
+        ? "(status eq 'pending' or status eq 'sending')"
+        : page.status
+          ? `status eq '${page.status}'`
+          : undefined;
+    const read = await pageByPrefix<Row>(table, {
+      partitionKey: partitionOf(tenantId),
+      prefix: deliveryRowPrefix(jobId),
+      size: page.size,
+      token: page.token,
+      ...(extra ? { extra } : {}),
+    });
+    return { records: read.rows.map(toDeliveryRecord), token: read.token };
   }
 }

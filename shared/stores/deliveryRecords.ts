@@ -90,4 +90,10 @@ export interface DeliveryRecordStore {
     outcome: DeliveryOutcome,
   ): Promise<DeliveryRecord>;
   listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]>;
+  /** One page of a job's records, optionally of one status (`pending` includes `sending`). */
+  pageForJob(
+    tenantId: string,
+    jobId: string,
+    page: { status?: DeliveryStatus | undefined; token?: string | undefined; size: number },
+  ): Promise<{ records: DeliveryRecord[]; token?: string | undefined }>;
 }
