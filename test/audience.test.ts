@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BOT_ID, FUNCTION_KEY, TENANT, eventually, startApp, type TestApp } from './support/app.js';
+import { seedMembers, seedUsers } from './support/audience.js';
+import { FAST_QUEUES, enqueue, settled, status, store } from './support/pipeline.js';
+import type { JobStatus } from '../functions/getNotification/jobStatus.js';
+
+/**
+ * Issue 15: audiences (a team, all users) against real Azurite, the local host and the Teams-like
+ * connector: each person once, stale rosters read again, outcomes in pages, clear reasons.
+ */
+
+let app: TestApp;
+let run = 0;
+
+beforeAll(async () => {
+  app = await startApp({ env: { ...FAST_QUEUES, AUDIENCE_PAGE_SIZE: '3', ROSTER_MAX_AGE_MINUTES: '60' } });
+  await store(app).saveTenant({ tenantId: TENANT, serviceUrl: app.connector.url, botId: BOT_ID });
+});
+afterAll(async () => {
+  await app?.stop();
+});
+
+/** A fresh set of users for one test, so the tests do not see each other's people. */
+function people(n: number): string[] {
+  run += 1;
+  return Array.from({ length: n }, (_, i) => `29:aud-${run}-${i}`);
+}
+
+async function team(teamId: string, members: string[], o: { installed?: boolean; syncedAt?: string } = {}) {
+  await seedUsers({
+    connectionString: app.azurite.connectionString,
+    tenantId: TENANT,
+    serviceUrl: app.connector.url,
+    userIds: members,
+    source: `team:${teamId}`,
+  });
+  await seedMembers(app.azurite.connectionString, TENANT, teamId, members);
+  await store(app).saveTeam({
+    tenantId: TENANT,
+    teamId,
+    serviceUrl: app.connector.url,
+    installed: o.installed ?? true,
+    memberCount: members.length,
+    rosterSyncedAt: o.syncedAt ?? new Date().toISOString(),
+  });
+}
+
+/** How many messages each user's 1:1 chat received. */
+function sends(userIds: string[]): number[] {
+  return userIds.map((userId) => {
+    const chat = app.connector.conversationIdFor(TENANT, userId, BOT_ID);
+    return app.connector.accepted.filter((a) => a.conversationId === chat).length;
+  });
+}
+
+const statusOf = async (jobId: string, query = ''): Promise<JobStatus> => {
+  const res = await app.get(`notifications/${encodeURIComponent(jobId)}${query}`, {
+    'x-functions-key': FUNCTION_KEY,
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as JobStatus;
+};
+
+describe('team audiences', () => {
+  it('sends every member of two overlapping teams and a named user once; opted-out members are skipped', async () => {
+    const [a1, a2, both, b1, optedOut, named] = people(6) as [string, string, string, string, string, string];
+    await team('19:team-a@thread.tacv2', [a1, a2, both, optedOut]);
+    await team('19:team-b@thread.tacv2', [both, b1]);
+    await store(app).updateUser(TENANT, optedOut, (u) => u && { ...u, optedOut: true });
+    await seedUsers({
+      connectionString: app.azurite.connectionString,
+      tenantId: TENANT,
+      serviceUrl: app.connector.url,
+      userIds: [named],
+      source: 'personal',
+    });
+    const { jobId } = await enqueue(app, {
+      recipients: [
+        { teamId: '19:team-a@thread.tacv2' },
+        { teamId: '19:team-b@thread.tacv2' },
+        { userId: named },
+        { userId: a1 },
+      ],
+      message: { text: 'All hands at 3' },
+    });
+    const done = await settled(app, jobId);
+    expect(sends([a1, a2, both, b1, named])).toEqual([1, 1, 1, 1, 1]);
+    expect(sends([optedOut])).toEqual([0]);
+    expect(done.totals).toEqual({ recipients: 6, sent: 5, failed: 0, skipped: 1, pending: 0 });
+    expect(done.expansion).toMatchObject({ state: 'done', expanded: 6, progress: expect.stringMatching(/^expanded 6 of about \d+$/) });
+  });
+
+  it('reads a stale roster from Teams again: a member who left is not sent to, a new one is', async () => {
+    const [stays, left, joined] = people(3) as [string, string, string];
+    const teamId = '19:stale@thread.tacv2';
+    await team(teamId, [stays, left], { syncedAt: new Date(Date.now() - 3 * 3600_000).toISOString() });
+    // The roster as Teams answers it now (get-teams-context, "Fetch the roster"): `left` is gone.
+    app.connector.setRoster(teamId, [
+      { id: stays, name: 'Stays', objectId: '00000000-0000-0000-0000-00000000a001', userPrincipalName: 'stays@contoso.com', tenantId: TENANT, userRole: 'user' },
+      { id: joined, name: 'Joined', objectId: '00000000-0000-0000-0000-00000000a002', userPrincipalName: 'joined@contoso.com', tenantId: TENANT, userRole: 'user' },
+    ]);
+    const { jobId } = await enqueue(app, { recipients: [{ teamId }], message: { text: 'Team news' } });
+    const done = await settled(app, jobId);
+    expect(sends([stays, joined, left])).toEqual([1, 1, 0]);
+    expect(done.totals).toMatchObject({ recipients: 2, sent: 2 });
+    const gone = await store(app).getUserById(TENANT, left);
+    expect(gone?.inactiveReason).toBe('RemovedFromTeam');
+    expect((await store(app).getTeam(TENANT, teamId))?.memberCount).toBe(2);
+  });
+});
+
+describe('all users', () => {
+  it('reaches every active user the bot knows in the tenant once, and no inactive one', async () => {
+    const active = people(7);
+    const inactive = people(2);
+    await seedUsers({ connectionString: app.azurite.connectionString, tenantId: TENANT, serviceUrl: app.connector.url, userIds: active, source: 'personal' });
+    await seedUsers({ connectionString: app.azurite.connectionString, tenantId: TENANT, serviceUrl: app.connector.url, userIds: inactive, source: 'personal', inactive: true });
+    const before = app.connector.accepted.length;
+    const { jobId } = await enqueue(app, { recipients: [{ allUsers: true }, { userId: active[0]! }], message: { text: 'Company update' } });
+    const done = await settled(app, jobId, 30_000);
+    expect(sends(active)).toEqual(active.map(() => 1));
+    expect(sends(inactive)).toEqual([0, 0]);
+    // Everyone active in the tenant (other tests' users too), each once.
+    expect(app.connector.accepted.length - before).toBe(done.totals.sent);
+    expect(done.totals.pending).toBe(0);
+    expect(done.totals.recipients).toBe(done.totals.sent + done.totals.skipped + done.totals.failed);
+  });
+});
+
+describe('status at scale', () => {
+  it('lists one outcome kind page by page with a continuation token', async () => {
+    const members = people(5);
+    const teamId = '19:paged@thread.tacv2';
+    await team(teamId, members);
+    const { jobId } = await enqueue(app, { recipients: [{ teamId }, { upn: 'nobody@contoso.com' }], message: { text: 'Paged' } });
+    await settled(app, jobId);
+    const seen: string[] = [];
+    let query = '?status=sent&pageSize=2';
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await statusOf(jobId, query);
+      expect(page.recipients.length).toBeLessThanOrEqual(2);
+      expect(page.recipients.every((r) => r.status === 'sent')).toBe(true);
+      seen.push(...page.recipients.map((r) => r.recipient));
+      if (!page.continuationToken) break;
+      query = `?status=sent&pageSize=2&continuationToken=${encodeURIComponent(page.continuationToken)}`;
+    }
+    expect(seen.sort()).toEqual(members.map((m) => `userId:${m}`).sort());
+    const failed = await statusOf(jobId, '?status=failed');
+    expect(failed.recipients).toEqual([expect.objectContaining({ recipient: 'upn:nobody@contoso.com', status: 'failed' })]);
+    expect(failed.totals).toMatchObject({ recipients: 6, sent: 5, failed: 1, pending: 0 });
+    const bad = await app.get(`notifications/${jobId}?status=bogus`, { 'x-functions-key': FUNCTION_KEY });
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe('bad audiences', () => {
+  it('gives an unknown team, a team without the bot and an empty audience a clear reason, and sends nothing', async () => {
+    await store(app).saveTeam({ tenantId: TENANT, teamId: '19:gone@thread.tacv2', serviceUrl: app.connector.url, installed: false, memberCount: 0 });
+    await store(app).saveTeam({ tenantId: TENANT, teamId: '19:empty@thread.tacv2', serviceUrl: app.connector.url, installed: true, memberCount: 0, rosterSyncedAt: new Date().toISOString() });
+    const cases = [
+      ['19:never-seen@thread.tacv2', 'UnknownTeam', /not known to the bot/],
+      ['19:gone@thread.tacv2', 'TeamNotInstalled', /not installed/],
+      ['19:empty@thread.tacv2', 'EmptyAudience', /no active user/],
+    ] as const;
+    const before = app.connector.accepted.length;
+    for (const [teamId, reason, text] of cases) {
+      const { jobId } = await enqueue(app, { recipients: [{ teamId }], message: { text: 'x' } });
+      const s = await eventually(async () => {
+        const st = await status(app, jobId);
+        return st?.expansion?.state === 'failed' ? st : undefined;
+      }, 15_000, `${reason} to show`);
+      expect(s.expansion).toMatchObject({ reason, errors: [expect.stringMatching(text)] });
+      expect(s.lastRejection).toMatchObject({ reason });
+      expect(s.complete).toBe(true);
+    }
+    expect(app.connector.accepted.length).toBe(before);
+  });
+
+  it('refuses more than 25 teams in one job over HTTP with what is wrong', async () => {
+    const res = await app.post(
+      'notifications',
+      { tenantId: TENANT, recipients: Array.from({ length: 26 }, (_, i) => ({ teamId: `19:t${i}@thread.tacv2` })), message: { text: 'x' } },
+      { 'x-functions-key': FUNCTION_KEY },
+    );
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toMatch(/at most 25/);
+  });
+});
