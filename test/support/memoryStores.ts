@@ -1,3 +1,4 @@
+import type { AudienceStore, IdPage } from '../../shared/stores/audiences.js';
 import type { ExpansionState } from '../../shared/jobs/audience.js';
 import type { RecipientKey } from '../../shared/jobs/recipient.js';
 import type { QueueSender } from '../../shared/queues.js';
@@ -24,7 +25,9 @@ import {
 } from '../../shared/stores/deliveryRecords.js';
 import type {
   JobRecord,
+  JobCounterStore,
   JobStore,
+  OutcomeKind,
   RejectedJob,
   RejectedJobStore,
   RejectionSummary,
@@ -273,5 +276,51 @@ export class MemoryQueue implements QueueSender {
 
   async send(message: unknown, delayMs = 0): Promise<void> {
     this.messages.push({ message: structuredClone(message), delayMs });
+  }
+}
+
+/** Pages over sorted IDs: the token is the offset of the next page. */
+function pageOf(ids: string[], size: number, token?: string): IdPage {
+  const start = Number(token ?? 0);
+  const next = start + size;
+  return { userIds: ids.slice(start, next), token: next < ids.length ? String(next) : undefined };
+}
+
+export class MemoryAudienceStore implements AudienceStore {
+  constructor(private readonly conversations: MemoryConversationStore) {}
+
+  async pageUsers(tenantId: string, size: number, token?: string): Promise<IdPage> {
+    const pk = `${tenantId.toLowerCase()}|`;
+    const ids = [...this.conversations.users]
+      .filter(([k, u]) => k.startsWith(pk) && !u.inactiveReason)
+      .map(([, u]) => u.userId)
+      .sort();
+    return pageOf(ids, size, token);
+  }
+
+  async pageTeamMembers(tenantId: string, teamId: string, size: number, token?: string): Promise<IdPage> {
+    return pageOf((await this.conversations.listTeamMembers(tenantId, teamId)).sort(), size, token);
+  }
+
+  async isTeamMember(tenantId: string, teamId: string, userId: string): Promise<boolean> {
+    return (await this.conversations.listTeamMembers(tenantId, teamId)).includes(userId);
+  }
+
+  async pruneTeamMembers(): Promise<string[]> {
+    return []; // The twin keeps no confirmation times; roster re-reads are tested on Azurite.
+  }
+}
+
+export class MemoryJobCounters implements JobCounterStore {
+  readonly counts = new Map<string, Record<OutcomeKind, number>>();
+
+  async count(jobId: string, outcome: OutcomeKind): Promise<void> {
+    const row = this.counts.get(jobId) ?? { sent: 0, failed: 0, skipped: 0 };
+    row[outcome] += 1;
+    this.counts.set(jobId, row);
+  }
+
+  async totals(jobId: string): Promise<Record<OutcomeKind, number>> {
+    return { ...(this.counts.get(jobId) ?? { sent: 0, failed: 0, skipped: 0 }) };
   }
 }

@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { audienceOf, rosterIsStale, segmentsOf } from '../shared/jobs/audience.js';
+import { validateJob, toWireJob, contentHash, type NotificationJob } from '../shared/jobs/contract.js';
+import { AudienceExpander, ExpansionTakenOver } from '../shared/jobs/expand.js';
+import type { DeliveryTask } from '../shared/delivery/task.js';
+import {
+  MemoryAudienceStore,
+  MemoryConversationStore,
+  MemoryJobStore,
+  MemoryQueue,
+} from './support/memoryStores.js';
+
+/** Issue 15: the audience decisions and the streaming expansion, on in-memory twins (no Azurite). */
+
+const TENANT = 'contoso';
+
+describe('audience forms in the contract', () => {
+  it('accepts teams and allUsers beside users, and keeps them apart from the named users', () => {
+    const result = validateJob({
+      tenantId: TENANT,
+      recipients: [{ teamId: 'T1' }, { allUsers: true }, { upn: 'A@contoso.com' }, { teamId: 'T1' }],
+      message: { text: 'x' },
+    });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.job.recipients).toEqual([{ kind: 'upn', value: 'a@contoso.com' }]);
+    expect(result.job.audience).toEqual({ teams: ['T1'], allUsers: true });
+    // The wire form names the same audience again.
+    const again = validateJob(toWireJob(result.job));
+    expect(again.ok && again.job.audience).toEqual({ teams: ['T1'], allUsers: true });
+  });
+
+  it('refuses allUsers other than true, and an empty team ID, with what is wrong', () => {
+    const bad = validateJob({ tenantId: TENANT, recipients: [{ allUsers: false }], message: { text: 'x' } });
+    expect(bad.ok).toBe(false);
+    const blank = validateJob({ tenantId: TENANT, recipients: [{ teamId: '' }], message: { text: 'x' } });
+    expect(blank.ok).toBe(false);
+  });
+
+  it('gives an audience job a different content hash than the same job without it, and leaves user jobs as they were', () => {
+    const job: NotificationJob = { id: 'j', tenantId: TENANT, recipients: [], message: { text: 'x' } };
+    expect(contentHash({ ...job, audience: { teams: ['a'], allUsers: false } })).not.toBe(contentHash(job));
+    expect(contentHash(job)).toBe(contentHash({ ...job, audience: undefined }));
+  });
+
+  it('reads allUsers alone, without the teams, after the named users', () => {
+    expect(segmentsOf({ teams: ['a', 'b'], allUsers: false }).map((s) => s.kind)).toEqual(['users', 'team', 'team']);
+    expect(segmentsOf({ teams: ['a'], allUsers: true }).map((s) => s.kind)).toEqual(['users', 'allUsers']);
+    expect(audienceOf([{ upn: 'a@b.c' }])).toBeUndefined();
+  });
+
+  it('calls a roster stale when never read or older than the limit', () => {
+    const now = Date.parse('2026-01-01T12:00:00Z');
+    expect(rosterIsStale(undefined, 60_000, now)).toBe(true);
+    expect(rosterIsStale('2026-01-01T11:58:00Z', 60_000, now)).toBe(true);
+    expect(rosterIsStale('2026-01-01T11:59:30Z', 60_000, now)).toBe(false);
+  });
+});
+
+function setup(userCount: number) {
+  const conversations = new MemoryConversationStore();
+  for (let i = 0; i < userCount; i++) {
+    conversations.put({
+      tenantId: TENANT,
+      userId: `u${String(i).padStart(4, '0')}`,
+      serviceUrl: 'https://smba.trafficmanager.net/teams/',
+      sources: ['personal'],
+      optedOut: false,
+      capCount: 0,
+      updatedAt: '',
+      ...(i % 10 === 9 ? { inactiveReason: 'Uninstalled' } : {}),
+    });
+  }
+  const jobs = new MemoryJobStore();
+  const queue = new MemoryQueue();
+  const expander = new AudienceExpander({
+    jobs,
+    conversations,
+    audiences: new MemoryAudienceStore(conversations),
+    deliveryQueue: queue,
+    pageSize: 7,
+    fanOutConcurrency: 4,
+    rosterMaxAgeMs: 60_000,
+  });
+  return { conversations, jobs, queue, expander };
+}
+
+async function start(jobs: MemoryJobStore, job: NotificationJob) {
+  return (
+    await jobs.createOrGet({
+      jobId: job.id,
+      tenantId: TENANT,
+      recipients: [],
+      contentHash: 'h',
+      acceptedAt: '',
+      source: 'test',
+      audience: job.audience,
+    })
+  ).job;
+}
+
+describe('streaming expansion', () => {
+  const job = {
+    id: 'all-1',
+    tenantId: TENANT,
+    recipients: [{ kind: 'userId' as const, value: 'u0003' }],
+    audience: { teams: [], allUsers: true },
+    message: { text: 'x' },
+  };
+
+  it('queues every active user once, a page at a time, with a checkpoint after each page', async () => {
+    const { jobs, queue, expander } = setup(50);
+    const sent: string[] = [];
+    const state = await expander.expand(job, await start(jobs, job), async (r) => {
+      sent.push(r);
+      await queue.send({ recipient: r } as Partial<DeliveryTask>);
+    });
+    expect(state).toMatchObject({ done: true, queued: 45 });
+    expect(new Set(sent).size).toBe(45);
+    expect(sent.filter((r) => r === 'userId:u0003')).toHaveLength(1);
+    expect(sent).not.toContain('userId:u0009');
+  });
+
+  it('after a crash continues from the checkpoint: only the page in flight may be queued again', async () => {
+    const { jobs, expander } = setup(50);
+    const sent: string[] = [];
+    let calls = 0;
+    const crash = new Error('host killed');
+    await expect(
+      expander.expand(job, await start(jobs, job), async (r) => {
+        if (++calls === 20) throw crash;
+        sent.push(r);
+      }),
+    ).rejects.toBe(crash);
+    const checkpoint = (await jobs.get(job.id))!;
+    expect(checkpoint.expansion).toMatchObject({ done: false });
+    const state = await expander.expand(job, checkpoint, async (r) => {
+      sent.push(r);
+    });
+    expect(state).toMatchObject({ done: true, queued: 45 });
+    expect(new Set(sent).size).toBe(45);
+    // At most one page (7) plus the named user went out twice; the delivery claim absorbs them.
+    expect(sent.length - 45).toBeLessThanOrEqual(8);
+  });
+
+  it('stops when another worker moved the checkpoint on', async () => {
+    const { jobs, expander } = setup(30);
+    const record = await start(jobs, job);
+    await jobs.saveExpansion(job.id, { segment: 1, queued: 1, estimate: 27, done: false }, record.etag!);
+    await expect(expander.expand(job, record, async () => {})).rejects.toBeInstanceOf(ExpansionTakenOver);
+  });
+
+  it('a member of two teams is queued once, for the first team', async () => {
+    const { conversations, jobs, expander } = setup(20);
+    for (const teamId of ['A', 'B']) {
+      await conversations.saveTeam({ tenantId: TENANT, teamId, serviceUrl: 'x', installed: true, memberCount: 3, rosterSyncedAt: new Date().toISOString() });
+    }
+    await conversations.addTeamMembers(TENANT, 'A', ['u0001', 'u0002', 'u0005']);
+    await conversations.addTeamMembers(TENANT, 'B', ['u0002', 'u0006']);
+    const teamJob = { ...job, id: 'teams-1', recipients: [], audience: { teams: ['A', 'B'], allUsers: false } };
+    const sent: string[] = [];
+    const state = await expander.expand(teamJob, await start(jobs, teamJob), async (r) => {
+      sent.push(r);
+    });
+    expect(sent.sort()).toEqual(['userId:u0001', 'userId:u0002', 'userId:u0005', 'userId:u0006']);
+    expect(state).toMatchObject({ queued: 4, estimate: 6, done: true });
+  });
+});
