@@ -20,7 +20,8 @@ import { startLocalHostProcess } from '../scripts/local-host/child.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
-import { formatMarkdown, writeBody } from './results.js';
+import { formatMarkdown, writeBody, writeSection } from './results.js';
+import { audienceBenchmark, audienceSection } from './audience.js';
 import { countStorageRequests, type RequestCounter } from './storageRequests.js';
 
 type StartFake = typeof startFakeConnector;
@@ -472,6 +473,10 @@ async function benchmark(connectionString: string, pid: number) {
     console.log(JSON.stringify(await startup(connectionString)));
     return;
   }
+  if (process.env.BENCH_ONLY === 'audience') {
+    await audience(connectionString);
+    return;
+  }
   if (process.env.BENCH_ONLY === 'broadcast') {
     console.log(JSON.stringify(await broadcast(startFake)));
     return;
@@ -591,6 +596,16 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
       `start-up ${up.bundledTelemetryOn.medianMs} ms bundled with telemetry (unbundled ${up.unbundledTelemetryOn.medianMs} ms)`,
   );
   console.log(`Wrote bench/RESULTS.md and bench/results.json (${results.totalSeconds} s)`);
+  await audience(connectionString);
+}
+
+/** The audience section (issue 15): its own part of RESULTS.md, so it can be run alone. */
+async function audience(connectionString: string) {
+  const result = await audienceBenchmark(ROOT, connectionString);
+  const file = join(ROOT, 'bench', 'RESULTS.md');
+  writeSection(file, 'audience', audienceSection(result, new Date().toISOString()));
+  await formatMarkdown(file);
+  writeFileSync(join(ROOT, 'bench', 'audience-results.json'), JSON.stringify(result, null, 2) + '\n');
 }
 
 main().then(

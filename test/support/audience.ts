@@ -20,6 +20,8 @@ export interface SeedOptions {
   source: string;
   inactive?: boolean;
   optedOut?: boolean;
+  /** The 1:1 chat already open with each user, if any. */
+  conversationIdOf?: (userId: string) => string;
 }
 
 export async function seedUsers(o: SeedOptions): Promise<void> {
@@ -37,6 +39,7 @@ export async function seedUsers(o: SeedOptions): Promise<void> {
           tenantId: o.tenantId,
           userId,
           serviceUrl: o.serviceUrl,
+          conversationId: o.conversationIdOf?.(userId),
           sources: [o.source],
           inactiveReason: o.inactive ? 'RemovedFromTeam' : undefined,
           optedOut: o.optedOut === true,
