@@ -42,6 +42,8 @@ export async function audienceBenchmark(root: string, connectionString: string) 
   const SCALE = Number(process.env.BENCH_BROADCAST_SCALE ?? 5);
   const TENANT_LIMIT = 50 * SCALE;
   const CONV_LIMIT = 7 * SCALE;
+  const BATCH = process.env.BENCH_AUDIENCE_BATCH ?? '32';
+  const HEAP_MB = process.env.BENCH_AUDIENCE_HEAP_MB ?? '160';
   const load = () => os.loadavg().map((n) => round(n, 2));
   const loadBefore = load();
   const fake = await startFakeConnector({
@@ -81,6 +83,12 @@ export async function audienceBenchmark(root: string, connectionString: string) 
       CONVERSATION_RATE_PER_SECOND: String(CONV_LIMIT),
       RECIPIENT_HOURLY_CAP: '100000',
       AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.5',
+      // More deliveries in flight than host.json's 16 + 8, to cover storage latency under load.
+      AzureFunctionsJobHost__extensions__queues__batchSize: BATCH,
+      AzureFunctionsJobHost__extensions__queues__newBatchThreshold: String(Number(BATCH) / 2),
+      // V8 grows its heap lazily up to far more than an instance has; a cap makes it collect sooner
+      // (in Azure: languageWorkers__node__arguments). 0 leaves Node's default.
+      ...(HEAP_MB !== '0' ? { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` } : {}),
     },
   });
   const pid = host.child.pid;
@@ -151,6 +159,8 @@ export async function audienceBenchmark(root: string, connectionString: string) 
     duplicates,
     statusReadMsAvg: round(statusMs / Math.max(1, statusReads)),
     loadAverage: { before: loadBefore, after: load() },
+    hostBatchSize: Number(BATCH),
+    hostHeapCapMiB: Number(HEAP_MB) || undefined,
     cores: os.cpus().length,
   };
   console.log(`audience: ${JSON.stringify(result)}`);
@@ -187,7 +197,8 @@ Command: \`BENCH_ONLY=audience npm run bench\` (or the whole \`npm run bench\`),
   \`AUDIENCE_FANOUT_CONCURRENCY\` (64) sends, a checkpoint on the job row after each page; deliveries started while it ran
   (first message after ${a.firstSendSeconds ?? '?'} s). Whole job ${a.seconds} s; final status ${JSON.stringify(a.totals)} (${a.expansion}).
 - Status reads during delivery (totals from 16 counter rows + one page of records) took ${a.statusReadMsAvg} ms on average.
-- Host memory at the end ${a.hostRssAtEndMiB ?? 'n/a'} MiB resident.
+- Host memory at the end ${a.hostRssAtEndMiB ?? 'n/a'} MiB resident; host settings: queue \`batchSize\` ${a.hostBatchSize}
+  (newBatchThreshold half of it), V8 old space capped at ${a.hostHeapCapMiB ?? 'Node default'} MiB (\`NODE_OPTIONS=--max-old-space-size\`).
 
 <!-- audience:end -->`;
 }
