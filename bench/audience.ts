@@ -60,13 +60,22 @@ export async function audienceBenchmark(root: string, connectionString: string) 
     fake.registerConversation(chatOf(userId), { tenantId: TENANT, botId: BOT_ID, members: [{ id: userId }] });
   }
   const seedStart = performance.now();
-  await new TableConversationStore(new LazyTable(tableClient({ connectionString }, 'Conversations'))).saveTenant({
+  await new TableConversationStore(
+    new LazyTable(tableClient({ connectionString }, 'Conversations')),
+  ).saveTenant({
     tenantId: TENANT,
     serviceUrl: fake.url,
     botId: BOT_ID,
     userCount: USERS,
   });
-  await seedUsers({ connectionString, tenantId: TENANT, serviceUrl: fake.url, userIds, source: 'personal', conversationIdOf: chatOf });
+  await seedUsers({
+    connectionString,
+    tenantId: TENANT,
+    serviceUrl: fake.url,
+    userIds,
+    source: 'personal',
+    conversationIdOf: chatOf,
+  });
   const seedSeconds = round((performance.now() - seedStart) / 1000);
   console.log(`audience: seeded ${USERS} users in ${seedSeconds} s`);
 
@@ -117,7 +126,9 @@ export async function audienceBenchmark(root: string, connectionString: string) 
       continue;
     }
     const t0 = performance.now();
-    const res = await fetch(`${host.url}/api/notifications/${jobId}`, { headers: { 'x-functions-key': KEY } });
+    const res = await fetch(`${host.url}/api/notifications/${jobId}`, {
+      headers: { 'x-functions-key': KEY },
+    });
     status = (await res.json()) as JobStatus;
     statusMs += performance.now() - t0;
     statusReads += 1;

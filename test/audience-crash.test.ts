@@ -71,7 +71,9 @@ describe('a crash in the middle of an audience expansion', () => {
       userIds,
       source: 'personal',
     });
-    const jobs = new TableJobStore(new LazyTable(tableClient({ connectionString: azurite.connectionString }, 'Jobs')));
+    const jobs = new TableJobStore(
+      new LazyTable(tableClient({ connectionString: azurite.connectionString }, 'Jobs')),
+    );
     host = await startHost();
     const { jobId } = await enqueueNotification(
       {
@@ -98,7 +100,9 @@ describe('a crash in the middle of an audience expansion', () => {
     host = await startHost();
     const done = await eventually(
       async () => {
-        const res = await fetch(`${host!.url}/api/notifications/${jobId}`, { headers: { 'x-functions-key': FUNCTION_KEY } });
+        const res = await fetch(`${host!.url}/api/notifications/${jobId}`, {
+          headers: { 'x-functions-key': FUNCTION_KEY },
+        });
         const s = (await res.json()) as JobStatus;
         return s.complete ? s : undefined;
       },
@@ -106,11 +110,19 @@ describe('a crash in the middle of an audience expansion', () => {
       'the job to complete after the restart',
     );
     const perChat = new Map<string, number>();
-    for (const a of connector.accepted) perChat.set(a.conversationId, (perChat.get(a.conversationId) ?? 0) + 1);
+    for (const a of connector.accepted)
+      perChat.set(a.conversationId, (perChat.get(a.conversationId) ?? 0) + 1);
     const counts = userIds.map((u) => perChat.get(connector.conversationIdFor(TENANT, u, BOT_ID)) ?? 0);
-    expect(counts.filter((c) => c !== 1), lines.slice(-20).join('\n')).toEqual([]);
+    expect(
+      counts.filter((c) => c !== 1),
+      lines.slice(-20).join('\n'),
+    ).toEqual([]);
     expect(connector.accepted.length).toBe(USERS);
     expect(done.totals).toEqual({ recipients: USERS, sent: USERS, failed: 0, skipped: 0, pending: 0 });
-    expect(done.expansion).toMatchObject({ state: 'done', expanded: USERS, progress: `expanded ${USERS} of about ${USERS}` });
+    expect(done.expansion).toMatchObject({
+      state: 'done',
+      expanded: USERS,
+      progress: `expanded ${USERS} of about ${USERS}`,
+    });
   });
 });

@@ -44,7 +44,11 @@ describe('audience forms in the contract', () => {
   });
 
   it('reads allUsers alone, without the teams, after the named users', () => {
-    expect(segmentsOf({ teams: ['a', 'b'], allUsers: false }).map((s) => s.kind)).toEqual(['users', 'team', 'team']);
+    expect(segmentsOf({ teams: ['a', 'b'], allUsers: false }).map((s) => s.kind)).toEqual([
+      'users',
+      'team',
+      'team',
+    ]);
     expect(segmentsOf({ teams: ['a'], allUsers: true }).map((s) => s.kind)).toEqual(['users', 'allUsers']);
     expect(audienceOf([{ upn: 'a@b.c' }])).toBeUndefined();
   });
@@ -153,11 +157,23 @@ describe('streaming expansion', () => {
   it('a member of two teams is queued once, for the first team', async () => {
     const { conversations, jobs, expander } = setup(20);
     for (const teamId of ['A', 'B']) {
-      await conversations.saveTeam({ tenantId: TENANT, teamId, serviceUrl: 'x', installed: true, memberCount: 3, rosterSyncedAt: new Date().toISOString() });
+      await conversations.saveTeam({
+        tenantId: TENANT,
+        teamId,
+        serviceUrl: 'x',
+        installed: true,
+        memberCount: 3,
+        rosterSyncedAt: new Date().toISOString(),
+      });
     }
     await conversations.addTeamMembers(TENANT, 'A', ['u0001', 'u0002', 'u0005']);
     await conversations.addTeamMembers(TENANT, 'B', ['u0002', 'u0006']);
-    const teamJob = { ...job, id: 'teams-1', recipients: [], audience: { teams: ['A', 'B'], allUsers: false } };
+    const teamJob = {
+      ...job,
+      id: 'teams-1',
+      recipients: [],
+      audience: { teams: ['A', 'B'], allUsers: false },
+    };
     const sent: string[] = [];
     const state = await expander.expand(teamJob, await start(jobs, teamJob), async (r) => {
       sent.push(r);

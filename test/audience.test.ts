@@ -87,7 +87,11 @@ describe('team audiences', () => {
     expect(sends([a1, a2, both, b1, named])).toEqual([1, 1, 1, 1, 1]);
     expect(sends([optedOut])).toEqual([0]);
     expect(done.totals).toEqual({ recipients: 6, sent: 5, failed: 0, skipped: 1, pending: 0 });
-    expect(done.expansion).toMatchObject({ state: 'done', expanded: 6, progress: expect.stringMatching(/^expanded 6 of about \d+$/) });
+    expect(done.expansion).toMatchObject({
+      state: 'done',
+      expanded: 6,
+      progress: expect.stringMatching(/^expanded 6 of about \d+$/),
+    });
   });
 
   it('reads a stale roster from Teams again: a member who left is not sent to, a new one is', async () => {
@@ -96,8 +100,22 @@ describe('team audiences', () => {
     await team(teamId, [stays, left], { syncedAt: new Date(Date.now() - 3 * 3600_000).toISOString() });
     // The roster as Teams answers it now (get-teams-context, "Fetch the roster"): `left` is gone.
     app.connector.setRoster(teamId, [
-      { id: stays, name: 'Stays', objectId: '00000000-0000-0000-0000-00000000a001', userPrincipalName: 'stays@contoso.com', tenantId: TENANT, userRole: 'user' },
-      { id: joined, name: 'Joined', objectId: '00000000-0000-0000-0000-00000000a002', userPrincipalName: 'joined@contoso.com', tenantId: TENANT, userRole: 'user' },
+      {
+        id: stays,
+        name: 'Stays',
+        objectId: '00000000-0000-0000-0000-00000000a001',
+        userPrincipalName: 'stays@contoso.com',
+        tenantId: TENANT,
+        userRole: 'user',
+      },
+      {
+        id: joined,
+        name: 'Joined',
+        objectId: '00000000-0000-0000-0000-00000000a002',
+        userPrincipalName: 'joined@contoso.com',
+        tenantId: TENANT,
+        userRole: 'user',
+      },
     ]);
     const { jobId } = await enqueue(app, { recipients: [{ teamId }], message: { text: 'Team news' } });
     const done = await settled(app, jobId);
@@ -113,10 +131,26 @@ describe('all users', () => {
   it('reaches every active user the bot knows in the tenant once, and no inactive one', async () => {
     const active = people(7);
     const inactive = people(2);
-    await seedUsers({ connectionString: app.azurite.connectionString, tenantId: TENANT, serviceUrl: app.connector.url, userIds: active, source: 'personal' });
-    await seedUsers({ connectionString: app.azurite.connectionString, tenantId: TENANT, serviceUrl: app.connector.url, userIds: inactive, source: 'personal', inactive: true });
+    await seedUsers({
+      connectionString: app.azurite.connectionString,
+      tenantId: TENANT,
+      serviceUrl: app.connector.url,
+      userIds: active,
+      source: 'personal',
+    });
+    await seedUsers({
+      connectionString: app.azurite.connectionString,
+      tenantId: TENANT,
+      serviceUrl: app.connector.url,
+      userIds: inactive,
+      source: 'personal',
+      inactive: true,
+    });
     const before = app.connector.accepted.length;
-    const { jobId } = await enqueue(app, { recipients: [{ allUsers: true }, { userId: active[0]! }], message: { text: 'Company update' } });
+    const { jobId } = await enqueue(app, {
+      recipients: [{ allUsers: true }, { userId: active[0]! }],
+      message: { text: 'Company update' },
+    });
     const done = await settled(app, jobId, 30_000);
     expect(sends(active)).toEqual(active.map(() => 1));
     expect(sends(inactive)).toEqual([0, 0]);
@@ -132,7 +166,10 @@ describe('status at scale', () => {
     const members = people(5);
     const teamId = '19:paged@thread.tacv2';
     await team(teamId, members);
-    const { jobId } = await enqueue(app, { recipients: [{ teamId }, { upn: 'nobody@contoso.com' }], message: { text: 'Paged' } });
+    const { jobId } = await enqueue(app, {
+      recipients: [{ teamId }, { upn: 'nobody@contoso.com' }],
+      message: { text: 'Paged' },
+    });
     await settled(app, jobId);
     const seen: string[] = [];
     let query = '?status=sent&pageSize=2';
@@ -146,7 +183,9 @@ describe('status at scale', () => {
     }
     expect(seen.sort()).toEqual(members.map((m) => `userId:${m}`).sort());
     const failed = await statusOf(jobId, '?status=failed');
-    expect(failed.recipients).toEqual([expect.objectContaining({ recipient: 'upn:nobody@contoso.com', status: 'failed' })]);
+    expect(failed.recipients).toEqual([
+      expect.objectContaining({ recipient: 'upn:nobody@contoso.com', status: 'failed' }),
+    ]);
     expect(failed.totals).toMatchObject({ recipients: 6, sent: 5, failed: 1, pending: 0 });
     const bad = await app.get(`notifications/${jobId}?status=bogus`, { 'x-functions-key': FUNCTION_KEY });
     expect(bad.status).toBe(400);
@@ -155,8 +194,21 @@ describe('status at scale', () => {
 
 describe('bad audiences', () => {
   it('gives an unknown team, a team without the bot and an empty audience a clear reason, and sends nothing', async () => {
-    await store(app).saveTeam({ tenantId: TENANT, teamId: '19:gone@thread.tacv2', serviceUrl: app.connector.url, installed: false, memberCount: 0 });
-    await store(app).saveTeam({ tenantId: TENANT, teamId: '19:empty@thread.tacv2', serviceUrl: app.connector.url, installed: true, memberCount: 0, rosterSyncedAt: new Date().toISOString() });
+    await store(app).saveTeam({
+      tenantId: TENANT,
+      teamId: '19:gone@thread.tacv2',
+      serviceUrl: app.connector.url,
+      installed: false,
+      memberCount: 0,
+    });
+    await store(app).saveTeam({
+      tenantId: TENANT,
+      teamId: '19:empty@thread.tacv2',
+      serviceUrl: app.connector.url,
+      installed: true,
+      memberCount: 0,
+      rosterSyncedAt: new Date().toISOString(),
+    });
     const cases = [
       ['19:never-seen@thread.tacv2', 'UnknownTeam', /not known to the bot/],
       ['19:gone@thread.tacv2', 'TeamNotInstalled', /not installed/],
@@ -165,10 +217,14 @@ describe('bad audiences', () => {
     const before = app.connector.accepted.length;
     for (const [teamId, reason, text] of cases) {
       const { jobId } = await enqueue(app, { recipients: [{ teamId }], message: { text: 'x' } });
-      const s = await eventually(async () => {
-        const st = await status(app, jobId);
-        return st?.expansion?.state === 'failed' ? st : undefined;
-      }, 15_000, `${reason} to show`);
+      const s = await eventually(
+        async () => {
+          const st = await status(app, jobId);
+          return st?.expansion?.state === 'failed' ? st : undefined;
+        },
+        15_000,
+        `${reason} to show`,
+      );
       expect(s.expansion).toMatchObject({ reason, errors: [expect.stringMatching(text)] });
       expect(s.lastRejection).toMatchObject({ reason });
       expect(s.complete).toBe(true);
@@ -179,7 +235,11 @@ describe('bad audiences', () => {
   it('refuses more than 25 teams in one job over HTTP with what is wrong', async () => {
     const res = await app.post(
       'notifications',
-      { tenantId: TENANT, recipients: Array.from({ length: 26 }, (_, i) => ({ teamId: `19:t${i}@thread.tacv2` })), message: { text: 'x' } },
+      {
+        tenantId: TENANT,
+        recipients: Array.from({ length: 26 }, (_, i) => ({ teamId: `19:t${i}@thread.tacv2` })),
+        message: { text: 'x' },
+      },
       { 'x-functions-key': FUNCTION_KEY },
     );
     expect(res.status).toBe(400);

@@ -1,6 +1,11 @@
 import type { DeliveryRecordStore, DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
 import type { DeliveryRecord } from '../../shared/stores/deliveryRecords.js';
-import type { JobCounterStore, JobStore, RejectedJobStore, RejectionSummary } from '../../shared/stores/jobs.js';
+import type {
+  JobCounterStore,
+  JobStore,
+  RejectedJobStore,
+  RejectionSummary,
+} from '../../shared/stores/jobs.js';
 import { audienceJobStatus, type StatusPage } from './audienceStatus.js';
 
 /** A job's per-recipient outcomes and totals, as shown by the status API and `npm run status`. */

@@ -64,11 +64,21 @@ export function prefixFilter(partitionKey: string, prefix: string, extra?: strin
 /** One page of a range read, and the token of the next (for reads resumed from a checkpoint). */
 export async function pageByPrefix<T extends object>(
   table: TableClient,
-  o: { partitionKey: string; prefix: string; size: number; token?: string | undefined; extra?: string; select?: string[] },
+  o: {
+    partitionKey: string;
+    prefix: string;
+    size: number;
+    token?: string | undefined;
+    extra?: string;
+    select?: string[];
+  },
 ): Promise<{ rows: T[]; token?: string | undefined }> {
   const pages = table
     .listEntities<T>({
-      queryOptions: { filter: prefixFilter(o.partitionKey, o.prefix, o.extra), ...(o.select ? { select: o.select } : {}) },
+      queryOptions: {
+        filter: prefixFilter(o.partitionKey, o.prefix, o.extra),
+        ...(o.select ? { select: o.select } : {}),
+      },
     })
     .byPage({ maxPageSize: o.size, ...(o.token ? { continuationToken: o.token } : {}) });
   const first = await pages.next();

@@ -36,7 +36,11 @@ export class TableAudienceStore implements AudienceStore {
 
   async isTeamMember(tenantId: string, teamId: string, userId: string): Promise<boolean> {
     const table = await this.table.client();
-    const row = await getOrUndefined<Row>(table, partitionOf(tenantId), memberPrefix(teamId) + keyPart(userId));
+    const row = await getOrUndefined<Row>(
+      table,
+      partitionOf(tenantId),
+      memberPrefix(teamId) + keyPart(userId),
+    );
     return !!row;
   }
 
@@ -56,9 +60,11 @@ export class TableAudienceStore implements AudienceStore {
       token = page.token;
     } while (token);
     for (const userId of gone) {
-      await table.deleteEntity(partitionOf(tenantId), memberPrefix(teamId) + keyPart(userId)).catch((err: unknown) => {
-        if (!isNotFound(err)) throw err;
-      });
+      await table
+        .deleteEntity(partitionOf(tenantId), memberPrefix(teamId) + keyPart(userId))
+        .catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
     }
     return gone;
   }

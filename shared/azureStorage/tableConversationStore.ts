@@ -135,9 +135,13 @@ export class TableConversationStore implements ConversationStore {
       if (!row) return;
       try {
         const userCount = Number(row.userCount ?? 0) + 1;
-        await table.updateEntity({ partitionKey: partitionOf(tenantId), rowKey: 'tenant', userCount }, 'Merge', {
-          etag: String(row.etag),
-        });
+        await table.updateEntity(
+          { partitionKey: partitionOf(tenantId), rowKey: 'tenant', userCount },
+          'Merge',
+          {
+            etag: String(row.etag),
+          },
+        );
         return;
       } catch (err) {
         if (!isPreconditionFailed(err)) return;

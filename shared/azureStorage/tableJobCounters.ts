@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { JobCounterStore, OutcomeKind } from '../stores/jobs.js';
-import { getOrUndefined, isConflict, isPreconditionFailed, keyPart, listByPrefix, type LazyTable } from './table.js';
+import {
+  getOrUndefined,
+  isConflict,
+  isPreconditionFailed,
+  keyPart,
+  listByPrefix,
+  type LazyTable,
+} from './table.js';
 
 /**
  * Outcome counters of audience jobs in the `Jobs` table, beside the job row (PartitionKey = job ID):
@@ -26,7 +33,14 @@ export class TableJobCounters implements JobCounterStore {
       const row = await getOrUndefined<Row>(table, pk, rowKey);
       try {
         if (!row) {
-          await table.createEntity({ partitionKey: pk, rowKey, sent: 0, failed: 0, skipped: 0, [outcome]: 1 });
+          await table.createEntity({
+            partitionKey: pk,
+            rowKey,
+            sent: 0,
+            failed: 0,
+            skipped: 0,
+            [outcome]: 1,
+          });
         } else {
           const next = Number(row[outcome] ?? 0) + 1;
           await table.updateEntity({ partitionKey: pk, rowKey, [outcome]: next }, 'Merge', {

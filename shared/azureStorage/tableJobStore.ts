@@ -1,4 +1,12 @@
-import { getOrUndefined, isConflict, isPreconditionFailed, keyPart, packJson, unpackJson, type LazyTable } from './table.js';
+import {
+  getOrUndefined,
+  isConflict,
+  isPreconditionFailed,
+  keyPart,
+  packJson,
+  unpackJson,
+  type LazyTable,
+} from './table.js';
 
 import type { ExpansionState } from '../jobs/audience.js';
 import type { JobRecord, JobStore, RejectedJob, RejectedJobStore, RejectionSummary } from '../stores/jobs.js';

@@ -4,7 +4,13 @@ import addFormatsModule from 'ajv-formats';
 import { decodeJobText } from './decode.js';
 import schema from './notification-job.v1.schema.json' with { type: 'json' };
 import { recipientKeyString, toRecipientKey, type RecipientKey, type RecipientRef } from './recipient.js';
-import { audienceOf, isAudienceRef, MAX_AUDIENCE_TEAMS, type Audience, type AudienceRef } from './audience.js';
+import {
+  audienceOf,
+  isAudienceRef,
+  MAX_AUDIENCE_TEAMS,
+  type Audience,
+  type AudienceRef,
+} from './audience.js';
 
 /** Job contract v1: the JSON other systems put on the queue. The schema file is the published contract. */
 

@@ -80,12 +80,22 @@ export class AudienceExpander {
     for (const teamId of job.audience.teams) {
       let team = await this.o.conversations.getTeam(job.tenantId, teamId);
       const error = !team
-        ? { reason: 'UnknownTeam', errors: [`/recipients: team ${teamId} is not known to the bot in this tenant`] }
+        ? {
+            reason: 'UnknownTeam',
+            errors: [`/recipients: team ${teamId} is not known to the bot in this tenant`],
+          }
         : !team.installed
-          ? { reason: 'TeamNotInstalled', errors: [`/recipients: the bot is not installed in team ${teamId}`] }
+          ? {
+              reason: 'TeamNotInstalled',
+              errors: [`/recipients: the bot is not installed in team ${teamId}`],
+            }
           : undefined;
       if (error || !team) return { ...fresh, done: true, error };
-      if (!job.audience.allUsers && this.o.refreshRoster && rosterIsStale(team.rosterSyncedAt, this.o.rosterMaxAgeMs, Date.now())) {
+      if (
+        !job.audience.allUsers &&
+        this.o.refreshRoster &&
+        rosterIsStale(team.rosterSyncedAt, this.o.rosterMaxAgeMs, Date.now())
+      ) {
         await this.o.refreshRoster(team);
         team = (await this.o.conversations.getTeam(job.tenantId, teamId)) ?? team;
       }
@@ -101,7 +111,8 @@ export class AudienceExpander {
     await pMap(
       job.recipients,
       async (key) => {
-        const user = key.kind === 'userId' ? undefined : await this.o.conversations.getUser(job.tenantId, key);
+        const user =
+          key.kind === 'userId' ? undefined : await this.o.conversations.getUser(job.tenantId, key);
         const id = key.kind === 'userId' ? key.value : user?.userId;
         named.set(id ?? recipientKeyString(key), id ? `userId:${id}` : recipientKeyString(key));
       },
@@ -122,7 +133,8 @@ export class AudienceExpander {
       segment.kind === 'allUsers'
         ? await this.o.audiences.pageUsers(job.tenantId, this.o.pageSize, token)
         : await this.o.audiences.pageTeamMembers(job.tenantId, segment.teamId, this.o.pageSize, token);
-    const earlier = segment.kind === 'team' ? job.audience.teams.slice(0, job.audience.teams.indexOf(segment.teamId)) : [];
+    const earlier =
+      segment.kind === 'team' ? job.audience.teams.slice(0, job.audience.teams.indexOf(segment.teamId)) : [];
     const keep = await pMap(
       read.userIds,
       async (userId) => {
@@ -139,7 +151,8 @@ export class AudienceExpander {
 
   private async save(jobId: string, state: ExpansionState, etag: string): Promise<string> {
     const next = await this.o.jobs.saveExpansion(jobId, state, etag);
-    if (next === undefined) throw new ExpansionTakenOver(`job ${jobId}: another worker continued the expansion`);
+    if (next === undefined)
+      throw new ExpansionTakenOver(`job ${jobId}: another worker continued the expansion`);
     return next;
   }
 }

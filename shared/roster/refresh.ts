@@ -20,20 +20,34 @@ export async function refreshRoster(
   const reference: Partial<ConversationReference> = {
     channelId: 'msteams',
     serviceUrl: team.serviceUrl,
-    conversation: { id: team.teamId, isGroup: true, conversationType: 'channel', tenantId: team.tenantId, name: '' },
+    conversation: {
+      id: team.teamId,
+      isGroup: true,
+      conversationType: 'channel',
+      tenantId: team.tenantId,
+      name: '',
+    },
   };
   let count = 0;
   // The bot's own identity, as for a proactive message; the service URL is the one Teams gave the team.
-  await createAdapter(d.config).continueConversationAsync(d.config.bot.appId ?? '', reference, async (context) => {
-    count = await syncRoster(context, d.conversations, {
-      tenantId: team.tenantId,
-      teamId: team.teamId,
-      pageSize: d.config.rosterPageSize,
-    });
-  });
+  await createAdapter(d.config).continueConversationAsync(
+    d.config.bot.appId ?? '',
+    reference,
+    async (context) => {
+      count = await syncRoster(context, d.conversations, {
+        tenantId: team.tenantId,
+        teamId: team.teamId,
+        pageSize: d.config.rosterPageSize,
+      });
+    },
+  );
   const gone = await d.audiences.pruneTeamMembers(team.tenantId, team.teamId, started);
   await forEachLimited(gone, (userId) =>
-    d.conversations.updateUser(team.tenantId, userId, withoutSource(`team:${team.teamId}`, 'RemovedFromTeam')),
+    d.conversations.updateUser(
+      team.tenantId,
+      userId,
+      withoutSource(`team:${team.teamId}`, 'RemovedFromTeam'),
+    ),
   );
   await d.conversations.saveTeam({
     tenantId: team.tenantId,

@@ -42,7 +42,6 @@ export interface TenantRecord {
   userCount?: number | undefined;
 }
 
-
 export interface TeamRecord {
   tenantId: string;
   teamId: string;

@@ -93,7 +93,13 @@ describe('audiences against Agents Playground', () => {
     await users.updateUser(TENANT, ALEX.id, (u) => u && { ...u, optedOut: true });
 
     const s = await send([{ teamId: 'team-id' }, { upn: MEGAN.userPrincipleName }], 'Team meeting moved');
-    expect(s.totals).toEqual({ recipients: ROSTER.length, sent: ROSTER.length - 1, failed: 0, skipped: 1, pending: 0 });
+    expect(s.totals).toEqual({
+      recipients: ROSTER.length,
+      sent: ROSTER.length - 1,
+      failed: 0,
+      skipped: 1,
+      pending: 0,
+    });
     for (const member of ROSTER.slice(1)) {
       expect(await dmTexts(member.id), member.name).toEqual(['Team meeting moved']);
     }
@@ -109,9 +115,18 @@ describe('audiences against Agents Playground', () => {
   it('an allUsers job reaches every active user the bot knows in the tenant once', async () => {
     await users.updateUser(TENANT, ALEX.id, (u) => u && { ...u, optedOut: false });
     const s = await send([{ allUsers: true }], 'Company update');
-    expect(s.totals).toEqual({ recipients: ROSTER.length, sent: ROSTER.length, failed: 0, skipped: 0, pending: 0 });
+    expect(s.totals).toEqual({
+      recipients: ROSTER.length,
+      sent: ROSTER.length,
+      failed: 0,
+      skipped: 0,
+      pending: 0,
+    });
     for (const member of ROSTER) {
-      expect((await dmTexts(member.id)).filter((t) => t === 'Company update'), member.name).toHaveLength(1);
+      expect(
+        (await dmTexts(member.id)).filter((t) => t === 'Company update'),
+        member.name,
+      ).toHaveLength(1);
     }
     expect(await dmTexts(LEFT)).toEqual([]);
   });

@@ -204,13 +204,13 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     page: { status?: DeliveryRecord['status'] | undefined; token?: string | undefined; size: number },
   ): Promise<{ records: DeliveryRecord[]; token?: string | undefined }> {
     const all = (await this.listForJob(tenantId, jobId)).filter(
-      (r) => !page.status || r.status === page.status || (page.status === 'pending' && r.status === 'sending'),
+      (r) =>
+        !page.status || r.status === page.status || (page.status === 'pending' && r.status === 'sending'),
     );
     const start = Number(page.token ?? 0);
     const next = start + page.size;
     return { records: all.slice(start, next), token: next < all.length ? String(next) : undefined };
   }
-
 }
 
 export class MemoryJobStore implements JobStore {
