@@ -4,6 +4,8 @@ import { TeamsNotifierBot } from './bot/teamsBot.js';
 import { HttpBotConnector, type BotConnector } from './delivery/connector.js';
 import { DeliveryService } from './delivery/deliver.js';
 import { DeliveryRateLimiter } from './delivery/rateLimiter.js';
+import { SharedTenantBudget } from './delivery/budget/sharedBudget.js';
+import { TableBudgetStore } from './delivery/budget/tableBudgetStore.js';
 import { readQueueHostSettings } from './hostSettings.js';
 import { JobIntake } from './jobs/intake.js';
 import { DELIVERIES_QUEUE, JOBS_QUEUE, StorageQueueSender } from './queue/queues.js';
@@ -14,7 +16,12 @@ import { DeliveryStore } from './store/deliveryStore.js';
 import { JobStore, RejectedJobStore } from './store/jobStore.js';
 
 /** Table names; all created on first use. */
-export const TABLES = { conversations: 'Conversations', jobs: 'Jobs', rejected: 'RejectedJobs' } as const;
+export const TABLES = {
+  conversations: 'Conversations',
+  jobs: 'Jobs',
+  rejected: 'RejectedJobs',
+  budgets: 'RateBudgets',
+} as const;
 
 /**
  * Builds the app's services once per process, from settings. Functions call `services()`;
@@ -39,9 +46,17 @@ export function buildServices(
       extraHosts: config.extraServiceUrlHosts,
       timeoutMs: config.connectorTimeoutMs,
     });
+  const budget =
+    config.tenantBudget === 'shared'
+      ? new SharedTenantBudget({
+          store: new TableBudgetStore(new LazyTable(tableClient(storage, TABLES.budgets))),
+          ratePerSecond: config.tenantRatePerSecond,
+        })
+      : undefined;
   const limiter = new DeliveryRateLimiter({
     tenantPerSecond: config.tenantRatePerSecond,
     conversationPerSecond: config.conversationRatePerSecond,
+    budget,
   });
   const delivery = new DeliveryService({
     conversations,
@@ -64,6 +79,7 @@ export function buildServices(
     deliveriesQueue,
     delivery,
     limiter,
+    budget,
     intake,
     bot,
     adapter: createAdapter(config),
