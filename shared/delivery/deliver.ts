@@ -145,6 +145,8 @@ export class DeliveryService {
         });
       }
 
+      // The claim also reserves this send's time in the user's chat, shared by every instance.
+      user = { ...user, chatNextAt: this.o.limiter.reserveChatTime(user.chatNextAt) };
       const claim = await this.o.deliveries.claim({
         tenantId: task.tenantId,
         jobId: task.jobId,
@@ -192,6 +194,7 @@ export class DeliveryService {
     let conversationId = user.conversationId;
     let firstContact = false;
     let recreated = false;
+    let chatTime = user.chatNextAt;
 
     for (let call = 0; call < 6; call++) {
       let result: ConnectorResult<{ id?: string }>;
@@ -220,9 +223,13 @@ export class DeliveryService {
         result = created;
       } else {
         const chat = conversationId;
-        result = await this.o.limiter.schedule(task.tenantId, chat, () =>
-          this.o.connector.sendToConversation(serviceUrl, chat, activity),
+        result = await this.o.limiter.schedule(
+          task.tenantId,
+          chat,
+          () => this.o.connector.sendToConversation(serviceUrl, chat, activity),
+          chatTime,
         );
+        chatTime = undefined;
         if (result.ok) {
           return this.finishClaimed(task, claimed, {
             status: 'sent',

@@ -37,6 +37,8 @@ const CATCH_UP_SLOTS = 2;
  * after one, the tenant plans and admits 10% fewer calls, so a burst of 429s does not follow.
  */
 const EASED_SHARE = 0.9;
+/** Share of a chat's limit its shared reservations plan, leaving room for uneven waits before sends. */
+const CHAT_SHARE = 0.85;
 const EASE_MS = 2000;
 
 /** Calls for one key, started in order on a planned schedule and capped by a sliding window. */
@@ -140,6 +142,16 @@ export class DeliveryRateLimiter {
     });
     entry.busy = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The time (epoch ms) the next send to a chat may start, given the one reserved before it: spaced
+   * so that, whichever instances make them, a chat's sends stay under its per-second limit. The
+   * reservation is written with the delivery claim (one ETag-guarded transaction, no extra cost).
+   */
+  reserveChatTime(previous: number | undefined, at = Date.now()): number {
+    const gap = 1000 / (this.options.conversationPerSecond * CHAT_SHARE);
+    return Math.max(at, (previous ?? 0) + gap);
   }
 
   /**

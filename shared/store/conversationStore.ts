@@ -46,6 +46,11 @@ export interface UserRecord extends UserProfile {
   welcomedAt?: string | undefined;
   capHour?: string | undefined;
   capCount: number;
+  /**
+   * Epoch ms reserved for the latest send to this user's 1:1 chat, written with each delivery claim, so
+   * instances space their sends to one chat under its per-conversation limit (rateLimiter.ts).
+   */
+  chatNextAt?: number | undefined;
   updatedAt: string;
   etag: string;
 }
@@ -93,6 +98,7 @@ function toUser(tenantId: string, row: Row): UserRecord {
     welcomedAt: (row.welcomedAt as string) || undefined,
     capHour: (row.capHour as string) || undefined,
     capCount: typeof row.capCount === 'number' ? row.capCount : 0,
+    chatNextAt: typeof row.chatNextAt === 'number' && row.chatNextAt > 0 ? row.chatNextAt : undefined,
     updatedAt: String(row.updatedAt ?? ''),
     etag: String(row.etag ?? ''),
   };
@@ -115,6 +121,7 @@ export function userEntity(user: Omit<UserRecord, 'etag'>) {
     welcomedAt: user.welcomedAt ?? '',
     capHour: user.capHour ?? '',
     capCount: user.capCount,
+    chatNextAt: user.chatNextAt ?? 0,
     updatedAt: user.updatedAt,
   };
 }
