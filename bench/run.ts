@@ -21,6 +21,7 @@ import { startLocalHostProcess } from '../scripts/local-host/child.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
+import { scaleOut } from './scaleOut.js';
 import { formatMarkdown, writeBody } from './results.js';
 
 type StartFake = typeof startFakeConnector;
@@ -470,6 +471,17 @@ async function benchmark(connectionString: string, pid: number) {
 
   if (process.env.BENCH_ONLY === 'startup') {
     console.log(JSON.stringify(await startup(connectionString)));
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'scaleout') {
+    await scaleOut({
+      root: ROOT,
+      connectionString,
+      instances: Number(process.env.BENCH_K ?? 3),
+      tenants: Number(process.env.BENCH_TENANTS ?? 1),
+      recipientsPerTenant: Number(process.env.BENCH_RECIPIENTS ?? 1200),
+      jobsPerTenant: 3,
+    });
     return;
   }
   if (process.env.BENCH_ONLY === 'broadcast') {
