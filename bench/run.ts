@@ -45,6 +45,7 @@ const ownCpuSeconds = () => {
 /** Stops the limiter's timers if this version of DeliveryRateLimiter has a stop(). */
 async function stopLimiter(s: Services): Promise<void> {
   await (s.limiter as unknown as { stop?: () => Promise<void> }).stop?.();
+  s.budget?.stop();
 }
 
 // ---- helpers ---------------------------------------------------------------------------------------
@@ -242,13 +243,13 @@ async function costPerDm(fake: FakeConnector, warmService: Services, warmUsers: 
 }
 
 // ---- 3. broadcast ----------------------------------------------------------------------------------
-async function broadcast(startFake: StartFake) {
+async function broadcast(startFake: StartFake, opts: { scale?: number; recipients?: number } = {}) {
   // Teams' limits sped up so 10,000 recipients take under a minute; at 5× (250/s) the run measures the
   // limiter's use of the budget rather than this 2-core machine's delivery throughput.
-  const SCALE = Number(process.env.BENCH_BROADCAST_SCALE ?? 5);
+  const SCALE = opts.scale ?? Number(process.env.BENCH_BROADCAST_SCALE ?? 5);
   const TENANT_LIMIT = 50 * SCALE;
   const CONV_LIMIT = 7 * SCALE;
-  const RECIPIENTS = 10_000;
+  const RECIPIENTS = opts.recipients ?? 10_000;
   const CONCURRENCY = 64;
   const fake = await startFake({
     rateLimits: {
@@ -264,13 +265,26 @@ async function broadcast(startFake: StartFake) {
   const jobId = `bench-broadcast-${Date.now()}`;
 
   type Item = { task: DeliveryTask; ctx: AttemptContext };
-  const ready: Item[] = users.map((u) => ({ task: task(jobId, u.recipient), ctx: attempt() }));
+  let ready: Item[] = [];
   let delayed = 0;
   let reschedules = 0;
   let retries = 0;
   const outcomes = new Map<string, string>();
   const errors: string[] = [];
   const callsBefore = calls(fake);
+  // Every Table and Queue request the app makes during the broadcast, the shared budget's included.
+  const storage: RequestCounter = { table: 0, queue: 0 };
+  const budgetBefore = { ...s.budget!.stats };
+  countStorageRequests(storage);
+  // As the fan-out does for a big job (shared/jobs/intake.ts): the tenant's user records in pages of
+  // 1,000, one snapshot per task; counted with the broadcast.
+  const snapshot = new Map(
+    (await s.conversations.listUsers(TENANT, RECIPIENTS * 4)).map((u) => [`userId:${u.userId}`, u]),
+  );
+  ready = users.map((u) => ({
+    task: { ...task(jobId, u.recipient), user: snapshot.get(u.recipient) },
+    ctx: attempt(),
+  }));
   const started = performance.now();
 
   const worker = async () => {
@@ -314,6 +328,8 @@ async function broadcast(startFake: StartFake) {
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
+  countStorageRequests(undefined);
+  const budgetTx = s.budget!.stats.reads + s.budget!.stats.writes - budgetBefore.reads - budgetBefore.writes;
 
   const totalCalls = calls(fake) - callsBefore;
   const throttled = fake.byStatus[429] ?? 0;
@@ -353,6 +369,9 @@ async function broadcast(startFake: StartFake) {
     retries,
     errors: errors.slice(0, 5),
     errorCount: errors.length,
+    storagePerDm: round((storage.table + storage.queue) / RECIPIENTS, 3),
+    budgetStoragePerDm: round(budgetTx / RECIPIENTS, 3),
+    budgetConflicts: s.budget!.stats.conflicts - budgetBefore.conflicts,
   };
   console.log(`broadcast: ${JSON.stringify(result)}`);
   await stopLimiter(s);
@@ -485,7 +504,8 @@ async function benchmark(connectionString: string, pid: number) {
     return;
   }
   if (process.env.BENCH_ONLY === 'broadcast') {
-    console.log(JSON.stringify(await broadcast(startFake)));
+    const recipients = Number(process.env.BENCH_BROADCAST_RECIPIENTS ?? 10_000);
+    console.log(JSON.stringify(await broadcast(startFake, { recipients })));
     return;
   }
   const tput = await throughput(startFake);

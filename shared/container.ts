@@ -67,7 +67,7 @@ export function buildServices(
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
   });
-  const intake = new JobIntake({ config, jobs, rejected, deliveries: deliveriesQueue });
+  const intake = new JobIntake({ config, jobs, rejected, deliveries: deliveriesQueue, users: conversations });
   const bot = new TeamsNotifierBot({ config, conversations, jobs, delivery, deliveries: deliveriesQueue });
   return {
     config,

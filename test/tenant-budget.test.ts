@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BudgetStore } from '../shared/delivery/budget/port.js';
-import { defaultPolicy, grant, timesOf, type BudgetState } from '../shared/delivery/budget/schedule.js';
+import {
+  defaultPolicy,
+  gapMs,
+  grant,
+  timesOf,
+  type BudgetState,
+} from '../shared/delivery/budget/schedule.js';
 import { SharedTenantBudget } from '../shared/delivery/budget/sharedBudget.js';
 
 /** Most times within any `windowMs` (a sliding window, as Teams counts). */
@@ -49,7 +55,10 @@ describe('tenant budget schedule (pure)', () => {
 
   it('never grants beyond the horizon, and says when to ask again', () => {
     const d = grant({ next: 20_000 + policy.horizonMs + 100 }, 20_000, 5, policy);
-    expect(d).toEqual({ kind: 'wait', retryAt: 20_100 });
+    // When the whole block of 5 fits under the horizon.
+    expect(d).toEqual({ kind: 'wait', retryAt: 20_100 + 4 * gapMs(policy) });
+    const one = grant({ next: 20_000 + policy.horizonMs + 100 }, 20_100, 1, policy);
+    expect(one.kind === 'grant' && one.block).toEqual({ start: 21_100, gap: gapMs(policy), count: 1 });
   });
 
   it('keeps every sliding second at or under the limit, whatever instances ask and when', () => {

@@ -34,6 +34,8 @@ export interface DeliveryTask {
   /** How many times this delivery was rescheduled after throttling. */
   reschedules: number;
   traceparent?: string | undefined;
+  /** The recipient's record as the fan-out read it; used like a cached record (the claim checks its ETag). */
+  user?: UserRecord | undefined;
 }
 
 export interface AttemptContext {
@@ -110,7 +112,7 @@ export class DeliveryService {
     let existing: DeliveryRecord | undefined;
     let fresh = false;
     for (let round = 0; round < 8; round++) {
-      let user = await this.resolve(task.tenantId, key, fresh);
+      let user = await this.resolve(task.tenantId, key, fresh, task.user);
       // The claim's ETag check only guards sends: a skip or failure from a cached record (say,
       // opted out before the user typed "start") must be confirmed by a fresh read.
       if (!fresh && user && (user.inactiveReason || user.optedOut)) {
@@ -415,10 +417,11 @@ export class DeliveryService {
     tenantId: string,
     key: RecipientKey,
     fresh: boolean,
+    snapshot?: UserRecord,
   ): Promise<UserRecord | undefined> {
     const cacheKey = `${tenantId}|${key.kind}:${key.value}`;
     if (!fresh) {
-      const cached = this.users.get(cacheKey);
+      const cached = this.users.get(cacheKey) ?? (snapshot?.tenantId === tenantId ? snapshot : undefined);
       if (cached) return cached;
     }
     let user = await this.o.conversations.getUser(tenantId, key);

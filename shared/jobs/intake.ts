@@ -2,6 +2,7 @@ import pMap from 'p-map';
 import { isTenantAllowed, type AppConfig } from '../config.js';
 import type { DeliveryTask } from '../delivery/deliver.js';
 import type { QueueSender } from '../queue/queues.js';
+import type { ConversationStore, UserRecord } from '../store/conversationStore.js';
 import type { JobStore, RejectedJobStore } from '../store/jobStore.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { currentTraceparent } from '../telemetry/traceContext.js';
@@ -31,7 +32,13 @@ export interface IntakeOptions {
   rejected: RejectedJobStore;
   deliveries: QueueSender;
   fanOutConcurrency?: number;
+  /** Reads a tenant's user records in bulk, so big jobs carry each recipient's record (see fanOut). */
+  users?: Pick<ConversationStore, 'listUsers'> | undefined;
 }
+
+/** Jobs naming at least this many recipients get user snapshots; a page of 1,000 users per 250 recipients at most. */
+const SNAPSHOT_MIN_RECIPIENTS = 50;
+const SNAPSHOT_ROWS_PER_RECIPIENT = 4;
 
 /** Validation shared by every entry point: the schema, the size limits, then the tenant allowlist. */
 export function checkJob(input: unknown, config: Pick<AppConfig, 'allowedTenantIds'>): ValidationResult {
@@ -90,7 +97,32 @@ export class JobIntake {
     return { ok: true, jobId: job.id, recipients: job.recipients.length, resumed: !created };
   }
 
+  /**
+   * For a big job, the tenant's user records by every key a job may name them with, read in pages of
+   * 1,000 (bounded by the job's size): each task then carries its recipient's record, which the
+   * delivery uses instead of a point read and confirms by the claim's ETag check. Best effort.
+   */
+  private async snapshots(job: NotificationJob): Promise<Map<string, UserRecord>> {
+    const byKey = new Map<string, UserRecord>();
+    if (!this.o.users || job.recipients.length < SNAPSHOT_MIN_RECIPIENTS) return byKey;
+    try {
+      const users = await this.o.users.listUsers(
+        job.tenantId,
+        job.recipients.length * SNAPSHOT_ROWS_PER_RECIPIENT,
+      );
+      for (const u of users) {
+        byKey.set(recipientKeyString({ kind: 'userId', value: u.userId }), u);
+        if (u.aadObjectId) byKey.set(recipientKeyString({ kind: 'aadObjectId', value: u.aadObjectId }), u);
+        if (u.upn) byKey.set(recipientKeyString({ kind: 'upn', value: u.upn }), u);
+      }
+    } catch {
+      // Without snapshots each delivery reads its user itself.
+    }
+    return byKey;
+  }
+
   private async fanOut(job: NotificationJob, acceptedAt: string): Promise<void> {
+    const users = await this.snapshots(job);
     const tasks: DeliveryTask[] = job.recipients.map((recipient) => ({
       v: 1,
       jobId: job.id,
@@ -103,6 +135,7 @@ export class JobIntake {
       reschedules: 0,
       // The intake span's context when there is one, so each delivery is its child.
       traceparent: currentTraceparent() ?? job.traceparent,
+      user: users.get(recipientKeyString(recipient)),
     }));
     const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
     await pMap(tasks, (task) => this.o.deliveries.send(task, delay), {

@@ -148,6 +148,30 @@ export class ConversationStore {
     return this.getUserById(tenantId, userId, table);
   }
 
+  /**
+   * Up to `maxRows` user records of a tenant, in pages of 1,000 (one storage transaction each): the
+   * fan-out reads them once for a big job so each delivery need not read its user (deliver.ts).
+   */
+  async listUsers(tenantId: string, maxRows: number): Promise<UserRecord[]> {
+    const table = await this.table.client();
+    const prefix = 'user|';
+    const pk = partitionOf(tenantId);
+    const quoted = (v: string) => `'${v.replace(/'/g, "''")}'`;
+    const pages = table
+      .listEntities<Row>({
+        queryOptions: {
+          filter: `PartitionKey eq ${quoted(pk)} and RowKey ge ${quoted(prefix)} and RowKey lt ${quoted(`${prefix}~`)}`,
+        },
+      })
+      .byPage({ maxPageSize: 1000 });
+    const out: UserRecord[] = [];
+    for await (const page of pages) {
+      for (const row of page) out.push(toUser(tenantId, row));
+      if (out.length >= maxRows) break;
+    }
+    return out;
+  }
+
   async getUserById(tenantId: string, userId: string, client?: TableClient): Promise<UserRecord | undefined> {
     const table = client ?? (await this.table.client());
     const row = await getOrUndefined<Row>(table, partitionOf(tenantId), userRow(userId));

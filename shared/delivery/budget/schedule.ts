@@ -28,6 +28,8 @@ export interface BudgetPolicy {
    * bunch up with the times after them (at 50/s a time is 21 ms from the next).
    */
   maxLateMs: number;
+  /** While the tenant is busy, an instance gathers callers this long before asking for a block. */
+  gatherMs: number;
 }
 
 export interface Block {
@@ -53,6 +55,7 @@ export function defaultPolicy(ratePerSecond: number): BudgetPolicy {
     maxBlock: Math.max(1, Math.round(ratePerSecond * 0.2)),
     leadMs: 50,
     maxLateMs: 25,
+    gatherMs: 150,
   };
 }
 
@@ -66,9 +69,11 @@ export function grant(
   const gap = gapMs(p);
   // An idle schedule restarts from now: unused past times are never handed out as a burst.
   const start = Math.max(state?.next ?? 0, now + p.leadMs);
+  // Wait until the whole block fits under the horizon: granting whatever sliver has just opened
+  // would cost a write per time.
+  const count = Math.max(1, Math.min(want, p.maxBlock));
   const room = Math.floor((now + p.horizonMs - start) / gap) + 1;
-  if (room < 1) return { kind: 'wait', retryAt: start - p.horizonMs };
-  const count = Math.max(1, Math.min(want, p.maxBlock, room));
+  if (room < count) return { kind: 'wait', retryAt: start + (count - 1) * gap - p.horizonMs };
   return { kind: 'grant', block: { start, gap, count }, state: { next: start + count * gap } };
 }
 

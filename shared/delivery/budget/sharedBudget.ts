@@ -27,6 +27,12 @@ export interface BudgetStats {
 interface TenantState {
   supply: number[];
   waiters: Array<(time: number) => void>;
+  /** When the oldest waiter without a time arrived (epoch ms). */
+  oldestUnserved: number;
+  /** When this instance last got a block (epoch ms). */
+  lastGrant: number;
+  /** The last time this instance holds (epoch ms). */
+  lastTime: number;
   cached: { state: BudgetState; etag: string } | undefined;
   /** Our last write followed our own previous one: no other instance is writing, so skip the read. */
   alone: boolean;
@@ -50,6 +56,7 @@ export class SharedTenantBudget implements TenantBudget {
   take(tenantId: string): Promise<number> {
     const t = this.tenant(tenantId);
     return new Promise<number>((resolve) => {
+      if (t.waiters.length === t.supply.length) t.oldestUnserved = this.clock();
       t.waiters.push(resolve);
       this.pump(tenantId, t);
     });
@@ -72,6 +79,9 @@ export class SharedTenantBudget implements TenantBudget {
       t = {
         supply: [],
         waiters: [],
+        oldestUnserved: 0,
+        lastGrant: 0,
+        lastTime: 0,
         cached: undefined,
         alone: false,
         busy: false,
@@ -90,6 +100,22 @@ export class SharedTenantBudget implements TenantBudget {
     while (t.supply.length && t.supply[0]! < stale) t.supply.shift();
     while (t.waiters.length && t.supply.length) t.waiters.shift()!(t.supply.shift()!);
     if (!t.waiters.length || t.busy || t.timer || this.stopped) return;
+    // While busy, let callers gather for a moment so one write grants a whole block: a write per
+    // call would cost more storage transactions than the deliveries themselves. An idle tenant's
+    // first call asks at once.
+    const now = this.clock();
+    // An instance still holding times for the next half horizon lets others ask first, so a new
+    // instance gets its share at once rather than racing the busy ones.
+    const holdsUntil = t.lastTime - this.policy.horizonMs / 2;
+    if (holdsUntil > now) {
+      this.later(tenantId, t, holdsUntil - now, false);
+      return;
+    }
+    const gatherUntil = t.oldestUnserved + this.policy.gatherMs;
+    if (t.waiters.length < this.policy.maxBlock && now - t.lastGrant < 1000 && now < gatherUntil) {
+      this.later(tenantId, t, gatherUntil - now, false);
+      return;
+    }
     t.busy = true;
     void this.request(tenantId, t).finally(() => {
       t.busy = false;
@@ -97,14 +123,14 @@ export class SharedTenantBudget implements TenantBudget {
     });
   }
 
-  private later(tenantId: string, t: TenantState, ms: number): void {
+  private later(tenantId: string, t: TenantState, ms: number, jitter = true): void {
     // A little jitter, so instances waiting for the same moment do not all write at once.
     t.timer = setTimeout(
       () => {
         t.timer = undefined;
         this.pump(tenantId, t);
       },
-      Math.max(0, ms) + Math.random() * 10,
+      Math.max(0, ms) + (jitter ? Math.random() * 10 : 0),
     );
   }
 
@@ -133,6 +159,9 @@ export class SharedTenantBudget implements TenantBudget {
         if (etag) {
           t.cached = { state: decision.state, etag };
           t.failures = 0;
+          t.lastGrant = this.clock();
+          t.lastTime = decision.state.next - decision.block.gap;
+          t.oldestUnserved = this.clock();
           this.stats.granted += decision.block.count;
           t.supply.push(...timesOf(decision.block));
           return;
