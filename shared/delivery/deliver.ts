@@ -197,6 +197,7 @@ export class DeliveryService {
     let firstContact = false;
     let recreated = false;
     let chatTime = user.chatNextAt;
+    let transientRetries = 0;
 
     for (let call = 0; call < 6; call++) {
       let result: ConnectorResult<{ id?: string }>;
@@ -284,6 +285,12 @@ export class DeliveryService {
         });
       }
       if (kind === 'transient') {
+        // A brief 5xx or timeout usually clears in a moment: retry here once or twice before handing
+        // the message back to the queue, whose visibility timeout (host.json) is many seconds.
+        if (transientRetries++ < 2) {
+          await sleep(backoffMs(transientRetries, 500));
+          continue;
+        }
         return this.retryLater(task, claimed, attempt, reason, failure.message);
       }
       return this.finishClaimed(task, claimed, {
