@@ -50,11 +50,11 @@ export const gapMs = (p: BudgetPolicy) => 1000 / (p.ratePerSecond * p.headroom);
 export function defaultPolicy(ratePerSecond: number): BudgetPolicy {
   return {
     ratePerSecond,
-    headroom: 0.96,
+    headroom: 0.97,
     horizonMs: 1000,
     maxBlock: Math.max(1, Math.round(ratePerSecond * 0.2)),
     leadMs: 50,
-    maxLateMs: 25,
+    maxLateMs: 20,
     gatherMs: 150,
   };
 }
