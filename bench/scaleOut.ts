@@ -79,8 +79,20 @@ export async function scaleOut(o: ScaleOutOptions) {
     RECIPIENT_HOURLY_CAP: '100000',
   };
   delete env.APPLICATIONINSIGHTS_CONNECTION_STRING;
+  const hostProblems: string[] = [];
   const hosts: LocalHostProcess[] = await Promise.all(
-    Array.from({ length: o.instances }, () => startLocalHostProcess({ root: o.root, port: 0, env })),
+    Array.from({ length: o.instances }, () =>
+      startLocalHostProcess({
+        root: o.root,
+        port: 0,
+        env,
+        // Warnings and errors only (one line per invocation would be most of the run's I/O).
+        onLine: (line) => {
+          if (/warn|error|fail|timed out|throttl|retry|poison/i.test(line) && hostProblems.length < 200)
+            hostProblems.push(line.slice(0, 300));
+        },
+      }),
+    ),
   );
   const load = os.loadavg()[0]!;
   const total = o.tenants * o.recipientsPerTenant;
@@ -185,6 +197,8 @@ export async function scaleOut(o: ScaleOutOptions) {
       busiestSecond: Math.max(...perTenant.map((t) => t.busiestSecond)),
       statuses,
       perTenant,
+      hostProblems: hostProblems.length,
+      hostProblemSample: hostProblems.slice(0, 5),
     };
     console.log(`scale-out: ${JSON.stringify(result)}`);
     return result;

@@ -53,7 +53,7 @@ export function defaultPolicy(ratePerSecond: number): BudgetPolicy {
     headroom: 0.97,
     horizonMs: 1000,
     maxBlock: Math.max(1, Math.round(ratePerSecond * 0.2)),
-    leadMs: 50,
+    leadMs: 20,
     maxLateMs: 20,
     gatherMs: 150,
   };

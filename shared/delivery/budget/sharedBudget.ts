@@ -41,6 +41,9 @@ interface TenantState {
   failures: number;
 }
 
+/** Gathering stops once this many callers wait: a block of 10 already costs a write per 10 calls. */
+const GATHER_ENOUGH = 10;
+
 export class SharedTenantBudget implements TenantBudget {
   private readonly tenants = new Map<string, TenantState>();
   private readonly policy: BudgetPolicy;
@@ -112,7 +115,8 @@ export class SharedTenantBudget implements TenantBudget {
       return;
     }
     const gatherUntil = t.oldestUnserved + this.policy.gatherMs;
-    if (t.waiters.length < this.policy.maxBlock && now - t.lastGrant < 1000 && now < gatherUntil) {
+    const enough = Math.min(this.policy.maxBlock, GATHER_ENOUGH);
+    if (t.waiters.length < enough && now - t.lastGrant < 1000 && now < gatherUntil) {
       this.later(tenantId, t, gatherUntil - now, false);
       return;
     }
