@@ -147,7 +147,9 @@ async function throughput(startFake: StartFake) {
   const warm = await run(`bench-warm-${Date.now()}`);
   const timed = await run(`bench-tput-${Date.now()}`);
   const perSecond = TASKS / timed.seconds;
-  console.log(`throughput: ${round(perSecond)} deliveries/s (${JSON.stringify(timed.statuses)})`);
+  console.log(
+    `throughput: ${round(perSecond)} deliveries/s (${JSON.stringify(timed.statuses)}); shared budget ${JSON.stringify(s.budget?.stats)}, times given up late ${s.limiter.droppedTimes}`,
+  );
   return {
     fake,
     s,
@@ -161,6 +163,8 @@ async function throughput(startFake: StartFake) {
       warmUpPerSecond: round(TASKS / warm.seconds),
       warmUpStatuses: warm.statuses,
       cpu: timed.cpu,
+      budget: s.budget ? { ...s.budget.stats } : null,
+      droppedTimes: s.limiter.droppedTimes,
     },
   };
 }
