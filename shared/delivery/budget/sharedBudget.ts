@@ -38,6 +38,8 @@ interface TenantState {
   alone: boolean;
   busy: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** The timer only waits for more callers: enough callers end it early. */
+  gathering: boolean;
   failures: number;
 }
 
@@ -89,6 +91,7 @@ export class SharedTenantBudget implements TenantBudget {
         alone: false,
         busy: false,
         timer: undefined,
+        gathering: false,
         failures: 0,
       };
       this.tenants.set(key, t);
@@ -102,6 +105,12 @@ export class SharedTenantBudget implements TenantBudget {
     const stale = this.clock() - this.policy.maxLateMs;
     while (t.supply.length && t.supply[0]! < stale) t.supply.shift();
     while (t.waiters.length && t.supply.length) t.waiters.shift()!(t.supply.shift()!);
+    const enough = Math.min(this.policy.maxBlock, GATHER_ENOUGH);
+    if (t.timer && t.gathering && t.waiters.length >= enough) {
+      clearTimeout(t.timer);
+      t.timer = undefined;
+      t.gathering = false;
+    }
     if (!t.waiters.length || t.busy || t.timer || this.stopped) return;
     // While busy, let callers gather for a moment so one write grants a whole block: a write per
     // call would cost more storage transactions than the deliveries themselves. An idle tenant's
@@ -115,9 +124,9 @@ export class SharedTenantBudget implements TenantBudget {
       return;
     }
     const gatherUntil = t.oldestUnserved + this.policy.gatherMs;
-    const enough = Math.min(this.policy.maxBlock, GATHER_ENOUGH);
     if (t.waiters.length < enough && now - t.lastGrant < 1000 && now < gatherUntil) {
       this.later(tenantId, t, gatherUntil - now, false);
+      t.gathering = true;
       return;
     }
     t.busy = true;
@@ -132,6 +141,7 @@ export class SharedTenantBudget implements TenantBudget {
     t.timer = setTimeout(
       () => {
         t.timer = undefined;
+        t.gathering = false;
         this.pump(tenantId, t);
       },
       Math.max(0, ms) + (jitter ? Math.random() * 10 : 0),
