@@ -3,18 +3,25 @@ import { createTokenSource } from './botFramework.js';
 import { HttpBotConnector, type BotConnector } from './delivery/connector.js';
 import { DeliveryService } from './delivery/deliver.js';
 import { DeliveryRateLimiter } from './delivery/rateLimiter.js';
+import { SharedTenantBudget } from './delivery/budget/sharedBudget.js';
 import { readQueueHostSettings } from './hostSettings.js';
 import { JobIntake } from './jobs/intake.js';
 import { DELIVERIES_QUEUE, JOBS_QUEUE } from './queues.js';
 import { queueClient, tableClient } from './azureStorage/connection.js';
 import { StorageQueueSender } from './azureStorage/queueSender.js';
 import { LazyTable } from './azureStorage/table.js';
+import { TableBudgetStore } from './azureStorage/tableBudgetStore.js';
 import { TableConversationStore } from './azureStorage/tableConversationStore.js';
 import { TableDeliveryRecordStore } from './azureStorage/tableDeliveryRecordStore.js';
 import { TableJobStore, TableRejectedJobStore } from './azureStorage/tableJobStore.js';
 
 /** Table names; all created on first use. */
-export const TABLES = { conversations: 'Conversations', jobs: 'Jobs', rejected: 'RejectedJobs' } as const;
+export const TABLES = {
+  conversations: 'Conversations',
+  jobs: 'Jobs',
+  rejected: 'RejectedJobs',
+  budgets: 'RateBudgets',
+} as const;
 
 /**
  * Builds the app's services once per process, from settings: the ports with their Azure adapters.
@@ -39,9 +46,17 @@ export function buildServices(
       extraHosts: config.extraServiceUrlHosts,
       timeoutMs: config.connectorTimeoutMs,
     });
+  const budget =
+    config.tenantBudget === 'shared'
+      ? new SharedTenantBudget({
+          store: new TableBudgetStore(new LazyTable(tableClient(storage, TABLES.budgets))),
+          ratePerSecond: config.tenantRatePerSecond,
+        })
+      : undefined;
   const limiter = new DeliveryRateLimiter({
     tenantPerSecond: config.tenantRatePerSecond,
     conversationPerSecond: config.conversationRatePerSecond,
+    budget,
   });
   const delivery = new DeliveryService({
     conversations,
@@ -52,7 +67,7 @@ export function buildServices(
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
   });
-  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue });
+  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue, users: conversations });
   return {
     config,
     conversations,
@@ -63,6 +78,7 @@ export function buildServices(
     deliveryQueue,
     delivery,
     limiter,
+    budget,
     intake,
     queueHost: readQueueHostSettings(),
   };

@@ -3,6 +3,7 @@ import { isTenantAllowed, type AppConfig } from '../config.js';
 import type { DeliveryTask } from '../delivery/task.js';
 import type { QueueSender } from '../queues.js';
 import type { JobRecord, JobStore, RejectedJobStore } from '../stores/jobs.js';
+import type { ConversationStore } from '../stores/conversations.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { currentTraceparent } from '../telemetry/traceContext.js';
 import {
@@ -13,6 +14,7 @@ import {
 } from './contract.js';
 import { parseAndCheckCard } from './card.js';
 import { recipientKeyString } from './recipient.js';
+import { userSnapshots } from './snapshots.js';
 
 /**
  * Accepting a job, the one way for every entry point: `checkJob` validates (HTTP, queue), `record`
@@ -33,6 +35,8 @@ interface IntakeOptions {
   rejected: RejectedJobStore;
   deliveryQueue: QueueSender;
   fanOutConcurrency?: number;
+  /** Reads a tenant's user records in bulk, so big jobs carry each recipient's record (see fanOut). */
+  users?: Pick<ConversationStore, 'listUsers'> | undefined;
 }
 
 /**
@@ -111,6 +115,7 @@ export class JobIntake {
   }
 
   private async fanOut(job: NotificationJob, acceptedAt: string): Promise<void> {
+    const users = await userSnapshots(this.o.users, job);
     const tasks: DeliveryTask[] = job.recipients.map((recipient) => ({
       v: 1,
       jobId: job.id,
@@ -123,6 +128,7 @@ export class JobIntake {
       reschedules: 0,
       // The intake span's context when there is one, so each delivery is its child.
       traceparent: currentTraceparent() ?? job.traceparent,
+      user: users.get(recipientKeyString(recipient)),
     }));
     const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
     await pMap(tasks, (task) => this.o.deliveryQueue.send(task, delay), {
