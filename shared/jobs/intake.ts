@@ -3,6 +3,7 @@ import { isTenantAllowed, type AppConfig } from '../config.js';
 import type { DeliveryTask } from '../delivery/task.js';
 import type { QueueSender } from '../queues.js';
 import type { JobRecord, JobStore, RejectedJobStore } from '../stores/jobs.js';
+import type { ConversationStore, UserRecord } from '../stores/conversations.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { currentTraceparent } from '../telemetry/traceContext.js';
 import {
@@ -15,6 +16,7 @@ import { parseAndCheckCard } from './card.js';
 import { recipientKeyString } from './recipient.js';
 import { ExpansionTakenOver, type AudienceExpander } from './expand.js';
 import type { Audience } from './audience.js';
+import { userSnapshots } from './snapshots.js';
 
 /**
  * Accepting a job, the one way for every entry point: `checkJob` validates (HTTP, queue), `record`
@@ -37,6 +39,8 @@ interface IntakeOptions {
   fanOutConcurrency?: number;
   /** Expands teams and allUsers (expand.ts); without it an audience job is refused. */
   expander?: AudienceExpander | undefined;
+  /** Reads a tenant's user records in bulk, so big jobs carry each recipient's record (see fanOut). */
+  users?: Pick<ConversationStore, 'listUsers'> | undefined;
 }
 
 /**
@@ -117,13 +121,24 @@ export class JobIntake {
   }
 
   private async fanOut(job: NotificationJob, acceptedAt: string): Promise<void> {
-    await pMap(job.recipients, (recipient) => this.send(job, recipientKeyString(recipient), acceptedAt), {
-      concurrency: this.o.fanOutConcurrency ?? 16,
-    });
+    const users = await userSnapshots(this.o.users, job);
+    await pMap(
+      job.recipients,
+      (recipient) => {
+        const key = recipientKeyString(recipient);
+        return this.send(job, key, acceptedAt, { user: users.get(key) });
+      },
+      { concurrency: this.o.fanOutConcurrency ?? 16 },
+    );
   }
 
   /** Queues one recipient's delivery. Audience deliveries are counted per outcome (status at scale). */
-  private async send(job: NotificationJob, recipient: string, acceptedAt: string, counted = false) {
+  private async send(
+    job: NotificationJob,
+    recipient: string,
+    acceptedAt: string,
+    extra: { counted?: true; user?: UserRecord | undefined } = {},
+  ) {
     const task: DeliveryTask = {
       v: 1,
       jobId: job.id,
@@ -136,7 +151,8 @@ export class JobIntake {
       reschedules: 0,
       // The intake span's context when there is one, so each delivery is its child.
       traceparent: currentTraceparent() ?? job.traceparent,
-      ...(counted ? { counted: true as const } : {}),
+      user: extra.user,
+      ...(extra.counted ? { counted: true as const } : {}),
     };
     const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
     await this.o.deliveryQueue.send(task, delay);
@@ -153,7 +169,9 @@ export class JobIntake {
     const wasDone = stored.expansion?.done === true;
     let state;
     try {
-      state = await this.o.expander.expand(job, stored, (r) => this.send(job, r, stored.acceptedAt, true));
+      state = await this.o.expander.expand(job, stored, (r) =>
+        this.send(job, r, stored.acceptedAt, { counted: true }),
+      );
     } catch (err) {
       if (!(err instanceof ExpansionTakenOver)) throw err;
       return { ok: true, jobId: job.id, recipients: 0, resumed: true };
