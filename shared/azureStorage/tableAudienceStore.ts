@@ -1,5 +1,5 @@
 import type { AudienceStore, IdPage } from '../stores/audiences.js';
-import { memberPrefix, partitionOf, userRow, type Row } from './conversationRows.js';
+import { memberPrefix, partitionOf, toUser, userRow, type Row } from './conversationRows.js';
 import { getOrUndefined, isNotFound, keyPart, pageByPrefix, type LazyTable } from './table.js';
 
 /**
@@ -15,11 +15,11 @@ export class TableAudienceStore implements AudienceStore {
       partitionKey: partitionOf(tenantId),
       prefix: userRow(''),
       extra: 'active eq true',
-      select: ['userId'],
       size,
       token,
     });
-    return { userIds: page.rows.map((r) => String(r.userId)), token: page.token };
+    const users = page.rows.map((r) => toUser(tenantId, r));
+    return { userIds: users.map((u) => u.userId), token: page.token, users };
   }
 
   async pageTeamMembers(tenantId: string, teamId: string, size: number, token?: string): Promise<IdPage> {

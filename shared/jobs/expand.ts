@@ -1,7 +1,7 @@
 import pMap from 'p-map';
 import type { QueueSender } from '../queues.js';
 import type { AudienceStore, IdPage } from '../stores/audiences.js';
-import type { ConversationStore, TeamRecord } from '../stores/conversations.js';
+import type { ConversationStore, TeamRecord, UserRecord } from '../stores/conversations.js';
 import type { JobRecord, JobStore } from '../stores/jobs.js';
 import { rosterIsStale, segmentsOf, type Audience, type ExpansionState, type Segment } from './audience.js';
 import type { NotificationJob } from './contract.js';
@@ -41,7 +41,7 @@ export class AudienceExpander {
   async expand(
     job: NotificationJob & { audience: Audience },
     record: JobRecord,
-    send: (recipient: string) => Promise<void>,
+    send: (recipient: string, user?: UserRecord) => Promise<void>,
   ): Promise<ExpansionState> {
     let etag = record.etag ?? '';
     let state = record.expansion;
@@ -56,7 +56,8 @@ export class AudienceExpander {
     while (state.segment < segments.length) {
       const segment = segments[state.segment] as Segment;
       const page = await this.page(job, segment, state.token, named);
-      await pMap(page.userIds, send, { concurrency: this.o.fanOutConcurrency });
+      const snapshots = new Map((page.users ?? []).map((u) => [`userId:${u.userId}`, u]));
+      await pMap(page.userIds, (r) => send(r, snapshots.get(r)), { concurrency: this.o.fanOutConcurrency });
       state = {
         ...state,
         queued: state.queued + page.userIds.length,
@@ -146,7 +147,7 @@ export class AudienceExpander {
       },
       { concurrency: 16 },
     );
-    return { userIds: keep.filter((k): k is string => !!k), token: read.token };
+    return { userIds: keep.filter((k): k is string => !!k), token: read.token, users: read.users };
   }
 
   private async save(jobId: string, state: ExpansionState, etag: string): Promise<string> {

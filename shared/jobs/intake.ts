@@ -169,8 +169,9 @@ export class JobIntake {
     const wasDone = stored.expansion?.done === true;
     let state;
     try {
-      state = await this.o.expander.expand(job, stored, (r) =>
-        this.send(job, r, stored.acceptedAt, { counted: true }),
+      // Pages of all users carry each user's record: the delivery skips its own read (see snapshots.ts).
+      state = await this.o.expander.expand(job, stored, (r, user) =>
+        this.send(job, r, stored.acceptedAt, { counted: true, user }),
       );
     } catch (err) {
       if (!(err instanceof ExpansionTakenOver)) throw err;

@@ -1,3 +1,5 @@
+import type { UserRecord } from './conversations.js';
+
 /**
  * The audience store port: who a team or a whole tenant is, read page by page so an audience is
  * never held whole. Table adapter: azureStorage/tableAudienceStore.ts.
@@ -7,6 +9,8 @@
 export interface IdPage {
   userIds: string[];
   token?: string | undefined;
+  /** The users' records when the read had them (allUsers pages): deliveries use them as snapshots. */
+  users?: UserRecord[] | undefined;
 }
 
 export interface AudienceStore {

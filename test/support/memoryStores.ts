@@ -299,11 +299,16 @@ export class MemoryAudienceStore implements AudienceStore {
 
   async pageUsers(tenantId: string, size: number, token?: string): Promise<IdPage> {
     const pk = `${tenantId.toLowerCase()}|`;
-    const ids = [...this.conversations.users]
+    const users = [...this.conversations.users]
       .filter(([k, u]) => k.startsWith(pk) && !u.inactiveReason)
-      .map(([, u]) => u.userId)
-      .sort();
-    return pageOf(ids, size, token);
+      .map(([, u]) => u)
+      .sort((a, b) => a.userId.localeCompare(b.userId));
+    const page = pageOf(
+      users.map((u) => u.userId),
+      size,
+      token,
+    );
+    return { ...page, users: users.filter((u) => page.userIds.includes(u.userId)) };
   }
 
   async pageTeamMembers(tenantId: string, teamId: string, size: number, token?: string): Promise<IdPage> {
