@@ -67,6 +67,12 @@ export async function handlePostNotification(
   return {
     status: 202,
     headers: { location },
-    jsonBody: { jobId: result.job.id, statusUrl: location, recipients: result.job.recipients.length },
+    jsonBody: {
+      jobId: result.job.id,
+      statusUrl: location,
+      recipients: result.job.recipients.length,
+      // Teams and allUsers are expanded after acceptance; the status URL shows how far.
+      ...(result.job.audience ? { audience: result.job.audience } : {}),
+    },
   };
 }
