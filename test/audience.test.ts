@@ -232,6 +232,23 @@ describe('bad audiences', () => {
     expect(app.connector.accepted.length).toBe(before);
   });
 
+  it('accepts an audience over HTTP and names it in the answer', async () => {
+    const res = await app.post(
+      'notifications',
+      {
+        tenantId: TENANT,
+        recipients: [{ teamId: '19:never-seen@thread.tacv2' }, { upn: 'x@contoso.com' }],
+        message: { text: 'x' },
+      },
+      { 'x-functions-key': FUNCTION_KEY },
+    );
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({
+      recipients: 1,
+      audience: { teams: ['19:never-seen@thread.tacv2'], allUsers: false },
+    });
+  });
+
   it('refuses more than 25 teams in one job over HTTP with what is wrong', async () => {
     const res = await app.post(
       'notifications',
