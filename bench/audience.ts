@@ -269,7 +269,7 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
 
 | Measure | Result | Target | |
 |---|---|---|---|
-| A: all ${a.users} deliveries queued (enqueue of the job → expansion checkpoint \`done\`; ${a.queued} queued, ${a.onQueue} on the queue) | ${a.expansionSeconds ?? 'not reached'} s | ≤ 60 s | ${met((a.expansionSeconds ?? Infinity) <= 60)} |
+| A: all ${a.users} deliveries queued (enqueue of the job → expansion checkpoint \`done\`; ${a.queued} queued, ${a.onQueue} on the queue) | ${a.expansionSeconds !== undefined ? `${a.expansionSeconds} s` : 'not reached in the time allowed'} | ≤ 60 s | ${met((a.expansionSeconds ?? Infinity) <= 60)} |
 | A: peak resident memory of the host process during the expansion (VmHWM) | ${a.hostPeakMiB ?? 'n/a'} MiB | ≤ 256 MB | ${met((a.hostPeakMiB ?? Infinity) * 1.048576 <= 256)} |
 | B: ${d.users}-user \`allUsers\` job, share of the tenant budget used (${d.achievedPerSecond}/s of ${r.tenantLimitPerSecond}/s, first send to last outcome) | ${round(d.shareOfBudget * 100, 1)} % | ≥ 90 % | ${met(d.shareOfBudget >= 0.9)} |
 | B: connector calls answered 429 (${d.throttled429} of ${d.connectorCalls}) | ${round(d.share429 * 100, 2)} % | ≤ 1 % | ${met(d.share429 <= 0.01)} |
