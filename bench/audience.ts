@@ -284,8 +284,7 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
   ${a.users} user rows took ${a.seedSeconds} s (not counted).
 - **A** ran with the deliveries function disabled (\`AzureWebJobs.notificationDeliveries.Disabled\`), so the time is the
   expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, each queued with \`AUDIENCE_FANOUT_CONCURRENCY\` (64)
-  sends, a checkpoint on the job row after each page. Queued after
-  [seconds, count]: ${JSON.stringify(a.samples)}.
+  sends, a checkpoint on the job row after each page. Queued after (seconds, count): \`${JSON.stringify(a.samples)}\`.
 - **B** is a second tenant of ${d.users} users on a fresh Azurite, because Azurite's in-memory queue slows down as it fills: with 20,000+
   messages waiting, its dequeue cost grows with the queue length (a first try sent about 440 of 23,000 queued
   deliveries in 3 minutes while expansion was still running), a limit of the emulator, not of Azure Storage queues.

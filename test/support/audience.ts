@@ -65,19 +65,17 @@ export async function seedMembers(
   const syncedAt = new Date().toISOString();
   for (let i = 0; i < userIds.length; i += 100) {
     await table.submitTransaction(
-      userIds
-        .slice(i, i + 100)
-        .map((userId) => [
-          'upsert',
-          {
-            partitionKey: partitionOf(tenantId),
-            rowKey: memberPrefix(teamId) + keyPart(userId),
-            userId,
-            teamId,
-            syncedAt,
-          },
-          'Replace',
-        ]),
+      userIds.slice(i, i + 100).map((userId) => [
+        'upsert',
+        {
+          partitionKey: partitionOf(tenantId),
+          rowKey: memberPrefix(teamId) + keyPart(userId),
+          userId,
+          teamId,
+          syncedAt,
+        },
+        'Replace',
+      ]),
     );
   }
 }
