@@ -220,7 +220,8 @@ describe('bad audiences', () => {
       const s = await eventually(
         async () => {
           const st = await status(app, jobId);
-          return st?.expansion?.state === 'failed' ? st : undefined;
+          // The reason is set on the job first, then written to RejectedJobs.
+          return st?.expansion?.state === 'failed' && st.lastRejection ? st : undefined;
         },
         15_000,
         `${reason} to show`,
