@@ -29,7 +29,7 @@ function asTask(value: unknown): DeliveryTask | undefined {
 export async function handlePoisonedDelivery(item: unknown, context: InvocationContext): Promise<void> {
   const raw = queueMessageText(item, context);
   const meta = context.triggerMetadata ?? {};
-  const { intake, deliveryRecords, queueHost } = services();
+  const { intake, deliveryRecords, queueHost, counters } = services();
   const decoded = decodeJobText(raw);
   const task = decoded.ok ? asTask(decoded.value) : undefined;
   if (!task) {
@@ -49,11 +49,15 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     // The last attempt could not record an outcome (a storage outage, a crash): the job's status says so.
     const detail = `delivery failed on every attempt (maxDequeueCount ${queueHost.maxDequeueCount})${current?.reason ? `; last error ${current.reason}` : ''}`;
     reason = 'Poisoned';
-    await deliveryRecords.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, {
+    const stood = await deliveryRecords.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, {
       status: 'failed',
       reason,
       detail,
     });
+    // An audience job counts its outcomes (its status reads the counters, not every record).
+    if (task.counted && stood.status === 'failed' && stood.reason === reason) {
+      await counters.count(task.jobId, 'failed', task.recipient);
+    }
     telemetry().event(EventNames.deliveryFailed, {
       jobId: task.jobId,
       tenantId: task.tenantId,
