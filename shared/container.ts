@@ -12,6 +12,10 @@ import { LazyTable } from './azureStorage/table.js';
 import { TableConversationStore } from './azureStorage/tableConversationStore.js';
 import { TableDeliveryRecordStore } from './azureStorage/tableDeliveryRecordStore.js';
 import { TableJobStore, TableRejectedJobStore } from './azureStorage/tableJobStore.js';
+import { TableFollowUpStore } from './azureStorage/tableFollowUpStore.js';
+import { TableJobContentStore } from './azureStorage/tableJobContentStore.js';
+import { ChangeService } from './followUps/changeService.js';
+import { sendHooks } from './followUps/sendHooks.js';
 
 /** Table names; all created on first use. */
 export const TABLES = { conversations: 'Conversations', jobs: 'Jobs', rejected: 'RejectedJobs' } as const;
@@ -28,7 +32,10 @@ export function buildServices(
   const conversationsTable = new LazyTable(tableClient(storage, TABLES.conversations));
   const conversations = new TableConversationStore(conversationsTable);
   const deliveryRecords = new TableDeliveryRecordStore(conversationsTable);
-  const jobs = new TableJobStore(new LazyTable(tableClient(storage, TABLES.jobs)));
+  const jobsTable = new LazyTable(tableClient(storage, TABLES.jobs));
+  const jobs = new TableJobStore(jobsTable);
+  const contents = new TableJobContentStore(jobsTable);
+  const followUps = new TableFollowUpStore(conversationsTable);
   const rejected = new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected)));
   const jobQueue = new StorageQueueSender(queueClient(storage, JOBS_QUEUE));
   const deliveryQueue = new StorageQueueSender(queueClient(storage, DELIVERIES_QUEUE));
@@ -51,8 +58,18 @@ export function buildServices(
     botId: config.bot.appId ? `28:${config.bot.appId}` : undefined,
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
+    hooks: sendHooks(contents, followUps),
   });
-  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue });
+  const changes = new ChangeService({
+    records: deliveryRecords,
+    followUps,
+    contents,
+    conversations,
+    connector,
+    limiter,
+    defaultServiceUrl: config.defaultServiceUrl,
+  });
+  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue, contents });
   return {
     config,
     conversations,
@@ -63,6 +80,9 @@ export function buildServices(
     deliveryQueue,
     delivery,
     limiter,
+    contents,
+    followUps,
+    changes,
     intake,
     queueHost: readQueueHostSettings(),
   };

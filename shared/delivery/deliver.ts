@@ -9,6 +9,7 @@ import type { DeliveryRateLimiter } from './rateLimiter.js';
 import { Recipients } from './recipients.js';
 import { openChatAndSend, type SendOptions } from './send.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
+import type { SendHooks } from '../followUps/sendHooks.js';
 
 /**
  * Delivers one message to one recipient, exactly once: resolve the recipient with point reads,
@@ -33,6 +34,8 @@ interface DeliveryServiceOptions {
   maxReschedules?: number;
   /** How long the outcome of a connector call is retried while storage is unreachable. */
   outcomeWriteRetryMs?: number;
+  /** Updates and recalls: see send.ts. */
+  hooks?: SendHooks | undefined;
 }
 
 export class DeliveryService {
@@ -59,6 +62,7 @@ export class DeliveryService {
       recipients,
       outcomes: this.outcomes,
       maxWaitMs: o.maxInProcessWaitMs ?? 10_000,
+      hooks: o.hooks,
     };
   }
 
