@@ -7,6 +7,7 @@ import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
 import { TableJobStore, TableRejectedJobStore } from '../shared/azureStorage/tableJobStore.js';
 import { readStorageSettings } from '../shared/config.js';
+import { TableJobContentStore } from '../shared/azureStorage/tableJobContentStore.js';
 
 /**
  * `npm run status -- <jobId> [--json]`: per-recipient outcomes and totals of a job, or why it was
@@ -25,6 +26,7 @@ async function main(args: string[]): Promise<number> {
     jobs: new TableJobStore(new LazyTable(tableClient(storage, TABLES.jobs))),
     deliveryRecords: new TableDeliveryRecordStore(new LazyTable(tableClient(storage, TABLES.conversations))),
     rejected: new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected))),
+    contents: new TableJobContentStore(new LazyTable(tableClient(storage, TABLES.jobs))),
   });
   if (!status) {
     process.stderr.write(`status: no job ${id}\n`);
@@ -45,14 +47,24 @@ async function main(args: string[]): Promise<number> {
   const t = status.totals;
   process.stdout.write(
     `job ${status.jobId} (tenant ${status.tenantId}, accepted ${status.acceptedAt})\n` +
-      `${t.recipients} recipients: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n`,
+      `${t.recipients} recipients: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n` +
+      `after the send: ${t.read} read, ${t.acknowledged} acknowledged, ${t.updated} updated, ${t.recalled} recalled, ${t.cancelled} cancelled, ${t.changeFailed} changes failed` +
+      `${status.revision ? ` (revision ${status.revision})` : ''}${status.recalledAt ? ` (recalled ${status.recalledAt})` : ''}\n`,
   );
   for (const r of status.recipients) {
     const extra =
       r.status === 'sent'
-        ? `activity ${r.activityId ?? '?'}`
+        ? [
+            `activity ${r.activityId ?? '?'}`,
+            r.revisedAt ? `updated to revision ${r.revision}` : '',
+            r.readAt ? `read ${r.readAt}` : '',
+            r.acknowledgedAt ? `acknowledged ${r.acknowledgedAt}` : '',
+          ]
+            .filter(Boolean)
+            .join(', ')
         : [r.reason, r.detail].filter(Boolean).join(': ');
-    process.stdout.write(`  ${r.status.padEnd(8)} ${r.recipient}${extra ? `  ${extra}` : ''}\n`);
+    const failure = r.changeFailure ? `  ${r.changeFailure.op} failed: ${r.changeFailure.reason}` : '';
+    process.stdout.write(`  ${r.status.padEnd(9)} ${r.recipient}${extra ? `  ${extra}` : ''}${failure}\n`);
   }
   if (status.lastRejection) {
     const r = status.lastRejection;

@@ -10,8 +10,8 @@ export async function handleGetNotification(request: HttpRequest): Promise<HttpR
       jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] },
     };
   }
-  const { jobs, deliveryRecords, rejected } = services();
-  const status = await getJobStatus(id, { jobs, deliveryRecords, rejected });
+  const { jobs, deliveryRecords, rejected, contents } = services();
+  const status = await getJobStatus(id, { jobs, deliveryRecords, rejected, contents });
   if (!status) return { status: 404, jsonBody: { error: 'NotFound', errors: [`no job ${id}`] } };
   return { status: 200, jsonBody: status };
 }

@@ -1,5 +1,19 @@
-import type { DeliveryRecordStore, DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
+import type {
+  DeliveryRecord,
+  DeliveryRecordStore,
+  DeliveryStatus,
+} from '../../shared/stores/deliveryRecords.js';
 import type { JobStore, RejectedJobStore, RejectionSummary } from '../../shared/stores/jobs.js';
+import type { JobContentStore } from '../../shared/stores/jobContent.js';
+import {
+  contentSummary,
+  countFollowUps,
+  emptyFollowUpTotals,
+  FINAL_STATUSES,
+  followUpFieldsOf,
+  shownStatus,
+  type FollowUpTotals,
+} from './followUpStatus.js';
 
 /** A job's per-recipient outcomes and totals, as shown by the status API and `npm run status`. */
 
@@ -12,6 +26,12 @@ interface RecipientStatus {
   conversationId?: string | undefined;
   attempts: number;
   completedAt?: string | undefined;
+  revision?: number | undefined;
+  revisedAt?: string | undefined;
+  readAt?: string | undefined;
+  acknowledgedAt?: string | undefined;
+  recalledAt?: string | undefined;
+  changeFailure?: DeliveryRecord['changeFailure'];
 }
 
 export interface JobStatus {
@@ -21,7 +41,12 @@ export interface JobStatus {
   source: string;
   /** True once every recipient has a final outcome. */
   complete: boolean;
-  totals: Record<'recipients' | 'sent' | 'failed' | 'skipped' | 'pending', number>;
+  totals: Record<'recipients' | 'sent' | 'failed' | 'skipped' | 'pending', number> & FollowUpTotals;
+  /** The content revision recipients see now (0: as accepted), and when the job was recalled. */
+  revision?: number;
+  revisedAt?: string;
+  recalledAt?: string;
+  acknowledge?: boolean;
   recipients: RecipientStatus[];
   /** Set when the job was refused (never accepted): nothing was or will be sent. */
   rejected?: boolean;
@@ -34,9 +59,18 @@ export interface JobStatus {
 
 export async function getJobStatus(
   jobId: string,
-  stores: { jobs: JobStore; deliveryRecords: DeliveryRecordStore; rejected?: RejectedJobStore },
+  stores: {
+    jobs: JobStore;
+    deliveryRecords: DeliveryRecordStore;
+    rejected?: RejectedJobStore;
+    contents?: JobContentStore;
+  },
 ): Promise<JobStatus | undefined> {
-  const [job, rejection] = await Promise.all([stores.jobs.get(jobId), stores.rejected?.getForJob(jobId)]);
+  const [job, rejection, content] = await Promise.all([
+    stores.jobs.get(jobId),
+    stores.rejected?.getForJob(jobId),
+    stores.contents?.get(jobId),
+  ]);
   if (!job) {
     if (!rejection) return undefined;
     return {
@@ -45,7 +79,7 @@ export async function getJobStatus(
       acceptedAt: '',
       source: rejection.source,
       complete: true,
-      totals: { recipients: 0, sent: 0, failed: 0, skipped: 0, pending: 0 },
+      totals: { recipients: 0, sent: 0, failed: 0, skipped: 0, pending: 0, ...emptyFollowUpTotals() },
       recipients: [],
       rejected: true,
       reason: rejection.reason,
@@ -56,12 +90,20 @@ export async function getJobStatus(
   const records = new Map(
     (await stores.deliveryRecords.listForJob(job.tenantId, jobId)).map((r) => [r.recipient, r]),
   );
-  const totals = { recipients: job.recipients.length, sent: 0, failed: 0, skipped: 0, pending: 0 };
+  const totals = {
+    recipients: job.recipients.length,
+    sent: 0,
+    failed: 0,
+    skipped: 0,
+    pending: 0,
+    ...emptyFollowUpTotals(),
+  };
   const recipients = job.recipients.map((recipient): RecipientStatus => {
     const r = records.get(recipient);
-    // `sending` is an attempt in flight; to a reader it is still pending.
-    const status: DeliveryStatus = !r || r.status === 'sending' ? 'pending' : r.status;
-    totals[status === 'sent' || status === 'failed' || status === 'skipped' ? status : 'pending'] += 1;
+    const status: DeliveryStatus = shownStatus(r);
+    if (status === 'sent' || status === 'failed' || status === 'skipped') totals[status] += 1;
+    else if (!(FINAL_STATUSES as readonly string[]).includes(status)) totals.pending += 1;
+    countFollowUps(totals, r);
     return {
       recipient,
       status,
@@ -71,6 +113,7 @@ export async function getJobStatus(
       conversationId: r?.conversationId,
       attempts: r?.attempts ?? 0,
       completedAt: r?.completedAt,
+      ...followUpFieldsOf(r),
     };
   });
   return {
@@ -80,6 +123,7 @@ export async function getJobStatus(
     source: job.source,
     complete: totals.pending === 0,
     totals,
+    ...contentSummary(content),
     recipients,
     ...(rejection ? { lastRejection: rejection } : {}),
   };

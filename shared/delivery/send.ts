@@ -79,8 +79,7 @@ export async function openChatAndSend(
     }
 
     if (answer.ok) {
-      if (answer.body.id && conversationId) await o.hooks?.sent(task, conversationId, answer.body.id);
-      return o.outcomes.finish(task, claimed, {
+      const result = await o.outcomes.finish(task, claimed, {
         status: 'sent',
         activityId: answer.body.id,
         conversationId,
@@ -88,6 +87,9 @@ export async function openChatAndSend(
         userId: user.userId,
         revision,
       });
+      // Indexed once the record is final, so a read receipt never races the outcome's write.
+      if (answer.body.id && conversationId) await o.hooks?.sent(task, conversationId, answer.body.id);
+      return result;
     }
     if (answer === RECALLED) {
       return o.outcomes.finish(task, claimed, { status: 'cancelled', reason: 'Recalled', userId: user.userId });

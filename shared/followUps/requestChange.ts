@@ -21,7 +21,7 @@ export interface ChangeDeps {
   config: Pick<AppConfig, 'allowedTenantIds'>;
   jobs: JobStore;
   contents: JobContentStore;
-  records: DeliveryRecordStore;
+  deliveryRecords: DeliveryRecordStore;
   deliveryQueue: QueueSender;
 }
 
@@ -109,7 +109,7 @@ async function fanOut(
   d: ChangeDeps,
 ): Promise<number> {
   const records = new Map(
-    (await d.records.listForJob(content.tenantId, content.jobId)).map((r) => [r.recipient, r]),
+    (await d.deliveryRecords.listForJob(content.tenantId, content.jobId)).map((r) => [r.recipient, r]),
   );
   const candidates = new Set([...(op === 'recall' ? recipients : []), ...records.keys()]);
   const targets = [...candidates].filter((recipient) => {
