@@ -59,7 +59,9 @@ async function main(op: string, args: string[]): Promise<number> {
   try {
     parsed = parseUpdateArgs(args);
   } catch (err) {
-    process.stderr.write(`update: ${(err as Error).message}\nusage: npm run update -- <jobId> --text "..." [--card file]\n`);
+    process.stderr.write(
+      `update: ${(err as Error).message}\nusage: npm run update -- <jobId> --text "..." [--card file]\n`,
+    );
     return 2;
   }
   return print(op, await updateJob(parsed.jobId, parsed.message, buildServices()));

@@ -2,7 +2,11 @@ import { ActivityTypes, type TurnContext } from 'botbuilder';
 import { acknowledgedCard, acknowledgedJobId, noticeCard } from '../../shared/jobs/acknowledge.js';
 import { lastReadMessageIdOf } from '../../shared/followUps/readReceipts.js';
 import { reportFollowUp } from '../../shared/followUps/report.js';
-import type { DeliveryRecord, DeliveryRecordStore, FollowUpFields } from '../../shared/stores/deliveryRecords.js';
+import type {
+  DeliveryRecord,
+  DeliveryRecordStore,
+  FollowUpFields,
+} from '../../shared/stores/deliveryRecords.js';
 import type { FollowUpStore } from '../../shared/stores/followUps.js';
 import type { JobContentStore } from '../../shared/stores/jobContent.js';
 
@@ -30,18 +34,29 @@ export class FollowUps {
     const a = context.activity;
     const jobId = acknowledgedJobId(a.value)!;
     const answer = (type: string, value: unknown) =>
-      context.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200, body: { statusCode: 200, type, value } } });
+      context.sendActivity({
+        type: ActivityTypes.InvokeResponse,
+        value: { status: 200, body: { statusCode: 200, type, value } },
+      });
     const content = await this.d.contents.get(jobId);
     if (!content || content.tenantId !== tenantId) {
-      await answer(CARD, noticeCard('This notification is no longer available, so it cannot be acknowledged.'));
+      await answer(
+        CARD,
+        noticeCard('This notification is no longer available, so it cannot be acknowledged.'),
+      );
       return `acknowledgement for an unknown job`;
     }
     if (content.recalledAt) {
-      await answer(CARD, noticeCard('This notification was recalled by its sender; there is nothing to acknowledge.'));
+      await answer(
+        CARD,
+        noticeCard('This notification was recalled by its sender; there is nothing to acknowledge.'),
+      );
       return `acknowledgement for recalled job ${jobId}`;
     }
     // The pressed message (replyToId) names the delivery; only its recipient may acknowledge it.
-    const ref = a.replyToId ? await this.d.followUps.findSent(tenantId, a.conversation.id, a.replyToId) : undefined;
+    const ref = a.replyToId
+      ? await this.d.followUps.findSent(tenantId, a.conversation.id, a.replyToId)
+      : undefined;
     const record =
       ref?.jobId === jobId ? await this.d.deliveryRecords.get(tenantId, jobId, ref.recipient) : undefined;
     if (!record || !record.userId || record.userId !== a.from?.id) {
@@ -53,9 +68,14 @@ export class FollowUps {
       at = new Date().toISOString();
       const stood = await this.writeOnce(tenantId, record, 'acknowledgedAt', { acknowledgedAt: at });
       if (stood.first) {
-        reportFollowUp('acknowledged', { jobId, tenantId, recipient: record.recipient }, {}, {
-          timeToAcknowledgeMs: Date.parse(at) - Date.parse(record.completedAt ?? at),
-        });
+        reportFollowUp(
+          'acknowledged',
+          { jobId, tenantId, recipient: record.recipient },
+          {},
+          {
+            timeToAcknowledgeMs: Date.parse(at) - Date.parse(record.completedAt ?? at),
+          },
+        );
       }
       at = stood.value ?? at;
     }
@@ -78,9 +98,14 @@ export class FollowUps {
       const stood = await this.writeOnce(tenantId, record, 'readAt', { readAt: now });
       if (!stood.first) continue;
       marked++;
-      reportFollowUp('read', { jobId: ref.jobId, tenantId, recipient: ref.recipient }, {}, {
-        timeToReadMs: Date.parse(now) - Date.parse(record.completedAt ?? now),
-      });
+      reportFollowUp(
+        'read',
+        { jobId: ref.jobId, tenantId, recipient: ref.recipient },
+        {},
+        {
+          timeToReadMs: Date.parse(now) - Date.parse(record.completedAt ?? now),
+        },
+      );
     }
     await this.d.followUps.setReadMark(tenantId, chat, watermark);
     return `read receipt: ${marked} of ${refs.length} messages newly read`;
@@ -96,7 +121,8 @@ export class FollowUps {
     let current: DeliveryRecord | undefined = record;
     for (let round = 0; round < 5 && current; round++) {
       if (current[field]) return { first: false, value: current[field] };
-      if (await this.d.followUps.write(tenantId, current, fields)) return { first: true, value: fields[field] };
+      if (await this.d.followUps.write(tenantId, current, fields))
+        return { first: true, value: fields[field] };
       current = await this.d.deliveryRecords.get(tenantId, record.jobId, record.recipient);
     }
     return { first: false };

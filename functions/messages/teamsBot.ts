@@ -89,7 +89,9 @@ export class TeamsNotifierBot {
         return scope === 'personal' ? c.personalMessage : c.groupMessage;
       case 'invoke':
         if (activity.name !== 'adaptiveCard/action') return undefined;
-        return this.followUps && isAcknowledgement(activity.value) ? this.followUps.acknowledge : answerCardAction;
+        return this.followUps && isAcknowledgement(activity.value)
+          ? this.followUps.acknowledge
+          : answerCardAction;
       case 'event':
         return activity.name === READ_RECEIPT_EVENT ? this.followUps?.readReceipt : undefined;
       default:

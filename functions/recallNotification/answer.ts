@@ -5,7 +5,10 @@ import type { ChangeRequestResult } from '../../shared/followUps/requestChange.j
 
 export function invalidId(id: string): HttpResponseInit | undefined {
   if (/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(id)) return undefined;
-  return { status: 400, jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] } };
+  return {
+    status: 400,
+    jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] },
+  };
 }
 
 export function changeAnswer(
@@ -19,10 +22,18 @@ export function changeAnswer(
     return { status: result.status, jsonBody: { error: result.error, errors: result.errors } };
   }
   const statusUrl = `${new URL(request.url).origin}/api/notifications/${encodeURIComponent(result.jobId)}`;
-  context.log(`job ${result.jobId}: ${op} accepted (revision ${result.revision}, ${result.tasks} copies to change)`);
+  context.log(
+    `job ${result.jobId}: ${op} accepted (revision ${result.revision}, ${result.tasks} copies to change)`,
+  );
   return {
     status: 202,
     headers: { location: statusUrl },
-    jsonBody: { jobId: result.jobId, statusUrl, revision: result.revision, recalled: result.recalled, changes: result.tasks },
+    jsonBody: {
+      jobId: result.jobId,
+      statusUrl,
+      revision: result.revision,
+      recalled: result.recalled,
+      changes: result.tasks,
+    },
   };
 }

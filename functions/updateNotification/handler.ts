@@ -17,11 +17,18 @@ export async function handleUpdateNotification(
   const bad = invalidId(id);
   if (bad) return bad;
   const body = await readLimitedBody(request, MAX_BODY_BYTES);
-  if (!body.ok) return { status: 413, jsonBody: { error: 'PayloadTooLarge', errors: [`body over ${MAX_BODY_BYTES} bytes`] } };
+  if (!body.ok)
+    return {
+      status: 413,
+      jsonBody: { error: 'PayloadTooLarge', errors: [`body over ${MAX_BODY_BYTES} bytes`] },
+    };
   const decoded = decodeJobText(body.text);
   const message = decoded.ok ? (decoded.value as { message?: unknown } | null)?.message : undefined;
   if (!decoded.ok || !message || typeof message !== 'object') {
-    return { status: 400, jsonBody: { error: 'InvalidBody', errors: ['expected { "message": { "text" or "card" } }'] } };
+    return {
+      status: 400,
+      jsonBody: { error: 'InvalidBody', errors: ['expected { "message": { "text" or "card" } }'] },
+    };
   }
   const result = await updateJob(id, message as NotificationMessage, services());
   return changeAnswer(request, context, 'update', result);

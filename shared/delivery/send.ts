@@ -92,7 +92,11 @@ export async function openChatAndSend(
       return result;
     }
     if (answer === RECALLED) {
-      return o.outcomes.finish(task, claimed, { status: 'cancelled', reason: 'Recalled', userId: user.userId });
+      return o.outcomes.finish(task, claimed, {
+        status: 'cancelled',
+        reason: 'Recalled',
+        userId: user.userId,
+      });
     }
     const action = decideFailure(answer, {
       call,

@@ -105,7 +105,11 @@ export class ChangeService {
       const last = attempt.dequeueCount >= attempt.maxDequeueCount;
       if (action.do === 'retry' && !last) {
         await this.release(task, record);
-        telemetry().event(EventNames.deliveryRetry, { jobId: task.jobId, reason: action.reason, via: 'queue' });
+        telemetry().event(EventNames.deliveryRetry, {
+          jobId: task.jobId,
+          reason: action.reason,
+          via: 'queue',
+        });
         return { kind: 'retry', reason: action.reason };
       }
       return this.failed(task, record, content.revision, action.reason, answer.message);
@@ -133,10 +137,20 @@ export class ChangeService {
       changeFailure: null,
     });
     reportFollowUp('updated', task, { revision: content.revision });
-    return { kind: 'done' as const, status: 'sent' as const, reason: `updated to revision ${content.revision}` };
+    return {
+      kind: 'done' as const,
+      status: 'sent' as const,
+      reason: `updated to revision ${content.revision}`,
+    };
   }
 
-  private async failed(task: ChangeTask, record: DeliveryRecord, revision: number, reason: string, detail: string) {
+  private async failed(
+    task: ChangeTask,
+    record: DeliveryRecord,
+    revision: number,
+    reason: string,
+    detail: string,
+  ) {
     const at = new Date().toISOString();
     await this.finish(task, record, {
       changeClaim: '',

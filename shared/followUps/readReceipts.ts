@@ -44,9 +44,11 @@ export function readRange(
 }
 
 /** The value of a read receipt event, or undefined when it is not one. */
-export function lastReadMessageIdOf(activity: { type?: string; name?: string; value?: unknown }):
-  | string
-  | undefined {
+export function lastReadMessageIdOf(activity: {
+  type?: string;
+  name?: string;
+  value?: unknown;
+}): string | undefined {
   if (activity.type !== 'event' || activity.name !== READ_RECEIPT_EVENT) return undefined;
   const id = (activity.value as { lastReadMessageId?: unknown } | undefined)?.lastReadMessageId;
   return typeof id === 'string' && id.trim() ? id.trim() : undefined;

@@ -72,7 +72,11 @@ export async function updateJob(
     const changed = await d.contents.revise(content, check.job.message);
     if (changed.ok) {
       content = changed.content;
-      telemetry().event(EventNames.jobUpdated, { jobId, tenantId: content.tenantId }, { revision: content.revision });
+      telemetry().event(
+        EventNames.jobUpdated,
+        { jobId, tenantId: content.tenantId },
+        { revision: content.revision },
+      );
       break;
     }
     const again = await d.contents.get(jobId);

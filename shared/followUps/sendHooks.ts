@@ -11,7 +11,9 @@ export interface SendHooks {
    * Read right before the message goes out, inside its rate-limit slot: the latest revision to send,
    * 'recalled' when nothing may be sent any more, undefined to send the task's own message.
    */
-  latest(task: DeliveryTask): Promise<{ activity: Record<string, unknown>; revision: number } | 'recalled' | undefined>;
+  latest(
+    task: DeliveryTask,
+  ): Promise<{ activity: Record<string, unknown>; revision: number } | 'recalled' | undefined>;
   /** After Teams accepted the message: index it by chat and activity ID (read receipts, card presses). */
   sent(task: DeliveryTask, conversationId: string, activityId: string): Promise<void>;
 }

@@ -57,7 +57,12 @@ export function acknowledgedCard(message: NotificationMessage | undefined, at: s
   const actions = (Array.isArray(base.actions) ? base.actions : []).filter(
     (a) => (a as { verb?: unknown }).verb !== ACK_VERB,
   );
-  const note = { type: 'TextBlock', text: `✅ Acknowledged ${at.slice(0, 16).replace('T', ' ')} UTC`, wrap: true, isSubtle: true };
+  const note = {
+    type: 'TextBlock',
+    text: `✅ Acknowledged ${at.slice(0, 16).replace('T', ' ')} UTC`,
+    wrap: true,
+    isSubtle: true,
+  };
   const card: Card = { ...base, body: [...(Array.isArray(base.body) ? base.body : []), note] };
   if (actions.length) card.actions = actions;
   else delete card.actions;

@@ -8,14 +8,7 @@ import type { UserRecord } from './conversations.js';
  */
 
 /** `recalled` (a sent copy deleted) and `cancelled` (never sent: the job was recalled) end a delivery too. */
-export type DeliveryStatus =
-  | 'pending'
-  | 'sending'
-  | 'sent'
-  | 'failed'
-  | 'skipped'
-  | 'recalled'
-  | 'cancelled';
+export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped' | 'recalled' | 'cancelled';
 export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set([
   'sent',
   'failed',
@@ -51,7 +44,8 @@ export interface FollowUpFields {
   readAt?: string | undefined;
   acknowledgedAt?: string | undefined;
   /** The last update or recall that failed for this copy, and why. */
-  changeFailure?: { op: string; revision: number; reason: string; detail?: string; at: string } | null | undefined;
+  changeFailure?:
+    { op: string; revision: number; reason: string; detail?: string; at: string } | null | undefined;
   /** `<token>|<at>|<op>:<revision>` while an update or recall of this copy is in flight. */
   changeClaim?: string | undefined;
 }

@@ -21,7 +21,12 @@ export interface FollowUpStore {
     fields: FollowUpFields & { status?: 'recalled' },
   ): Promise<DeliveryRecord | undefined>;
   /** Records `cancelled` for a delivery never sent: creates the record, or replaces a pending one. */
-  cancel(tenantId: string, jobId: string, recipient: string, existing: DeliveryRecord | undefined): Promise<boolean>;
+  cancel(
+    tenantId: string,
+    jobId: string,
+    recipient: string,
+    existing: DeliveryRecord | undefined,
+  ): Promise<boolean>;
   /** Remembers a sent message under its chat, for read receipts and card presses. */
   indexSent(tenantId: string, conversationId: string, ref: SentMessageRef): Promise<void>;
   /** The sent message with this activity ID in this chat (one point read). */
@@ -30,7 +35,11 @@ export interface FollowUpStore {
    * Sent messages in a chat newly covered by a read receipt watermark: a range read of the chat's
    * index rows above its previous watermark, up to and including this one.
    */
-  listNewlyRead(tenantId: string, conversationId: string, lastReadMessageId: string): Promise<SentMessageRef[]>;
+  listNewlyRead(
+    tenantId: string,
+    conversationId: string,
+    lastReadMessageId: string,
+  ): Promise<SentMessageRef[]>;
   /** Moves the chat's watermark up (never down), once the reads it covers are recorded. */
   setReadMark(tenantId: string, conversationId: string, lastReadMessageId: string): Promise<void>;
 }

@@ -21,8 +21,7 @@ export interface JobContent {
 export type NewJobContent = Omit<JobContent, 'revision' | 'etag' | 'revisedAt' | 'recalledAt'>;
 
 export type ContentChange =
-  | { ok: true; content: JobContent }
-  | { ok: false; reason: 'NotFound' | 'Recalled' | 'Conflict' };
+  { ok: true; content: JobContent } | { ok: false; reason: 'NotFound' | 'Recalled' | 'Conflict' };
 
 export interface JobContentStore {
   get(jobId: string): Promise<JobContent | undefined>;
