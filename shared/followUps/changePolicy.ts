@@ -68,6 +68,8 @@ export type ChangeFailureAction =
 
 /** A failed update or delete: throttling waits, transient faults retry, the rest is recorded as failed. */
 export function decideChangeFailure(failure: Failure, call: number, maxWaitMs: number): ChangeFailureAction {
+  // 501: the service does not do this at all (Agents Playground answers DELETE so); retrying cannot help.
+  if (failure.status === 501) return { do: 'fail', reason: failure.code || 'Http501' };
   const action = decideFailure(failure, { call, hasChat: false, reopened: true, maxWaitMs });
   switch (action.do) {
     case 'wait':
