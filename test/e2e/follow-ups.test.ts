@@ -12,21 +12,16 @@ import type { JobStatus } from '../../functions/getNotification/jobStatus.js';
 import { ACK_VERB } from '../../shared/jobs/acknowledge.js';
 import { enqueueNotification } from '../../shared/jobs/producer.js';
 import type { NotificationJobInput } from '../../shared/jobs/contract.js';
-import { storageConnection, type SandboxPorts } from '../../scripts/sandbox/settings.js';
+import { storageConnection } from '../../scripts/sandbox/settings.js';
 import { startSandbox, type Sandbox } from '../../scripts/sandbox/stack.js';
 import { FROM_BOT, TO_BOT } from '../../scripts/sandbox/playground.js';
 import { ROOT, eventually } from '../support/app.js';
 import { FAST_QUEUES } from '../support/pipeline.js';
 import { PLAYGROUND_DEFAULTS, type Playground } from '../support/playground.js';
-import { freePort } from '../support/ports.js';
+import { freeSandboxPorts } from '../support/sandboxPorts.js';
 
 const TENANT = PLAYGROUND_DEFAULTS.tenantId;
 const ALEX = PLAYGROUND_DEFAULTS.currentUser;
-
-async function freePorts(): Promise<SandboxPorts> {
-  const [blob, queue, table, app, playground] = await Promise.all(Array.from({ length: 5 }, freePort));
-  return { blob: blob!, queue: queue!, table: table!, app: app!, playground: playground! };
-}
 
 describe('after the send, against Agents Playground', () => {
   let sandbox: Sandbox;
@@ -36,7 +31,7 @@ describe('after the send, against Agents Playground', () => {
   beforeAll(async () => {
     sandbox = await startSandbox({
       root: ROOT,
-      ports: await freePorts(),
+      ports: await freeSandboxPorts(),
       appHost: 'local',
       settings: FAST_QUEUES,
     });
