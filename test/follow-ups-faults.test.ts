@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DELIVERIES_QUEUE, encodeMessage } from '../shared/queues.js';
 import type { ChangeTask } from '../shared/followUps/changeTask.js';
-import { BOT_ID, FUNCTION_KEY, TENANT, eventually, startApp, type TestApp } from './support/app.js';
+import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually, startApp, type TestApp } from './support/app.js';
 import { FAST_QUEUES, enqueue, seedUser, sentTo, settled, status } from './support/pipeline.js';
 
 /**
@@ -201,5 +203,33 @@ describe('recall', () => {
     expect(
       new Set(app.connector.deleted.filter((d) => chats.has(d.conversationId)).map((d) => d.activityId)),
     ).toEqual(new Set(mine().map((x) => x.activityId)));
+  });
+});
+
+describe('the CLI', () => {
+  it('npm run update and npm run recall change a sent job; npm run status shows it', async () => {
+    const run = promisify(execFile);
+    const env = {
+      ...process.env,
+      AzureWebJobsStorage: app.azurite.connectionString,
+      DEFAULT_TENANT_ID: TENANT,
+    };
+    const cli = (...args: string[]) => run(process.execPath, args, { cwd: ROOT, env });
+    const { jobId, chats } = await sentJob(1);
+    const updated = await cli('dist/scripts/change.js', 'update', jobId, '--text', 'v2 from the CLI');
+    expect(updated.stdout).toContain(`job ${jobId}: update recorded (revision 1)`);
+    await recipientWhen(jobId, (x) => x.revision === 1);
+    expect(app.connector.updated.find((u) => u.conversationId === chats[0])?.body).toMatchObject({
+      text: 'v2 from the CLI',
+    });
+    await cli('dist/scripts/change.js', 'recall', jobId);
+    await recipientWhen(jobId, (x) => x.status === 'recalled');
+    const out = await cli('dist/scripts/status.js', jobId);
+    expect(out.stdout).toMatch(/1 updated, 1 recalled, 0 cancelled/);
+    expect(out.stdout).toMatch(/recalled\s+userId:/);
+    const refused = await cli('dist/scripts/change.js', 'update', jobId, '--text', 'v3').catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringMatching(/Recalled/) });
   });
 });
