@@ -59,7 +59,14 @@ export class FollowUps {
       : undefined;
     const record =
       ref?.jobId === jobId ? await this.d.deliveryRecords.get(tenantId, jobId, ref.recipient) : undefined;
-    if (!record || !record.userId || record.userId !== a.from?.id) {
+    if (!record) {
+      await answer(
+        CARD,
+        noticeCard('This copy of the notification could not be found, so it cannot be acknowledged.'),
+      );
+      return `acknowledgement of job ${jobId}: no delivery for the pressed message`;
+    }
+    if (!record.userId || record.userId !== a.from?.id) {
       await answer(MESSAGE, 'Only the person this notification was sent to can acknowledge it.');
       return `acknowledgement of job ${jobId} refused: not the recipient`;
     }
