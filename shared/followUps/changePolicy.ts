@@ -45,8 +45,9 @@ export function decideChange(
   }
   if (record.status === 'sending') {
     const age = now.getTime() - Date.parse(record.claimedAt ?? record.updatedAt);
-    // Wait for the send to end; an abandoned claim is the delivery's to take over, not ours.
-    return { do: 'wait', delayMs: Math.max(1000, Math.min(leaseMs, leaseMs - age)) };
+    // Wait for the send to end; an abandoned claim is the delivery's to take over (its queue message
+    // comes back), not ours, so look again well after that rather than every second.
+    return { do: 'wait', delayMs: age < leaseMs ? Math.max(1000, leaseMs - age) : 30_000 };
   }
   if (record.status !== 'sent' || !record.activityId || !record.conversationId) {
     return { do: 'nothing', why: record.status === 'sent' ? 'no activity ID' : record.status };
