@@ -132,6 +132,14 @@ describe('what an update or recall does with one delivery', () => {
       do: 'wait',
       delayMs: 100_000,
     });
+    const abandoned = sent({
+      status: 'sending',
+      claimedAt: new Date(now.getTime() - 10 * LEASE).toISOString(),
+    });
+    expect(decideChange('recall', abandoned, content, 't', now, LEASE)).toEqual({
+      do: 'wait',
+      delayMs: 30_000,
+    });
     const held = sent({ changeClaim: `other|${new Date(now.getTime() - 30_000).toISOString()}|update:2` });
     expect(decideChange('update', held, content, 't', now, LEASE)).toEqual({ do: 'wait', delayMs: 90_000 });
     // Our own claim (a redelivered queue message) or an expired one is taken over.
