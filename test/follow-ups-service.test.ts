@@ -6,6 +6,7 @@ import type { ChangeTask } from '../shared/followUps/changeTask.js';
 import { sendHooks } from '../shared/followUps/sendHooks.js';
 import { MemoryFollowUpStore, MemoryJobContentStore } from './support/memoryFollowUps.js';
 import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
+import { setTelemetry, telemetry, type Telemetry } from '../shared/telemetry/telemetry.js';
 
 /** The change service and the send hooks on the in-memory twins: no Azurite, a scripted connector. */
 
@@ -146,5 +147,43 @@ describe('the change service', () => {
     expect(await hooks.latest(deliveryTask)).toMatchObject({ revision: 1, activity: { text: 'v2' } });
     await contents.recall((await contents.get(JOB))!);
     expect(await hooks.latest(deliveryTask)).toBe('recalled');
+  });
+});
+
+describe('follow-up telemetry', () => {
+  it('an update and a recall each raise their event and FollowUps metric, without message text', async () => {
+    const seen: Array<{ kind: string; name: string; props?: Record<string, unknown> }> = [];
+    const previous = telemetry();
+    const capture: Telemetry = {
+      event: (name, props) =>
+        void seen.push({ kind: 'event', name, props: props as Record<string, unknown> }),
+      metric: (name, _value, props) =>
+        void seen.push({ kind: 'metric', name, props: props as Record<string, unknown> }),
+      dependency: () => undefined,
+      userRef: (id) => (id ? 'hashed' : undefined),
+    };
+    setTelemetry(capture);
+    try {
+      await contents.revise((await contents.get(JOB))!, { text: 'secret v2' });
+      await service.apply(task('update'), attempt('m1'));
+      await contents.recall((await contents.get(JOB))!);
+      await service.apply(task('recall'), attempt('m2'));
+    } finally {
+      setTelemetry(previous);
+    }
+    expect(seen.filter((e) => e.kind === 'event').map((e) => e.name)).toEqual([
+      'MessageUpdated',
+      'MessageRecalled',
+    ]);
+    expect(seen.filter((e) => e.name === 'FollowUps').map((e) => e.props?.kind)).toEqual([
+      'updated',
+      'recalled',
+    ]);
+    expect(JSON.stringify(seen)).not.toContain('secret');
+    expect(seen.find((e) => e.name === 'MessageUpdated')?.props).toMatchObject({
+      jobId: JOB,
+      recipient: 'hashed',
+      revision: 1,
+    });
   });
 });
