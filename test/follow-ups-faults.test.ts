@@ -72,7 +72,7 @@ describe('update', () => {
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ jobId, revision: 1, changes: 1 });
     const r = await recipientWhen(jobId, (x) => x.revision === 1);
-    expect(r).toMatchObject({ status: 'sent', revision: 1 });
+    expect(r).toMatchObject({ status: 'sent', revision: 1, updated: true });
     expect(calls('updateActivity', chat).map((c) => c.status)).toEqual([429, 200]);
     const updates = app.connector.updated.filter((u) => u.conversationId === chat);
     expect(updates).toHaveLength(1);

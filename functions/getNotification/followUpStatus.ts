@@ -38,13 +38,15 @@ export function countFollowUps(totals: FollowUpTotals, r: DeliveryRecord | undef
   if (r.status === 'cancelled') totals.cancelled++;
   if (r.readAt) totals.read++;
   if (r.acknowledgedAt) totals.acknowledged++;
-  if ((r.revision ?? 0) > 0 && r.revisedAt) totals.updated++;
+  if (r.revisedAt) totals.updated++;
   if (r.changeFailure) totals.changeFailed++;
 }
 
 export function followUpFieldsOf(r: DeliveryRecord | undefined) {
   if (!r) return {};
   return {
+    // `updated`: this copy was replaced in the chat (a later revision than the one first sent).
+    updated: r.revisedAt ? true : undefined,
     revision: r.revision,
     revisedAt: r.revisedAt,
     readAt: r.readAt,

@@ -26,6 +26,7 @@ interface RecipientStatus {
   conversationId?: string | undefined;
   attempts: number;
   completedAt?: string | undefined;
+  updated?: boolean | undefined;
   revision?: number | undefined;
   revisedAt?: string | undefined;
   readAt?: string | undefined;
