@@ -31,6 +31,7 @@ var tableNames = [
   'Conversations'
   'Jobs'
   'RejectedJobs'
+  'RateBudgets'
 ]
 
 // Built-in role definition IDs (the same in every tenant).
@@ -216,11 +217,6 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   properties: { reserved: true }
 }
 
-// Teams allows a bot about 50 calls per second per tenant. Until the rate budget is shared
-// through storage by every instance (issue 12), each instance keeps to its share of it: with at
-// most maximumInstanceCount instances the sum stays within the limit. A modest ceiling (10) keeps
-// each share useful (5 calls/s) and the queues drain in minutes for tens of thousands of DMs.
-var tenantRatePerInstance = max(1, 50 / maximumInstanceCount)
 
 var appSettings = {
   // Identity-based host storage (AzureWebJobsStorage__*): the host and the app's own clients
@@ -237,7 +233,9 @@ var appSettings = {
   MicrosoftAppTenantId: tenant().tenantId
   ALLOWED_TENANT_IDS: allowedTenantIds
   DEFAULT_TENANT_ID: tenant().tenantId
-  TENANT_RATE_PER_SECOND: string(tenantRatePerInstance)
+  // Teams' limit for the whole tenant: every instance takes its call times from one shared budget
+  // row per tenant (docs/scale-out.md), so maximumInstanceCount needs no division of it.
+  TENANT_RATE_PER_SECOND: '50'
   // Telemetry, Entra-authenticated (the resource refuses key-only ingestion).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${appIdentity.properties.clientId};Authorization=AAD'

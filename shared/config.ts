@@ -28,6 +28,11 @@ export interface AppConfig {
   extraServiceUrlHosts: readonly string[];
   tenantRatePerSecond: number;
   conversationRatePerSecond: number;
+  /**
+   * 'shared': the tenant budget is one schedule in Table Storage shared by every instance (default);
+   * 'local': each process paces itself to the whole limit (one instance only).
+   */
+  tenantBudget: 'shared' | 'local';
   recipientHourlyCap: number;
   connectorTimeoutMs: number;
   /** Members per roster page when reading a team (Teams allows up to 500). */
@@ -127,6 +132,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     extraServiceUrlHosts: list(env, 'BOT_EXTRA_SERVICE_HOSTS').map((host) => host.toLowerCase()),
     tenantRatePerSecond: num(env, 'TENANT_RATE_PER_SECOND', 50, 1, 1000),
     conversationRatePerSecond: num(env, 'CONVERSATION_RATE_PER_SECOND', 7, 1, 100),
+    tenantBudget: oneOf(env, 'TENANT_BUDGET', ['shared', 'local'], 'shared'),
     recipientHourlyCap: num(env, 'RECIPIENT_HOURLY_CAP', 30, 1, 100_000),
     connectorTimeoutMs: num(env, 'CONNECTOR_TIMEOUT_MS', 15_000, 100, 120_000),
     rosterPageSize: num(env, 'ROSTER_PAGE_SIZE', 500, 1, 500),

@@ -3,12 +3,14 @@ import { createTokenSource } from './botFramework.js';
 import { HttpBotConnector, type BotConnector } from './delivery/connector.js';
 import { DeliveryService } from './delivery/deliver.js';
 import { DeliveryRateLimiter } from './delivery/rateLimiter.js';
+import { SharedTenantBudget } from './delivery/budget/sharedBudget.js';
 import { readQueueHostSettings } from './hostSettings.js';
 import { JobIntake } from './jobs/intake.js';
 import { DELIVERIES_QUEUE, JOBS_QUEUE } from './queues.js';
 import { queueClient, tableClient } from './azureStorage/connection.js';
 import { StorageQueueSender } from './azureStorage/queueSender.js';
 import { LazyTable } from './azureStorage/table.js';
+import { TableBudgetStore } from './azureStorage/tableBudgetStore.js';
 import { TableConversationStore } from './azureStorage/tableConversationStore.js';
 import { TableDeliveryRecordStore } from './azureStorage/tableDeliveryRecordStore.js';
 import { TableJobStore, TableRejectedJobStore } from './azureStorage/tableJobStore.js';
@@ -18,7 +20,12 @@ import { ChangeService } from './followUps/changeService.js';
 import { sendHooks } from './followUps/sendHooks.js';
 
 /** Table names; all created on first use. */
-export const TABLES = { conversations: 'Conversations', jobs: 'Jobs', rejected: 'RejectedJobs' } as const;
+export const TABLES = {
+  conversations: 'Conversations',
+  jobs: 'Jobs',
+  rejected: 'RejectedJobs',
+  budgets: 'RateBudgets',
+} as const;
 
 /**
  * Builds the app's services once per process, from settings: the ports with their Azure adapters.
@@ -46,9 +53,17 @@ export function buildServices(
       extraHosts: config.extraServiceUrlHosts,
       timeoutMs: config.connectorTimeoutMs,
     });
+  const budget =
+    config.tenantBudget === 'shared'
+      ? new SharedTenantBudget({
+          store: new TableBudgetStore(new LazyTable(tableClient(storage, TABLES.budgets))),
+          ratePerSecond: config.tenantRatePerSecond,
+        })
+      : undefined;
   const limiter = new DeliveryRateLimiter({
     tenantPerSecond: config.tenantRatePerSecond,
     conversationPerSecond: config.conversationRatePerSecond,
+    budget,
   });
   const delivery = new DeliveryService({
     conversations,
@@ -69,7 +84,7 @@ export function buildServices(
     limiter,
     defaultServiceUrl: config.defaultServiceUrl,
   });
-  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue, contents });
+  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue, users: conversations, contents });
   return {
     config,
     conversations,
@@ -80,6 +95,7 @@ export function buildServices(
     deliveryQueue,
     delivery,
     limiter,
+    budget,
     contents,
     followUps,
     changes,

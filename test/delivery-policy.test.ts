@@ -25,7 +25,7 @@ const failure = (status: number, code = `Http${status}`, retryAfterMs?: number):
   message: `${status} ${code}`,
   retryAfterMs,
 });
-const first: SendState = { call: 0, hasChat: true, reopened: false, maxWaitMs: 10_000 };
+const first: SendState = { call: 0, hasChat: true, reopened: false, transientRetries: 0, maxWaitMs: 10_000 };
 
 describe('what to do with each Teams answer', () => {
   it('2xx: accepted (sent, with the activity ID)', () => {
@@ -106,9 +106,19 @@ describe('what to do with each Teams answer', () => {
     [0, 'Timeout', 'Timeout'],
     [0, 'NetworkError', 'NetworkError'],
   ])(
-    '%i %s (other 5xx, 401, timeouts, network errors): retried through the queue',
+    '%i %s (other 5xx, 401, timeouts, network errors): retried twice in process, then through the queue',
     (status, code, reason) => {
-      expect(decideAnswer(failure(status, code), first)).toEqual({ do: 'retry', reason });
+      const soon = decideAnswer(failure(status, code), first);
+      expect(soon).toMatchObject({ do: 'retry-soon', reason });
+      expect((soon as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(500);
+      expect((soon as { delayMs: number }).delayMs).toBeLessThanOrEqual(1000);
+      expect(decideAnswer(failure(status, code), { ...first, transientRetries: 1 })).toMatchObject({
+        do: 'retry-soon',
+      });
+      expect(decideAnswer(failure(status, code), { ...first, transientRetries: 2 })).toEqual({
+        do: 'retry',
+        reason,
+      });
     },
   );
 

@@ -145,9 +145,8 @@ describe('DeliveryService (in-memory stores)', () => {
 
   it('a transient failure hands the claim back for the queue to retry; the last attempt records failed', async () => {
     await seed('29:flaky', 'a:chat-f');
-    const s = service(
-      new ScriptedConnector([], [fail(500, 'InternalServerError'), fail(500, 'InternalServerError')]),
-    );
+    // Each attempt retries twice in process before handing back: three calls per attempt.
+    const s = service(new ScriptedConnector([], Array(6).fill(fail(500, 'InternalServerError'))));
     expect(await s.deliver(task('29:flaky'), attempt('m', 1))).toEqual({
       kind: 'retry',
       reason: 'InternalServerError',

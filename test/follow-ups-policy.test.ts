@@ -193,12 +193,19 @@ describe('what to do with a failed update or delete (the delivery error table)',
     });
   });
 
-  it('5xx and timeouts go back to the queue', () => {
-    expect(decideChangeFailure(failure(500, 'InternalServerError'), 0, 10_000)).toEqual({
+  it('5xx and timeouts are retried soon in process twice, then go back to the queue', () => {
+    expect(decideChangeFailure(failure(500, 'InternalServerError'), 0, 10_000, 0)).toMatchObject({
+      do: 'retry-soon',
+      reason: 'InternalServerError',
+    });
+    expect(decideChangeFailure(failure(500, 'InternalServerError'), 2, 10_000, 2)).toEqual({
       do: 'retry',
       reason: 'InternalServerError',
     });
-    expect(decideChangeFailure(failure(0, 'Timeout'), 0, 10_000)).toEqual({ do: 'retry', reason: 'Timeout' });
+    expect(decideChangeFailure(failure(0, 'Timeout'), 2, 10_000, 2)).toEqual({
+      do: 'retry',
+      reason: 'Timeout',
+    });
   });
 });
 

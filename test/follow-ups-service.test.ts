@@ -103,14 +103,16 @@ describe('the change service', () => {
       kind: 'done',
       status: 'sent',
     });
-    connector.answers = [{ ok: false, status: 500, code: 'InternalServerError', message: 'x' }];
+    const fault = { ok: false as const, status: 500, code: 'InternalServerError', message: 'x' };
+    // Three 500s: two quick retries in process, then back to the queue.
+    connector.answers = [fault, fault, fault];
     await contents.revise((await contents.get(JOB))!, { text: 'v3' });
     expect(await service.apply(task('update'), attempt('m2'))).toEqual({
       kind: 'retry',
       reason: 'InternalServerError',
     });
     expect((await records.get(TENANT, JOB, 'userId:29:a'))?.changeClaim).toBeUndefined();
-    connector.answers = [{ ok: false, status: 500, code: 'InternalServerError', message: 'x' }];
+    connector.answers = [fault, fault, fault];
     await service.apply(task('update'), attempt('m2', 3));
     expect((await records.get(TENANT, JOB, 'userId:29:a'))?.changeFailure).toMatchObject({
       op: 'update',

@@ -103,4 +103,19 @@ describe('delivery rate limiter', () => {
     await limiter.schedule('tenant-1', undefined, async () => undefined);
     expect(performance.now() - before).toBeLessThan(1000);
   });
+
+  it("reserves a chat's sends so that, whichever instances claim them, no second holds more than its limit", () => {
+    // Two instances reserving in turn through the user's row (the claim's ETag serializes them).
+    const a = new DeliveryRateLimiter({ tenantPerSecond: 50, conversationPerSecond: 7 });
+    const b = new DeliveryRateLimiter({ tenantPerSecond: 50, conversationPerSecond: 7 });
+    let reserved: number | undefined;
+    const times: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      reserved = (i % 2 ? a : b).reserveChatTime(reserved, 1_000_000 + i * 10);
+      times.push(reserved);
+    }
+    expect(busiestWindow(times, 1000)).toBeLessThanOrEqual(7);
+    // An idle chat is not held back by an old reservation.
+    expect(a.reserveChatTime(1_000_000, 5_000_000)).toBe(5_000_000);
+  });
 });

@@ -45,6 +45,7 @@ export function toUser(tenantId: string, row: Row): UserRecord {
     welcomedAt: (row.welcomedAt as string) || undefined,
     capHour: (row.capHour as string) || undefined,
     capCount: typeof row.capCount === 'number' ? row.capCount : 0,
+    chatNextAt: typeof row.chatNextAt === 'number' && row.chatNextAt > 0 ? row.chatNextAt : undefined,
     updatedAt: String(row.updatedAt ?? ''),
     etag: String(row.etag ?? ''),
   };
@@ -67,6 +68,7 @@ export function userEntity(user: Omit<UserRecord, 'etag'>) {
     welcomedAt: user.welcomedAt ?? '',
     capHour: user.capHour ?? '',
     capCount: user.capCount,
+    chatNextAt: user.chatNextAt ?? 0,
     updatedAt: user.updatedAt,
   };
 }

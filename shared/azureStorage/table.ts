@@ -52,6 +52,13 @@ export async function getOrUndefined<T extends object>(
   }
 }
 
+/** The OData filter for the rows of one partition whose RowKey starts with `prefix`. */
+export function prefixFilter(partitionKey: string, prefix: string): string {
+  const quoted = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  // Key parts are URI-encoded, so '~' sorts after every character a key can hold.
+  return `PartitionKey eq ${quoted(partitionKey)} and RowKey ge ${quoted(prefix)} and RowKey lt ${quoted(`${prefix}~`)}`;
+}
+
 /** Rows of one partition whose RowKey starts with `prefix`: a range read, never a table scan. */
 export async function listByPrefix<T extends object>(
   table: TableClient,
@@ -59,13 +66,8 @@ export async function listByPrefix<T extends object>(
   prefix: string,
   select?: string[],
 ): Promise<T[]> {
-  const quoted = (v: string) => `'${v.replace(/'/g, "''")}'`;
   const rows = table.listEntities<T>({
-    queryOptions: {
-      // Key parts are URI-encoded, so '~' sorts after every character a key can hold.
-      filter: `PartitionKey eq ${quoted(partitionKey)} and RowKey ge ${quoted(prefix)} and RowKey lt ${quoted(`${prefix}~`)}`,
-      ...(select ? { select } : {}),
-    },
+    queryOptions: { filter: prefixFilter(partitionKey, prefix), ...(select ? { select } : {}) },
   });
   const out: T[] = [];
   for await (const row of rows) out.push(row);

@@ -27,6 +27,7 @@ import {
   isPreconditionFailed,
   keyPart,
   listByPrefix,
+  prefixFilter,
   type LazyTable,
 } from './table.js';
 
@@ -54,6 +55,23 @@ export class TableConversationStore implements ConversationStore {
       userId = String(alias.userId);
     }
     return this.getUserById(tenantId, userId, table);
+  }
+
+  /**
+   * Up to `maxRows` user records of a tenant, in pages of 1,000 (one storage transaction each): the
+   * fan-out reads them once for a big job so each delivery need not read its user (deliver.ts).
+   */
+  async listUsers(tenantId: string, maxRows: number): Promise<UserRecord[]> {
+    const table = await this.table.client();
+    const pages = table
+      .listEntities<Row>({ queryOptions: { filter: prefixFilter(partitionOf(tenantId), 'user|') } })
+      .byPage({ maxPageSize: 1000 });
+    const out: UserRecord[] = [];
+    for await (const page of pages) {
+      for (const row of page) out.push(toUser(tenantId, row));
+      if (out.length >= maxRows) break;
+    }
+    return out;
   }
 
   async getUserById(tenantId: string, userId: string, client?: TableClient): Promise<UserRecord | undefined> {

@@ -4,6 +4,7 @@ import type { DeliveryRecord, DeliveryRecordStore } from '../stores/deliveryReco
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import type { OutcomeRecorder } from './outcome.js';
 import { eligibility, existingDeliveryAction, hourOf } from './policy.js';
+import type { DeliveryRateLimiter } from './rateLimiter.js';
 import type { Recipients } from './recipients.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
 
@@ -18,6 +19,7 @@ export interface ClaimOptions {
   records: DeliveryRecordStore;
   recipients: Recipients;
   outcomes: OutcomeRecorder;
+  limiter: Pick<DeliveryRateLimiter, 'reserveChatTime'>;
   recipientHourlyCap: number;
   /** A claim older than this is presumed abandoned by a crashed worker. */
   leaseMs: number;
@@ -40,7 +42,7 @@ export async function claimDelivery(
   let existing: DeliveryRecord | undefined;
   let fresh = false;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    let found = await o.recipients.resolve(task.tenantId, key, fresh);
+    let found = await o.recipients.resolve(task.tenantId, key, fresh, task.user);
     // The claim's ETag check only guards sends: a skip or failure from a cached record (say,
     // opted out before the user typed "start") must be confirmed by a fresh read.
     if (!fresh && found && (found.inactiveReason || found.optedOut)) {
@@ -49,7 +51,8 @@ export async function claimDelivery(
     fresh = true;
     const check = eligibility(found, key, now, o.recipientHourlyCap);
     if (!check.eligible) return o.outcomes.finishUnclaimed(task, check.outcome);
-    const user = check.user;
+    // The claim also reserves this send's time in the user's chat, shared by every instance.
+    const user = { ...check.user, chatNextAt: o.limiter.reserveChatTime(check.user.chatNextAt) };
 
     const hour = hourOf(now);
     const claim = await o.records.claim({

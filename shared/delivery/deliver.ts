@@ -53,6 +53,7 @@ export class DeliveryService {
       records: o.records,
       recipients,
       outcomes: this.outcomes,
+      limiter: o.limiter,
       recipientHourlyCap: o.recipientHourlyCap,
       leaseMs: o.claimLeaseMs ?? 2 * 60_000,
     };

@@ -56,6 +56,8 @@ export interface SendState {
   hasChat: boolean;
   /** The chat was already opened again once. */
   reopened: boolean;
+  /** Transient failures already retried in process for this delivery. */
+  transientRetries: number;
   /** Throttled calls wait in-process up to this long before going back to the queue. */
   maxWaitMs: number;
 }
@@ -65,6 +67,7 @@ type FailureAction =
   | { do: 'reschedule'; delayMs: number; reason: string }
   | { do: 'reopen-chat'; reason: string }
   | { do: 'deactivate'; reason: string }
+  | { do: 'retry-soon'; delayMs: number; reason: string }
   | { do: 'retry'; reason: string }
   | { do: 'fail'; reason: string };
 
@@ -91,7 +94,10 @@ export function decideFailure(failure: Failure, state: SendState): FailureAction
     case 'blocked':
       return { do: 'deactivate', reason };
     case 'transient':
-      return { do: 'retry', reason };
+      // Twice in process after a short back-off, then through the queue.
+      return state.transientRetries < 2
+        ? { do: 'retry-soon', delayMs: backoffMs(state.transientRetries + 1, 500), reason }
+        : { do: 'retry', reason };
     case 'permanent':
       return { do: 'fail', reason };
   }

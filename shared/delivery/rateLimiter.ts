@@ -7,13 +7,18 @@
  * The schedule is what uses the budget: a timer that fires late does not push every later slot
  * back, so lateness does not add up. The window is what keeps Teams happy: however late timers
  * fire and however the slots bunch up to catch up, Teams' sliding one-second window never sees more
- * than its limit. With several instances, give each its share (see README).
+ * than its limit. With a shared budget (`budget`), a tenant's calls instead wait for times from the
+ * schedule all instances share (budget/sharedBudget.ts, docs/scale-out.md).
  */
-interface RateLimiterOptions {
+import type { TenantBudget } from './budget/port.js';
+
+export interface RateLimiterOptions {
   tenantPerSecond: number;
   conversationPerSecond: number;
   /** Fraction of the budget the schedule plans to use, leaving room for jitter. */
   headroom?: number;
+  /** The tenant budget shared by every instance; without it each process paces to the whole limit. */
+  budget?: TenantBudget | undefined;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -32,6 +37,8 @@ const CATCH_UP_SLOTS = 2;
  * after one, the tenant plans and admits 10% fewer calls, so a burst of 429s does not follow.
  */
 const EASED_SHARE = 0.9;
+/** Share of a chat's limit its shared reservations plan, leaving room for uneven waits before sends. */
+const CHAT_SHARE = 0.85;
 const EASE_MS = 2000;
 
 /** Calls for one key, started in order on a planned schedule and capped by a sliding window. */
@@ -81,6 +88,11 @@ class Pacer {
     return mine;
   }
 
+  /** The end of a pause after 429s, as epoch ms. */
+  pausedUntilEpoch(): number {
+    return Date.now() + Math.max(0, this.pausedUntil - now());
+  }
+
   pause(ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, now() + ms);
   }
@@ -100,15 +112,21 @@ export class DeliveryRateLimiter {
     this.headroom = options.headroom ?? 0.97;
   }
 
-  /** Runs `call` when both the tenant's and (if given) the conversation's budgets allow. */
+  /** Calls that lost their shared time because they would have started too late. */
+  droppedTimes = 0;
+
+  /**
+   * Runs `call` when both the tenant's and (if given) the conversation's budgets allow; `notBefore`
+   * (epoch ms) is a time the conversation's shared budget reserved for this call.
+   */
   async schedule<T>(
     tenantId: string,
     conversationId: string | undefined,
     call: () => Promise<T>,
+    notBefore?: number,
   ): Promise<T> {
-    const tenant = this.tenant(tenantId);
     if (!conversationId) {
-      await tenant.turn();
+      await this.tenantTurn(tenantId);
       return call();
     }
     // One call at a time per chat (which keeps a user's messages in order); the conversation's
@@ -116,12 +134,24 @@ export class DeliveryRateLimiter {
     const key = `${tenantId}|${conversationId}`;
     const entry = this.conversation(key);
     const run = entry.busy.then(async () => {
+      const wait = notBefore === undefined ? 0 : notBefore - Date.now();
+      if (wait > 0) await sleep(wait);
       await entry.pacer.turn();
-      await tenant.turn();
+      await this.tenantTurn(tenantId);
       return call();
     });
     entry.busy = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The time (epoch ms) the next send to a chat may start, given the one reserved before it: spaced
+   * so that, whichever instances make them, a chat's sends stay under its per-second limit. The
+   * reservation is written with the delivery claim (one ETag-guarded transaction, no extra cost).
+   */
+  reserveChatTime(previous: number | undefined, at = Date.now()): number {
+    const gap = 1000 / (this.options.conversationPerSecond * CHAT_SHARE);
+    return Math.max(at, (previous ?? 0) + gap);
   }
 
   /**
@@ -135,6 +165,21 @@ export class DeliveryRateLimiter {
     recent.push(at);
     this.recentThrottles.set(tenantId, recent);
     if (recent.length >= 3) this.tenant(tenantId).pause(retryAfterMs);
+  }
+
+  /** Waits for the tenant's turn: a time from the shared budget if there is one, else local pacing. */
+  private async tenantTurn(tenantId: string): Promise<void> {
+    const budget = this.options.budget;
+    const tenant = this.tenant(tenantId);
+    if (!budget) return tenant.turn();
+    for (;;) {
+      const time = await budget.take(tenantId);
+      const wait = Math.max(time, tenant.pausedUntilEpoch()) - Date.now();
+      if (wait > 0) await sleep(wait);
+      if (Date.now() - time <= budget.maxLateMs) return;
+      // Started too late (a busy event loop, a pause after 429s): the time is gone, take the next.
+      this.droppedTimes++;
+    }
   }
 
   private pacer(perSecond: number): Pacer {

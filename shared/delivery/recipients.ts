@@ -17,10 +17,16 @@ export class Recipients {
     private readonly defaults: { botId: string | undefined; serviceUrl: string },
   ) {}
 
-  async resolve(tenantId: string, key: RecipientKey, fresh: boolean): Promise<UserRecord | undefined> {
+  /** A user by key: from the cache or the fan-out's `snapshot` unless `fresh`, else from the store. */
+  async resolve(
+    tenantId: string,
+    key: RecipientKey,
+    fresh: boolean,
+    snapshot?: UserRecord,
+  ): Promise<UserRecord | undefined> {
     const cacheKey = keyOf(tenantId, key);
     if (!fresh) {
-      const cached = this.users.get(cacheKey);
+      const cached = this.users.get(cacheKey) ?? (snapshot?.tenantId === tenantId ? snapshot : undefined);
       if (cached) return cached;
     }
     let user = await this.conversations.getUser(tenantId, key);

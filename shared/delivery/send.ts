@@ -45,6 +45,8 @@ export async function openChatAndSend(
   let conversationId = user.conversationId;
   let firstContact = false;
   let reopened = false;
+  let chatTime = user.chatNextAt;
+  let transientRetries = 0;
 
   for (let call = 0; call < MAX_CALLS; call++) {
     let answer: ConnectorResult<{ id?: string }>;
@@ -69,13 +71,19 @@ export async function openChatAndSend(
       answer = created;
     } else {
       const chat = conversationId;
-      answer = await o.limiter.schedule(task.tenantId, chat, async () => {
-        // Read in the rate-limit slot, right before the call: a recall recorded by now stops the send.
-        const latest = await o.hooks?.latest(task);
-        if (latest === 'recalled') return RECALLED;
-        if (latest) ({ activity, revision } = latest);
-        return o.connector.sendToConversation(serviceUrl, chat, activity);
-      });
+      answer = await o.limiter.schedule(
+        task.tenantId,
+        chat,
+        async () => {
+          // Read in the rate-limit slot, right before the call: a recall recorded by now stops the send.
+          const latest = await o.hooks?.latest(task);
+          if (latest === 'recalled') return RECALLED;
+          if (latest) ({ activity, revision } = latest);
+          return o.connector.sendToConversation(serviceUrl, chat, activity);
+        },
+        chatTime,
+      );
+      chatTime = undefined;
     }
 
     if (answer.ok) {
@@ -102,6 +110,7 @@ export async function openChatAndSend(
       call,
       hasChat: !!conversationId,
       reopened,
+      transientRetries,
       maxWaitMs: o.maxWaitMs,
     });
     const detail = answer.message;
@@ -124,6 +133,12 @@ export async function openChatAndSend(
         if (action.do === 'reschedule') {
           return o.outcomes.reschedule(task, claimed, action.delayMs, action.reason);
         }
+        await sleep(action.delayMs);
+        continue;
+      case 'retry-soon':
+        // A brief 5xx or timeout usually clears in a moment: retry here before handing the message
+        // back to the queue, whose visibility timeout (host.json) is many seconds.
+        transientRetries++;
         await sleep(action.delayMs);
         continue;
       case 'reopen-chat':

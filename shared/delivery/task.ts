@@ -1,4 +1,5 @@
 import type { NotificationMessage } from '../jobs/contract.js';
+import type { UserRecord } from '../stores/conversations.js';
 import type { DeliveryStatus } from '../stores/deliveryRecords.js';
 
 /** One recipient's share of a job, as carried on the deliveries queue. */
@@ -15,6 +16,8 @@ export interface DeliveryTask {
   /** How many times this delivery was rescheduled after throttling. */
   reschedules: number;
   traceparent?: string | undefined;
+  /** The recipient's record as the fan-out read it; used like a cached record (the claim checks its ETag). */
+  user?: UserRecord | undefined;
 }
 
 export interface AttemptContext {

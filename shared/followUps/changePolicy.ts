@@ -64,17 +64,30 @@ type Failure = Extract<ConnectorResult<unknown>, { ok: false }>;
 export type ChangeFailureAction =
   | { do: 'wait'; delayMs: number; reason: string }
   | { do: 'reschedule'; delayMs: number; reason: string }
+  | { do: 'retry-soon'; delayMs: number; reason: string }
   | { do: 'retry'; reason: string }
   | { do: 'fail'; reason: string };
 
 /** A failed update or delete: throttling waits, transient faults retry, the rest is recorded as failed. */
-export function decideChangeFailure(failure: Failure, call: number, maxWaitMs: number): ChangeFailureAction {
+export function decideChangeFailure(
+  failure: Failure,
+  call: number,
+  maxWaitMs: number,
+  transientRetries = 0,
+): ChangeFailureAction {
   // 501: the service does not do this at all (Agents Playground answers DELETE so); retrying cannot help.
   if (failure.status === 501) return { do: 'fail', reason: failure.code || 'Http501' };
-  const action = decideFailure(failure, { call, hasChat: false, reopened: true, maxWaitMs });
+  const action = decideFailure(failure, {
+    call,
+    hasChat: false,
+    reopened: true,
+    maxWaitMs,
+    transientRetries,
+  });
   switch (action.do) {
     case 'wait':
     case 'reschedule':
+    case 'retry-soon':
     case 'retry':
       return action;
     default:

@@ -84,6 +84,7 @@ export class ChangeService {
     const activityId = record.activityId!;
     const serviceUrl = await this.serviceUrlFor(task.tenantId, record.userId);
     const activity = toActivity(messageFor(content, record.acknowledgedAt));
+    let transientRetries = 0;
     for (let call = 0; call < MAX_CALLS; call++) {
       const answer: ConnectorResult<unknown> = await this.o.limiter.schedule(task.tenantId, chat, () =>
         task.op === 'update'
@@ -91,7 +92,13 @@ export class ChangeService {
           : this.o.connector.deleteActivity!(serviceUrl, chat, activityId),
       );
       if (answer.ok) return this.succeeded(task, record, content);
-      const action = decideChangeFailure(answer, call, this.maxWaitMs);
+      const action = decideChangeFailure(answer, call, this.maxWaitMs, transientRetries);
+      if (action.do === 'retry-soon') {
+        // As for sends: a brief 5xx or timeout usually clears in a moment, so retry here first.
+        transientRetries++;
+        await sleep(action.delayMs);
+        continue;
+      }
       if (action.do === 'wait' || action.do === 'reschedule') {
         this.o.limiter.throttled(task.tenantId, action.delayMs);
         telemetry().metric(MetricNames.throttles, 1, { tenantId: task.tenantId });

@@ -4,6 +4,7 @@ import type { DeliveryTask } from '../delivery/task.js';
 import type { QueueSender } from '../queues.js';
 import type { JobContentStore } from '../stores/jobContent.js';
 import type { JobRecord, JobStore, RejectedJobStore } from '../stores/jobs.js';
+import type { ConversationStore } from '../stores/conversations.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { currentTraceparent } from '../telemetry/traceContext.js';
 import {
@@ -15,6 +16,7 @@ import {
 } from './contract.js';
 import { parseAndCheckCard } from './card.js';
 import { recipientKeyString } from './recipient.js';
+import { userSnapshots } from './snapshots.js';
 
 /**
  * Accepting a job, the one way for every entry point: `checkJob` validates (HTTP, queue), `record`
@@ -37,6 +39,8 @@ interface IntakeOptions {
   /** Where updates and recalls find the job's content (revision 0 is written here). */
   contents?: JobContentStore | undefined;
   fanOutConcurrency?: number;
+  /** Reads a tenant's user records in bulk, so big jobs carry each recipient's record (see fanOut). */
+  users?: Pick<ConversationStore, 'listUsers'> | undefined;
 }
 
 /**
@@ -124,6 +128,7 @@ export class JobIntake {
   }
 
   private async fanOut(job: NotificationJob, acceptedAt: string): Promise<void> {
+    const users = await userSnapshots(this.o.users, job);
     const tasks: DeliveryTask[] = job.recipients.map((recipient) => ({
       v: 1,
       jobId: job.id,
@@ -136,6 +141,7 @@ export class JobIntake {
       reschedules: 0,
       // The intake span's context when there is one, so each delivery is its child.
       traceparent: currentTraceparent() ?? job.traceparent,
+      user: users.get(recipientKeyString(recipient)),
     }));
     const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
     await pMap(tasks, (task) => this.o.deliveryQueue.send(task, delay), {

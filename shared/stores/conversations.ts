@@ -29,6 +29,11 @@ export interface UserRecord extends UserProfile {
   welcomedAt?: string | undefined;
   capHour?: string | undefined;
   capCount: number;
+  /**
+   * Epoch ms reserved for the latest send to this user's 1:1 chat, written with each delivery claim, so
+   * instances space their sends to one chat under its per-conversation limit (rateLimiter.ts).
+   */
+  chatNextAt?: number | undefined;
   updatedAt: string;
   /** Opaque version of the stored record; every update is guarded by it. */
   etag: string;
@@ -63,6 +68,8 @@ export interface ConversationStore {
   /** A user by Teams user ID, AAD object ID or UPN (point reads only). */
   getUser(tenantId: string, key: RecipientKey): Promise<UserRecord | undefined>;
   getUserById(tenantId: string, userId: string): Promise<UserRecord | undefined>;
+  /** Up to `maxRows` of a tenant's users, read in pages (the fan-out's snapshots for big jobs). */
+  listUsers(tenantId: string, maxRows: number): Promise<UserRecord[]>;
   /** Read-modify-write with optimistic concurrency; returns the stored record and whether it changed. */
   updateUser(
     tenantId: string,

@@ -72,6 +72,14 @@ export class MemoryConversationStore implements ConversationStore {
     return user as UserRecord;
   }
 
+  async listUsers(tenantId: string, maxRows: number): Promise<UserRecord[]> {
+    const prefix = `${tenantId.toLowerCase()}|`;
+    return [...this.users]
+      .filter(([k]) => k.startsWith(prefix))
+      .slice(0, maxRows)
+      .map(([, u]) => ({ ...u, sources: [...u.sources] }));
+  }
+
   /** Stores a user as is (a test's seed, or a claim's counter), with a new etag. */
   put(next: Omit<UserRecord, 'etag'>): UserRecord {
     const pk = next.tenantId.toLowerCase();

@@ -1,0 +1,29 @@
+import { getOrUndefined, isConflict, isPreconditionFailed, keyPart, type LazyTable } from './table.js';
+import type { BudgetStore } from '../delivery/budget/port.js';
+import type { BudgetState } from '../delivery/budget/schedule.js';
+
+/** The tenant budget store on Table Storage (table `RateBudgets`): one row per tenant, `PartitionKey` the tenant, guarded by its ETag. */
+export class TableBudgetStore implements BudgetStore {
+  constructor(private readonly table: LazyTable) {}
+
+  async read(tenantId: string) {
+    const table = await this.table.client();
+    const row = await getOrUndefined<{ next?: number }>(table, keyPart(tenantId.toLowerCase()), 'budget');
+    if (!row || typeof row.next !== 'number' || !row.etag) return undefined;
+    return { state: { next: row.next }, etag: row.etag };
+  }
+
+  async write(tenantId: string, state: BudgetState, etag: string | undefined) {
+    const table = await this.table.client();
+    const entity = { partitionKey: keyPart(tenantId.toLowerCase()), rowKey: 'budget', next: state.next };
+    try {
+      const result = etag
+        ? await table.updateEntity(entity, 'Replace', { etag })
+        : await table.createEntity(entity);
+      return result.etag;
+    } catch (err) {
+      if (isConflict(err) || isPreconditionFailed(err)) return undefined;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,194 @@
+import type { BudgetStore, TenantBudget } from './port.js';
+import { defaultPolicy, grant, timesOf, type BudgetPolicy, type BudgetState } from './schedule.js';
+
+/**
+ * This instance's side of the shared tenant budget: callers wait for a time from the tenant's shared
+ * schedule; when this instance has callers but no times left, it takes a block of times from the
+ * store (a read and an ETag-guarded write; a write alone while no other instance writes). One request
+ * per tenant is in flight at a time, so the block size follows this instance's backlog.
+ */
+export interface SharedBudgetOptions {
+  store: BudgetStore;
+  /** The tenant's limit per second. */
+  ratePerSecond: number;
+  policy?: Partial<BudgetPolicy>;
+  /** Epoch ms; tests may move time. */
+  clock?: () => number;
+}
+
+export interface BudgetStats {
+  reads: number;
+  writes: number;
+  conflicts: number;
+  granted: number;
+  errors: number;
+}
+
+interface TenantState {
+  supply: number[];
+  waiters: Array<(time: number) => void>;
+  /** When the oldest waiter without a time arrived (epoch ms). */
+  oldestUnserved: number;
+  /** When this instance last got a block (epoch ms). */
+  lastGrant: number;
+  /** The last time this instance holds (epoch ms). */
+  lastTime: number;
+  cached: { state: BudgetState; etag: string } | undefined;
+  /** Our last write followed our own previous one: no other instance is writing, so skip the read. */
+  alone: boolean;
+  busy: boolean;
+  timer: NodeJS.Timeout | undefined;
+  /** The timer only waits for more callers: enough callers end it early. */
+  gathering: boolean;
+  failures: number;
+}
+
+/** Gathering stops once this many callers wait: a block of 10 already costs a write per 10 calls. */
+const GATHER_ENOUGH = 10;
+
+export class SharedTenantBudget implements TenantBudget {
+  private readonly tenants = new Map<string, TenantState>();
+  private readonly policy: BudgetPolicy;
+  private readonly clock: () => number;
+  private stopped = false;
+  readonly stats: BudgetStats = { reads: 0, writes: 0, conflicts: 0, granted: 0, errors: 0 };
+
+  constructor(private readonly o: SharedBudgetOptions) {
+    this.policy = { ...defaultPolicy(o.ratePerSecond), ...o.policy };
+    this.clock = o.clock ?? Date.now;
+  }
+
+  take(tenantId: string): Promise<number> {
+    const t = this.tenant(tenantId);
+    return new Promise<number>((resolve) => {
+      if (t.waiters.length === t.supply.length) t.oldestUnserved = this.clock();
+      t.waiters.push(resolve);
+      this.pump(tenantId, t);
+    });
+  }
+
+  /** How late a call may start after its time (see BudgetPolicy.maxLateMs). */
+  get maxLateMs(): number {
+    return this.policy.maxLateMs;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.tenants.values()) clearTimeout(t.timer);
+  }
+
+  private tenant(tenantId: string): TenantState {
+    const key = tenantId.toLowerCase();
+    let t = this.tenants.get(key);
+    if (!t) {
+      t = {
+        supply: [],
+        waiters: [],
+        oldestUnserved: 0,
+        lastGrant: 0,
+        lastTime: 0,
+        cached: undefined,
+        alone: false,
+        busy: false,
+        timer: undefined,
+        gathering: false,
+        failures: 0,
+      };
+      this.tenants.set(key, t);
+    }
+    return t;
+  }
+
+  /** Hands out held times to waiters in order, and asks for more while waiters remain. */
+  private pump(tenantId: string, t: TenantState): void {
+    // A time already past cannot be used any more (its caller would start late and bunch up).
+    const stale = this.clock() - this.policy.maxLateMs;
+    while (t.supply.length && t.supply[0]! < stale) t.supply.shift();
+    while (t.waiters.length && t.supply.length) t.waiters.shift()!(t.supply.shift()!);
+    const enough = Math.min(this.policy.maxBlock, GATHER_ENOUGH);
+    if (t.timer && t.gathering && t.waiters.length >= enough) {
+      clearTimeout(t.timer);
+      t.timer = undefined;
+      t.gathering = false;
+    }
+    if (!t.waiters.length || t.busy || t.timer || this.stopped) return;
+    // While busy, let callers gather for a moment so one write grants a whole block: a write per
+    // call would cost more storage transactions than the deliveries themselves. An idle tenant's
+    // first call asks at once.
+    const now = this.clock();
+    // An instance still holding times for the next half horizon lets others ask first, so a new
+    // instance gets its share at once rather than racing the busy ones.
+    const holdsUntil = t.lastTime - this.policy.horizonMs / 2;
+    if (holdsUntil > now) {
+      this.later(tenantId, t, holdsUntil - now, false);
+      return;
+    }
+    const gatherUntil = t.oldestUnserved + this.policy.gatherMs;
+    if (t.waiters.length < enough && now - t.lastGrant < 1000 && now < gatherUntil) {
+      this.later(tenantId, t, gatherUntil - now, false);
+      t.gathering = true;
+      return;
+    }
+    t.busy = true;
+    void this.request(tenantId, t).finally(() => {
+      t.busy = false;
+      this.pump(tenantId, t);
+    });
+  }
+
+  private later(tenantId: string, t: TenantState, ms: number, jitter = true): void {
+    // A little jitter, so instances waiting for the same moment do not all write at once.
+    t.timer = setTimeout(
+      () => {
+        t.timer = undefined;
+        t.gathering = false;
+        this.pump(tenantId, t);
+      },
+      Math.max(0, ms) + (jitter ? Math.random() * 10 : 0),
+    );
+  }
+
+  private async request(tenantId: string, t: TenantState): Promise<void> {
+    try {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        let current = t.cached;
+        if (!t.alone || !current) {
+          this.stats.reads++;
+          const read = await this.o.store.read(tenantId);
+          // Nobody wrote since our own last write: we are alone, and may skip the read next time.
+          t.alone = !!read && !!current && read.etag === current.etag;
+          current = read;
+        }
+        const want = t.waiters.length - t.supply.length;
+        if (want <= 0) return;
+        const decision = grant(current?.state, this.clock(), want, this.policy);
+        if (decision.kind === 'wait') {
+          // The real schedule is at least as full as what we read, so this wait is never too long.
+          t.cached = current;
+          this.later(tenantId, t, decision.retryAt - this.clock());
+          return;
+        }
+        this.stats.writes++;
+        const etag = await this.o.store.write(tenantId, decision.state, current?.etag);
+        if (etag) {
+          t.cached = { state: decision.state, etag };
+          t.failures = 0;
+          t.lastGrant = this.clock();
+          t.lastTime = decision.state.next - decision.block.gap;
+          t.oldestUnserved = this.clock();
+          this.stats.granted += decision.block.count;
+          t.supply.push(...timesOf(decision.block));
+          return;
+        }
+        this.stats.conflicts++;
+        t.alone = false;
+      }
+    } catch {
+      // Storage unreachable: wait and ask again; nothing is sent without a granted time.
+      this.stats.errors++;
+      t.alone = false;
+      t.failures++;
+      this.later(tenantId, t, Math.min(2000, 100 * 2 ** t.failures));
+    }
+  }
+}
