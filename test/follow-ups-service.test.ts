@@ -3,7 +3,7 @@ import type { BotConnector, ConnectorResult } from '../shared/delivery/connector
 import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
 import { ChangeService } from '../shared/followUps/changeService.js';
 import type { ChangeTask } from '../shared/followUps/changeTask.js';
-import { sendHooks } from '../shared/followUps/sendHooks.js';
+import { forgetContent, sendHooks } from '../shared/followUps/sendHooks.js';
 import { MemoryFollowUpStore, MemoryJobContentStore } from './support/memoryFollowUps.js';
 import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
 import { setTelemetry, telemetry, type Telemetry } from '../shared/telemetry/telemetry.js';
@@ -39,6 +39,7 @@ let connector: Connector;
 let service: ChangeService;
 
 beforeEach(async () => {
+  forgetContent(JOB); // the send hooks cache a job's content for a second, across tests too
   const conversations = new MemoryConversationStore();
   records = new MemoryDeliveryRecordStore(conversations);
   contents = new MemoryJobContentStore();
@@ -148,6 +149,9 @@ describe('the change service', () => {
     await contents.revise((await contents.get(JOB))!, { text: 'v2' });
     expect(await hooks.latest(deliveryTask)).toMatchObject({ revision: 1, activity: { text: 'v2' } });
     await contents.recall((await contents.get(JOB))!);
+    // Read within the second: the cached content, unless this process recorded the recall (it forgets).
+    expect(await hooks.latest(deliveryTask)).toMatchObject({ revision: 1 });
+    forgetContent(JOB);
     expect(await hooks.latest(deliveryTask)).toBe('recalled');
   });
 });

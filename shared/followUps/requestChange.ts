@@ -8,6 +8,7 @@ import type { JobContent, JobContentStore } from '../stores/jobContent.js';
 import type { JobStore } from '../stores/jobs.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import type { ChangeTask } from './changeTask.js';
+import { forgetContent } from './sendHooks.js';
 
 /**
  * Update and recall requests (PATCH and DELETE /api/notifications/{id}, `npm run notify -- update|recall`):
@@ -72,6 +73,7 @@ export async function updateJob(
     const changed = await d.contents.revise(content, check.job.message);
     if (changed.ok) {
       content = changed.content;
+      forgetContent(jobId);
       telemetry().event(
         EventNames.jobUpdated,
         { jobId, tenantId: content.tenantId },
@@ -95,6 +97,7 @@ export async function recallJob(jobId: string, d: ChangeDeps): Promise<ChangeReq
     const recalled = await d.contents.recall(content);
     if (recalled.ok) {
       content = recalled.content;
+      forgetContent(jobId);
       telemetry().event(EventNames.jobRecalled, { jobId, tenantId: content.tenantId });
       break;
     }
