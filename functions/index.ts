@@ -7,6 +7,8 @@ import '../shared/telemetry/start.js';
 import './messages/index.js';
 import './postNotification/index.js';
 import './getNotification/index.js';
+import './updateNotification/index.js';
+import './recallNotification/index.js';
 import './notificationJobs/index.js';
 import './notificationDeliveries/index.js';
 import './notificationJobsPoison/index.js';

@@ -7,6 +7,7 @@ import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
 import { TableJobStore, TableRejectedJobStore } from '../shared/azureStorage/tableJobStore.js';
 import { readStorageSettings } from '../shared/config.js';
+import { TableJobContentStore } from '../shared/azureStorage/tableJobContentStore.js';
 import { TableJobCounters } from '../shared/azureStorage/tableJobCounters.js';
 import { STATUS_FILTERS } from '../functions/getNotification/audienceStatus.js';
 import type { DeliveryStatus } from '../shared/stores/deliveryRecords.js';
@@ -40,6 +41,7 @@ async function main(args: string[]): Promise<number> {
     counters: new TableJobCounters(jobsTable),
     deliveryRecords: new TableDeliveryRecordStore(new LazyTable(tableClient(storage, TABLES.conversations))),
     rejected: new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected))),
+    contents: new TableJobContentStore(jobsTable),
   };
   const status = await getJobStatus(id, stores, { status: kind, size: Math.min(limit, 1000) });
   // An audience job's outcomes come a page at a time: follow the pages up to --limit.
@@ -69,7 +71,12 @@ async function main(args: string[]): Promise<number> {
   const t = status.totals;
   process.stdout.write(
     `job ${status.jobId} (tenant ${status.tenantId}, accepted ${status.acceptedAt})\n` +
-      `${t.recipients} recipients: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n`,
+      `${t.recipients} recipients: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n` +
+      // Audience jobs count outcomes only; follow-ups are shown per recipient (--status).
+      (t.read === undefined
+        ? ''
+        : `after the send: ${t.read} read, ${t.acknowledged} acknowledged, ${t.updated} updated, ${t.recalled} recalled, ${t.cancelled} cancelled, ${t.changeFailed} changes failed`) +
+      `${status.revision ? ` (revision ${status.revision})` : ''}${status.recalledAt ? ` (recalled ${status.recalledAt})` : ''}\n`,
   );
   if (status.expansion) {
     const e = status.expansion;
@@ -80,9 +87,17 @@ async function main(args: string[]): Promise<number> {
   for (const r of status.recipients) {
     const extra =
       r.status === 'sent'
-        ? `activity ${r.activityId ?? '?'}`
+        ? [
+            `activity ${r.activityId ?? '?'}`,
+            r.revisedAt ? `updated to revision ${r.revision}` : '',
+            r.readAt ? `read ${r.readAt}` : '',
+            r.acknowledgedAt ? `acknowledged ${r.acknowledgedAt}` : '',
+          ]
+            .filter(Boolean)
+            .join(', ')
         : [r.reason, r.detail].filter(Boolean).join(': ');
-    process.stdout.write(`  ${r.status.padEnd(8)} ${r.recipient}${extra ? `  ${extra}` : ''}\n`);
+    const failure = r.changeFailure ? `  ${r.changeFailure.op} failed: ${r.changeFailure.reason}` : '';
+    process.stdout.write(`  ${r.status.padEnd(9)} ${r.recipient}${extra ? `  ${extra}` : ''}${failure}\n`);
   }
   if (status.lastRejection) {
     const r = status.lastRejection;

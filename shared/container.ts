@@ -18,6 +18,10 @@ import { TableAudienceStore } from './azureStorage/tableAudienceStore.js';
 import { TableJobCounters } from './azureStorage/tableJobCounters.js';
 import { AudienceExpander } from './jobs/expand.js';
 import type { TeamRecord } from './stores/conversations.js';
+import { TableFollowUpStore } from './azureStorage/tableFollowUpStore.js';
+import { TableJobContentStore } from './azureStorage/tableJobContentStore.js';
+import { ChangeService } from './followUps/changeService.js';
+import { sendHooks } from './followUps/sendHooks.js';
 
 /** Table names; all created on first use. */
 export const TABLES = {
@@ -43,6 +47,8 @@ export function buildServices(
   const jobs = new TableJobStore(jobsTable);
   const counters = new TableJobCounters(jobsTable);
   const audiences = new TableAudienceStore(conversationsTable);
+  const contents = new TableJobContentStore(jobsTable);
+  const followUps = new TableFollowUpStore(conversationsTable);
   const rejected = new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected)));
   const jobQueue = new StorageQueueSender(queueClient(storage, JOBS_QUEUE));
   const deliveryQueue = new StorageQueueSender(queueClient(storage, DELIVERIES_QUEUE));
@@ -74,6 +80,7 @@ export function buildServices(
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
     counters,
+    hooks: sendHooks(contents, followUps),
   });
   const expander = new AudienceExpander({
     jobs,
@@ -87,7 +94,24 @@ export function buildServices(
     refreshRoster: async (team: TeamRecord) =>
       (await import('./roster/refresh.js')).refreshRoster(team, { config, conversations, audiences }),
   });
-  const intake = new JobIntake({ config, jobs, rejected, deliveryQueue, expander, users: conversations });
+  const changes = new ChangeService({
+    records: deliveryRecords,
+    followUps,
+    contents,
+    conversations,
+    connector,
+    limiter,
+    defaultServiceUrl: config.defaultServiceUrl,
+  });
+  const intake = new JobIntake({
+    config,
+    jobs,
+    rejected,
+    deliveryQueue,
+    expander,
+    users: conversations,
+    contents,
+  });
   return {
     config,
     conversations,
@@ -101,6 +125,9 @@ export function buildServices(
     delivery,
     limiter,
     budget,
+    contents,
+    followUps,
+    changes,
     intake,
     queueHost: readQueueHostSettings(),
   };

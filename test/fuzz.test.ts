@@ -354,12 +354,15 @@ describe('the queue function (notification-jobs)', () => {
     const byMessage = await eventually(
       async () => {
         const rejected = new Map((await rows('RejectedJobs')).map((r) => [String(r.queueMessageId), r]));
-        const jobs = await rows('Jobs');
+        const all = await rows('Jobs');
+        // Each accepted job also has its `content` row (revision 0), checked below.
+        const jobs = all.filter((r) => r.rowKey === 'job');
+        const contents = all.filter((r) => r.rowKey === 'content');
         // A Jobs row is written before its fan-out and marked when that is done; wait for the mark.
         const fannedOut = jobs.filter((j) => j.fannedOutAt).length;
         const done = fannedOut + sent.filter((s) => rejected.has(s.messageId)).length;
         return done >= sent.length && plainIds.every(([id]) => rejected.has(id))
-          ? { rejected, jobs }
+          ? { rejected, jobs, contents }
           : undefined;
       },
       60_000,
@@ -386,6 +389,11 @@ describe('the queue function (notification-jobs)', () => {
     // Nothing half-valid: one Jobs row per accepted job, each complete and fanned out, and exactly its
     // recipients' deliveries on the queue.
     expect(byMessage.jobs.length, `seed ${SEED}`).toBe(accepted.length);
+    // And one content row per accepted job, with the job's tenant and revision 0, none for a rejected one.
+    expect(byMessage.contents.map((c) => c.partitionKey).sort(), `seed ${SEED}`).toEqual(
+      byMessage.jobs.map((j) => j.partitionKey).sort(),
+    );
+    for (const c of byMessage.contents) expect([c.tenantId, c.revision]).toEqual([TENANT, 0]);
     for (const job of byMessage.jobs) {
       expect(job.fannedOutAt, `seed ${SEED}`).toBeTruthy();
       expect(job.tenantId).toBe(TENANT);
@@ -628,6 +636,13 @@ describe('POST /api/messages', () => {
         expect(typeof row.serviceUrl, what).toBe('string');
       } else if (rowKey.startsWith('member|')) {
         expect(typeof row.userId === 'string' && typeof row.teamId === 'string', what).toBe(true);
+      } else if (rowKey.startsWith('chat|')) {
+        // A sent message's index row (read receipts, card presses) names its delivery.
+        expect(typeof row.jobId === 'string' && typeof row.activityId === 'string', what).toBe(true);
+        expect(
+          stored.some((r) => String(r.rowKey).startsWith(`dlv|${encodeURIComponent(String(row.jobId))}|`)),
+          what,
+        ).toBe(true);
       } else if (!rowKey.startsWith('aad|') && !rowKey.startsWith('upn|') && !rowKey.startsWith('dlv|')) {
         throw new Error(`unexpected row ${what}`);
       }

@@ -16,7 +16,14 @@ export interface StatusPage {
   size?: number | undefined;
 }
 
-export const STATUS_FILTERS: readonly DeliveryStatus[] = ['pending', 'sent', 'failed', 'skipped'];
+export const STATUS_FILTERS: readonly DeliveryStatus[] = [
+  'pending',
+  'sent',
+  'failed',
+  'skipped',
+  'recalled',
+  'cancelled',
+];
 
 export async function audienceJobStatus(
   job: JobRecord,

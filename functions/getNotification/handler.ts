@@ -20,10 +20,10 @@ export async function handleGetNotification(request: HttpRequest): Promise<HttpR
     };
   }
   const size = request.query.get('pageSize');
-  const { jobs, deliveryRecords, rejected, counters } = services();
+  const { jobs, deliveryRecords, rejected, counters, contents } = services();
   const status = await getJobStatus(
     id,
-    { jobs, deliveryRecords, rejected, counters },
+    { jobs, deliveryRecords, rejected, counters, contents },
     {
       status: filter as DeliveryStatus | undefined,
       continuationToken: request.query.get('continuationToken') ?? undefined,

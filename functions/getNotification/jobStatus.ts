@@ -1,5 +1,9 @@
-import type { DeliveryRecordStore, DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
-import type { DeliveryRecord } from '../../shared/stores/deliveryRecords.js';
+import type {
+  DeliveryRecord,
+  DeliveryRecordStore,
+  DeliveryStatus,
+} from '../../shared/stores/deliveryRecords.js';
+import type { JobContentStore } from '../../shared/stores/jobContent.js';
 import type {
   JobCounterStore,
   JobStore,
@@ -7,6 +11,15 @@ import type {
   RejectionSummary,
 } from '../../shared/stores/jobs.js';
 import { audienceJobStatus, type StatusPage } from './audienceStatus.js';
+import {
+  contentSummary,
+  countFollowUps,
+  emptyFollowUpTotals,
+  FINAL_STATUSES,
+  followUpFieldsOf,
+  shownStatus,
+  type FollowUpTotals,
+} from './followUpStatus.js';
 
 /** A job's per-recipient outcomes and totals, as shown by the status API and `npm run status`. */
 
@@ -19,6 +32,13 @@ interface RecipientStatus {
   conversationId?: string | undefined;
   attempts: number;
   completedAt?: string | undefined;
+  updated?: boolean | undefined;
+  revision?: number | undefined;
+  revisedAt?: string | undefined;
+  readAt?: string | undefined;
+  acknowledgedAt?: string | undefined;
+  recalledAt?: string | undefined;
+  changeFailure?: DeliveryRecord['changeFailure'];
 }
 
 export interface JobStatus {
@@ -28,7 +48,13 @@ export interface JobStatus {
   source: string;
   /** True once every recipient has a final outcome. */
   complete: boolean;
-  totals: Record<'recipients' | 'sent' | 'failed' | 'skipped' | 'pending', number>;
+  /** Follow-up totals (read, acknowledged, …) are counted for jobs that name their recipients. */
+  totals: Record<'recipients' | 'sent' | 'failed' | 'skipped' | 'pending', number> & Partial<FollowUpTotals>;
+  /** The content revision recipients see now (0: as accepted), and when the job was recalled. */
+  revision?: number;
+  revisedAt?: string;
+  recalledAt?: string;
+  acknowledge?: boolean;
   recipients: RecipientStatus[];
   /** Audience jobs: how far the audience was read and queued ("expanded n of about N"). */
   expansion?: {
@@ -57,10 +83,15 @@ export async function getJobStatus(
     deliveryRecords: DeliveryRecordStore;
     rejected?: RejectedJobStore;
     counters?: JobCounterStore;
+    contents?: JobContentStore;
   },
   page: StatusPage = {},
 ): Promise<JobStatus | undefined> {
-  const [job, rejection] = await Promise.all([stores.jobs.get(jobId), stores.rejected?.getForJob(jobId)]);
+  const [job, rejection, content] = await Promise.all([
+    stores.jobs.get(jobId),
+    stores.rejected?.getForJob(jobId),
+    stores.contents?.get(jobId),
+  ]);
   if (!job) {
     if (!rejection) return undefined;
     return {
@@ -69,7 +100,7 @@ export async function getJobStatus(
       acceptedAt: '',
       source: rejection.source,
       complete: true,
-      totals: { recipients: 0, sent: 0, failed: 0, skipped: 0, pending: 0 },
+      totals: { recipients: 0, sent: 0, failed: 0, skipped: 0, pending: 0, ...emptyFollowUpTotals() },
       recipients: [],
       rejected: true,
       reason: rejection.reason,
@@ -79,17 +110,25 @@ export async function getJobStatus(
   }
   if (job.audience && stores.counters) {
     const status = await audienceJobStatus(job, { ...stores, counters: stores.counters }, page);
-    return rejection ? { ...status, lastRejection: rejection } : status;
+    return { ...status, ...contentSummary(content), ...(rejection ? { lastRejection: rejection } : {}) };
   }
   const records = new Map(
     (await stores.deliveryRecords.listForJob(job.tenantId, jobId)).map((r) => [r.recipient, r]),
   );
-  const totals = { recipients: job.recipients.length, sent: 0, failed: 0, skipped: 0, pending: 0 };
+  const totals = {
+    recipients: job.recipients.length,
+    sent: 0,
+    failed: 0,
+    skipped: 0,
+    pending: 0,
+    ...emptyFollowUpTotals(),
+  };
   const recipients = job.recipients.map((recipient): RecipientStatus => {
     const r = records.get(recipient);
-    // `sending` is an attempt in flight; to a reader it is still pending.
-    const status: DeliveryStatus = !r || r.status === 'sending' ? 'pending' : r.status;
-    totals[status === 'sent' || status === 'failed' || status === 'skipped' ? status : 'pending'] += 1;
+    const status = shownStatus(r);
+    if (status === 'sent' || status === 'failed' || status === 'skipped') totals[status] += 1;
+    else if (!(FINAL_STATUSES as readonly string[]).includes(status)) totals.pending += 1;
+    countFollowUps(totals, r);
     return toRecipientStatus(recipient, r);
   });
   return {
@@ -99,6 +138,7 @@ export async function getJobStatus(
     source: job.source,
     complete: totals.pending === 0,
     totals,
+    ...contentSummary(content),
     recipients: page.status ? recipients.filter((r) => r.status === page.status) : recipients,
     ...(rejection ? { lastRejection: rejection } : {}),
   };
@@ -108,12 +148,13 @@ export async function getJobStatus(
 export function toRecipientStatus(recipient: string, r: DeliveryRecord | undefined): RecipientStatus {
   return {
     recipient,
-    status: !r || r.status === 'sending' ? 'pending' : r.status,
+    status: shownStatus(r),
     reason: r?.reason,
     detail: r?.detail,
     activityId: r?.activityId,
     conversationId: r?.conversationId,
     attempts: r?.attempts ?? 0,
     completedAt: r?.completedAt,
+    ...followUpFieldsOf(r),
   };
 }

@@ -3,6 +3,7 @@ import type { DeliveryService } from '../../shared/delivery/deliver.js';
 import type { JobIntake } from '../../shared/jobs/intake.js';
 import type { QueueSender } from '../../shared/queues.js';
 import type { ConversationStore } from '../../shared/stores/conversations.js';
+import type { FollowUpDependencies } from './followUps.js';
 
 /** What the bot's parts are given, and the Teams channel data they read. */
 
@@ -12,6 +13,8 @@ export interface BotDependencies {
   intake: JobIntake;
   delivery: DeliveryService;
   deliveryQueue: QueueSender;
+  /** Acknowledgements and read receipts; without it card presses get the generic answer. */
+  followUps?: FollowUpDependencies | undefined;
 }
 
 export type ChannelData = {

@@ -45,6 +45,7 @@ function botServices() {
         conversations: s.conversations,
         intake: s.intake,
         delivery: s.delivery,
+        followUps: { contents: s.contents, followUps: s.followUps, deliveryRecords: s.deliveryRecords },
         deliveryQueue: s.deliveryQueue,
       }),
     };

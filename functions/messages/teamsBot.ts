@@ -5,6 +5,8 @@ import type { BotDependencies, ChannelData } from './botTypes.js';
 import { answerCardAction } from './cardActions.js';
 import { Conversation } from './conversation.js';
 import { Membership } from './membership.js';
+import { FollowUps, isAcknowledgement } from './followUps.js';
+import { READ_RECEIPT_EVENT } from '../../shared/followUps/readReceipts.js';
 
 /**
  * What the bot does with each activity Teams sends: this file routes it; membership.ts keeps the
@@ -24,10 +26,12 @@ export class TeamsNotifierBot {
 
   private readonly membership: Membership;
   private readonly conversation: Conversation;
+  private readonly followUps: FollowUps | undefined;
 
   constructor(private readonly d: BotDependencies) {
     this.membership = new Membership(d);
     this.conversation = new Conversation(d);
+    this.followUps = d.followUps && new FollowUps(d.followUps);
   }
 
   async onTurn(context: TurnContext, outcome: TurnOutcome): Promise<void> {
@@ -84,7 +88,12 @@ export class TeamsNotifierBot {
         if (activity.value !== undefined && !activity.text?.trim()) return c.cardSubmit;
         return scope === 'personal' ? c.personalMessage : c.groupMessage;
       case 'invoke':
-        return activity.name === 'adaptiveCard/action' ? answerCardAction : undefined;
+        if (activity.name !== 'adaptiveCard/action') return undefined;
+        return this.followUps && isAcknowledgement(activity.value)
+          ? this.followUps.acknowledge
+          : answerCardAction;
+      case 'event':
+        return activity.name === READ_RECEIPT_EVENT ? this.followUps?.readReceipt : undefined;
       default:
         return undefined;
     }

@@ -6,6 +6,8 @@ import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE } from '../../shared/queues.js';
 import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
 import { reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
+import { isChangeTask } from '../../shared/followUps/changeTask.js';
+import { handleChangeTask } from './changeTask.js';
 
 const QUEUE = DELIVERIES_QUEUE;
 
@@ -14,7 +16,8 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
   const raw = typeof meta.queueTrigger === 'string' ? meta.queueTrigger : item;
   const decoded = typeof raw === 'string' ? decodeJobText(raw) : undefined;
   const task = (decoded?.ok ? decoded.value : item) as DeliveryTask;
-  const { delivery, deliveryQueue, queueHost } = services();
+  const { delivery, deliveryQueue, queueHost, changes } = services();
+  if (isChangeTask(task)) return handleChangeTask(task, context, changes, deliveryQueue, queueHost);
   if (!task || typeof task !== 'object' || task.v !== 1 || !task.jobId || !task.recipient || !task.tenantId) {
     // Only the job function writes this queue; anything else is not ours to retry.
     context.error('deliveries: message is not a delivery task; dropped to the poison queue');

@@ -4,6 +4,7 @@ import type { DeliveryTask } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
 import { TERMINAL } from '../../shared/stores/deliveryRecords.js';
+import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { queueMessageText, reportPoisoned } from '../../shared/triggers/queueTelemetry.js';
 
@@ -44,6 +45,17 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     return;
   }
   const current = await deliveryRecords.get(task.tenantId, task.jobId, task.recipient);
+  if (isChangeTask(task)) {
+    // An update or recall that failed every attempt: the copy's record says so; the send stands as it was.
+    if (current) {
+      const at = new Date().toISOString();
+      const failure = { op: task.op, revision: task.revision, reason: 'Poisoned', at };
+      await services().followUps.write(task.tenantId, current, { changeClaim: '', changeFailure: failure });
+    }
+    reportPoisoned(DELIVERIES_QUEUE, 'ChangePoisoned', task.jobId, task.tenantId);
+    context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: ${task.op} failed on every attempt`);
+    return;
+  }
   let reason = current?.reason ?? 'Poisoned';
   if (!current || !TERMINAL.has(current.status)) {
     // The last attempt could not record an outcome (a storage outage, a crash): the job's status says so.

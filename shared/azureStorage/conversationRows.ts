@@ -1,5 +1,6 @@
 import type { UserRecord } from '../stores/conversations.js';
 import type { DeliveryRecord, DeliveryStatus } from '../stores/deliveryRecords.js';
+import { toFollowUpFields } from './followUpRows.js';
 import { keyPart } from './table.js';
 
 /**
@@ -12,6 +13,8 @@ import { keyPart } from './table.js';
  *   team|<teamId>             a team the bot was installed in             (conversation store)
  *   member|<teamId>|<userId>  roster membership, so an uninstall can find the team's users
  *   dlv|<jobId>|<recipient>   a delivery record                           (delivery record store)
+ *   chat|<conversationId>|<n> a sent message, by chat and activity ID     (follow-up store, followUpRows.ts)
+ *   readmark|<conversationId> a chat's last read receipt watermark       (follow-up store)
  * Delivery records share the recipient's partition so a claim and the recipient's hourly counter
  * commit in one entity-group transaction.
  */
@@ -88,6 +91,7 @@ export function toDeliveryRecord(row: Row): DeliveryRecord {
     completedAt: opt('completedAt'),
     updatedAt: String(row.updatedAt ?? ''),
     etag: String(row.etag ?? ''),
+    ...toFollowUpFields(row),
   };
 }
 

@@ -33,6 +33,19 @@ export interface BotConnector {
     conversationId: string,
     activity: Record<string, unknown>,
   ): Promise<ConnectorResult<{ id?: string }>>;
+  /** PUT /v3/conversations/{conversationId}/activities/{activityId}: replace a sent message. */
+  updateActivity?(
+    serviceUrl: string,
+    conversationId: string,
+    activityId: string,
+    activity: Record<string, unknown>,
+  ): Promise<ConnectorResult<{ id?: string }>>;
+  /** DELETE /v3/conversations/{conversationId}/activities/{activityId}: delete a sent message. */
+  deleteActivity?(
+    serviceUrl: string,
+    conversationId: string,
+    activityId: string,
+  ): Promise<ConnectorResult<unknown>>;
 }
 
 /** The failure code of a call refused because its service URL is not a Bot Framework host. */
@@ -79,11 +92,30 @@ export class HttpBotConnector implements BotConnector {
     return this.call<{ id?: string }>(serviceUrl, path, 'SendToConversation', activity);
   }
 
+  // Update and delete, as Microsoft documents them for bots (and botbuilder's ConnectorClient sends them):
+  // https://learn.microsoft.com/microsoftteams/platform/bots/how-to/update-and-delete-bot-messages
+  updateActivity(
+    serviceUrl: string,
+    conversationId: string,
+    activityId: string,
+    activity: Record<string, unknown>,
+  ) {
+    const path = activityPath(conversationId, activityId);
+    const body = { ...activity, id: activityId };
+    return this.call<{ id?: string }>(serviceUrl, path, 'UpdateActivity', body, 'PUT');
+  }
+
+  deleteActivity(serviceUrl: string, conversationId: string, activityId: string) {
+    const path = activityPath(conversationId, activityId);
+    return this.call<unknown>(serviceUrl, path, 'DeleteActivity', undefined, 'DELETE');
+  }
+
   private async call<T>(
     serviceUrl: string,
     path: string,
     name: string,
     body: unknown,
+    method: 'POST' | 'PUT' | 'DELETE' = 'POST',
   ): Promise<ConnectorResult<T>> {
     const token = await this.options.token();
     // With a token the target must be a Bot Framework host; without one (local emulator) nothing secret leaves.
@@ -101,12 +133,12 @@ export class HttpBotConnector implements BotConnector {
     let status = 0;
     try {
       const response = await this.fetch(url, {
-        method: 'POST',
+        method,
         headers: {
-          'content-type': 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
-        body: JSON.stringify(body),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       status = response.status;
@@ -140,6 +172,9 @@ export class HttpBotConnector implements BotConnector {
     }
   }
 }
+
+const activityPath = (conversationId: string, activityId: string) =>
+  `v3/conversations/${encodeURIComponent(conversationId)}/activities/${encodeURIComponent(activityId)}`;
 
 function safeJson(text: string): unknown {
   if (!text) return undefined;

@@ -10,6 +10,7 @@ import { Recipients } from './recipients.js';
 import { openChatAndSend, type SendOptions } from './send.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
 import type { JobCounterStore } from '../stores/jobs.js';
+import type { SendHooks } from '../followUps/sendHooks.js';
 
 /**
  * Delivers one message to one recipient, exactly once: resolve the recipient with point reads,
@@ -36,6 +37,8 @@ interface DeliveryServiceOptions {
   outcomeWriteRetryMs?: number;
   /** Audience jobs' outcome counters. */
   counters?: JobCounterStore | undefined;
+  /** Updates and recalls: see send.ts. */
+  hooks?: SendHooks | undefined;
 }
 
 export class DeliveryService {
@@ -64,6 +67,7 @@ export class DeliveryService {
       recipients,
       outcomes: this.outcomes,
       maxWaitMs: o.maxInProcessWaitMs ?? 10_000,
+      hooks: o.hooks,
     };
   }
 

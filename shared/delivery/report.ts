@@ -26,6 +26,8 @@ export function reportOutcome(task: DeliveryTask, outcome: DeliveryOutcome, atte
     t.metric(MetricNames.deliveryLatency, latency, { tenantId: task.tenantId });
   } else if (outcome.status === 'failed') {
     t.event(EventNames.deliveryFailed, props, { attempts, reschedules: task.reschedules });
+  } else if (outcome.status === 'cancelled') {
+    t.event(EventNames.deliveryCancelled, props);
   } else {
     t.event(EventNames.deliverySkipped, props);
   }

@@ -8,6 +8,7 @@ import { decideFailure } from './policy.js';
 import type { DeliveryRateLimiter } from './rateLimiter.js';
 import type { Recipients } from './recipients.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
+import type { SendHooks } from '../followUps/sendHooks.js';
 
 export interface SendOptions {
   connector: BotConnector;
@@ -16,7 +17,12 @@ export interface SendOptions {
   outcomes: OutcomeRecorder;
   /** Throttled calls wait in-process up to this long before being rescheduled through the queue. */
   maxWaitMs: number;
+  /** Updates and recalls (shared/followUps/): the latest content just before sending, the chat index after. */
+  hooks?: SendHooks | undefined;
 }
+
+/** The answer standing in for a send that found its job recalled: nothing went out. */
+const RECALLED = { ok: false as const, status: 0, code: 'Recalled', message: 'the job was recalled' };
 
 const MAX_CALLS = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -34,7 +40,8 @@ export async function openChatAndSend(
 ): Promise<DeliveryResult> {
   let user = claimedUser;
   const serviceUrl = await o.recipients.serviceUrlFor(user);
-  const activity = toActivity(task.message);
+  let activity = toActivity(task.message);
+  let revision: number | undefined;
   let conversationId = user.conversationId;
   let firstContact = false;
   let reopened = false;
@@ -67,18 +74,35 @@ export async function openChatAndSend(
       answer = await o.limiter.schedule(
         task.tenantId,
         chat,
-        () => o.connector.sendToConversation(serviceUrl, chat, activity),
+        async () => {
+          // Read in the rate-limit slot, right before the call: a recall recorded by now stops the send.
+          const latest = await o.hooks?.latest(task);
+          if (latest === 'recalled') return RECALLED;
+          if (latest) ({ activity, revision } = latest);
+          return o.connector.sendToConversation(serviceUrl, chat, activity);
+        },
         chatTime,
       );
       chatTime = undefined;
     }
 
     if (answer.ok) {
-      return o.outcomes.finish(task, claimed, {
+      const result = await o.outcomes.finish(task, claimed, {
         status: 'sent',
         activityId: answer.body.id,
         conversationId,
         firstContact,
+        userId: user.userId,
+        revision,
+      });
+      // Indexed once the record is final, so a read receipt never races the outcome's write.
+      if (answer.body.id && conversationId) await o.hooks?.sent(task, conversationId, answer.body.id);
+      return result;
+    }
+    if (answer === RECALLED) {
+      return o.outcomes.finish(task, claimed, {
+        status: 'cancelled',
+        reason: 'Recalled',
         userId: user.userId,
       });
     }

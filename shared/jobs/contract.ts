@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { withAcknowledgeButton } from './acknowledge.js';
 import { decodeJobText } from './decode.js';
 import schema from './notification-job.v1.schema.json' with { type: 'json' };
 import { recipientKeyString, toRecipientKey, type RecipientKey, type RecipientRef } from './recipient.js';
@@ -29,6 +30,8 @@ export interface NotificationJobInput {
   notBefore?: string;
   expiresAt?: string;
   traceparent?: string;
+  /** Add an acknowledgement button (acknowledge.ts); `title` is the button's text. */
+  acknowledge?: boolean | { title?: string };
 }
 
 /** A job after validation: ID assigned, tenant lower-cased, recipients normalised and de-duplicated. */
@@ -42,6 +45,22 @@ export interface NotificationJob {
   notBefore?: string | undefined;
   expiresAt?: string | undefined;
   traceparent?: string | undefined;
+  /** Set when the job asked for an acknowledgement button. */
+  acknowledge?: { title: string } | undefined;
+}
+
+/** What recipients get: the message, with the acknowledgement button when the job asked for one. */
+export function deliveredMessage(
+  job: Pick<NotificationJob, 'id' | 'message' | 'acknowledge'>,
+  message: NotificationMessage = job.message,
+): NotificationMessage {
+  return job.acknowledge ? withAcknowledgeButton(message, job.id, job.acknowledge.title) : message;
+}
+
+function acknowledgeOption(value: NotificationJobInput['acknowledge']): { title: string } | undefined {
+  if (!value) return undefined;
+  const title = typeof value === 'object' ? value.title?.trim() : undefined;
+  return { title: title || 'Acknowledge' };
 }
 
 export type RejectionReason =
@@ -120,7 +139,9 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
     const errors = (validateSchema.errors ?? []).map(describe);
     return { ok: false, reason: 'SchemaInvalid', errors: [...new Set(errors)], jobId };
   }
-  const bytes = messageBytes(input.message);
+  const id = input.id ?? randomUUID();
+  const acknowledge = acknowledgeOption(input.acknowledge);
+  const bytes = messageBytes(deliveredMessage({ id, message: input.message, acknowledge }));
   if (bytes > MAX_MESSAGE_BYTES) {
     return {
       ok: false,
@@ -154,7 +175,7 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
   return {
     ok: true,
     job: {
-      id: input.id ?? randomUUID(),
+      id,
       tenantId: input.tenantId.toLowerCase(),
       recipients,
       ...(audience ? { audience } : {}),
@@ -162,6 +183,7 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
       notBefore: input.notBefore,
       expiresAt: input.expiresAt,
       traceparent: input.traceparent,
+      ...(acknowledge ? { acknowledge } : {}),
     },
   };
 }
@@ -182,12 +204,13 @@ export function toWireJob(job: NotificationJob): NotificationJobInput {
   if (job.notBefore) wire.notBefore = job.notBefore;
   if (job.expiresAt) wire.expiresAt = job.expiresAt;
   if (job.traceparent) wire.traceparent = job.traceparent;
+  if (job.acknowledge) wire.acknowledge = job.acknowledge;
   return wire;
 }
 
 /** Identity of a job's content, so a reused ID with different content is caught. */
 export function contentHash(job: NotificationJob): string {
-  const { tenantId, recipients, message, notBefore, expiresAt, audience } = job;
+  const { tenantId, recipients, message, notBefore, expiresAt, audience, acknowledge } = job;
   const canonical = JSON.stringify({
     tenantId,
     recipients: recipients.map(recipientKeyString).sort(),
@@ -196,6 +219,8 @@ export function contentHash(job: NotificationJob): string {
     message,
     notBefore: notBefore ?? null,
     expiresAt: expiresAt ?? null,
+    // Only present when asked for, so jobs accepted before the option existed keep their hash.
+    ...(acknowledge ? { acknowledge } : {}),
   });
   return createHash('sha256').update(canonical).digest('base64url');
 }

@@ -2,12 +2,14 @@ import pMap from 'p-map';
 import { isTenantAllowed, type AppConfig } from '../config.js';
 import type { DeliveryTask } from '../delivery/task.js';
 import type { QueueSender } from '../queues.js';
+import type { JobContentStore } from '../stores/jobContent.js';
 import type { JobRecord, JobStore, RejectedJobStore } from '../stores/jobs.js';
 import type { ConversationStore, UserRecord } from '../stores/conversations.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { currentTraceparent } from '../telemetry/traceContext.js';
 import {
   contentHash,
+  deliveredMessage,
   type NotificationJob,
   type RejectionReason,
   type ValidationResult,
@@ -36,6 +38,8 @@ interface IntakeOptions {
   jobs: JobStore;
   rejected: RejectedJobStore;
   deliveryQueue: QueueSender;
+  /** Where updates and recalls find the job's content (revision 0 is written here). */
+  contents?: JobContentStore | undefined;
   fanOutConcurrency?: number;
   /** Expands teams and allUsers (expand.ts); without it an audience job is refused. */
   expander?: AudienceExpander | undefined;
@@ -110,6 +114,15 @@ export class JobIntake {
       expiresAt: job.expiresAt,
     });
     if (!created && stored.contentHash !== hash) return reusedIdRefusal(job.id);
+    // Before any delivery: an update or recall needs the content, and the bot an acknowledged card.
+    if (created || !stored.fannedOutAt) {
+      await this.o.contents?.ensure({
+        jobId: job.id,
+        tenantId: job.tenantId,
+        message: job.message,
+        acknowledgeTitle: job.acknowledge?.title,
+      });
+    }
     if (created) {
       telemetry().event(
         EventNames.jobAccepted,
@@ -144,7 +157,7 @@ export class JobIntake {
       jobId: job.id,
       tenantId: job.tenantId,
       recipient,
-      message: job.message,
+      message: deliveredMessage(job),
       acceptedAt,
       notBefore: job.notBefore,
       expiresAt: job.expiresAt,

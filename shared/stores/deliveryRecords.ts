@@ -7,10 +7,17 @@ import type { UserRecord } from './conversations.js';
  * azureStorage/tableDeliveryRecordStore.ts.
  */
 
-export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped';
-export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'failed', 'skipped']);
+/** `recalled` (a sent copy deleted) and `cancelled` (never sent: the job was recalled) end a delivery too. */
+export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped' | 'recalled' | 'cancelled';
+export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set([
+  'sent',
+  'failed',
+  'skipped',
+  'recalled',
+  'cancelled',
+]);
 
-export interface DeliveryRecord {
+export interface DeliveryRecord extends FollowUpFields {
   jobId: string;
   recipient: string;
   status: DeliveryStatus;
@@ -28,9 +35,24 @@ export interface DeliveryRecord {
   etag: string;
 }
 
+/** After the send (stores/followUps.ts): what happened to the sent copy since. */
+export interface FollowUpFields {
+  /** The job content revision the chat shows (0: as accepted). */
+  revision?: number | undefined;
+  revisedAt?: string | undefined;
+  recalledAt?: string | undefined;
+  readAt?: string | undefined;
+  acknowledgedAt?: string | undefined;
+  /** The last update or recall that failed for this copy, and why. */
+  changeFailure?:
+    { op: string; revision: number; reason: string; detail?: string; at: string } | null | undefined;
+  /** `<token>|<at>|<op>:<revision>` while an update or recall of this copy is in flight. */
+  changeClaim?: string | undefined;
+}
+
 export type DeliveryOutcome = Pick<
   DeliveryRecord,
-  'status' | 'reason' | 'detail' | 'userId' | 'conversationId' | 'activityId' | 'firstContact'
+  'status' | 'reason' | 'detail' | 'userId' | 'conversationId' | 'activityId' | 'firstContact' | 'revision'
 >;
 
 /** A claimed delivery handed back to the queue: it stays claimed by the same token. */

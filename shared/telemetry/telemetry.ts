@@ -41,6 +41,15 @@ export const EventNames = {
   optIn: 'OptIn',
   /** A queue message failed its last allowed attempt; the host moves it to `<queue>-poison`. */
   messagePoisoned: 'MessagePoisoned',
+  /** After the send (shared/followUps/): a sent copy replaced or deleted, a send cancelled, a change that failed. */
+  messageUpdated: 'MessageUpdated',
+  messageRecalled: 'MessageRecalled',
+  deliveryCancelled: 'DeliveryCancelled',
+  changeFailed: 'ChangeFailed',
+  messageRead: 'MessageRead',
+  messageAcknowledged: 'MessageAcknowledged',
+  jobUpdated: 'JobUpdated',
+  jobRecalled: 'JobRecalled',
 } as const;
 
 export const MetricNames = {
@@ -48,6 +57,10 @@ export const MetricNames = {
   queueAge: 'QueueAgeMs',
   throttles: 'Throttles',
   outcomes: 'DeliveryOutcomes',
+  /** One per follow-up, dimension `kind`: updated, recalled, cancelled, changeFailed, read, acknowledged. */
+  followUps: 'FollowUps',
+  /** From the send to the first read receipt covering it. */
+  timeToRead: 'TimeToReadMs',
 } as const;
 
 export type UserIdMode = 'hash' | 'omit' | 'raw';

@@ -13,21 +13,16 @@ import { tableClient } from '../../shared/azureStorage/connection.js';
 import { LazyTable } from '../../shared/azureStorage/table.js';
 import { TableConversationStore } from '../../shared/azureStorage/tableConversationStore.js';
 import { chromiumMissing, screenshotDm } from '../../scripts/sandbox/screenshot.js';
-import { storageConnection, type SandboxPorts } from '../../scripts/sandbox/settings.js';
+import { storageConnection } from '../../scripts/sandbox/settings.js';
 import { startSandbox, type Sandbox } from '../../scripts/sandbox/stack.js';
 import { ROOT, eventually } from '../support/app.js';
 import { FAST_QUEUES } from '../support/pipeline.js';
 import { PLAYGROUND_DEFAULTS, type Playground } from '../support/playground.js';
-import { freePort } from '../support/ports.js';
+import { freeSandboxPorts } from '../support/sandboxPorts.js';
 
 const TENANT = PLAYGROUND_DEFAULTS.tenantId;
 const BOT_ID = PLAYGROUND_DEFAULTS.bot.id;
 const [MEGAN, ADELE] = [PLAYGROUND_DEFAULTS.users[0], PLAYGROUND_DEFAULTS.users[1]];
-
-async function freePorts(): Promise<SandboxPorts> {
-  const [blob, queue, table, app, playground] = await Promise.all(Array.from({ length: 5 }, freePort));
-  return { blob: blob!, queue: queue!, table: table!, app: app!, playground: playground! };
-}
 
 describe('the sandbox against Agents Playground', () => {
   let sandbox: Sandbox;
@@ -38,7 +33,7 @@ describe('the sandbox against Agents Playground', () => {
   beforeAll(async () => {
     sandbox = await startSandbox({
       root: ROOT,
-      ports: await freePorts(),
+      ports: await freeSandboxPorts(),
       appHost: 'local',
       settings: FAST_QUEUES,
     });

@@ -23,6 +23,7 @@ export const TEAMS_ERROR_STATUS = {
   ForbiddenOperationException: 403,
   ConversationNotFound: 404,
   MemberNotFoundInConversation: 404,
+  ActivityNotFoundInConversation: 404,
   PreconditionFailed: 412,
   MessageSizeTooBig: 413,
   TooManyRequests: 429,
@@ -214,6 +215,10 @@ export interface FakeConnector {
   url: string;
   calls: CallRecord[];
   accepted: AcceptedActivity[];
+  /** Successful PUTs of a message (the body that replaced it), in order. */
+  updated: AcceptedActivity[];
+  /** Successful DELETEs of a message, in order; a deleted message can be neither updated nor deleted again. */
+  deleted: Array<{ seq: number; at: number; conversationId: string; activityId: string }>;
   conversations: Map<string, FakeConversation>;
   /** Answered requests by HTTP status (0 = connection dropped). */
   byStatus: Record<number, number>;
@@ -338,6 +343,10 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
   // Mutable state, all of it cleared by reset().
   let calls: CallRecord[] = [];
   let accepted: AcceptedActivity[] = [];
+  let updated: AcceptedActivity[] = [];
+  let deleted: FakeConnector['deleted'] = [];
+  // Messages that exist now, by conversation: what PUT and DELETE may name.
+  const live = new Map<string, Set<string>>();
   let byStatus: Record<number, number> = {};
   let faults: Record<string, number> = {};
   const countFault = (kind: string): void => {
@@ -528,8 +537,23 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
       return errorReply(400, 'BadArgument', 'The activity must be a JSON object with a type.');
     }
     if (bytes > maxActivityBytes) return errorReply(413, 'MessageSizeTooBig', 'Message size too big.');
-    if (p.route === 'updateActivity') return { status: 200, body: { id: p.activityId } };
+    if (p.route === 'updateActivity') {
+      // Naming a message the conversation does not hold (never sent, or deleted) is 404
+      // ActivityNotFoundInConversation, per "Status codes from bot conversational APIs":
+      // https://learn.microsoft.com/microsoftteams/platform/bots/build-conversational-capability#status-codes-from-bot-conversational-apis
+      if (!live.get(conversationId)?.has(p.activityId!)) return activityNotFound();
+      updated.push({
+        seq: updated.length + 1,
+        at: Date.now(),
+        conversationId,
+        activityId: p.activityId!,
+        body,
+      });
+      return { status: 200, body: { id: p.activityId } };
+    }
     const activityId = String(activityIdBase + ++activitySeq);
+    if (!live.has(conversationId)) live.set(conversationId, new Set());
+    live.get(conversationId)!.add(activityId);
     const entry: AcceptedActivity = {
       seq: accepted.length + 1,
       at: Date.now(),
@@ -540,6 +564,10 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
     if (p.route === 'replyToActivity') entry.replyToId = p.activityId;
     accepted.push(entry);
     return { status: 201, body: { id: activityId } };
+  }
+
+  function activityNotFound(): Reply {
+    return errorReply(404, 'ActivityNotFoundInConversation', 'Conversation not found.');
   }
 
   function rosterOf(conversationId: string): TeamsMember[] | undefined {
@@ -586,10 +614,19 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
       case 'replyToActivity':
       case 'updateActivity':
         return postActivity(p, body, bytes);
-      case 'deleteActivity':
-        return conversations.has(p.conversationId!)
-          ? { status: 200 }
-          : errorReply(404, 'ConversationNotFound', 'Conversation not found.');
+      case 'deleteActivity': {
+        if (!conversations.has(p.conversationId!))
+          return errorReply(404, 'ConversationNotFound', 'Conversation not found.');
+        if (!live.get(p.conversationId!)?.delete(p.activityId!)) return activityNotFound();
+        const entry = {
+          seq: deleted.length + 1,
+          at: Date.now(),
+          conversationId: p.conversationId!,
+          activityId: p.activityId!,
+        };
+        deleted.push(entry);
+        return { status: 200 };
+      }
       case 'getMembers':
       case 'getMember':
       case 'getPagedMembers':
@@ -710,6 +747,8 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
     url: `http://127.0.0.1:${port}${basePath}`,
     calls,
     accepted,
+    updated,
+    deleted,
     conversations,
     byStatus,
     faults,
@@ -735,6 +774,9 @@ export async function startFakeConnector(opts: FakeConnectorOptions = {}): Promi
       // New arrays/objects, so records still held by a test are not mutated under it.
       connector.calls = calls = [];
       connector.accepted = accepted = [];
+      connector.updated = updated = [];
+      connector.deleted = deleted = [];
+      live.clear();
       connector.byStatus = byStatus = {};
       connector.faults = faults = {};
       conversations.clear();

@@ -135,7 +135,7 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
 
   constructor(private readonly conversations: MemoryConversationStore) {}
 
-  private key(tenantId: string, jobId: string, recipient: string) {
+  key(tenantId: string, jobId: string, recipient: string) {
     return `${tenantId.toLowerCase()}|${jobId}|${recipient}`;
   }
 

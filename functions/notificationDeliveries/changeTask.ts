@@ -1,0 +1,34 @@
+import type { InvocationContext } from '@azure/functions';
+import type { ChangeService } from '../../shared/followUps/changeService.js';
+import type { ChangeTask } from '../../shared/followUps/changeTask.js';
+
+import type { QueueSender } from '../../shared/queues.js';
+
+/** An update or recall of one recipient's copy (shared/followUps/), from the deliveries queue. */
+export async function handleChangeTask(
+  task: ChangeTask,
+  context: InvocationContext,
+  changes: ChangeService,
+  queue: QueueSender,
+  queueHost: { maxDequeueCount: number },
+): Promise<void> {
+  const meta = context.triggerMetadata ?? {};
+  const result = await changes.apply(task, {
+    claimToken: String(meta.id ?? context.invocationId),
+    dequeueCount: Number(meta.dequeueCount ?? 1),
+    maxDequeueCount: queueHost.maxDequeueCount,
+  });
+  const what = `job ${task.jobId}: ${task.op} (revision ${task.revision})`;
+  switch (result.kind) {
+    case 'done':
+      context.log(`${what}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
+      return;
+    case 'reschedule':
+      // A new message, so waiting on Teams or on a send in flight never uses up the dequeue count.
+      await queue.send({ ...task, reschedules: task.reschedules + 1 }, result.delayMs);
+      context.log(`${what}: rescheduled in ${result.delayMs} ms (${result.reason})`);
+      return;
+    case 'retry':
+      throw new Error(`change will be retried: ${result.reason}`);
+  }
+}

@@ -1,0 +1,39 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { ChangeRequestResult } from '../../shared/followUps/requestChange.js';
+
+/** What PATCH and DELETE /api/notifications/{id} answer: 202 with the status URL, or what is wrong. */
+
+export function invalidId(id: string): HttpResponseInit | undefined {
+  if (/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(id)) return undefined;
+  return {
+    status: 400,
+    jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] },
+  };
+}
+
+export function changeAnswer(
+  request: HttpRequest,
+  context: InvocationContext,
+  op: 'update' | 'recall',
+  result: ChangeRequestResult,
+): HttpResponseInit {
+  if (!result.ok) {
+    context.warn(`job ${request.params.id ?? '?'}: ${op} refused: ${result.status} ${result.error}`);
+    return { status: result.status, jsonBody: { error: result.error, errors: result.errors } };
+  }
+  const statusUrl = `${new URL(request.url).origin}/api/notifications/${encodeURIComponent(result.jobId)}`;
+  context.log(
+    `job ${result.jobId}: ${op} accepted (revision ${result.revision}, ${result.tasks} copies to change)`,
+  );
+  return {
+    status: 202,
+    headers: { location: statusUrl },
+    jsonBody: {
+      jobId: result.jobId,
+      statusUrl,
+      revision: result.revision,
+      recalled: result.recalled,
+      changes: result.tasks,
+    },
+  };
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { loadLocalSettings } from './localSettings.js';
+import { buildServices } from '../shared/container.js';
+import { recallJob, updateJob, type ChangeRequestResult } from '../shared/followUps/requestChange.js';
+import { decodeJobText } from '../shared/jobs/decode.js';
+import type { NotificationMessage } from '../shared/jobs/contract.js';
+
+/**
+ * `npm run update -- <jobId> --text "..." [--card file] [--summary "..."]` and `npm run recall -- <jobId>`:
+ * the same as PATCH and DELETE /api/notifications/{id}, straight against the app's storage.
+ */
+
+export function parseUpdateArgs(argv: string[]): { jobId: string; message: NotificationMessage } {
+  const program = new Command('update')
+    .argument('<jobId>')
+    .option('--text <text>', 'new message text (Teams markdown)')
+    .option('--card <file>', 'new Adaptive Card JSON file')
+    .option('--summary <text>', 'notification summary')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined });
+  program.parse(argv, { from: 'user' });
+  const o = program.opts<{ text?: string; card?: string; summary?: string }>();
+  if (!o.text && !o.card) throw new Error('nothing to change: pass --text and/or --card');
+  const message: NotificationMessage = {};
+  if (o.text) message.text = o.text;
+  if (o.card) {
+    const decoded = decodeJobText(readFileSync(o.card, 'utf8'));
+    if (!decoded.ok) throw new Error(`cannot read --card ${o.card}: ${decoded.errors.join('; ')}`);
+    message.card = decoded.value as Record<string, unknown>;
+  }
+  if (o.summary) message.summary = o.summary;
+  return { jobId: program.args[0]!, message };
+}
+
+function print(op: string, result: ChangeRequestResult): number {
+  if (!result.ok) {
+    process.stderr.write(`${op}: ${result.error}: ${result.errors.join('; ')}\n`);
+    return result.status === 404 ? 1 : 2;
+  }
+  process.stdout.write(
+    `job ${result.jobId}: ${op} recorded (revision ${result.revision}); ${result.tasks} copies queued for change; see npm run status -- ${result.jobId}\n`,
+  );
+  return 0;
+}
+
+async function main(op: string, args: string[]): Promise<number> {
+  loadLocalSettings();
+  if (op === 'recall') {
+    const jobId = args.find((a) => !a.startsWith('--'));
+    if (!jobId) {
+      process.stderr.write('usage: npm run recall -- <jobId>\n');
+      return 2;
+    }
+    return print(op, await recallJob(jobId, buildServices()));
+  }
+  let parsed;
+  try {
+    parsed = parseUpdateArgs(args);
+  } catch (err) {
+    process.stderr.write(
+      `update: ${(err as Error).message}\nusage: npm run update -- <jobId> --text "..." [--card file]\n`,
+    );
+    return 2;
+  }
+  return print(op, await updateJob(parsed.jobId, parsed.message, buildServices()));
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const [op = '', ...rest] = process.argv.slice(2);
+  process.exitCode = await main(op, rest).catch((err: unknown) => {
+    process.stderr.write(`${op}: ${(err as Error).message}\n`);
+    return 1;
+  });
+}

@@ -1,0 +1,85 @@
+import type { NotificationMessage } from '../jobs/contract.js';
+import type { ContentChange, JobContent, JobContentStore, NewJobContent } from '../stores/jobContent.js';
+import {
+  getOrUndefined,
+  isConflict,
+  isPreconditionFailed,
+  keyPart,
+  packJson,
+  unpackJson,
+  type LazyTable,
+} from './table.js';
+
+/** A job's current content: row `content` in the job's partition of the `Jobs` table. */
+
+const ROW = 'content';
+type Row = Record<string, unknown> & { etag?: string };
+
+export class TableJobContentStore implements JobContentStore {
+  constructor(private readonly table: LazyTable) {}
+
+  async get(jobId: string): Promise<JobContent | undefined> {
+    const table = await this.table.client();
+    const row = await getOrUndefined<Row>(table, keyPart(jobId), ROW);
+    if (!row) return undefined;
+    return {
+      jobId: String(row.jobId),
+      tenantId: String(row.tenantId),
+      revision: Number(row.revision ?? 0),
+      message: unpackJson<NotificationMessage>(row, 'message') ?? {},
+      acknowledgeTitle: (row.acknowledgeTitle as string) || undefined,
+      revisedAt: (row.revisedAt as string) || undefined,
+      recalledAt: (row.recalledAt as string) || undefined,
+      etag: String(row.etag ?? ''),
+    };
+  }
+
+  async ensure(content: NewJobContent): Promise<void> {
+    const table = await this.table.client();
+    try {
+      await table.createEntity({
+        partitionKey: keyPart(content.jobId),
+        rowKey: ROW,
+        jobId: content.jobId,
+        tenantId: content.tenantId,
+        revision: 0,
+        acknowledgeTitle: content.acknowledgeTitle ?? '',
+        ...packJson('message', content.message),
+      });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
+  async revise(current: JobContent, message: NotificationMessage): Promise<ContentChange> {
+    if (current.recalledAt) return { ok: false, reason: 'Recalled' };
+    const revisedAt = new Date().toISOString();
+    const fields = { revision: current.revision + 1, revisedAt, ...packJson('message', message) };
+    return this.write(current, fields, { ...current, revision: current.revision + 1, revisedAt, message });
+  }
+
+  async recall(current: JobContent): Promise<ContentChange> {
+    if (current.recalledAt) return { ok: true, content: current };
+    const recalledAt = new Date().toISOString();
+    return this.write(current, { recalledAt }, { ...current, recalledAt });
+  }
+
+  private async write(
+    current: JobContent,
+    fields: Record<string, string | number>,
+    next: JobContent,
+  ): Promise<ContentChange> {
+    const table = await this.table.client();
+    try {
+      const result = await table.updateEntity(
+        { partitionKey: keyPart(current.jobId), rowKey: ROW, ...fields },
+        'Merge',
+        { etag: current.etag },
+      );
+      return { ok: true, content: { ...next, etag: result.etag ?? '' } };
+    } catch (err) {
+      if (isPreconditionFailed(err)) return { ok: false, reason: 'Conflict' };
+      throw err;
+    }
+  }
+}

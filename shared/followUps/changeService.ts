@@ -1,0 +1,197 @@
+import { toActivity } from '../jobs/contract.js';
+import type { BotConnector, ConnectorResult } from '../delivery/connector.js';
+import type { DeliveryRateLimiter } from '../delivery/rateLimiter.js';
+import type { AttemptContext, DeliveryResult } from '../delivery/task.js';
+import type { ConversationStore } from '../stores/conversations.js';
+import type { DeliveryRecord, DeliveryRecordStore } from '../stores/deliveryRecords.js';
+import type { FollowUpStore } from '../stores/followUps.js';
+import type { FollowUpFields } from '../stores/deliveryRecords.js';
+import type { JobContent, JobContentStore } from '../stores/jobContent.js';
+import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
+import { changeClaimOf, decideChange, decideChangeFailure } from './changePolicy.js';
+import type { ChangeTask } from './changeTask.js';
+import { messageFor } from './content.js';
+import { reportFollowUp } from './report.js';
+
+interface ChangeServiceOptions {
+  records: DeliveryRecordStore;
+  followUps: FollowUpStore;
+  contents: JobContentStore;
+  conversations: ConversationStore;
+  connector: BotConnector;
+  limiter: DeliveryRateLimiter;
+  defaultServiceUrl: string;
+  leaseMs?: number;
+  maxInProcessWaitMs?: number;
+  maxReschedules?: number;
+}
+
+const MAX_ROUNDS = 5;
+type FollowUpWrite = FollowUpFields & { status?: 'recalled' };
+const MAX_CALLS = 6;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Applies one update or recall to one recipient's copy: PUT or DELETE the sent activity within the
+ * rate limits, or cancel a delivery not sent yet. Exactly once per recipient and revision: the
+ * record's change claim (by queue message) guards the call, the recorded revision or `recalled`
+ * status makes a redelivered task a no-op.
+ */
+export class ChangeService {
+  private readonly leaseMs: number;
+  private readonly maxWaitMs: number;
+
+  constructor(private readonly o: ChangeServiceOptions) {
+    this.leaseMs = o.leaseMs ?? 2 * 60_000;
+    this.maxWaitMs = o.maxInProcessWaitMs ?? 10_000;
+  }
+
+  async apply(task: ChangeTask, attempt: AttemptContext): Promise<DeliveryResult> {
+    const content = await this.o.contents.get(task.jobId);
+    if (!content) return { kind: 'done', status: 'failed', reason: 'UnknownJob' };
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const record = await this.o.records.get(task.tenantId, task.jobId, task.recipient);
+      const now = new Date();
+      const action = decideChange(task.op, record, content, attempt.claimToken, now, this.leaseMs);
+      switch (action.do) {
+        case 'nothing':
+          return { kind: 'done', status: record?.status ?? 'pending', reason: action.why, duplicate: true };
+        case 'wait':
+          return this.reschedule(task, action.delayMs, 'ChangeWaitsForSend');
+        case 'cancel':
+          if (!(await this.o.followUps.cancel(task.tenantId, task.jobId, task.recipient, record))) continue;
+          reportFollowUp('cancelled', task);
+          return { kind: 'done', status: 'cancelled', reason: 'Recalled' };
+        case 'update':
+        case 'delete': {
+          const claim = changeClaimOf(attempt.claimToken, now, task.op, content.revision);
+          const claimed = await this.o.followUps.write(task.tenantId, record!, { changeClaim: claim });
+          if (!claimed) continue; // the record moved under us: decide again
+          return this.call(task, claimed, content, attempt);
+        }
+      }
+    }
+    return { kind: 'retry', reason: 'StorageContention' };
+  }
+
+  private async call(
+    task: ChangeTask,
+    record: DeliveryRecord,
+    content: JobContent,
+    attempt: AttemptContext,
+  ): Promise<DeliveryResult> {
+    const chat = record.conversationId!;
+    const activityId = record.activityId!;
+    const serviceUrl = await this.serviceUrlFor(task.tenantId, record.userId);
+    const activity = toActivity(messageFor(content, record.acknowledgedAt));
+    let transientRetries = 0;
+    for (let call = 0; call < MAX_CALLS; call++) {
+      const answer: ConnectorResult<unknown> = await this.o.limiter.schedule(task.tenantId, chat, () =>
+        task.op === 'update'
+          ? this.o.connector.updateActivity!(serviceUrl, chat, activityId, activity)
+          : this.o.connector.deleteActivity!(serviceUrl, chat, activityId),
+      );
+      if (answer.ok) return this.succeeded(task, record, content);
+      const action = decideChangeFailure(answer, call, this.maxWaitMs, transientRetries);
+      if (action.do === 'retry-soon') {
+        // As for sends: a brief 5xx or timeout usually clears in a moment, so retry here first.
+        transientRetries++;
+        await sleep(action.delayMs);
+        continue;
+      }
+      if (action.do === 'wait' || action.do === 'reschedule') {
+        this.o.limiter.throttled(task.tenantId, action.delayMs);
+        telemetry().metric(MetricNames.throttles, 1, { tenantId: task.tenantId });
+        if (action.do === 'wait') {
+          await sleep(action.delayMs);
+          continue;
+        }
+        await this.release(task, record);
+        return this.reschedule(task, action.delayMs, action.reason);
+      }
+      const last = attempt.dequeueCount >= attempt.maxDequeueCount;
+      if (action.do === 'retry' && !last) {
+        await this.release(task, record);
+        telemetry().event(EventNames.deliveryRetry, {
+          jobId: task.jobId,
+          reason: action.reason,
+          via: 'queue',
+        });
+        return { kind: 'retry', reason: action.reason };
+      }
+      return this.failed(task, record, content.revision, action.reason, answer.message);
+    }
+    await this.release(task, record);
+    return { kind: 'retry', reason: 'TooManyConnectorCalls' };
+  }
+
+  private async succeeded(task: ChangeTask, record: DeliveryRecord, content: JobContent) {
+    const at = new Date().toISOString();
+    if (task.op === 'recall') {
+      await this.finish(task, record, {
+        status: 'recalled',
+        recalledAt: at,
+        changeClaim: '',
+        changeFailure: null,
+      });
+      reportFollowUp('recalled', task);
+      return { kind: 'done' as const, status: 'recalled' as const };
+    }
+    await this.finish(task, record, {
+      revision: content.revision,
+      revisedAt: at,
+      changeClaim: '',
+      changeFailure: null,
+    });
+    reportFollowUp('updated', task, { revision: content.revision });
+    return {
+      kind: 'done' as const,
+      status: 'sent' as const,
+      reason: `updated to revision ${content.revision}`,
+    };
+  }
+
+  private async failed(
+    task: ChangeTask,
+    record: DeliveryRecord,
+    revision: number,
+    reason: string,
+    detail: string,
+  ) {
+    const at = new Date().toISOString();
+    await this.finish(task, record, {
+      changeClaim: '',
+      changeFailure: { op: task.op, revision, reason, detail: detail.slice(0, 300), at },
+    });
+    reportFollowUp('changeFailed', task, { op: task.op, reason });
+    return { kind: 'done' as const, status: record.status, reason };
+  }
+
+  private async release(task: ChangeTask, record: DeliveryRecord): Promise<void> {
+    await this.finish(task, record, { changeClaim: '' });
+  }
+
+  /**
+   * Writes the end of a change while this task still holds its claim; a read or an acknowledgement
+   * may have moved the record in between, which is no reason to lose the outcome.
+   */
+  private async finish(task: ChangeTask, claimed: DeliveryRecord, fields: FollowUpWrite): Promise<void> {
+    let record: DeliveryRecord | undefined = claimed;
+    for (let round = 0; round < MAX_ROUNDS && record; round++) {
+      if (await this.o.followUps.write(task.tenantId, record, fields)) return;
+      record = await this.o.records.get(task.tenantId, task.jobId, task.recipient);
+      if (record?.changeClaim !== claimed.changeClaim) return; // taken over after our lease: theirs now
+    }
+  }
+
+  private reschedule(task: ChangeTask, delayMs: number, reason: string): DeliveryResult {
+    if (task.reschedules >= (this.o.maxReschedules ?? 50)) return { kind: 'retry', reason };
+    return { kind: 'reschedule', delayMs, reason };
+  }
+
+  private async serviceUrlFor(tenantId: string, userId: string | undefined): Promise<string> {
+    const user = userId ? await this.o.conversations.getUserById(tenantId, userId) : undefined;
+    if (user?.serviceUrl) return user.serviceUrl;
+    return (await this.o.conversations.getTenant(tenantId))?.serviceUrl ?? this.o.defaultServiceUrl;
+  }
+}

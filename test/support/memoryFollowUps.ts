@@ -1,0 +1,125 @@
+import { isReadBy, readRange } from '../../shared/followUps/readReceipts.js';
+import type { NotificationMessage } from '../../shared/jobs/contract.js';
+import type { DeliveryRecord, FollowUpFields } from '../../shared/stores/deliveryRecords.js';
+import type { FollowUpStore, SentMessageRef } from '../../shared/stores/followUps.js';
+import type {
+  ContentChange,
+  JobContent,
+  JobContentStore,
+  NewJobContent,
+} from '../../shared/stores/jobContent.js';
+import type { MemoryDeliveryRecordStore } from './memoryStores.js';
+
+/**
+ * In-memory twins of the follow-up ports (stores/jobContent.ts, stores/followUps.ts), keeping the
+ * Table adapters' contracts: versioned rows, writes guarded by the version read, first-time marks.
+ */
+
+let version = 0;
+const nextEtag = () => `W/"fu${++version}"`;
+
+export class MemoryJobContentStore implements JobContentStore {
+  readonly rows = new Map<string, JobContent>();
+
+  async get(jobId: string) {
+    const row = this.rows.get(jobId);
+    return row && structuredClone(row);
+  }
+
+  async ensure(content: NewJobContent) {
+    if (!this.rows.has(content.jobId))
+      this.rows.set(content.jobId, { ...content, revision: 0, etag: nextEtag() });
+  }
+
+  async revise(current: JobContent, message: NotificationMessage): Promise<ContentChange> {
+    if (current.recalledAt) return { ok: false, reason: 'Recalled' };
+    return this.write(current, {
+      revision: current.revision + 1,
+      message,
+      revisedAt: new Date().toISOString(),
+    });
+  }
+
+  async recall(current: JobContent): Promise<ContentChange> {
+    if (current.recalledAt) return { ok: true, content: current };
+    return this.write(current, { recalledAt: new Date().toISOString() });
+  }
+
+  private write(current: JobContent, fields: Partial<JobContent>): ContentChange {
+    const stored = this.rows.get(current.jobId);
+    if (!stored) return { ok: false, reason: 'NotFound' };
+    if (stored.etag !== current.etag) return { ok: false, reason: 'Conflict' };
+    const next = { ...stored, ...fields, etag: nextEtag() };
+    this.rows.set(current.jobId, next);
+    return { ok: true, content: structuredClone(next) };
+  }
+}
+
+export class MemoryFollowUpStore implements FollowUpStore {
+  /** tenant|conversation → sent messages; tenant|conversation → watermark. */
+  readonly index = new Map<string, SentMessageRef[]>();
+  readonly marks = new Map<string, string>();
+
+  constructor(private readonly records: MemoryDeliveryRecordStore) {}
+
+  async write(tenantId: string, record: DeliveryRecord, fields: FollowUpFields & { status?: 'recalled' }) {
+    const key = this.records.key(tenantId, record.jobId, record.recipient);
+    const current = this.records.records.get(key);
+    if (!current || current.etag !== record.etag) return undefined;
+    const cleared = Object.fromEntries(
+      Object.entries(fields).map(([k, v]) => [k, v === '' || v === null ? undefined : v]),
+    );
+    const next = {
+      ...current,
+      ...cleared,
+      updatedAt: new Date().toISOString(),
+      etag: nextEtag(),
+    } as DeliveryRecord;
+    this.records.records.set(key, next);
+    return { ...next };
+  }
+
+  async cancel(tenantId: string, jobId: string, recipient: string, existing: DeliveryRecord | undefined) {
+    const key = this.records.key(tenantId, jobId, recipient);
+    const current = this.records.records.get(key);
+    if (existing ? current?.etag !== existing.etag : current) return false;
+    const now = new Date().toISOString();
+    this.records.records.set(key, {
+      jobId,
+      recipient,
+      attempts: existing?.attempts ?? 0,
+      status: 'cancelled',
+      reason: 'Recalled',
+      completedAt: now,
+      updatedAt: now,
+      etag: nextEtag(),
+    });
+    return true;
+  }
+
+  async indexSent(tenantId: string, conversationId: string, ref: SentMessageRef) {
+    const key = `${tenantId}|${conversationId}`;
+    const list = (this.index.get(key) ?? []).filter((r) => r.activityId !== ref.activityId);
+    this.index.set(key, [...list, ref]);
+  }
+
+  async findSent(tenantId: string, conversationId: string, activityId: string) {
+    return this.index.get(`${tenantId}|${conversationId}`)?.find((r) => r.activityId === activityId);
+  }
+
+  async listNewlyRead(tenantId: string, conversationId: string, lastReadMessageId: string) {
+    const key = `${tenantId}|${conversationId}`;
+    const previous = this.marks.get(key);
+    if (!readRange(lastReadMessageId, previous)) return [];
+    return (this.index.get(key) ?? []).filter(
+      (r) => isReadBy(r.activityId, lastReadMessageId) && !(previous && isReadBy(r.activityId, previous)),
+    );
+  }
+
+  async setReadMark(tenantId: string, conversationId: string, lastReadMessageId: string) {
+    const key = `${tenantId}|${conversationId}`;
+    if (/^\d+$/.test(lastReadMessageId) && readRange(lastReadMessageId, this.marks.get(key))) {
+      this.marks.set(key, lastReadMessageId);
+    }
+  }
+}
