@@ -499,7 +499,6 @@ async function benchmark(connectionString: string, pid: number) {
   if (process.env.BENCH_ONLY === 'scaleout') {
     await scaleOut({
       root: ROOT,
-      connectionString,
       instances: Number(process.env.BENCH_K ?? 3),
       tenants: Number(process.env.BENCH_TENANTS ?? 1),
       recipientsPerTenant: Number(process.env.BENCH_RECIPIENTS ?? 1200),
@@ -524,7 +523,6 @@ async function benchmark(connectionString: string, pid: number) {
   const scale = async (instances: number, tenants: number) =>
     scaleOut({
       root: ROOT,
-      connectionString,
       instances,
       tenants,
       recipientsPerTenant: 1200,
