@@ -1,6 +1,6 @@
 /**
  * Delivery benchmark: throughput with an instant connector, storage transactions and connector calls
- * per DM, and a rate-limited 10,000-recipient broadcast. Starts its own in-memory Azurite and hosts the
+ * per DM, and a rate-limited 10,000-recipient broadcast. Starts its own in-memory Azurite (the scale-out runs each start an on-disk one) and hosts the
  * Teams-like fake connector from test/support (compiled for the bench only: tsconfig.bench.json).
  *
  * Run: npm run bench  →  writes bench/RESULTS.md and bench/results.json.
@@ -146,6 +146,7 @@ async function throughput(startFake: StartFake) {
     return { seconds, statuses, cpu };
   };
   const warm = await run(`bench-warm-${Date.now()}`);
+  const loadAverage1m = round(os.loadavg()[0]!, 2);
   const timed = await run(`bench-tput-${Date.now()}`);
   const perSecond = TASKS / timed.seconds;
   console.log(
@@ -160,6 +161,7 @@ async function throughput(startFake: StartFake) {
       concurrency: CONCURRENCY,
       seconds: round(timed.seconds, 2),
       perSecond: round(perSecond),
+      loadAverage1m,
       statuses: timed.statuses,
       warmUpPerSecond: round(TASKS / warm.seconds),
       warmUpStatuses: warm.statuses,
@@ -504,7 +506,6 @@ async function benchmark(connectionString: string, pid: number) {
   if (process.env.BENCH_ONLY === 'scaleout') {
     await scaleOut({
       root: ROOT,
-      connectionString,
       instances: Number(process.env.BENCH_K ?? 3),
       tenants: Number(process.env.BENCH_TENANTS ?? 1),
       recipientsPerTenant: Number(process.env.BENCH_RECIPIENTS ?? 1200),
@@ -529,7 +530,6 @@ async function benchmark(connectionString: string, pid: number) {
   const scale = async (instances: number, tenants: number) =>
     scaleOut({
       root: ROOT,
-      connectionString,
       instances,
       tenants,
       recipientsPerTenant: 1200,
@@ -578,8 +578,8 @@ Every delivery goes through \`DeliveryService.deliver\` built by \`buildServices
 
 | # | Measure | Result | Target | |
 |---|---|---|---|---|
-| 1 | Deliveries/s, one instance, instant connector, ${tput.result.tasks} tasks, concurrency ${tput.result.concurrency}, chats cached, user cache warm | ${tput.result.perSecond}/s | ≥ 500/s | ${met(tput.result.perSecond >= 500)} |
-| 2a | Storage transactions per DM, known recipient, chat cached, user cache warm (avg of ${k.samples}; min–max ${k.storageMin}–${k.storageMax}) | ${k.storageAvg} | ≤ 2 | ${met(k.storageMax <= 2)} |
+| 1 | Deliveries/s, one instance, instant connector, ${tput.result.tasks} tasks, concurrency ${tput.result.concurrency}, chats cached, user cache warm, shared tenant budget (1-minute load average ${tput.result.loadAverage1m} on ${machine.cores} cores) | ${tput.result.perSecond}/s | ≥ 500/s | ${met(tput.result.perSecond >= 500)} |
+| 2a | Storage transactions per DM, known recipient, chat cached, user cache warm, shared budget included (one budget write when the DM is alone; avg of ${k.samples}; min–max ${k.storageMin}–${k.storageMax}) | ${k.storageAvg} | ≤ 2 (issue 12: ≤ 3 averaged over a broadcast, row 3) | ${met(k.storageMax <= 2)} |
 | 2a | Connector calls per DM, same | ${k.connectorAvg} | 1 | ${met(k.connectorAvg === 1)} |
 | 2a′ | Storage transactions per DM, known recipient, chat cached, user **not** in this instance's cache (avg of ${cost.knownCold.samples}; min–max ${cost.knownCold.storageMin}–${cost.knownCold.storageMax}) | ${cost.knownCold.storageAvg} | (≤ 2 applies to the warm case) | — |
 | 2a′ | Connector calls per DM, same | ${cost.knownCold.connectorAvg} | 1 | ${met(cost.knownCold.connectorAvg === 1)} |
@@ -655,7 +655,9 @@ ${(['k1', 'k3', 'k8'] as const)
   Functions host (one batched read per 32 messages, one delete per message) and the fan-out's enqueue are not counted.
   Achieved ${round(costBc.shareOfBudget * 100, 1)} % of the budget, ${costBc.throttled429} calls answered 429.
 - **Scale-out broadcast (5):** \`bench/scaleOut.ts\`. K local-host processes (\`dist/scripts/local-host.js\`, the
-  bundled app as the Functions host runs it) share one in-memory Azurite and one fake connector enforcing 50 calls
+  bundled app as the Functions host runs it) share one Azurite (each run its own, on disk in a RAM-backed folder: the
+  in-memory mode keeps every queue message as its own extent, and its collector, every 60 s, then blocks Azurite for
+  about 16 s after 5,000 messages, stalling every host at once) and one fake connector enforcing 50 calls
   per sliding second per app and tenant and 7 per conversation, with Retry-After; the app runs with its defaults
   (shared tenant budget, \`TENANT_RATE_PER_SECOND\` 50). Each tenant has 1,200 users stored as team roster members
   (UPN, no chat), never seen by the hosts; the benchmark posts 3 jobs of 400 UPNs per tenant to
@@ -663,8 +665,14 @@ ${(['k1', 'k3', 'k8'] as const)
   delivers them: a createConversation and a send each, so the optimum is 2,400 calls ÷ 50/s = 48 s per tenant.
   Elapsed runs from the first POST to the tenant's last accepted message. Busiest second = most calls the connector
   admitted for one tenant within any sliding second. 1-minute load average at the start of each run:
-  K = 1 ${so.k1.loadAverage1m}, K = 3 ${so.k3.loadAverage1m}, K = 8 ${so.k8.loadAverage1m}, 4 tenants ${so.tenants4.loadAverage1m} (2 cores; other processes on the machine count).
+  K = 1 ${so.k1.loadAverage1m}, K = 3 ${so.k3.loadAverage1m}, K = 8 ${so.k8.loadAverage1m}, 4 tenants ${so.tenants4.loadAverage1m}; at the end
+  ${so.k1.loadAverageEnd1m}, ${so.k3.loadAverageEnd1m}, ${so.k8.loadAverageEnd1m}, ${so.tenants4.loadAverageEnd1m} (2 cores; other processes on the machine count).
+  CPU per second of run (1.0 = one core), Azurite / all hosts: K = 1 ${so.k1.cpuShare.azurite} / ${so.k1.cpuShare.hosts},
+  K = 3 ${so.k3.cpuShare.azurite} / ${so.k3.cpuShare.hosts}, K = 8 ${so.k8.cpuShare.azurite} / ${so.k8.cpuShare.hosts}, 4 tenants ${so.tenants4.cpuShare.azurite} / ${so.tenants4.cpuShare.hosts}.
   Calls admitted per second, K = 8: ${so.k8.perTenant[0]!.perSecond.join(' ')}.
+  4 tenants, first tenant: ${so.tenants4.perTenant[0]!.perSecond.join(' ')}.
+  Each delivery's log line says where its time went (claim, rate-limit wait, Teams, the rest); \`BENCH_TRACE=<dir>\`
+  keeps every host line, an Azurite latency probe every 250 ms and the connector's calls.
 - Storage latency here is a local Azurite's, far lower than Azure Storage's; deliveries/s against real storage will
   differ (concurrency would need raising to hide the latency).
 `;

@@ -5,11 +5,16 @@
  * benchmark only seeds the store, posts the jobs and watches the connector.
  */
 import { randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pMap from 'p-map';
 import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
+import { startAzurite } from '../scripts/sandbox/azurite.js';
+import { cpuSecondsOf } from './cpu.js';
 import { startFakeConnector, type CallRecord } from '../test/support/fakeConnector.js';
 
 const BOT_ID = '28:00000000-0000-0000-0000-00000000b0b0';
@@ -21,7 +26,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ScaleOutOptions {
   root: string;
-  connectionString: string;
   instances: number;
   tenants: number;
   recipientsPerTenant: number;
@@ -39,7 +43,34 @@ export function busiestWindow(times: number[], windowMs = 1000): number {
   return most;
 }
 
+/**
+ * Each run gets its own Azurite, on disk in a RAM-backed folder. Not the in-memory mode: that keeps
+ * every queue message as its own extent, and its garbage collector (every 60 s) then blocks Azurite
+ * for seconds (about 16 s after 5,000 messages on this machine), stalling every instance at once.
+ */
+async function runAzurite() {
+  const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const location = mkdtempSync(join(base, 'scaleout-azurite-'));
+  const azurite = await startAzurite({ location });
+  return {
+    azurite,
+    stop: async () => {
+      await azurite.stop();
+      rmSync(location, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function scaleOut(o: ScaleOutOptions) {
+  const store = await runAzurite();
+  try {
+    return await scaleOutOn(o, store.azurite.connectionString, store.azurite.pid);
+  } finally {
+    await store.stop();
+  }
+}
+
+async function scaleOutOn(o: ScaleOutOptions, connectionString: string, azuritePid: number) {
   const fake = await startFakeConnector({
     rateLimits: {
       perAppTenant: [{ limit: TENANT_LIMIT, windowMs: 1000 }],
@@ -47,7 +78,11 @@ export async function scaleOut(o: ScaleOutOptions) {
       retryAfter: true,
     },
   });
-  const s = buildServices({ ...loadConfig(process.env), defaultServiceUrl: fake.url, tenantBudget: 'local' });
+  const s = buildServices({
+    ...loadConfig({ ...process.env, AzureWebJobsStorage: connectionString }),
+    defaultServiceUrl: fake.url,
+    tenantBudget: 'local',
+  });
   const tenants = Array.from({ length: o.tenants }, () => randomUUID());
   // Roster members: known by UPN, never talked to the bot, so no chat is stored.
   const upns = new Map<string, string[]>();
@@ -72,7 +107,7 @@ export async function scaleOut(o: ScaleOutOptions) {
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    AzureWebJobsStorage: o.connectionString,
+    AzureWebJobsStorage: connectionString,
     FUNCTIONS_KEY: KEY,
     MicrosoftAppId: '',
     BOT_SERVICE_URL: fake.url,
@@ -80,14 +115,21 @@ export async function scaleOut(o: ScaleOutOptions) {
   };
   delete env.APPLICATIONINSIGHTS_CONNECTION_STRING;
   const hostProblems: string[] = [];
+  // BENCH_TRACE=<dir>: every host line with its arrival time, and a probe of this process and Azurite.
+  const traceDir = process.env.BENCH_TRACE;
+  if (traceDir) {
+    mkdirSync(traceDir, { recursive: true });
+    env.AzureFunctionsJobHost__logging__logLevel__default = 'Debug';
+  }
   const hosts: LocalHostProcess[] = await Promise.all(
-    Array.from({ length: o.instances }, () =>
+    Array.from({ length: o.instances }, (_, h) =>
       startLocalHostProcess({
         root: o.root,
         port: 0,
         env,
         // Warnings and errors only (one line per invocation would be most of the run's I/O).
         onLine: (line) => {
+          if (traceDir) appendFileSync(join(traceDir, `host-${h}.log`), `${Date.now()} ${line}\n`);
           if (/warn|error|fail|timed out|throttl|retry|poison/i.test(line) && hostProblems.length < 200)
             hostProblems.push(line.slice(0, 300));
         },
@@ -103,7 +145,31 @@ export async function scaleOut(o: ScaleOutOptions) {
             ?.id ?? (c.body as { tenantId?: string })?.tenantId,
         )
       : fake.conversations.get(c.conversationId ?? '')?.tenantId;
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const probe = traceDir
+    ? setInterval(() => {
+        const started = Date.now();
+        const lagMs = lag.max / 1e6;
+        lag.reset();
+        void s.conversations.getTenant(tenants[0]!).then(() => {
+          const line = {
+            t: started,
+            lagMs: round(lagMs),
+            azuriteMs: Date.now() - started,
+            calls: fake.calls.length,
+          };
+          appendFileSync(join(traceDir, 'probe.jsonl'), `${JSON.stringify(line)}\n`);
+        });
+      }, 250)
+    : undefined;
+  const cpuNow = () => [
+    cpuSecondsOf(azuritePid) ?? 0,
+    hosts.reduce((a, h) => a + (cpuSecondsOf(h.child.pid) ?? 0), 0),
+    process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+  ];
   try {
+    const cpu0 = cpuNow();
     const t0 = Date.now();
     const jobIds: Array<{ tenantId: string; jobId: string }> = [];
     let n = 0;
@@ -175,6 +241,14 @@ export async function scaleOut(o: ScaleOutOptions) {
         if (['sent', 'failed', 'skipped'].includes(d.status)) terminal++;
       }
     }
+    const cpu1 = cpuNow();
+    const runS = (Date.now() - t0) / 1000;
+    // CPU used per second of the run (1.0 = one core): Azurite, all hosts together, this process (connector).
+    const cpuShare = {
+      azurite: round((cpu1[0]! - cpu0[0]!) / runS, 2),
+      hosts: round((cpu1[1]! - cpu0[1]!) / runS, 2),
+      bench: round((cpu1[2]! - cpu0[2]!) / runS, 2),
+    };
     const reachedAll = reached();
     const calls = fake.calls.length;
     const throttled = fake.calls.filter((c) => c.status === 429).length;
@@ -195,14 +269,28 @@ export async function scaleOut(o: ScaleOutOptions) {
       lost: Math.max(0, total - Math.max(reachedAll, terminal)),
       duplicates: [...accepted.values()].filter((c) => c > 1).length,
       busiestSecond: Math.max(...perTenant.map((t) => t.busiestSecond)),
+      cpuShare,
       statuses,
       perTenant,
       hostProblems: hostProblems.length,
       hostProblemSample: hostProblems.slice(0, 5),
     };
     console.log(`scale-out: ${JSON.stringify(result)}`);
+    if (traceDir) {
+      const rows = fake.calls.map((c) => ({
+        at: c.at,
+        route: c.route,
+        status: c.status,
+        tenant: (tenants as string[]).indexOf(String(tenantOfCall(c))),
+        conv: c.conversationId,
+      }));
+      appendFileSync(join(traceDir, 'calls.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      appendFileSync(join(traceDir, 'result.json'), JSON.stringify({ t0, ...result }));
+    }
     return result;
   } finally {
+    clearInterval(probe);
+    lag.disable();
     await Promise.all(hosts.map((h) => h.stop()));
     await fake.stop();
   }

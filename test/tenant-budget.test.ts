@@ -5,6 +5,7 @@ import {
   defaultPolicy,
   gapMs,
   grant,
+  leadFor,
   timesOf,
   type BudgetState,
 } from '../shared/delivery/budget/schedule.js';
@@ -25,12 +26,14 @@ function busiestWindow(times: number[], windowMs = 1000): number {
 class MemoryStore implements BudgetStore {
   private row: { state: BudgetState; etag: string } | undefined;
   private version = 0;
+  /** Round trip of each call (ms): a loaded storage account answers slowly. */
+  constructor(private readonly latencyMs = 1) {}
   async read(): Promise<{ state: BudgetState; etag: string } | undefined> {
-    await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, this.latencyMs));
     return this.row && { ...this.row };
   }
   async write(_t: string, state: BudgetState, etag: string | undefined) {
-    await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, this.latencyMs));
     if ((this.row?.etag ?? undefined) !== etag) return undefined;
     this.row = { state, etag: String(++this.version) };
     return this.row.etag;
@@ -51,6 +54,13 @@ describe('tenant budget schedule (pure)', () => {
     // Long idle: past times are not handed out as a burst.
     const idle = grant(d.state, 60_000, 5, policy);
     expect(idle.kind === 'grant' && idle.block.start).toBe(60_000 + policy.leadMs);
+  });
+
+  it('starts a grant after the measured write time, so a slow store does not hand out past times', () => {
+    expect(leadFor(0, policy)).toBe(policy.leadMs);
+    expect(leadFor(100, policy)).toBe(155);
+    // Never so far ahead that the block would not fit under the horizon.
+    expect(leadFor(5_000, policy)).toBe(policy.horizonMs / 2);
   });
 
   it('never grants beyond the horizon, and says when to ask again', () => {
@@ -160,6 +170,31 @@ describe('shared tenant budget (instances over one store)', () => {
     const used = inRange(all, started + 500, started + 3500) / 3;
     expect(used).toBeGreaterThanOrEqual(rate * 0.9);
     for (const x of [a, b, c]) expect(inRange(x.times, started + 500, started + 2500)).toBeGreaterThan(10);
+  });
+
+  it('uses the times it is granted even when every write takes 150 ms', async () => {
+    const rate = 50;
+    const slow = instance(new MemoryStore(150), rate, 20);
+    const started = Date.now();
+    await until(() => Date.now() - started > 3000);
+    slow.kill();
+    // Times that came back already past would be given up; the lead covers the slow write instead.
+    expect(slow.budget.stats.expired).toBeLessThanOrEqual(slow.budget.stats.granted * 0.1);
+    expect(inRange(slow.times, started + 1000, started + 3000)).toBeGreaterThanOrEqual(2 * rate * 0.9);
+    expect(busiestWindow(slow.times)).toBeLessThanOrEqual(rate);
+  });
+
+  it('alone at a high limit, asks for what its callers asked for over a block: few writes per call', async () => {
+    const rate = 1000;
+    const alone = instance(new MemoryStore(), rate, 32);
+    const started = Date.now();
+    await until(() => Date.now() - started > 1500);
+    alone.kill();
+    const { writes, granted } = alone.budget.stats;
+    expect(alone.times.length).toBeGreaterThan(500);
+    expect(writes).toBeLessThan(alone.times.length / 20);
+    expect(granted).toBeGreaterThanOrEqual(alone.times.length);
+    expect(busiestWindow(alone.times)).toBeLessThanOrEqual(rate);
   });
 
   it("a killed instance's share returns to the others within a second or two", async () => {

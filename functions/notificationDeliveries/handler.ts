@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
 import { requeueDelivery } from '../../shared/delivery/requeue.js';
-import type { DeliveryTask } from '../../shared/delivery/task.js';
+import type { DeliveryTask, DeliveryTimings } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE } from '../../shared/queues.js';
 import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
@@ -38,11 +38,15 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
     async (span) => {
       reportQueueAge(QUEUE, meta, task.tenantId);
       // Retried by the host; after the last attempt the poison-queue function records it (notificationDeliveriesPoison).
+      const timings = { claimMs: 0, waitMs: 0, callMs: 0 };
+      const started = performance.now();
       const result = await delivery.deliver(task, {
         claimToken: String(meta.id ?? context.invocationId),
         dequeueCount,
         maxDequeueCount: queueHost.maxDequeueCount,
+        timings,
       });
+      const took = describeTimings(timings, performance.now() - started);
       span.setAttributes({
         outcome: result.kind === 'done' ? result.status : result.kind,
         reason: result.reason ?? '',
@@ -50,16 +54,25 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
       switch (result.kind) {
         case 'done':
           context.log(
-            `job ${task.jobId}: delivery ${result.status}${result.reason ? ` (${result.reason})` : ''}${result.duplicate ? ', already recorded' : ''}`,
+            `job ${task.jobId}: delivery ${result.status}${result.reason ? ` (${result.reason})` : ''}${result.duplicate ? ', already recorded' : ''}; ${took}`,
           );
           return;
         case 'reschedule':
           await requeueDelivery(deliveryQueue, task, result.delayMs, result.reason);
-          context.log(`job ${task.jobId}: delivery rescheduled in ${result.delayMs} ms (${result.reason})`);
+          context.log(
+            `job ${task.jobId}: delivery rescheduled in ${result.delayMs} ms (${result.reason}); ${took}`,
+          );
           return;
         case 'retry':
-          throw new Error(`delivery will be retried: ${result.reason}`);
+          throw new Error(`delivery will be retried: ${result.reason}; ${took}`);
       }
     },
   );
+}
+
+/** Where an attempt's time went: the claim, waits for the rate limits, Teams, and the rest (mostly storage). */
+function describeTimings(t: DeliveryTimings, totalMs: number): string {
+  const other = totalMs - t.claimMs - t.waitMs - t.callMs;
+  const ms = (x: number) => Math.round(x);
+  return `${ms(totalMs)} ms: claim ${ms(t.claimMs)}, rate-limit wait ${ms(t.waitMs)}, Teams ${ms(t.callMs)}, other ${ms(other)}`;
 }

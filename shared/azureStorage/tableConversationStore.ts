@@ -89,10 +89,11 @@ export class TableConversationStore implements ConversationStore {
     tenantId: string,
     userId: string,
     change: UserChange,
+    known?: UserRecord,
   ): Promise<{ user: UserRecord | undefined; changed: boolean }> {
     const table = await this.table.client();
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const current = await this.getUserById(tenantId, userId, table);
+      const current = attempt === 0 && known?.etag ? known : await this.getUserById(tenantId, userId, table);
       const next = change(current);
       if (!next) return { user: current, changed: false };
       const entity = userEntity(next);

@@ -77,7 +77,9 @@ export class DeliveryService {
     const due = dueness(task, now);
     if ('outcome' in due) return this.outcomes.finishUnclaimed(task, due.outcome);
     if ('delayMs' in due) return { kind: 'reschedule', delayMs: due.delayMs, reason: 'NotBefore' };
+    const claimStarted = performance.now();
     const claim = await claimDelivery(task, key, attempt, now, this.claimOptions);
+    if (attempt.timings) attempt.timings.claimMs += performance.now() - claimStarted;
     if ('kind' in claim) return claim;
     return openChatAndSend(task, key, claim, attempt, this.sendOptions);
   }

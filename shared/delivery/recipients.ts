@@ -57,8 +57,13 @@ export class Recipients {
     user: UserRecord,
     conversationId: string | undefined,
   ): Promise<UserRecord> {
-    const { user: stored } = await this.conversations.updateUser(user.tenantId, user.userId, (current) =>
-      current ? { ...current, conversationId, updatedAt: new Date().toISOString() } : undefined,
+    // `user` comes from this attempt's claim, which just wrote the row: its ETag is usually current.
+    const { user: stored } = await this.conversations.updateUser(
+      user.tenantId,
+      user.userId,
+      (current) =>
+        current ? { ...current, conversationId, updatedAt: new Date().toISOString() } : undefined,
+      user,
     );
     const next = stored ?? { ...user, conversationId };
     this.remember(user.tenantId, key, next);

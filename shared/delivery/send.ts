@@ -27,6 +27,25 @@ const RECALLED = { ok: false as const, status: 0, code: 'Recalled', message: 'th
 const MAX_CALLS = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Runs `call` through `schedule` (the rate limits), adding the wait and the call's time to the attempt's timings. */
+async function timed<T>(
+  attempt: AttemptContext,
+  schedule: (call: () => Promise<T>) => Promise<T>,
+  call: () => Promise<T>,
+): Promise<T> {
+  const asked = performance.now();
+  let started = asked;
+  const result = await schedule(() => {
+    started = performance.now();
+    return call();
+  });
+  if (attempt.timings) {
+    attempt.timings.waitMs += started - asked;
+    attempt.timings.callMs += performance.now() - started;
+  }
+  return result;
+}
+
 /**
  * Sends a claimed delivery: opens the 1:1 chat if none is stored, sends within the rate limits, and
  * acts on each Teams answer as the policy says. Every way out records the outcome.
@@ -59,8 +78,11 @@ export async function openChatAndSend(
           detail: 'no stored reference names the bot in this tenant and MicrosoftAppId is not set',
         });
       }
-      const created = await o.limiter.schedule(task.tenantId, undefined, () =>
-        o.connector.createConversation(serviceUrl, { botId, userId: user.userId, tenantId: user.tenantId }),
+      const created = await timed(
+        attempt,
+        (call) => o.limiter.schedule(task.tenantId, undefined, call),
+        () =>
+          o.connector.createConversation(serviceUrl, { botId, userId: user.userId, tenantId: user.tenantId }),
       );
       if (created.ok) {
         conversationId = created.body.id;
@@ -71,9 +93,10 @@ export async function openChatAndSend(
       answer = created;
     } else {
       const chat = conversationId;
-      answer = await o.limiter.schedule(
-        task.tenantId,
-        chat,
+      const at = chatTime;
+      answer = await timed(
+        attempt,
+        (call) => o.limiter.schedule(task.tenantId, chat, call, at),
         async () => {
           // Read in the rate-limit slot, right before the call: a recall recorded by now stops the send.
           const latest = await o.hooks?.latest(task);
@@ -81,7 +104,6 @@ export async function openChatAndSend(
           if (latest) ({ activity, revision } = latest);
           return o.connector.sendToConversation(serviceUrl, chat, activity);
         },
-        chatTime,
       );
       chatTime = undefined;
     }

@@ -27,6 +27,15 @@ export interface AttemptContext {
   claimToken: string;
   dequeueCount: number;
   maxDequeueCount: number;
+  /** Filled in when given: where this attempt's time went (the deliveries function logs it). */
+  timings?: DeliveryTimings | undefined;
+}
+
+/** Milliseconds an attempt spent claiming, waiting for the rate limits, and in Teams calls. */
+export interface DeliveryTimings {
+  claimMs: number;
+  waitMs: number;
+  callMs: number;
 }
 
 export type DeliveryResult =

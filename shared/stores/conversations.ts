@@ -72,11 +72,16 @@ export interface ConversationStore {
   getUserById(tenantId: string, userId: string): Promise<UserRecord | undefined>;
   /** Up to `maxRows` of a tenant's users, read in pages (the fan-out's snapshots for big jobs). */
   listUsers(tenantId: string, maxRows: number): Promise<UserRecord[]>;
-  /** Read-modify-write with optimistic concurrency; returns the stored record and whether it changed. */
+  /**
+   * Read-modify-write with optimistic concurrency; returns the stored record and whether it changed.
+   * `known`: a record this instance just wrote or read, with its ETag; the first try uses it instead
+   * of a read (a stale one only costs the read after all).
+   */
   updateUser(
     tenantId: string,
     userId: string,
     change: UserChange,
+    known?: UserRecord,
   ): Promise<{ user: UserRecord | undefined; changed: boolean }>;
   /** Creates or refreshes a user's addressing data from an activity or a roster page. */
   saveUser(tenantId: string, profile: UserProfile, options?: SaveUserOptions): Promise<UserRecord>;

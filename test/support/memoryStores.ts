@@ -62,8 +62,10 @@ export class MemoryConversationStore implements ConversationStore {
     return user && { ...user, sources: [...user.sources] };
   }
 
-  async updateUser(tenantId: string, userId: string, change: UserChange) {
-    const current = await this.getUserById(tenantId, userId);
+  async updateUser(tenantId: string, userId: string, change: UserChange, known?: UserRecord) {
+    const stored = await this.getUserById(tenantId, userId);
+    // Like the ETag check: a stale `known` record is read again.
+    const current = known?.etag && known.etag === stored?.etag ? known : stored;
     const next = change(current);
     if (!next) return { user: current, changed: false };
     const user = this.put(next);

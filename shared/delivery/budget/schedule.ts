@@ -21,7 +21,10 @@ export interface BudgetPolicy {
   horizonMs: number;
   /** Most times in one grant; smaller shares better between instances, larger costs fewer writes. */
   maxBlock: number;
-  /** A grant starts at least this far ahead, so the write's round trip does not eat into it. */
+  /**
+   * A grant starts at least this far ahead, so the write's round trip does not eat into it (the
+   * instance raises it to its measured write time: see `leadFor`).
+   */
   leadMs: number;
   /**
    * A call may start at most this long after its time, else the time is dropped: later starts could
@@ -53,10 +56,19 @@ export function defaultPolicy(ratePerSecond: number): BudgetPolicy {
     headroom: 0.97,
     horizonMs: 1000,
     maxBlock: Math.max(1, Math.round(ratePerSecond * 0.2)),
-    leadMs: 20,
+    leadMs: 10,
     maxLateMs: 20,
     gatherMs: 150,
   };
+}
+
+/**
+ * How far ahead a grant should start, given this instance's recent write round trip (ms): times
+ * that come back from a slow write already past would be given up unused, so the lead covers the
+ * write with a margin, within [leadMs, half the horizon].
+ */
+export function leadFor(writeMs: number, p: BudgetPolicy): number {
+  return Math.min(p.horizonMs / 2, Math.max(p.leadMs, Math.ceil(writeMs * 1.5 + 5)));
 }
 
 /** Takes up to `want` consecutive times from the schedule, as of `now` (epoch ms). */

@@ -1,5 +1,13 @@
 import type { BudgetStore, TenantBudget } from './port.js';
-import { defaultPolicy, grant, timesOf, type BudgetPolicy, type BudgetState } from './schedule.js';
+import {
+  defaultPolicy,
+  gapMs,
+  grant,
+  leadFor,
+  timesOf,
+  type BudgetPolicy,
+  type BudgetState,
+} from './schedule.js';
 
 /**
  * This instance's side of the shared tenant budget: callers wait for a time from the tenant's shared
@@ -21,11 +29,15 @@ export interface BudgetStats {
   writes: number;
   conflicts: number;
   granted: number;
+  /** Granted times that passed before a caller could use them. */
+  expired: number;
   errors: number;
 }
 
 interface TenantState {
   supply: number[];
+  /** When recent callers asked (epoch ms, oldest first), for the demand of the last block's span. */
+  asked: number[];
   waiters: Array<(time: number) => void>;
   /** When the oldest waiter without a time arrived (epoch ms). */
   oldestUnserved: number;
@@ -51,7 +63,9 @@ export class SharedTenantBudget implements TenantBudget {
   private readonly policy: BudgetPolicy;
   private readonly clock: () => number;
   private stopped = false;
-  readonly stats: BudgetStats = { reads: 0, writes: 0, conflicts: 0, granted: 0, errors: 0 };
+  readonly stats: BudgetStats = { reads: 0, writes: 0, conflicts: 0, granted: 0, expired: 0, errors: 0 };
+  /** Recent write round trip (ms), smoothed: the lead of the next grant covers it. */
+  private writeMs = 0;
 
   constructor(private readonly o: SharedBudgetOptions) {
     this.policy = { ...defaultPolicy(o.ratePerSecond), ...o.policy };
@@ -61,7 +75,10 @@ export class SharedTenantBudget implements TenantBudget {
   take(tenantId: string): Promise<number> {
     const t = this.tenant(tenantId);
     return new Promise<number>((resolve) => {
-      if (t.waiters.length === t.supply.length) t.oldestUnserved = this.clock();
+      const now = this.clock();
+      if (t.waiters.length === t.supply.length) t.oldestUnserved = now;
+      t.asked.push(now);
+      this.recentDemand(t); // keeps `asked` to the span
       t.waiters.push(resolve);
       this.pump(tenantId, t);
     });
@@ -83,6 +100,7 @@ export class SharedTenantBudget implements TenantBudget {
     if (!t) {
       t = {
         supply: [],
+        asked: [],
         waiters: [],
         oldestUnserved: 0,
         lastGrant: 0,
@@ -103,7 +121,10 @@ export class SharedTenantBudget implements TenantBudget {
   private pump(tenantId: string, t: TenantState): void {
     // A time already past cannot be used any more (its caller would start late and bunch up).
     const stale = this.clock() - this.policy.maxLateMs;
-    while (t.supply.length && t.supply[0]! < stale) t.supply.shift();
+    while (t.supply.length && t.supply[0]! < stale) {
+      t.supply.shift();
+      this.stats.expired++;
+    }
     while (t.waiters.length && t.supply.length) t.waiters.shift()!(t.supply.shift()!);
     const enough = Math.min(this.policy.maxBlock, GATHER_ENOUGH);
     if (t.timer && t.gathering && t.waiters.length >= enough) {
@@ -136,6 +157,14 @@ export class SharedTenantBudget implements TenantBudget {
     });
   }
 
+  /** Callers in the last span of a full block (at least 100 ms). */
+  private recentDemand(t: TenantState): number {
+    const span = Math.max(100, this.policy.maxBlock * gapMs(this.policy));
+    const since = this.clock() - span;
+    while (t.asked.length && t.asked[0]! < since) t.asked.shift();
+    return t.asked.length;
+  }
+
   private later(tenantId: string, t: TenantState, ms: number, jitter = true): void {
     // A little jitter, so instances waiting for the same moment do not all write at once.
     t.timer = setTimeout(
@@ -159,9 +188,13 @@ export class SharedTenantBudget implements TenantBudget {
           t.alone = !!read && !!current && read.etag === current.etag;
           current = read;
         }
-        const want = t.waiters.length - t.supply.length;
-        if (want <= 0) return;
-        const decision = grant(current?.state, this.clock(), want, this.policy);
+        const unserved = t.waiters.length - t.supply.length;
+        if (unserved <= 0) return;
+        // Alone on the schedule, ask for what the last block's span asked for too: callers arriving
+        // meanwhile find times waiting instead of a round trip each. Unused times only pass.
+        const want = t.alone ? Math.max(unserved, this.recentDemand(t)) : unserved;
+        const lead = leadFor(this.writeMs, this.policy);
+        const decision = grant(current?.state, this.clock(), want, { ...this.policy, leadMs: lead });
         if (decision.kind === 'wait') {
           // The real schedule is at least as full as what we read, so this wait is never too long.
           t.cached = current;
@@ -169,7 +202,11 @@ export class SharedTenantBudget implements TenantBudget {
           return;
         }
         this.stats.writes++;
+        const writeStarted = this.clock();
         const etag = await this.o.store.write(tenantId, decision.state, current?.etag);
+        const took = this.clock() - writeStarted;
+        // Smoothed, but a slow write raises it at once: a lead too short wastes the whole block.
+        this.writeMs = took > this.writeMs ? took : this.writeMs * 0.8 + took * 0.2;
         if (etag) {
           t.cached = { state: decision.state, etag };
           t.failures = 0;
