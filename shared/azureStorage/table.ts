@@ -1,4 +1,4 @@
-import type { TableClient, TableEntityResult } from '@azure/data-tables';
+import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
 
 /** A table that is created on first use, once per process. */
 export class LazyTable {
@@ -31,6 +31,20 @@ function statusOf(err: unknown): number | undefined {
 export const isNotFound = (err: unknown) => statusOf(err) === 404;
 export const isConflict = (err: unknown) => statusOf(err) === 409;
 export const isPreconditionFailed = (err: unknown) => statusOf(err) === 412;
+
+/** Merges `entity` only if the row still has `etag`: the new ETag, or undefined when someone else wrote first. */
+export async function mergeIfUnchanged(
+  table: TableClient,
+  entity: TableEntity,
+  etag: string,
+): Promise<string | undefined> {
+  try {
+    return (await table.updateEntity(entity, 'Merge', { etag })).etag ?? '';
+  } catch (err) {
+    if (isPreconditionFailed(err)) return undefined;
+    throw err;
+  }
+}
 
 /** No answer (connection refused, reset, timeout), or storage's own 408/429/5xx: worth waiting out. */
 export function isTransient(err: unknown): boolean {

@@ -25,6 +25,7 @@ import {
   isConflict,
   isNotFound,
   isPreconditionFailed,
+  mergeIfUnchanged,
   keyPart,
   listByPrefix,
   prefixFilter,
@@ -152,19 +153,13 @@ export class TableConversationStore implements ConversationStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       const row = await getOrUndefined<Row>(table, partitionOf(tenantId), 'tenant');
       if (!row) return;
-      try {
-        const userCount = Number(row.userCount ?? 0) + 1;
-        await table.updateEntity(
-          { partitionKey: partitionOf(tenantId), rowKey: 'tenant', userCount },
-          'Merge',
-          {
-            etag: String(row.etag),
-          },
-        );
-        return;
-      } catch (err) {
-        if (!isPreconditionFailed(err)) return;
-      }
+      const entity = {
+        partitionKey: partitionOf(tenantId),
+        rowKey: 'tenant',
+        userCount: Number(row.userCount ?? 0) + 1,
+      };
+      // An estimate: a concurrent writer's change is retried, any other failure ignored.
+      if ((await mergeIfUnchanged(table, entity, String(row.etag)).catch(() => '')) !== undefined) return;
     }
   }
 

@@ -24,6 +24,7 @@ import {
   getOrUndefined,
   isConflict,
   isPreconditionFailed,
+  mergeIfUnchanged,
   isTransient,
   listByPrefix,
   pageByPrefix,
@@ -109,24 +110,15 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     const table = await this.table.client();
     const now = new Date().toISOString();
     const terminal = TERMINAL.has(outcome.status);
-    try {
-      await table.updateEntity(
-        clean({
-          partitionKey: partitionOf(tenantId),
-          rowKey: deliveryRow(claimed.jobId, claimed.recipient),
-          ...outcome,
-          claimToken: terminal ? '' : claimed.claimToken,
-          completedAt: terminal ? now : undefined,
-          updatedAt: now,
-        }),
-        'Merge',
-        { etag: claimed.etag },
-      );
-      return true;
-    } catch (err) {
-      if (isPreconditionFailed(err)) return false;
-      throw err;
-    }
+    const entity = clean({
+      partitionKey: partitionOf(tenantId),
+      rowKey: deliveryRow(claimed.jobId, claimed.recipient),
+      ...outcome,
+      claimToken: terminal ? '' : claimed.claimToken,
+      completedAt: terminal ? now : undefined,
+      updatedAt: now,
+    });
+    return (await mergeIfUnchanged(table, entity, claimed.etag)) !== undefined;
   }
 
   /**

@@ -3,7 +3,13 @@ import type { FollowUpStore, SentMessageRef } from '../stores/followUps.js';
 import { readRange } from '../followUps/readReceipts.js';
 import { clean, deliveryRow, partitionOf, type Row } from './conversationRows.js';
 import { chatPrefix, chatRow, followUpColumns, readMarkRow } from './followUpRows.js';
-import { getOrUndefined, isConflict, isPreconditionFailed, type LazyTable } from './table.js';
+import {
+  getOrUndefined,
+  isConflict,
+  isPreconditionFailed,
+  mergeIfUnchanged,
+  type LazyTable,
+} from './table.js';
 
 /** Follow-ups on Table Storage: the delivery rows' follow-up columns and the `chat|` index rows. */
 export class TableFollowUpStore implements FollowUpStore {
@@ -24,13 +30,10 @@ export class TableFollowUpStore implements FollowUpStore {
       ...(status ? { status } : {}),
       updatedAt: now,
     });
-    try {
-      const result = await table.updateEntity(entity, 'Merge', { etag: record.etag });
-      return { ...record, ...rest, ...(status ? { status } : {}), updatedAt: now, etag: result.etag ?? '' };
-    } catch (err) {
-      if (isPreconditionFailed(err)) return undefined;
-      throw err;
-    }
+    const etag = await mergeIfUnchanged(table, entity, record.etag);
+    return etag === undefined
+      ? undefined
+      : { ...record, ...rest, ...(status ? { status } : {}), updatedAt: now, etag };
   }
 
   async cancel(

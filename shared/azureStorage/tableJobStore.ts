@@ -1,7 +1,7 @@
 import {
   getOrUndefined,
   isConflict,
-  isPreconditionFailed,
+  mergeIfUnchanged,
   keyPart,
   packJson,
   unpackJson,
@@ -63,17 +63,8 @@ export class TableJobStore implements JobStore {
 
   async saveExpansion(jobId: string, state: ExpansionState, etag: string): Promise<string | undefined> {
     const table = await this.table.client();
-    try {
-      const saved = await table.updateEntity(
-        { partitionKey: keyPart(jobId), rowKey: 'job', expansion: JSON.stringify(state) },
-        'Merge',
-        { etag },
-      );
-      return saved.etag;
-    } catch (err) {
-      if (isPreconditionFailed(err)) return undefined;
-      throw err;
-    }
+    const entity = { partitionKey: keyPart(jobId), rowKey: 'job', expansion: JSON.stringify(state) };
+    return mergeIfUnchanged(table, entity, etag);
   }
 
   async markFannedOut(jobId: string): Promise<void> {
