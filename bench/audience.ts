@@ -17,7 +17,7 @@ import { TableJobStore } from '../shared/azureStorage/tableJobStore.js';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
 import { QueueClient } from '@azure/storage-queue';
-import { startAzurite } from '../scripts/sandbox/azurite.js';
+import { startRamDiskAzurite } from './ramAzurite.js';
 import { DELIVERIES_QUEUE } from '../shared/queues.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 import { seedUsers } from '../test/support/audience.js';
@@ -189,7 +189,7 @@ async function deliveryPhase(s: Setup, users: number, tenantLimit: number) {
   };
 }
 
-export async function audienceBenchmark(root: string, connectionString: string) {
+export async function audienceBenchmark(root: string) {
   const USERS = Number(process.env.BENCH_AUDIENCE_USERS ?? 50_000);
   const RATE_USERS = Number(process.env.BENCH_AUDIENCE_RATE_USERS ?? 5_000);
   const SCALE = Number(process.env.BENCH_BROADCAST_SCALE ?? 5);
@@ -209,7 +209,6 @@ export async function audienceBenchmark(root: string, connectionString: string) 
   });
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
-    AzureWebJobsStorage: connectionString,
     FUNCTIONS_KEY: KEY,
     MicrosoftAppId: '',
     BOT_SERVICE_URL: fake.url,
@@ -224,20 +223,25 @@ export async function audienceBenchmark(root: string, connectionString: string) 
     // (in Azure: languageWorkers__node__arguments). 0 leaves Node's default.
     ...(HEAP_MB !== '0' ? { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` } : {}),
   };
-  const setup = { root, connectionString, fake, env };
-  const expansion = await expansionPhase(setup, USERS);
+  // Each phase on its own Azurite, on disk in /dev/shm (see ramAzurite.ts): phase B's queue then does
+  // not hold the 50,000 messages phase A leaves behind.
+  const onOwnAzurite = async <T>(phase: (s: Setup) => Promise<T>) => {
+    const store = await startRamDiskAzurite('audience');
+    const connectionString = store.azurite.connectionString;
+    try {
+      return await phase({
+        root,
+        connectionString,
+        fake,
+        env: { ...env, AzureWebJobsStorage: connectionString },
+      });
+    } finally {
+      await store.stop();
+    }
+  };
+  const expansion = await onOwnAzurite((s) => expansionPhase(s, USERS));
   const loadMid = load();
-  // Phase B on its own Azurite: the 50,000 messages left by phase A would slow its queue down.
-  const azurite = await startAzurite();
-  const delivery = await deliveryPhase(
-    {
-      ...setup,
-      connectionString: azurite.connectionString,
-      env: { ...env, AzureWebJobsStorage: azurite.connectionString },
-    },
-    RATE_USERS,
-    TENANT_LIMIT,
-  ).finally(() => azurite.stop());
+  const delivery = await onOwnAzurite((s) => deliveryPhase(s, RATE_USERS, TENANT_LIMIT));
   const result = {
     timeScale: SCALE,
     tenantLimitPerSecond: TENANT_LIMIT,
@@ -278,16 +282,16 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
 | B: peak resident memory of the host process (expansion and deliveries) | ${d.hostPeakMiB ?? 'n/a'} MiB | ≤ 256 MB | ${met((d.hostPeakMiB ?? Infinity) * 1.048576 <= 256)} |
 
 - One local host process (\`dist/scripts/local-host.js\`: the real queue triggers, host.json settings) per phase,
-  an in-memory Azurite, the Teams-like fake connector enforcing ${r.tenantLimitPerSecond} requests/s per app and tenant
+  its own Azurite on disk in a RAM-backed folder (\`/dev/shm\`, removed afterwards; not \`--inMemoryPersistence\`, whose
+  60 s clean-up froze Azurite for 13–16 s once a few thousand messages were queued), the Teams-like fake connector enforcing ${r.tenantLimitPerSecond} requests/s per app and tenant
   (Teams' 50/s with time scaled ${r.timeScale}×, as the broadcast row) with Retry-After on 429s; the host was configured
   with the same \`TENANT_RATE_PER_SECOND\`. Every user had a stored 1:1 chat (one connector call each). Seeding
   ${a.users} user rows took ${a.seedSeconds} s (not counted).
 - **A** ran with the deliveries function disabled (\`AzureWebJobs.notificationDeliveries.Disabled\`), so the time is the
   expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, each queued with \`AUDIENCE_FANOUT_CONCURRENCY\` (64)
   sends, a checkpoint on the job row after each page. Queued after (seconds, count): \`${JSON.stringify(a.samples)}\`.
-- **B** is a second tenant of ${d.users} users on a fresh Azurite, because Azurite's in-memory queue slows down as it fills: with 20,000+
-  messages waiting, its dequeue cost grows with the queue length (a first try sent about 440 of 23,000 queued
-  deliveries in 3 minutes while expansion was still running), a limit of the emulator, not of Azure Storage queues.
+- **B** is a second tenant of ${d.users} users on a fresh Azurite (on disk in \`/dev/shm\` as A's), so its queue does not
+  start with the ${a.onQueue} messages A left behind.
   Whole job ${d.seconds} s (first message after ${d.firstSendSeconds ?? '?'} s); final status ${JSON.stringify(d.totals)} (${d.expansion}).
   Status reads during delivery (totals from 16 counter rows + one page of records) took ${d.statusReadMsAvg} ms on average.
 - Host settings: queue \`batchSize\` ${r.hostBatchSize} (newBatchThreshold half of it), V8 old space capped at

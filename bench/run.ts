@@ -500,7 +500,7 @@ async function benchmark(connectionString: string, pid: number) {
     return;
   }
   if (process.env.BENCH_ONLY === 'audience') {
-    await audience(connectionString);
+    await audience();
     return;
   }
   if (process.env.BENCH_ONLY === 'scaleout') {
@@ -685,12 +685,12 @@ ${(['k1', 'k3', 'k8'] as const)
       `start-up ${up.bundledTelemetryOn.medianMs} ms bundled with telemetry (unbundled ${up.unbundledTelemetryOn.medianMs} ms)`,
   );
   console.log(`Wrote bench/RESULTS.md and bench/results.json (${results.totalSeconds} s)`);
-  await audience(connectionString);
+  await audience();
 }
 
 /** The audience section (issue 15): its own part of RESULTS.md, so it can be run alone. */
-async function audience(connectionString: string) {
-  const result = await audienceBenchmark(ROOT, connectionString);
+async function audience() {
+  const result = await audienceBenchmark(ROOT);
   const file = join(ROOT, 'bench', 'RESULTS.md');
   writeSection(file, 'audience', audienceSection(result, new Date().toISOString()));
   await formatMarkdown(file);

@@ -5,7 +5,7 @@
  * benchmark only seeds the store, posts the jobs and watches the connector.
  */
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -13,7 +13,7 @@ import pMap from 'p-map';
 import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
-import { startAzurite } from '../scripts/sandbox/azurite.js';
+import { startRamDiskAzurite } from './ramAzurite.js';
 import { cpuSecondsOf } from './cpu.js';
 import { startFakeConnector, type CallRecord } from '../test/support/fakeConnector.js';
 
@@ -43,26 +43,8 @@ export function busiestWindow(times: number[], windowMs = 1000): number {
   return most;
 }
 
-/**
- * Each run gets its own Azurite, on disk in a RAM-backed folder. Not the in-memory mode: that keeps
- * every queue message as its own extent, and its garbage collector (every 60 s) then blocks Azurite
- * for seconds (about 16 s after 5,000 messages on this machine), stalling every instance at once.
- */
-async function runAzurite() {
-  const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
-  const location = mkdtempSync(join(base, 'scaleout-azurite-'));
-  const azurite = await startAzurite({ location });
-  return {
-    azurite,
-    stop: async () => {
-      await azurite.stop();
-      rmSync(location, { recursive: true, force: true });
-    },
-  };
-}
-
 export async function scaleOut(o: ScaleOutOptions) {
-  const store = await runAzurite();
+  const store = await startRamDiskAzurite('scaleout');
   try {
     return await scaleOutOn(o, store.azurite.connectionString, store.azurite.pid);
   } finally {
