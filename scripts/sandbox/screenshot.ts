@@ -88,7 +88,12 @@ export async function screenshotDm(
         if (Date.now() > deadline) throw err;
       }
     }
-    // Let the chat finish laying out (avatars, timestamps) before the picture.
+    // The chat list's preview catches up with the open chat a little later on a busy machine: wait for
+    // it (the test then checks what it shows), then let the chat finish laying out before the picture.
+    await chat
+      .filter({ hasText: text.slice(0, 12) })
+      .waitFor({ timeout: Math.max(2_000, deadline - Date.now()) })
+      .catch(() => undefined);
     await page.waitForTimeout(1_000);
     await page.screenshot({ path: outFile });
     const chatPreview = await chat.innerText();
