@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
-
-/** Most calls that started within any `windowMs` (a sliding window, as Teams counts). */
-function busiestWindow(starts: number[], windowMs: number): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let most = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    most = Math.max(most, hi - lo + 1);
-  }
-  return most;
-}
+import { busiestWindow } from './support/windows.js';
 
 /** Blocks the event loop, as a busy instance does, so timers fire late. */
 function busy(ms: number) {

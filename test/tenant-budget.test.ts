@@ -10,17 +10,7 @@ import {
   type BudgetState,
 } from '../shared/delivery/budget/schedule.js';
 import { SharedTenantBudget } from '../shared/delivery/budget/sharedBudget.js';
-
-/** Most times within any `windowMs` (a sliding window, as Teams counts). */
-function busiestWindow(times: number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let hi = 0, lo = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    most = Math.max(most, hi - lo + 1);
-  }
-  return most;
-}
+import { busiestWindow } from './support/windows.js';
 
 /** The store port in memory (the Azure adapter is exercised by the host tests against Azurite). */
 class MemoryStore implements BudgetStore {
