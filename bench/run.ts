@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pMap from 'p-map';
 import { loadConfig, type AppConfig } from '../shared/config.js';
@@ -292,6 +293,8 @@ async function broadcast(startFake: StartFake, opts: { scale?: number; recipient
     task: { ...task(jobId, u.recipient), user: snapshot.get(u.recipient) },
     ctx: attempt(),
   }));
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const started = performance.now();
 
   const worker = async () => {
@@ -379,6 +382,10 @@ async function broadcast(startFake: StartFake, opts: { scale?: number; recipient
     storagePerDm: round((storage.table + storage.queue) / RECIPIENTS, 3),
     budgetStoragePerDm: round(budgetTx / RECIPIENTS, 3),
     budgetConflicts: s.budget!.stats.conflicts - budgetBefore.conflicts,
+    budgetStats: { ...s.budget!.stats },
+    dropped: s.limiter.droppedTimes,
+    loopDelayMaxMs: round(loopDelay.max / 1e6),
+    loopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
   };
   console.log(`broadcast: ${JSON.stringify(result)}`);
   await stopLimiter(s);

@@ -16,6 +16,7 @@ import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-h
 import { startRamDiskAzurite } from './ramAzurite.js';
 import { cpuSecondsOf } from './cpu.js';
 import { startFakeConnector, type CallRecord } from '../test/support/fakeConnector.js';
+import { busiestWindow } from '../test/support/windows.js';
 
 const BOT_ID = '28:00000000-0000-0000-0000-00000000b0b0';
 const KEY = 'bench-key';
@@ -30,17 +31,6 @@ export interface ScaleOutOptions {
   tenants: number;
   recipientsPerTenant: number;
   jobsPerTenant: number;
-}
-
-/** Most timestamps within any sliding `windowMs`. */
-export function busiestWindow(times: number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let hi = 0, lo = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    most = Math.max(most, hi - lo + 1);
-  }
-  return most;
 }
 
 export async function scaleOut(o: ScaleOutOptions) {

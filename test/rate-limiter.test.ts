@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
-
-/** Most calls that started within any `windowMs` (a sliding window, as Teams counts). */
-function busiestWindow(starts: number[], windowMs: number): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let most = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    most = Math.max(most, hi - lo + 1);
-  }
-  return most;
-}
+import { busiestWindow } from './support/windows.js';
 
 /** Blocks the event loop, as a busy instance does, so timers fire late. */
 function busy(ms: number) {
@@ -94,6 +83,22 @@ describe('delivery rate limiter', () => {
     // 98 calls a window normally; 10% fewer (88) while eased.
     expect(busiestWindow(eased, 1000)).toBeLessThanOrEqual(88);
     expect(busiestWindow(eased, 1000)).toBeGreaterThan(60);
+  });
+
+  it('neither 5xx answers nor a few 429s among many calls pause the tenant', async () => {
+    const limiter = new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 });
+    // 60 calls in the last second, then 5 answers of 503 and 3 of 429 (5% of the calls).
+    await Promise.all(Array.from({ length: 60 }, () => limiter.schedule('busy', undefined, async () => 0)));
+    for (let i = 0; i < 5; i++) limiter.throttled('busy', 5000, 503);
+    for (let i = 0; i < 3; i++) limiter.throttled('busy', 5000, 429);
+    const before = performance.now();
+    await limiter.schedule('busy', undefined, async () => undefined);
+    expect(performance.now() - before).toBeLessThan(1000);
+    // A tenth of its calls answered 429 within the second: now it pauses.
+    for (let i = 0; i < 4; i++) limiter.throttled('busy', 1500, 429);
+    const paused = performance.now();
+    await limiter.schedule('busy', undefined, async () => undefined);
+    expect(performance.now() - paused).toBeGreaterThanOrEqual(1400);
   });
 
   it('one 429 alone does not pause the tenant', async () => {

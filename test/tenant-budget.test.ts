@@ -2,25 +2,15 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BudgetStore } from '../shared/delivery/budget/port.js';
 import {
+  adapt,
   defaultPolicy,
   gapMs,
   grant,
-  leadFor,
   timesOf,
   type BudgetState,
 } from '../shared/delivery/budget/schedule.js';
 import { SharedTenantBudget } from '../shared/delivery/budget/sharedBudget.js';
-
-/** Most times within any `windowMs` (a sliding window, as Teams counts). */
-function busiestWindow(times: number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let hi = 0, lo = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    most = Math.max(most, hi - lo + 1);
-  }
-  return most;
-}
+import { busiestWindow } from './support/windows.js';
 
 /** The store port in memory (the Azure adapter is exercised by the host tests against Azurite). */
 class MemoryStore implements BudgetStore {
@@ -57,10 +47,22 @@ describe('tenant budget schedule (pure)', () => {
   });
 
   it('starts a grant after the measured write time, so a slow store does not hand out past times', () => {
-    expect(leadFor(0, policy)).toBe(policy.leadMs);
-    expect(leadFor(100, policy)).toBe(155);
+    expect(adapt(0, 0, policy).leadMs).toBe(policy.leadMs);
+    expect(adapt(100, 100, policy).leadMs).toBe(155);
     // Never so far ahead that the block would not fit under the horizon.
-    expect(leadFor(5_000, policy)).toBe(policy.horizonMs / 2);
+    expect(adapt(0, 5_000, policy).leadMs).toBe(policy.horizonMs / 2);
+  });
+
+  it('grows blocks and the horizon while storage is slow, so a block outlasts the next request', () => {
+    expect(adapt(0, 0, policy)).toEqual(policy);
+    expect(adapt(100, 50, policy).maxBlock).toBe(policy.maxBlock);
+    // 800 ms from asking to holding a block: blocks of 1.2 s, a horizon of 2.4 s.
+    const slow = adapt(800, 400, policy);
+    expect(slow.horizonMs).toBe(2400);
+    expect(slow.maxBlock).toBe(Math.floor(1200 / gapMs(policy)));
+    expect(slow.maxBlock * gapMs(policy)).toBeLessThanOrEqual(slow.horizonMs / 2);
+    // However slow, a killed instance leaves at most 5 s of times unused.
+    expect(adapt(60_000, 400, policy).horizonMs).toBe(5000);
   });
 
   it('never grants beyond the horizon, and says when to ask again', () => {
@@ -75,7 +77,12 @@ describe('tenant budget schedule (pure)', () => {
     fc.assert(
       fc.property(
         fc.array(
-          fc.record({ advance: fc.integer({ min: 0, max: 400 }), want: fc.integer({ min: 1, max: 40 }) }),
+          fc.record({
+            advance: fc.integer({ min: 0, max: 400 }),
+            want: fc.integer({ min: 1, max: 40 }),
+            // Each instance sizes its blocks and horizon to its own round trips.
+            cycleMs: fc.integer({ min: 0, max: 4000 }),
+          }),
           {
             minLength: 1,
             maxLength: 200,
@@ -89,13 +96,14 @@ describe('tenant budget schedule (pure)', () => {
           const times: number[] = [];
           for (const ask of asks) {
             now += ask.advance;
-            const d = grant(state, now, ask.want, p);
+            const live = adapt(ask.cycleMs, ask.cycleMs / 2, p);
+            const d = grant(state, now, ask.want, live);
             if (d.kind === 'wait') {
               expect(d.retryAt).toBeGreaterThan(now);
               continue;
             }
             expect(d.block.start).toBeGreaterThanOrEqual(now);
-            expect(d.block.start).toBeLessThanOrEqual(now + p.horizonMs);
+            expect(d.block.start).toBeLessThanOrEqual(now + live.horizonMs);
             times.push(...timesOf(d.block));
             state = d.state;
           }
@@ -182,6 +190,21 @@ describe('shared tenant budget (instances over one store)', () => {
     expect(slow.budget.stats.expired).toBeLessThanOrEqual(slow.budget.stats.granted * 0.1);
     expect(inRange(slow.times, started + 1000, started + 3000)).toBeGreaterThanOrEqual(2 * rate * 0.9);
     expect(busiestWindow(slow.times)).toBeLessThanOrEqual(rate);
+  });
+
+  it('two busy instances still use almost the whole budget when every storage call takes 400 ms', async () => {
+    // Blocks of the usual 200 ms would run out long before the next read and write came back.
+    const rate = 50;
+    const store = new MemoryStore(400);
+    const a = instance(store, rate, 60);
+    const b = instance(store, rate, 60);
+    const started = Date.now();
+    await until(() => Date.now() - started > 5000);
+    a.kill();
+    b.kill();
+    const all = [...a.times, ...b.times];
+    expect(inRange(all, started + 2000, started + 5000)).toBeGreaterThanOrEqual(3 * rate * 0.9);
+    expect(busiestWindow(all)).toBeLessThanOrEqual(rate);
   });
 
   it('alone at a high limit, asks for what its callers asked for over a block: few writes per call', async () => {

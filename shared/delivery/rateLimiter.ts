@@ -40,6 +40,9 @@ const EASED_SHARE = 0.9;
 /** Share of a chat's limit its shared reservations plan, leaving room for uneven waits before sends. */
 const CHAT_SHARE = 0.85;
 const EASE_MS = 2000;
+/** 429s within a second that pause a tenant: at least this many, and this share of its calls. */
+const PAUSE_AFTER_429S = 3;
+const PAUSE_SHARE = 0.1;
 
 /** Calls for one key, started in order on a planned schedule and capped by a sliding window. */
 class Pacer {
@@ -106,6 +109,7 @@ export class DeliveryRateLimiter {
   private readonly tenants = new Map<string, Pacer>();
   private readonly conversations = new Map<string, { pacer: Pacer; busy: Promise<unknown> }>();
   private readonly recentThrottles = new Map<string, number[]>();
+  private readonly callStarts = new Map<string, number[]>();
   private readonly headroom: number;
 
   constructor(private readonly options: RateLimiterOptions) {
@@ -155,20 +159,39 @@ export class DeliveryRateLimiter {
   }
 
   /**
-   * Teams answered 429. The tenant eases off for a moment and the call is retried; several in a
-   * second mean the tenant budget is exceeded (another instance, another app), so the tenant pauses.
+   * Teams answered 429. The tenant eases off for a moment and the call is retried; many in a second
+   * (at least 3, and at least a tenth of the tenant's calls in that second) mean the tenant budget is
+   * exceeded (another app, Teams' own load), so the tenant pauses. A stray 429 now and then (Teams
+   * sends some under any load) must not stop a whole tenant for its Retry-After. 412 and 5xx answers
+   * are retried the same way but say nothing about the tenant's budget.
    */
-  throttled(tenantId: string, retryAfterMs: number): void {
+  throttled(tenantId: string, retryAfterMs: number, status = 429): void {
+    if (status !== 429) return;
     this.tenant(tenantId).ease();
     const at = Date.now();
     const recent = (this.recentThrottles.get(tenantId) ?? []).filter((t) => at - t < 1000);
     recent.push(at);
     this.recentThrottles.set(tenantId, recent);
-    if (recent.length >= 3) this.tenant(tenantId).pause(retryAfterMs);
+    const calls = this.recentCalls(tenantId, at).length;
+    if (recent.length >= Math.max(PAUSE_AFTER_429S, calls * PAUSE_SHARE))
+      this.tenant(tenantId).pause(retryAfterMs);
+  }
+
+  /** Start times (epoch ms) of this tenant's calls in the last second, oldest first. */
+  private recentCalls(tenantId: string, at = Date.now()): number[] {
+    let starts = this.callStarts.get(tenantId);
+    if (!starts) this.callStarts.set(tenantId, (starts = []));
+    while (starts.length && at - starts[0]! >= 1000) starts.shift();
+    return starts;
   }
 
   /** Waits for the tenant's turn: a time from the shared budget if there is one, else local pacing. */
   private async tenantTurn(tenantId: string): Promise<void> {
+    await this.waitTurn(tenantId);
+    this.recentCalls(tenantId).push(Date.now());
+  }
+
+  private async waitTurn(tenantId: string): Promise<void> {
     const budget = this.options.budget;
     const tenant = this.tenant(tenantId);
     if (!budget) return tenant.turn();

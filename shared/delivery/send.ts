@@ -139,7 +139,7 @@ export async function openChatAndSend(
     switch (action.do) {
       case 'wait':
       case 'reschedule':
-        o.limiter.throttled(task.tenantId, action.delayMs);
+        o.limiter.throttled(task.tenantId, action.delayMs, answer.status);
         telemetry().event(
           EventNames.throttled,
           {

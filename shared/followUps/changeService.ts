@@ -100,7 +100,7 @@ export class ChangeService {
         continue;
       }
       if (action.do === 'wait' || action.do === 'reschedule') {
-        this.o.limiter.throttled(task.tenantId, action.delayMs);
+        this.o.limiter.throttled(task.tenantId, action.delayMs, answer.status);
         telemetry().metric(MetricNames.throttles, 1, { tenantId: task.tenantId });
         if (action.do === 'wait') {
           await sleep(action.delayMs);

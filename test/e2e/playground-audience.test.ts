@@ -6,26 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueNotification } from '../../shared/jobs/producer.js';
 import type { JobStatus } from '../../functions/getNotification/jobStatus.js';
-import { tableClient } from '../../shared/azureStorage/connection.js';
-import { LazyTable } from '../../shared/azureStorage/table.js';
 import { TableConversationStore } from '../../shared/azureStorage/tableConversationStore.js';
-import { storageConnection, type SandboxPorts } from '../../scripts/sandbox/settings.js';
-import { startSandbox, type Sandbox } from '../../scripts/sandbox/stack.js';
-import { ROOT, eventually } from '../support/app.js';
+import { storageConnection } from '../../scripts/sandbox/settings.js';
+import type { Sandbox } from '../../scripts/sandbox/stack.js';
+import { eventually } from '../support/app.js';
 import { seedMembers, seedUsers } from '../support/audience.js';
-import { FAST_QUEUES } from '../support/pipeline.js';
 import { PLAYGROUND_DEFAULTS, type Playground } from '../support/playground.js';
-import { freePort } from '../support/ports.js';
+import { startPlaygroundSandbox } from '../support/sandboxPorts.js';
 
 const TENANT = PLAYGROUND_DEFAULTS.tenantId;
 const ROSTER = [PLAYGROUND_DEFAULTS.currentUser, ...PLAYGROUND_DEFAULTS.users];
 const [ALEX, MEGAN] = [ROSTER[0]!, ROSTER[1]!];
 const LEFT = '29:left-the-team';
-
-async function freePorts(): Promise<SandboxPorts> {
-  const [blob, queue, table, app, playground] = await Promise.all(Array.from({ length: 5 }, freePort));
-  return { blob: blob!, queue: queue!, table: table!, app: app!, playground: playground! };
-}
 
 describe('audiences against Agents Playground', () => {
   let sandbox: Sandbox;
@@ -33,16 +25,7 @@ describe('audiences against Agents Playground', () => {
   let users: TableConversationStore;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({
-      root: ROOT,
-      ports: await freePorts(),
-      appHost: 'local',
-      settings: { ...FAST_QUEUES, ROSTER_MAX_AGE_MINUTES: '0' },
-    });
-    pg = sandbox.playground;
-    users = new TableConversationStore(
-      new LazyTable(tableClient({ connectionString: sandbox.azurite.connectionString }, 'Conversations')),
-    );
+    ({ sandbox, pg, users } = await startPlaygroundSandbox({ ROSTER_MAX_AGE_MINUTES: '0' }));
     await pg.installInTeam();
     await eventually(
       async () => (await users.getTeam(TENANT, 'team-id'))?.rosterSyncedAt,

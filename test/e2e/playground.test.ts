@@ -9,16 +9,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueNotification } from '../../shared/jobs/producer.js';
 import type { JobStatus } from '../../functions/getNotification/jobStatus.js';
-import { tableClient } from '../../shared/azureStorage/connection.js';
-import { LazyTable } from '../../shared/azureStorage/table.js';
 import { TableConversationStore } from '../../shared/azureStorage/tableConversationStore.js';
 import { chromiumMissing, screenshotDm } from '../../scripts/sandbox/screenshot.js';
 import { storageConnection } from '../../scripts/sandbox/settings.js';
-import { startSandbox, type Sandbox } from '../../scripts/sandbox/stack.js';
+import type { Sandbox } from '../../scripts/sandbox/stack.js';
 import { ROOT, eventually } from '../support/app.js';
-import { FAST_QUEUES } from '../support/pipeline.js';
 import { PLAYGROUND_DEFAULTS, type Playground } from '../support/playground.js';
-import { freeSandboxPorts } from '../support/sandboxPorts.js';
+import { startPlaygroundSandbox } from '../support/sandboxPorts.js';
 
 const TENANT = PLAYGROUND_DEFAULTS.tenantId;
 const BOT_ID = PLAYGROUND_DEFAULTS.bot.id;
@@ -31,16 +28,7 @@ describe('the sandbox against Agents Playground', () => {
   let personalChat: string;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({
-      root: ROOT,
-      ports: await freeSandboxPorts(),
-      appHost: 'local',
-      settings: FAST_QUEUES,
-    });
-    pg = sandbox.playground;
-    users = new TableConversationStore(
-      new LazyTable(tableClient({ connectionString: sandbox.azurite.connectionString }, 'Conversations')),
-    );
+    ({ sandbox, pg, users } = await startPlaygroundSandbox());
     personalChat = await pg.personalChatId();
   });
   afterAll(async () => {

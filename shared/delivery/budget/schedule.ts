@@ -23,7 +23,7 @@ export interface BudgetPolicy {
   maxBlock: number;
   /**
    * A grant starts at least this far ahead, so the write's round trip does not eat into it (the
-   * instance raises it to its measured write time: see `leadFor`).
+   * instance raises it to its measured write time: see `adapt`).
    */
   leadMs: number;
   /**
@@ -62,13 +62,24 @@ export function defaultPolicy(ratePerSecond: number): BudgetPolicy {
   };
 }
 
+const MAX_HORIZON_MS = 5000;
+
 /**
- * How far ahead a grant should start, given this instance's recent write round trip (ms): times
- * that come back from a slow write already past would be given up unused, so the lead covers the
- * write with a margin, within [leadMs, half the horizon].
+ * The policy for this instance's next grant, given its recent round trips (ms): `cycleMs` from asking
+ * to holding a block (read and write, or the write alone), `writeMs` the write alone. An instance asks
+ * for one block at a time, so a block must outlast a cycle: with 10 times (200 ms at 50/s) and cycles
+ * of 400 ms, as on a loaded storage account, a tenant would get half its budget. So the block grows to
+ * 1.5 cycles and the horizon to twice that (at most 5 s: what a killed instance can leave unused).
+ * The lead covers the write with a margin, so the block's first times are not past when it arrives.
  */
-export function leadFor(writeMs: number, p: BudgetPolicy): number {
-  return Math.min(p.horizonMs / 2, Math.max(p.leadMs, Math.ceil(writeMs * 1.5 + 5)));
+export function adapt(cycleMs: number, writeMs: number, p: BudgetPolicy): BudgetPolicy {
+  const gap = gapMs(p);
+  const span = cycleMs * 1.5;
+  const horizonMs = Math.max(p.horizonMs, Math.min(MAX_HORIZON_MS, 2 * span));
+  const fits = Math.max(1, Math.floor(horizonMs / 2 / gap));
+  const maxBlock = Math.max(p.maxBlock, Math.min(fits, Math.ceil(span / gap)));
+  const leadMs = Math.min(horizonMs / 2, Math.max(p.leadMs, Math.ceil(writeMs * 1.5 + 5)));
+  return { ...p, horizonMs, maxBlock, leadMs };
 }
 
 /** Takes up to `want` consecutive times from the schedule, as of `now` (epoch ms). */

@@ -1,9 +1,9 @@
 import type { BudgetStore, TenantBudget } from './port.js';
 import {
+  adapt,
   defaultPolicy,
   gapMs,
   grant,
-  leadFor,
   timesOf,
   type BudgetPolicy,
   type BudgetState,
@@ -66,6 +66,8 @@ export class SharedTenantBudget implements TenantBudget {
   readonly stats: BudgetStats = { reads: 0, writes: 0, conflicts: 0, granted: 0, expired: 0, errors: 0 };
   /** Recent write round trip (ms), smoothed: the lead of the next grant covers it. */
   private writeMs = 0;
+  /** Recent time from asking to holding a block (ms), smoothed: the next block outlasts it. */
+  private cycleMs = 0;
 
   constructor(private readonly o: SharedBudgetOptions) {
     this.policy = { ...defaultPolicy(o.ratePerSecond), ...o.policy };
@@ -82,6 +84,11 @@ export class SharedTenantBudget implements TenantBudget {
       t.waiters.push(resolve);
       this.pump(tenantId, t);
     });
+  }
+
+  /** The policy for now: blocks, horizon and lead follow this instance's storage round trips. */
+  private get live(): BudgetPolicy {
+    return adapt(this.cycleMs, this.writeMs, this.policy);
   }
 
   /** How late a call may start after its time (see BudgetPolicy.maxLateMs). */
@@ -126,7 +133,8 @@ export class SharedTenantBudget implements TenantBudget {
       this.stats.expired++;
     }
     while (t.waiters.length && t.supply.length) t.waiters.shift()!(t.supply.shift()!);
-    const enough = Math.min(this.policy.maxBlock, GATHER_ENOUGH);
+    const live = this.live;
+    const enough = Math.min(live.maxBlock, GATHER_ENOUGH);
     if (t.timer && t.gathering && t.waiters.length >= enough) {
       clearTimeout(t.timer);
       t.timer = undefined;
@@ -139,7 +147,7 @@ export class SharedTenantBudget implements TenantBudget {
     const now = this.clock();
     // An instance still holding times for the next half horizon lets others ask first, so a new
     // instance gets its share at once rather than racing the busy ones.
-    const holdsUntil = t.lastTime - this.policy.horizonMs / 2;
+    const holdsUntil = t.lastTime - live.horizonMs / 2;
     if (holdsUntil > now) {
       this.later(tenantId, t, holdsUntil - now, false);
       return;
@@ -159,7 +167,7 @@ export class SharedTenantBudget implements TenantBudget {
 
   /** Callers in the last span of a full block (at least 100 ms). */
   private recentDemand(t: TenantState): number {
-    const span = Math.max(100, this.policy.maxBlock * gapMs(this.policy));
+    const span = Math.max(100, this.live.maxBlock * gapMs(this.policy));
     const since = this.clock() - span;
     while (t.asked.length && t.asked[0]! < since) t.asked.shift();
     return t.asked.length;
@@ -178,6 +186,7 @@ export class SharedTenantBudget implements TenantBudget {
   }
 
   private async request(tenantId: string, t: TenantState): Promise<void> {
+    const asked = this.clock();
     try {
       for (let attempt = 0; attempt < 10; attempt++) {
         let current = t.cached;
@@ -193,8 +202,7 @@ export class SharedTenantBudget implements TenantBudget {
         // Alone on the schedule, ask for what the last block's span asked for too: callers arriving
         // meanwhile find times waiting instead of a round trip each. Unused times only pass.
         const want = t.alone ? Math.max(unserved, this.recentDemand(t)) : unserved;
-        const lead = leadFor(this.writeMs, this.policy);
-        const decision = grant(current?.state, this.clock(), want, { ...this.policy, leadMs: lead });
+        const decision = grant(current?.state, this.clock(), want, this.live);
         if (decision.kind === 'wait') {
           // The real schedule is at least as full as what we read, so this wait is never too long.
           t.cached = current;
@@ -205,9 +213,9 @@ export class SharedTenantBudget implements TenantBudget {
         const writeStarted = this.clock();
         const etag = await this.o.store.write(tenantId, decision.state, current?.etag);
         const took = this.clock() - writeStarted;
-        // Smoothed, but a slow write raises it at once: a lead too short wastes the whole block.
-        this.writeMs = took > this.writeMs ? took : this.writeMs * 0.8 + took * 0.2;
+        this.writeMs = smooth(this.writeMs, took);
         if (etag) {
+          this.cycleMs = smooth(this.cycleMs, this.clock() - asked);
           t.cached = { state: decision.state, etag };
           t.failures = 0;
           t.lastGrant = this.clock();
@@ -228,4 +236,9 @@ export class SharedTenantBudget implements TenantBudget {
       this.later(tenantId, t, Math.min(2000, 100 * 2 ** t.failures));
     }
   }
+}
+
+/** Smoothed, but a slow round trip raises it at once: a block or lead too short wastes the block. */
+function smooth(recent: number, took: number): number {
+  return took > recent ? took : recent * 0.8 + took * 0.2;
 }
