@@ -33,6 +33,7 @@ export function changeAnswer(
       statusUrl,
       revision: result.revision,
       recalled: result.recalled,
+      ...(result.recalledAt ? { recalledAt: result.recalledAt } : {}),
       changes: result.tasks,
     },
   };

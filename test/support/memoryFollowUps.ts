@@ -2,11 +2,14 @@ import { isReadBy, readRange } from '../../shared/followUps/readReceipts.js';
 import type { NotificationMessage } from '../../shared/jobs/contract.js';
 import type { DeliveryRecord, FollowUpFields } from '../../shared/stores/deliveryRecords.js';
 import type { FollowUpStore, SentMessageRef } from '../../shared/stores/followUps.js';
-import type {
-  ContentChange,
-  JobContent,
-  JobContentStore,
-  NewJobContent,
+import {
+  recallField,
+  sendsStopped,
+  type ContentChange,
+  type JobContent,
+  type JobContentStore,
+  type NewJobContent,
+  type RecallStage,
 } from '../../shared/stores/jobContent.js';
 import type { MemoryDeliveryRecordStore } from './memoryStores.js';
 
@@ -32,7 +35,7 @@ export class MemoryJobContentStore implements JobContentStore {
   }
 
   async revise(current: JobContent, message: NotificationMessage): Promise<ContentChange> {
-    if (current.recalledAt) return { ok: false, reason: 'Recalled' };
+    if (sendsStopped(current)) return { ok: false, reason: 'Recalled' };
     return this.write(current, {
       revision: current.revision + 1,
       message,
@@ -40,9 +43,10 @@ export class MemoryJobContentStore implements JobContentStore {
     });
   }
 
-  async recall(current: JobContent): Promise<ContentChange> {
-    if (current.recalledAt) return { ok: true, content: current };
-    return this.write(current, { recalledAt: new Date().toISOString() });
+  async recall(current: JobContent, stage: RecallStage): Promise<ContentChange> {
+    const field = recallField[stage];
+    if (current[field]) return { ok: true, content: current };
+    return this.write(current, { [field]: new Date().toISOString() });
   }
 
   private write(current: JobContent, fields: Partial<JobContent>): ContentChange {
