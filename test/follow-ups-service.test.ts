@@ -212,7 +212,7 @@ describe('update and recall requests', () => {
   const stored = async () => (await contents.get(JOB))!;
   /** Polls the in-memory store until the request in flight has written what `check` looks for. */
   async function eventually<T>(check: () => Promise<T | false | undefined>): Promise<T> {
-    for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
       const value = await check();
       if (value) return value;
       await new Promise((resolve) => setTimeout(resolve, 5));
