@@ -26,7 +26,7 @@ afterAll(async () => {
   await app?.stop();
 });
 
-const change = (method: 'PATCH' | 'DELETE', jobId: string, body?: unknown) =>
+const change = (method: 'GET' | 'PATCH' | 'DELETE', jobId: string, body?: unknown) =>
   fetch(`${app.url}/api/notifications/${encodeURIComponent(jobId)}`, {
     method,
     headers: { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json' },
@@ -131,6 +131,16 @@ describe('update', () => {
     const bad = await change('PATCH', jobId, { message: { card: { type: 'NotACard' } } });
     expect(bad.status).toBe(400);
     expect((await change('PATCH', 'no-such-job', { message: { text: 'x' } })).status).toBe(404);
+    // A job ID the contract does not allow is refused before anything is read, by each method alike.
+    for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+      const res = await change(
+        method,
+        "-no'such",
+        method === 'PATCH' ? { message: { text: 'x' } } : undefined,
+      );
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'InvalidJobId' });
+    }
     expect((await change('DELETE', jobId)).status).toBe(202);
     const refused = await change('PATCH', jobId, { message: { text: 'too late' } });
     expect(refused.status).toBe(409);

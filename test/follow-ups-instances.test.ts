@@ -1,12 +1,12 @@
-import pMap from 'p-map';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
-import { ROOT, TENANT, eventually } from './support/app.js';
+import { ROOT, TENANT, eventually, hostProcessEnv } from './support/app.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
+import { seedChatUsers } from './support/chatUsers.js';
 import { FAST_QUEUES } from './support/pipeline.js';
 
 /**
@@ -29,11 +29,7 @@ beforeAll(async () => {
   azurite = await startAzurite();
   fake = await startFakeConnector();
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    AzureWebJobsStorage: azurite.connectionString,
-    FUNCTIONS_KEY: KEY,
-    MicrosoftAppId: '',
-    BOT_SERVICE_URL: fake.url,
+    ...hostProcessEnv(azurite, fake, KEY),
     DEFAULT_TENANT_ID: TENANT,
     ...FAST_QUEUES,
   };
@@ -78,25 +74,15 @@ let batch = 0;
 async function jobInFlight(text: string) {
   batch++;
   const s = buildServices(loadConfig({ AzureWebJobsStorage: azurite.connectionString }));
-  await s.conversations.saveTenant({ tenantId: TENANT, serviceUrl: fake.url, botId: BOT_ID });
-  const users = await pMap(
-    Array.from({ length: USERS }, (_, i) => `29:instances-${batch}-${i}`),
-    async (userId) => {
-      const conversationId = fake.conversationIdFor(TENANT, userId, BOT_ID);
-      fake.registerConversation(conversationId, {
-        tenantId: TENANT,
-        botId: BOT_ID,
-        members: [{ id: userId }],
-      });
-      await s.conversations.saveUser(
-        TENANT,
-        { userId, serviceUrl: fake.url },
-        { source: 'team:19:instances@thread.tacv2', conversationId },
-      );
-      return userId;
-    },
-    { concurrency: 8 },
-  );
+  const seeded = await seedChatUsers({
+    conversations: s.conversations,
+    fake,
+    tenantId: TENANT,
+    botId: BOT_ID,
+    userIds: Array.from({ length: USERS }, (_, i) => `29:instances-${batch}-${i}`),
+    source: 'team:19:instances@thread.tacv2',
+  });
+  const users = seeded.map((u) => u.userId);
   const chats = new Set(users.map((u) => fake.conversationIdFor(TENANT, u, BOT_ID)));
   const res = await call('POST', '', {
     tenantId: TENANT,
