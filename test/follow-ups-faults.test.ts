@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyPart } from '../shared/azureStorage/table.js';
 import { DELIVERIES_QUEUE, encodeMessage } from '../shared/queues.js';
 import type { ChangeTask } from '../shared/followUps/changeTask.js';
 import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually, startApp, type TestApp } from './support/app.js';
@@ -126,7 +127,7 @@ describe('update', () => {
     expect(app.connector.updated.filter((u) => u.conversationId === chats[0])).toHaveLength(1);
   });
 
-  it('refuses an invalid message, an unknown job and an update after a recall', async () => {
+  it('refuses an invalid message or job ID, an unknown job, an update after a recall, a job from before contents were kept', async () => {
     const { jobId } = await sentJob(1);
     const bad = await change('PATCH', jobId, { message: { card: { type: 'NotACard' } } });
     expect(bad.status).toBe(400);
@@ -145,6 +146,19 @@ describe('update', () => {
     const refused = await change('PATCH', jobId, { message: { text: 'too late' } });
     expect(refused.status).toBe(409);
     expect(await refused.json()).toMatchObject({ error: 'Recalled' });
+    // A job accepted before contents were kept (as if its content row had never been written).
+    const { jobId: old } = await sentJob(1);
+    await app.table('Jobs').deleteEntity(keyPart(old), 'content');
+    for (const res of [
+      await change('PATCH', old, { message: { text: 'v2' } }),
+      await change('DELETE', old),
+    ]) {
+      expect(res.status).toBe(409);
+      expect(await res.json()).toMatchObject({
+        error: 'NotChangeable',
+        errors: [expect.stringMatching(/accepted before .* cannot be updated or recalled/)],
+      });
+    }
   });
 });
 

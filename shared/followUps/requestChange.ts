@@ -58,7 +58,11 @@ async function load(jobId: string, d: ChangeDeps) {
   const [job, content] = await Promise.all([d.jobs.get(jobId), d.contents.get(jobId)]);
   if (!job) return refuse(404, 'NotFound', `no job ${jobId}`);
   if (!content) {
-    return refuse(409, 'NotChangeable', `job ${jobId} was accepted before updates and recalls were recorded`);
+    return refuse(
+      409,
+      'NotChangeable',
+      `job ${jobId} was accepted before this version kept jobs' content, so it cannot be updated or recalled; what was sent stays as it is`,
+    );
   }
   return { job, content };
 }
