@@ -45,7 +45,9 @@ export class ContentCache {
     if (hit && this.now() - hit.at < this.ttlMs) return hit;
     const entry = { at: this.now(), content: this.contents.get(jobId) };
     this.entries.set(jobId, entry);
-    entry.content.catch(() => this.entries.delete(jobId));
+    entry.content.catch(() => {
+      if (this.entries.get(jobId) === entry) this.entries.delete(jobId); // a failed read is not kept
+    });
     if (this.entries.size > 1000) this.entries.delete(this.entries.keys().next().value!);
     return entry;
   }
