@@ -211,7 +211,8 @@ describe('the CLI', () => {
     expect(app.connector.updated.find((u) => u.conversationId === chats[0])?.body).toMatchObject({
       text: 'v2 from the CLI',
     });
-    await cli('dist/scripts/change.js', 'recall', jobId);
+    const recalled = await cli('dist/scripts/change.js', 'recall', jobId);
+    expect(recalled.stdout).toMatch(/recall recorded \(revision 1\), in effect from \d{4}-\d\d-\d\dT/);
     await recipientWhen(jobId, (x) => x.status === 'recalled');
     const out = await cli('dist/scripts/status.js', jobId);
     expect(out.stdout).toMatch(/1 updated, 1 recalled, 0 cancelled/);

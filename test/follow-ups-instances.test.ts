@@ -3,6 +3,7 @@ import type { JobStatus } from '../functions/getNotification/jobStatus.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
+import { SETTLE_MS } from '../shared/followUps/contentCache.js';
 import { ROOT, TENANT, eventually, hostProcessEnv } from './support/app.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
@@ -132,7 +133,8 @@ describe('follow-ups across instances', () => {
         'every delivery recalled or cancelled',
       );
       expect(s.recalledAt).toBe(recalledAt);
-      expect(Date.parse(s.recallRequestedAt!)).toBeLessThan(effective);
+      // Sends stopped at recallRequestedAt; the recall took effect once every instance had seen that.
+      expect(effective - Date.parse(s.recallRequestedAt!)).toBeGreaterThanOrEqual(SETTLE_MS);
       // The sender was still going when the recall was asked for, and stopped before it took effect.
       expect(accepted().filter((a) => a.at >= effective)).toEqual([]);
       const sent = accepted();
