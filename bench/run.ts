@@ -20,6 +20,7 @@ import { recipientKeyString } from '../shared/jobs/recipient.js';
 import { startLocalHostProcess } from '../scripts/local-host/child.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
+import { seedChatUsers } from '../test/support/chatUsers.js';
 import { cpuSecondsOf } from './cpu.js';
 import { scaleOut } from './scaleOut.js';
 import { formatMarkdown, writeBody, writeSection } from './results.js';
@@ -80,28 +81,23 @@ async function seedUsers(
   count: number,
   withChat: boolean,
 ): Promise<Seeded[]> {
-  await s.conversations.saveTenant({ tenantId: TENANT, serviceUrl: fake.url, botId: BOT_ID });
   const ids = Array.from({ length: count }, () => `29:bench-user-${++userSeq}-${randomUUID().slice(0, 8)}`);
-  return pMap(
-    ids,
-    async (userId) => {
-      const conversationId = withChat ? fake.conversationIdFor(TENANT, userId, BOT_ID) : undefined;
-      if (conversationId) {
-        fake.registerConversation(conversationId, {
-          tenantId: TENANT,
-          botId: BOT_ID,
-          members: [{ id: userId }],
-        });
-      }
-      await s.conversations.saveUser(
-        TENANT,
-        { userId, name: `Bench ${userId}`, serviceUrl: fake.url },
-        { source: 'team:bench', ...(conversationId ? { conversationId } : {}) },
-      );
-      return { userId, recipient: recipientKeyString({ kind: 'userId', value: userId }), conversationId };
-    },
-    { concurrency: 32 },
-  );
+  const seeded = await seedChatUsers({
+    conversations: s.conversations,
+    fake,
+    tenantId: TENANT,
+    botId: BOT_ID,
+    userIds: ids,
+    source: 'team:bench',
+    withChat,
+    name: (userId) => `Bench ${userId}`,
+    concurrency: 32,
+  });
+  return seeded.map(({ userId, conversationId }) => ({
+    userId,
+    recipient: recipientKeyString({ kind: 'userId', value: userId }),
+    conversationId,
+  }));
 }
 
 function task(jobId: string, recipient: string): DeliveryTask {

@@ -40,7 +40,7 @@ function print(op: string, result: ChangeRequestResult): number {
     return result.status === 404 ? 1 : 2;
   }
   process.stdout.write(
-    `job ${result.jobId}: ${op} recorded (revision ${result.revision}); ${result.tasks} copies queued for change; see npm run status -- ${result.jobId}\n`,
+    `job ${result.jobId}: ${op} recorded (revision ${result.revision})${result.recalledAt ? `, in effect from ${result.recalledAt}: nothing is sent after it` : ''}; ${result.tasks} copies queued for change; see npm run status -- ${result.jobId}\n`,
   );
   return 0;
 }

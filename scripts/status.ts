@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { loadLocalSettings } from './localSettings.js';
 import { TABLES } from '../shared/container.js';
-import { getJobStatus } from '../functions/getNotification/jobStatus.js';
+import { getJobStatus, type JobStatus } from '../functions/getNotification/jobStatus.js';
 import { tableClient } from '../shared/azureStorage/connection.js';
 import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
@@ -76,7 +76,7 @@ async function main(args: string[]): Promise<number> {
       (t.read === undefined
         ? ''
         : `after the send: ${t.read} read, ${t.acknowledged} acknowledged, ${t.updated} updated, ${t.recalled} recalled, ${t.cancelled} cancelled, ${t.changeFailed} changes failed`) +
-      `${status.revision ? ` (revision ${status.revision})` : ''}${status.recalledAt ? ` (recalled ${status.recalledAt})` : ''}\n`,
+      `${status.revision ? ` (revision ${status.revision})` : ''}${recallNote(status)}\n`,
   );
   if (status.expansion) {
     const e = status.expansion;
@@ -110,3 +110,8 @@ process.exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`status: ${(err as Error).message}\n`);
   return 1;
 });
+
+function recallNote(status: JobStatus): string {
+  if (status.recalledAt) return ` (recalled ${status.recalledAt})`;
+  return status.recallRequestedAt ? ` (recall asked for ${status.recallRequestedAt}, not in effect yet)` : '';
+}

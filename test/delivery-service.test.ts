@@ -3,6 +3,9 @@ import type { BotConnector, ConnectorResult } from '../shared/delivery/connector
 import { DeliveryService } from '../shared/delivery/deliver.js';
 import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
 import type { DeliveryTask } from '../shared/delivery/task.js';
+import { CONTENT_TTL_MS, ContentCache } from '../shared/followUps/contentCache.js';
+import { sendHooks } from '../shared/followUps/sendHooks.js';
+import { MemoryFollowUpStore, MemoryJobContentStore } from './support/memoryFollowUps.js';
 import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
 
 /**
@@ -220,5 +223,31 @@ describe('DeliveryService (in-memory stores)', () => {
       status: 'failed',
       reason: 'BotIdUnknown',
     });
+  });
+
+  it('a send gets its token, then checks the content, then calls; a recall asked for stops it', async () => {
+    await seed('29:a', 'a:chat-a');
+    await seed('29:b', 'a:chat-b');
+    const steps: string[] = [];
+    const contents = new MemoryJobContentStore();
+    await contents.ensure({ jobId: 'job-1', tenantId: TENANT, message: { text: 'Build is green' } });
+    const reading = Object.assign(Object.create(contents) as MemoryJobContentStore, {
+      get: (jobId: string) => (steps.push('read'), contents.get(jobId)),
+    });
+    let clock = 0;
+    const cache = new ContentCache(reading, CONTENT_TTL_MS, () => clock);
+    const connector = Object.assign(new ScriptedConnector(), {
+      prepare: async () => void steps.push('token'),
+    });
+    const s = service(connector, { hooks: sendHooks(reading, new MemoryFollowUpStore(records), cache) });
+    expect(await s.deliver(task('29:a'), attempt())).toMatchObject({ status: 'sent' });
+    expect([...steps, ...connector.calls.map((c) => c.call)]).toEqual(['token', 'read', 'send']);
+    await contents.recall((await contents.get('job-1'))!, 'requested');
+    clock += CONTENT_TTL_MS;
+    expect(await s.deliver(task('29:b'), attempt('msg-2'))).toMatchObject({
+      status: 'cancelled',
+      reason: 'Recalled',
+    });
+    expect(connector.calls).toHaveLength(1);
   });
 });

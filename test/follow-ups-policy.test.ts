@@ -128,9 +128,10 @@ describe('what an update or recall does with one delivery', () => {
 
   it('waits for a send in flight, and for another worker changing the same copy', () => {
     const sending = sent({ status: 'sending', claimedAt: new Date(now.getTime() - 20_000).toISOString() });
+    // A send in flight ends soon (its slot, one call): look again in a few seconds, not at lease end.
     expect(decideChange('recall', sending, content, 't', now, LEASE)).toEqual({
       do: 'wait',
-      delayMs: 100_000,
+      delayMs: 5000,
     });
     const abandoned = sent({
       status: 'sending',
@@ -157,10 +158,12 @@ describe('what an update or recall does with one delivery', () => {
     expect(decideChange('update', stale, content, 't', now, LEASE)).toEqual({ do: 'update', revision: 2 });
   });
 
-  it('a recalled job is never updated', () => {
+  it('a recalled job is never updated, from the moment the recall is asked for', () => {
     expect(
       decideChange('update', sent(), { revision: 2, recalledAt: now.toISOString() }, 't', now, LEASE),
     ).toMatchObject({ do: 'nothing', why: 'recalled' });
+    const asked = { revision: 2, recallRequestedAt: now.toISOString() };
+    expect(decideChange('update', sent(), asked, 't', now, LEASE)).toMatchObject({ do: 'nothing' });
   });
 });
 

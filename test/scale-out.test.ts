@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import pMap from 'p-map';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
-import { ROOT, eventually } from './support/app.js';
+import { ROOT, eventually, hostProcessEnv } from './support/app.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
+import { seedChatUsers } from './support/chatUsers.js';
 
 /**
  * Issue 12: two hosts (separate processes, as two Functions instances) share one storage account and
@@ -44,11 +44,7 @@ describe('tenant budget shared by two hosts', () => {
       },
     });
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      AzureWebJobsStorage: azurite.connectionString,
-      FUNCTIONS_KEY: KEY,
-      MicrosoftAppId: '',
-      BOT_SERVICE_URL: fake.url,
+      ...hostProcessEnv(azurite, fake, KEY),
       RECIPIENT_HOURLY_CAP: '1000',
       // The killed host's messages come back after this (Azure's host: 10 minutes), not the test's concern.
       LOCAL_HOST_QUEUE_LEASE_MS: '4000',
@@ -72,25 +68,15 @@ describe('tenant budget shared by two hosts', () => {
         ...loadConfig({ AzureWebJobsStorage: azurite.connectionString }),
         tenantBudget: 'local',
       });
-      await s.conversations.saveTenant({ tenantId: TENANT, serviceUrl: fake.url, botId: BOT_ID });
-      const users = await pMap(
-        Array.from({ length: 600 }, (_, i) => `29:scale-test-${i}`),
-        async (userId) => {
-          const conversationId = fake.conversationIdFor(TENANT, userId, BOT_ID);
-          fake.registerConversation(conversationId, {
-            tenantId: TENANT,
-            botId: BOT_ID,
-            members: [{ id: userId }],
-          });
-          await s.conversations.saveUser(
-            TENANT,
-            { userId, serviceUrl: fake.url },
-            { source: 'team:19:scale@thread.tacv2', conversationId },
-          );
-          return userId;
-        },
-        { concurrency: 16 },
-      );
+      const seeded = await seedChatUsers({
+        conversations: s.conversations,
+        fake,
+        tenantId: TENANT,
+        botId: BOT_ID,
+        userIds: Array.from({ length: 600 }, (_, i) => `29:scale-test-${i}`),
+        source: 'team:19:scale@thread.tacv2',
+      });
+      const users = seeded.map((u) => u.userId);
       // Two jobs, one through each host.
       await Promise.all(
         [users.slice(0, 300), users.slice(300)].map(async (part, i) => {

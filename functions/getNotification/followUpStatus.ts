@@ -62,6 +62,7 @@ export function contentSummary(content: JobContent | undefined) {
   return {
     revision: content.revision,
     ...(content.revisedAt ? { revisedAt: content.revisedAt } : {}),
+    ...(content.recallRequestedAt ? { recallRequestedAt: content.recallRequestedAt } : {}),
     ...(content.recalledAt ? { recalledAt: content.recalledAt } : {}),
     acknowledge: !!content.acknowledgeTitle,
   };

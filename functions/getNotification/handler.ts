@@ -1,17 +1,14 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { services } from '../../shared/container.js';
+import { jobIdParam } from '../../shared/triggers/jobIdParam.js';
 import type { DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
 import { STATUS_FILTERS } from './audienceStatus.js';
 import { getJobStatus } from './jobStatus.js';
 
 export async function handleGetNotification(request: HttpRequest): Promise<HttpResponseInit> {
-  const id = request.params.id ?? '';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(id)) {
-    return {
-      status: 400,
-      jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] },
-    };
-  }
+  const param = jobIdParam(request);
+  if ('refused' in param) return param.refused;
+  const { id } = param;
   const filter = request.query.get('status') ?? undefined;
   if (filter && !STATUS_FILTERS.includes(filter as DeliveryStatus)) {
     return {

@@ -50,9 +50,13 @@ export interface JobStatus {
   complete: boolean;
   /** Follow-up totals (read, acknowledged, …) are counted for jobs that name their recipients. */
   totals: Record<'recipients' | 'sent' | 'failed' | 'skipped' | 'pending', number> & Partial<FollowUpTotals>;
-  /** The content revision recipients see now (0: as accepted), and when the job was recalled. */
+  /**
+   * The content revision recipients see now (0: as accepted); when a recall was asked for (no send
+   * starts after that is seen) and when it took effect (nothing was sent after it).
+   */
   revision?: number;
   revisedAt?: string;
+  recallRequestedAt?: string;
   recalledAt?: string;
   acknowledge?: boolean;
   recipients: RecipientStatus[];

@@ -8,7 +8,7 @@ import type {
   FollowUpFields,
 } from '../../shared/stores/deliveryRecords.js';
 import type { FollowUpStore } from '../../shared/stores/followUps.js';
-import type { JobContentStore } from '../../shared/stores/jobContent.js';
+import { sendsStopped, type JobContentStore } from '../../shared/stores/jobContent.js';
 
 /**
  * After the send, from the recipient's side: an acknowledgement press (`adaptiveCard/action` invoke
@@ -46,7 +46,7 @@ export class FollowUps {
       );
       return `acknowledgement for an unknown job`;
     }
-    if (content.recalledAt) {
+    if (sendsStopped(content)) {
       await answer(
         CARD,
         noticeCard('This notification was recalled by its sender; there is nothing to acknowledge.'),

@@ -3,14 +3,6 @@ import type { ChangeRequestResult } from '../../shared/followUps/requestChange.j
 
 /** What PATCH and DELETE /api/notifications/{id} answer: 202 with the status URL, or what is wrong. */
 
-export function invalidId(id: string): HttpResponseInit | undefined {
-  if (/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(id)) return undefined;
-  return {
-    status: 400,
-    jsonBody: { error: 'InvalidJobId', errors: ['job IDs use letters, digits and . _ : -'] },
-  };
-}
-
 export function changeAnswer(
   request: HttpRequest,
   context: InvocationContext,
@@ -33,6 +25,7 @@ export function changeAnswer(
       statusUrl,
       revision: result.revision,
       recalled: result.recalled,
+      ...(result.recalledAt ? { recalledAt: result.recalledAt } : {}),
       changes: result.tasks,
     },
   };

@@ -4,7 +4,8 @@ import { updateJob } from '../../shared/followUps/requestChange.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import type { NotificationMessage } from '../../shared/jobs/contract.js';
 import { readLimitedBody } from '../../shared/triggers/httpBody.js';
-import { changeAnswer, invalidId } from '../recallNotification/answer.js';
+import { changeAnswer } from '../recallNotification/answer.js';
+import { jobIdParam } from '../../shared/triggers/jobIdParam.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -13,9 +14,9 @@ export async function handleUpdateNotification(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const id = request.params.id ?? '';
-  const bad = invalidId(id);
-  if (bad) return bad;
+  const param = jobIdParam(request);
+  if ('refused' in param) return param.refused;
+  const { id } = param;
   const body = await readLimitedBody(request, MAX_BODY_BYTES);
   if (!body.ok)
     return {

@@ -121,6 +121,36 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     return (await mergeIfUnchanged(table, entity, claimed.etag)) !== undefined;
   }
 
+  async recordIfUnchanged(
+    tenantId: string,
+    jobId: string,
+    recipient: string,
+    outcome: DeliveryOutcome,
+    existing: DeliveryRecord | undefined,
+  ): Promise<boolean> {
+    const table = await this.table.client();
+    const now = new Date().toISOString();
+    const entity = clean({
+      partitionKey: partitionOf(tenantId),
+      rowKey: deliveryRow(jobId, recipient),
+      jobId,
+      recipient,
+      attempts: existing?.attempts ?? 0,
+      ...outcome,
+      claimToken: '',
+      completedAt: now,
+      updatedAt: now,
+    });
+    try {
+      if (existing) await table.updateEntity(entity, 'Merge', { etag: existing.etag });
+      else await table.createEntity(entity);
+      return true;
+    } catch (err) {
+      if (isConflict(err) || isPreconditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
   /**
    * Records an outcome for a delivery that never reached the connector (skipped, invalid recipient...).
    * Never overwrites a terminal record; returns the record that stands.
@@ -131,32 +161,11 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     recipient: string,
     outcome: DeliveryOutcome,
   ): Promise<DeliveryRecord> {
-    const table = await this.table.client();
-    const now = new Date().toISOString();
-    const entity = clean({
-      partitionKey: partitionOf(tenantId),
-      rowKey: deliveryRow(jobId, recipient),
-      jobId,
-      recipient,
-      attempts: 0,
-      ...outcome,
-      completedAt: now,
-      updatedAt: now,
-    });
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.get(tenantId, jobId, recipient);
       if (current && TERMINAL.has(current.status)) return current;
-      try {
-        if (current) {
-          await table.updateEntity({ ...entity, attempts: current.attempts }, 'Merge', {
-            etag: current.etag,
-          });
-        } else {
-          await table.createEntity(entity);
-        }
+      if (await this.recordIfUnchanged(tenantId, jobId, recipient, outcome, current)) {
         return (await this.get(tenantId, jobId, recipient)) as DeliveryRecord;
-      } catch (err) {
-        if (!isConflict(err) && !isPreconditionFailed(err)) throw err;
       }
     }
     throw new Error(`Too much contention recording delivery ${deliveryRow(jobId, recipient)}`);

@@ -36,37 +36,6 @@ export class TableFollowUpStore implements FollowUpStore {
       : { ...record, ...rest, ...(status ? { status } : {}), updatedAt: now, etag };
   }
 
-  async cancel(
-    tenantId: string,
-    jobId: string,
-    recipient: string,
-    existing: DeliveryRecord | undefined,
-  ): Promise<boolean> {
-    const table = await this.table.client();
-    const now = new Date().toISOString();
-    const entity = clean({
-      partitionKey: partitionOf(tenantId),
-      rowKey: deliveryRow(jobId, recipient),
-      jobId,
-      recipient,
-      status: 'cancelled',
-      reason: 'Recalled',
-      detail: 'the job was recalled before this delivery was sent',
-      attempts: existing?.attempts ?? 0,
-      claimToken: '',
-      completedAt: now,
-      updatedAt: now,
-    });
-    try {
-      if (existing) await table.updateEntity(entity, 'Merge', { etag: existing.etag });
-      else await table.createEntity(entity);
-      return true;
-    } catch (err) {
-      if (isConflict(err) || isPreconditionFailed(err)) return false;
-      throw err;
-    }
-  }
-
   async indexSent(tenantId: string, conversationId: string, ref: SentMessageRef): Promise<void> {
     const table = await this.table.client();
     await table.upsertEntity(

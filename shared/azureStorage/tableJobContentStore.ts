@@ -1,5 +1,13 @@
 import type { NotificationMessage } from '../jobs/contract.js';
-import type { ContentChange, JobContent, JobContentStore, NewJobContent } from '../stores/jobContent.js';
+import {
+  recallField,
+  sendsStopped,
+  type ContentChange,
+  type JobContent,
+  type JobContentStore,
+  type NewJobContent,
+  type RecallStage,
+} from '../stores/jobContent.js';
 import {
   getOrUndefined,
   isConflict,
@@ -29,6 +37,7 @@ export class TableJobContentStore implements JobContentStore {
       message: unpackJson<NotificationMessage>(row, 'message') ?? {},
       acknowledgeTitle: (row.acknowledgeTitle as string) || undefined,
       revisedAt: (row.revisedAt as string) || undefined,
+      recallRequestedAt: (row.recallRequestedAt as string) || undefined,
       recalledAt: (row.recalledAt as string) || undefined,
       etag: String(row.etag ?? ''),
     };
@@ -52,16 +61,17 @@ export class TableJobContentStore implements JobContentStore {
   }
 
   async revise(current: JobContent, message: NotificationMessage): Promise<ContentChange> {
-    if (current.recalledAt) return { ok: false, reason: 'Recalled' };
+    if (sendsStopped(current)) return { ok: false, reason: 'Recalled' };
     const revisedAt = new Date().toISOString();
     const fields = { revision: current.revision + 1, revisedAt, ...packJson('message', message) };
     return this.write(current, fields, { ...current, revision: current.revision + 1, revisedAt, message });
   }
 
-  async recall(current: JobContent): Promise<ContentChange> {
-    if (current.recalledAt) return { ok: true, content: current };
-    const recalledAt = new Date().toISOString();
-    return this.write(current, { recalledAt }, { ...current, recalledAt });
+  async recall(current: JobContent, stage: RecallStage): Promise<ContentChange> {
+    const field = recallField[stage];
+    if (current[field]) return { ok: true, content: current };
+    const at = new Date().toISOString();
+    return this.write(current, { [field]: at }, { ...current, [field]: at });
   }
 
   private async write(

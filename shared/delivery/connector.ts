@@ -33,6 +33,11 @@ export interface BotConnector {
     conversationId: string,
     activity: Record<string, unknown>,
   ): Promise<ConnectorResult<{ id?: string }>>;
+  /**
+   * Gets ready what a call needs (the bot's token, refreshed about hourly), so a check made after it
+   * comes right before the request leaves: send.ts checks for a recall there.
+   */
+  prepare?(): Promise<void>;
   /** PUT /v3/conversations/{conversationId}/activities/{activityId}: replace a sent message. */
   updateActivity?(
     serviceUrl: string,
@@ -85,6 +90,10 @@ export class HttpBotConnector implements BotConnector {
       tenantId: params.tenantId,
       channelData: { tenant: { id: params.tenantId } },
     });
+  }
+
+  async prepare(): Promise<void> {
+    await this.options.token();
   }
 
   sendToConversation(serviceUrl: string, conversationId: string, activity: Record<string, unknown>) {

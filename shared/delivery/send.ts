@@ -98,7 +98,9 @@ export async function openChatAndSend(
         attempt,
         (call) => o.limiter.schedule(task.tenantId, chat, call, at),
         async () => {
-          // Read in the rate-limit slot, right before the call: a recall recorded by now stops the send.
+          // Read in the rate-limit slot, right before the call (token in hand): a recall asked for by
+          // now stops the send here, or on another instance within CONTENT_TTL_MS (contentCache.ts).
+          await o.connector.prepare?.();
           const latest = await o.hooks?.latest(task);
           if (latest === 'recalled') return RECALLED;
           if (latest) ({ activity, revision } = latest);

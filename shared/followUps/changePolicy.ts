@@ -1,7 +1,7 @@
 import type { ConnectorResult } from '../delivery/connector.js';
 import { decideFailure } from '../delivery/policy.js';
 import type { DeliveryRecord } from '../stores/deliveryRecords.js';
-import type { JobContent } from '../stores/jobContent.js';
+import { sendsStopped, type JobContent } from '../stores/jobContent.js';
 
 /**
  * Updates and recalls, as pure decisions: what one change task does with one delivery record, and
@@ -18,6 +18,9 @@ export type ChangeAction =
   | { do: 'delete' }
   | { do: 'nothing'; why: string };
 
+/** How soon a change looks again at a copy whose send is in flight. */
+const SENDING_RECHECK_MS = 5000;
+
 /** `<token>|<at>|<op>:<revision>`: who is changing this copy, since when, to what. */
 export const changeClaimOf = (token: string, at: Date, op: string, revision: number) =>
   `${token}|${at.toISOString()}|${op}:${revision}`;
@@ -33,21 +36,22 @@ function claimHeldElsewhere(record: DeliveryRecord, token: string, now: Date, le
 export function decideChange(
   op: 'update' | 'recall',
   record: DeliveryRecord | undefined,
-  content: Pick<JobContent, 'revision' | 'recalledAt'>,
+  content: Pick<JobContent, 'revision' | 'recallRequestedAt' | 'recalledAt'>,
   token: string,
   now: Date,
   leaseMs: number,
 ): ChangeAction {
-  if (op === 'update' && content.recalledAt) return { do: 'nothing', why: 'recalled' };
+  if (op === 'update' && sendsStopped(content)) return { do: 'nothing', why: 'recalled' };
   if (!record || record.status === 'pending') {
     // Not sent yet: a recall stops it here; an update needs nothing, the send reads the latest content.
     return op === 'recall' ? { do: 'cancel' } : { do: 'nothing', why: 'not sent yet' };
   }
   if (record.status === 'sending') {
     const age = now.getTime() - Date.parse(record.claimedAt ?? record.updatedAt);
-    // Wait for the send to end; an abandoned claim is the delivery's to take over (its queue message
-    // comes back), not ours, so look again well after that rather than every second.
-    return { do: 'wait', delayMs: age < leaseMs ? Math.max(1000, leaseMs - age) : 30_000 };
+    // Wait for the send to end (it is quick: one call once its rate-limit slot comes). An abandoned
+    // claim is the delivery's to take over (its queue message comes back), not ours, so look again
+    // well after that rather than every few seconds.
+    return { do: 'wait', delayMs: age < leaseMs ? SENDING_RECHECK_MS : 30_000 };
   }
   if (record.status !== 'sent' || !record.activityId || !record.conversationId) {
     return { do: 'nothing', why: record.status === 'sent' ? 'no activity ID' : record.status };

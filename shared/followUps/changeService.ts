@@ -27,6 +27,12 @@ interface ChangeServiceOptions {
 }
 
 const MAX_ROUNDS = 5;
+/** A delivery not sent when the recall took effect: a pending one, or one never tried. */
+const CANCELLED = {
+  status: 'cancelled' as const,
+  reason: 'Recalled',
+  detail: 'the job was recalled before this delivery was sent',
+};
 type FollowUpWrite = FollowUpFields & { status?: 'recalled' };
 const MAX_CALLS = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -59,7 +65,16 @@ export class ChangeService {
         case 'wait':
           return this.reschedule(task, action.delayMs, 'ChangeWaitsForSend');
         case 'cancel':
-          if (!(await this.o.followUps.cancel(task.tenantId, task.jobId, task.recipient, record))) continue;
+          if (
+            !(await this.o.records.recordIfUnchanged(
+              task.tenantId,
+              task.jobId,
+              task.recipient,
+              CANCELLED,
+              record,
+            ))
+          )
+            continue; // the send claimed it meanwhile: decide again
           reportFollowUp('cancelled', task);
           return { kind: 'done', status: 'cancelled', reason: 'Recalled' };
         case 'update':

@@ -4,16 +4,22 @@ import { checkJob } from '../jobs/intake.js';
 import type { NotificationMessage } from '../jobs/contract.js';
 import type { QueueSender } from '../queues.js';
 import type { DeliveryRecordStore } from '../stores/deliveryRecords.js';
-import type { JobContent, JobContentStore } from '../stores/jobContent.js';
+import {
+  sendsStopped,
+  type ContentChange,
+  type JobContent,
+  type JobContentStore,
+} from '../stores/jobContent.js';
 import type { JobStore } from '../stores/jobs.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import type { ChangeTask } from './changeTask.js';
-import { forgetContent } from './sendHooks.js';
+import { SETTLE_MS } from './contentCache.js';
 
 /**
- * Update and recall requests (PATCH and DELETE /api/notifications/{id}, `npm run notify -- update|recall`):
- * record the new revision or the recall on the job's content, then put one change task per recipient
- * who may hold a copy on the deliveries queue. Deliveries not sent yet need no task for an update
+ * Update and recall requests (PATCH and DELETE /api/notifications/{id}, `npm run update|recall`):
+ * record the new revision or the recall on the job's content, wait until every instance sees it
+ * (SETTLE_MS, contentCache.ts), then put one change task per recipient who may hold a copy on the
+ * deliveries queue. Deliveries not sent yet need no task for an update
  * (they read the latest content before sending); for a recall every recipient gets one, so each
  * delivery not yet sent is recorded `cancelled` at once. Asking again resumes an interrupted fan-out.
  */
@@ -24,13 +30,24 @@ export interface ChangeDeps {
   contents: JobContentStore;
   deliveryRecords: DeliveryRecordStore;
   deliveryQueue: QueueSender;
+  /** Tests only: how long to let every instance see a content write (default SETTLE_MS). */
+  settleMs?: number;
 }
 
 export type ChangeRequestResult =
-  | { ok: true; jobId: string; revision: number; recalled: boolean; tasks: number }
+  | {
+      ok: true;
+      jobId: string;
+      revision: number;
+      recalled: boolean;
+      /** When the recall took effect: nothing was sent after it. */
+      recalledAt?: string | undefined;
+      tasks: number;
+    }
   | { ok: false; status: 400 | 404 | 409; error: string; errors: string[] };
+type Refusal = Extract<ChangeRequestResult, { ok: false }>;
 
-const refuse = (status: 400 | 404 | 409, error: string, ...errors: string[]): ChangeRequestResult => ({
+const refuse = (status: 400 | 404 | 409, error: string, ...errors: string[]): Refusal => ({
   ok: false,
   status,
   error,
@@ -41,7 +58,11 @@ async function load(jobId: string, d: ChangeDeps) {
   const [job, content] = await Promise.all([d.jobs.get(jobId), d.contents.get(jobId)]);
   if (!job) return refuse(404, 'NotFound', `no job ${jobId}`);
   if (!content) {
-    return refuse(409, 'NotChangeable', `job ${jobId} was accepted before updates and recalls were recorded`);
+    return refuse(
+      409,
+      'NotChangeable',
+      `job ${jobId} was accepted before this version kept jobs' content, so it cannot be updated or recalled; what was sent stays as it is`,
+    );
   }
   return { job, content };
 }
@@ -53,7 +74,7 @@ export async function updateJob(
 ): Promise<ChangeRequestResult> {
   const loaded = await load(jobId, d);
   if ('ok' in loaded) return loaded;
-  let { content } = loaded;
+  const { content } = loaded;
   // The new message is checked as a job would be: schema, size with the button, the card.
   const check = await checkJob(
     {
@@ -66,47 +87,87 @@ export async function updateJob(
     d.config,
   );
   if (!check.ok) return refuse(400, check.reason, ...check.errors);
-  for (let round = 0; ; round++) {
-    if (content.recalledAt) return refuse(409, 'Recalled', `job ${jobId} was recalled; it cannot be updated`);
-    // The same content again (a retried request) is the same revision: only the fan-out is resumed.
-    if (JSON.stringify(content.message) === JSON.stringify(check.job.message)) break;
-    const changed = await d.contents.revise(content, check.job.message);
-    if (changed.ok) {
-      content = changed.content;
-      forgetContent(jobId);
-      telemetry().event(
-        EventNames.jobUpdated,
-        { jobId, tenantId: content.tenantId },
-        { revision: content.revision },
-      );
-      break;
-    }
-    const again = await d.contents.get(jobId);
-    if (!again || round > 5) return refuse(409, 'Conflict', 'the job changed meanwhile; try again');
-    content = again;
+  const next = check.job.message;
+  // The same content again (a retried request) is the same revision: only the fan-out is resumed.
+  // revise() refuses once a recall is asked for.
+  const same = (c: JobContent) => JSON.stringify(c.message) === JSON.stringify(next);
+  const written = await writeContent(jobId, content, d, (c) =>
+    same(c) && !sendsStopped(c) ? undefined : d.contents.revise(c, next),
+  );
+  if ('ok' in written) return written;
+  if (written.changed) {
+    telemetry().event(
+      EventNames.jobUpdated,
+      { jobId, tenantId: written.content.tenantId },
+      { revision: written.content.revision },
+    );
   }
-  const tasks = await fanOut('update', loaded.job.recipients, content, d);
-  return { ok: true, jobId, revision: content.revision, recalled: false, tasks };
+  // Sends still acting on the previous revision start within SETTLE_MS; their copies are sent by
+  // then, or `sending`, so the fan-out below finds them and replaces them.
+  await settle(d);
+  const tasks = await fanOut('update', loaded.job.recipients, written.content, d);
+  return { ok: true, jobId, revision: written.content.revision, recalled: false, tasks };
 }
 
+/**
+ * A recall in two stages. `recallRequestedAt` stops every send that reads the content from then on;
+ * once no instance can act on content read before it (SETTLE_MS), `recalledAt` is recorded: nothing
+ * is sent after that moment. The fan-out then deletes every copy sent, those sent in between too.
+ */
 export async function recallJob(jobId: string, d: ChangeDeps): Promise<ChangeRequestResult> {
   const loaded = await load(jobId, d);
   if ('ok' in loaded) return loaded;
   let content = loaded.content;
-  for (let round = 0; !content.recalledAt; round++) {
-    const recalled = await d.contents.recall(content);
-    if (recalled.ok) {
-      content = recalled.content;
-      forgetContent(jobId);
-      telemetry().event(EventNames.jobRecalled, { jobId, tenantId: content.tenantId });
-      break;
-    }
-    const again = await d.contents.get(jobId);
-    if (!again || round > 5) return refuse(409, 'Conflict', 'the job changed meanwhile; try again');
-    content = again;
+  if (!content.recalledAt) {
+    const requested = await writeContent(jobId, content, d, (c) =>
+      sendsStopped(c) ? undefined : d.contents.recall(c, 'requested'),
+    );
+    if ('ok' in requested) return requested;
+    await settle(d);
+    const effective = await writeContent(jobId, requested.content, d, (c) =>
+      c.recalledAt ? undefined : d.contents.recall(c, 'effective'),
+    );
+    if ('ok' in effective) return effective;
+    content = effective.content;
+    if (effective.changed) telemetry().event(EventNames.jobRecalled, { jobId, tenantId: content.tenantId });
   }
   const tasks = await fanOut('recall', loaded.job.recipients, content, d);
-  return { ok: true, jobId, revision: content.revision, recalled: true, tasks };
+  return {
+    ok: true,
+    jobId,
+    revision: content.revision,
+    recalled: true,
+    recalledAt: content.recalledAt,
+    tasks,
+  };
+}
+
+const settle = (d: ChangeDeps) => new Promise((resolve) => setTimeout(resolve, d.settleMs ?? SETTLE_MS));
+
+/**
+ * Writes a change to the content, reading it again when another writer got there first. `write`
+ * answers undefined when there is nothing (left) to write.
+ */
+async function writeContent(
+  jobId: string,
+  first: JobContent,
+  d: ChangeDeps,
+  write: (current: JobContent) => Promise<ContentChange> | undefined,
+): Promise<{ content: JobContent; changed: boolean } | Refusal> {
+  let content = first;
+  for (let round = 0; round <= 5; round++) {
+    const change = write(content);
+    if (!change) return { content, changed: false };
+    const result = await change;
+    if (result.ok) return { content: result.content, changed: true };
+    if (result.reason === 'Recalled') break;
+    const again = await d.contents.get(jobId);
+    if (!again) break;
+    content = again;
+  }
+  if (sendsStopped(content))
+    return refuse(409, 'Recalled', `job ${jobId} was recalled; it cannot be updated`);
+  return refuse(409, 'Conflict', 'the job changed meanwhile; try again');
 }
 
 async function fanOut(

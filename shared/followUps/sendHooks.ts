@@ -1,9 +1,10 @@
 import { toActivity } from '../jobs/contract.js';
 import type { DeliveryTask } from '../delivery/task.js';
 import type { FollowUpStore } from '../stores/followUps.js';
-import type { JobContent, JobContentStore } from '../stores/jobContent.js';
+import { sendsStopped, type JobContentStore } from '../stores/jobContent.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { messageFor } from './content.js';
+import { ContentCache } from './contentCache.js';
 
 /** What a send asks of the follow-ups (send.ts calls these when they are configured). */
 export interface SendHooks {
@@ -19,35 +20,20 @@ export interface SendHooks {
 }
 
 /**
- * A job's content as read for sends, for a second: a burst of one job's deliveries then costs one read
- * a second inside their rate-limit slots, not one per send, which would add storage latency to every
- * call and bunch calls up (docs/rate-limits.md). An update or recall made in this process forgets it
- * at once (forgetContent); on other instances it is seen within CONTENT_TTL_MS.
+ * The send hooks of one instance. Content is read through its own cache (contentCache.ts), so an
+ * update or recall is seen here within CONTENT_TTL_MS; requestChange.ts waits that out before the
+ * recall takes effect or the update fans out.
  */
-const CONTENT_TTL_MS = 1000;
-const cache = new Map<string, { at: number; content: Promise<JobContent | undefined> }>();
-
-/** Drops the cached content of a job: called when this process records an update or a recall. */
-export function forgetContent(jobId: string): void {
-  cache.delete(jobId);
-}
-
-function cachedContent(contents: JobContentStore, jobId: string): Promise<JobContent | undefined> {
-  const hit = cache.get(jobId);
-  if (hit && performance.now() - hit.at < CONTENT_TTL_MS) return hit.content;
-  const content = contents.get(jobId);
-  cache.set(jobId, { at: performance.now(), content });
-  content.catch(() => cache.delete(jobId));
-  if (cache.size > 1000) cache.delete(cache.keys().next().value!);
-  return content;
-}
-
-export function sendHooks(contents: JobContentStore, followUps: FollowUpStore): SendHooks {
+export function sendHooks(
+  contents: JobContentStore,
+  followUps: FollowUpStore,
+  cache = new ContentCache(contents),
+): SendHooks {
   return {
     async latest(task) {
-      const content = await cachedContent(contents, task.jobId);
+      const content = await cache.get(task.jobId);
       if (!content) return undefined; // accepted before contents were recorded: as queued
-      if (content.recalledAt) return 'recalled';
+      if (sendsStopped(content)) return 'recalled';
       return { activity: toActivity(messageFor(content)), revision: content.revision };
     },
     async sent(task, conversationId, activityId) {

@@ -104,6 +104,17 @@ export interface DeliveryRecordStore {
     outcome: DeliveryOutcome | PendingOutcome,
     options?: { waitOutOutageMs?: number },
   ): Promise<boolean>;
+  /**
+   * Records a final outcome over the record as read (`existing`; undefined: only where there is none
+   * yet), for a delivery nobody holds a claim on; false when the record moved meanwhile.
+   */
+  recordIfUnchanged(
+    tenantId: string,
+    jobId: string,
+    recipient: string,
+    outcome: DeliveryOutcome,
+    existing: DeliveryRecord | undefined,
+  ): Promise<boolean>;
   /** Records an outcome without a claim; never overwrites a final record; returns the one that stands. */
   recordWithoutClaim(
     tenantId: string,

@@ -20,13 +20,6 @@ export interface FollowUpStore {
     record: DeliveryRecord,
     fields: FollowUpFields & { status?: 'recalled' },
   ): Promise<DeliveryRecord | undefined>;
-  /** Records `cancelled` for a delivery never sent: creates the record, or replaces a pending one. */
-  cancel(
-    tenantId: string,
-    jobId: string,
-    recipient: string,
-    existing: DeliveryRecord | undefined,
-  ): Promise<boolean>;
   /** Remembers a sent message under its chat, for read receipts and card presses. */
   indexSent(tenantId: string, conversationId: string, ref: SentMessageRef): Promise<void>;
   /** The sent message with this activity ID in this chat (one point read). */

@@ -14,11 +14,24 @@ export interface JobContent {
   message: NotificationMessage;
   acknowledgeTitle?: string | undefined;
   revisedAt?: string | undefined;
+  /** A recall's first stage: from here on nothing more is sent (requestChange.ts). */
+  recallRequestedAt?: string | undefined;
+  /** A recall's second stage, once no instance can still start a send: the recall's time. */
   recalledAt?: string | undefined;
   etag: string;
 }
 
-export type NewJobContent = Omit<JobContent, 'revision' | 'etag' | 'revisedAt' | 'recalledAt'>;
+export type NewJobContent = Omit<
+  JobContent,
+  'revision' | 'etag' | 'revisedAt' | 'recallRequestedAt' | 'recalledAt'
+>;
+
+/** Nothing more may be sent, nor updated, once a recall is asked for. */
+export const sendsStopped = (c: Pick<JobContent, 'recallRequestedAt' | 'recalledAt'>): boolean =>
+  !!(c.recallRequestedAt || c.recalledAt);
+
+export type RecallStage = 'requested' | 'effective';
+export const recallField = { requested: 'recallRequestedAt', effective: 'recalledAt' } as const;
 
 export type ContentChange =
   { ok: true; content: JobContent } | { ok: false; reason: 'NotFound' | 'Recalled' | 'Conflict' };
@@ -27,8 +40,11 @@ export interface JobContentStore {
   get(jobId: string): Promise<JobContent | undefined>;
   /** Records revision 0 once; an existing row is left as it is. */
   ensure(content: NewJobContent): Promise<void>;
-  /** The next revision, guarded by the etag read; refused once recalled. */
+  /** The next revision, guarded by the etag read; refused once a recall is asked for. */
   revise(current: JobContent, message: NotificationMessage): Promise<ContentChange>;
-  /** Marks the job recalled (idempotent: a second recall returns the first). */
-  recall(current: JobContent): Promise<ContentChange>;
+  /**
+   * Records a recall's stage (`recallRequestedAt`, then `recalledAt`), guarded by the etag read;
+   * idempotent: a stage already recorded is returned as it is.
+   */
+  recall(current: JobContent, stage: RecallStage): Promise<ContentChange>;
 }

@@ -100,6 +100,17 @@ async function startChildHost(env: Record<string, string>, logs: LogRecord[]): P
   return { url: host.url, port, functions: [], stop: () => host.stop() };
 }
 
+/** The settings of a local host process of its own (startLocalHostProcess) on this Azurite and connector. */
+export function hostProcessEnv(azurite: Azurite, connector: FakeConnector, key: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    AzureWebJobsStorage: azurite.connectionString,
+    FUNCTIONS_KEY: key,
+    MicrosoftAppId: '',
+    BOT_SERVICE_URL: connector.url,
+  };
+}
+
 /** Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`. */
 export async function eventually<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,

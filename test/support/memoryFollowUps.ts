@@ -2,12 +2,8 @@ import { isReadBy, readRange } from '../../shared/followUps/readReceipts.js';
 import type { NotificationMessage } from '../../shared/jobs/contract.js';
 import type { DeliveryRecord, FollowUpFields } from '../../shared/stores/deliveryRecords.js';
 import type { FollowUpStore, SentMessageRef } from '../../shared/stores/followUps.js';
-import type {
-  ContentChange,
-  JobContent,
-  JobContentStore,
-  NewJobContent,
-} from '../../shared/stores/jobContent.js';
+import { recallField, sendsStopped } from '../../shared/stores/jobContent.js';
+import type * as Content from '../../shared/stores/jobContent.js';
 import type { MemoryDeliveryRecordStore } from './memoryStores.js';
 
 /**
@@ -18,21 +14,21 @@ import type { MemoryDeliveryRecordStore } from './memoryStores.js';
 let version = 0;
 const nextEtag = () => `W/"fu${++version}"`;
 
-export class MemoryJobContentStore implements JobContentStore {
-  readonly rows = new Map<string, JobContent>();
+export class MemoryJobContentStore implements Content.JobContentStore {
+  readonly rows = new Map<string, Content.JobContent>();
 
   async get(jobId: string) {
     const row = this.rows.get(jobId);
     return row && structuredClone(row);
   }
 
-  async ensure(content: NewJobContent) {
+  async ensure(content: Content.NewJobContent) {
     if (!this.rows.has(content.jobId))
       this.rows.set(content.jobId, { ...content, revision: 0, etag: nextEtag() });
   }
 
-  async revise(current: JobContent, message: NotificationMessage): Promise<ContentChange> {
-    if (current.recalledAt) return { ok: false, reason: 'Recalled' };
+  async revise(current: Content.JobContent, message: NotificationMessage): Promise<Content.ContentChange> {
+    if (sendsStopped(current)) return { ok: false, reason: 'Recalled' };
     return this.write(current, {
       revision: current.revision + 1,
       message,
@@ -40,12 +36,13 @@ export class MemoryJobContentStore implements JobContentStore {
     });
   }
 
-  async recall(current: JobContent): Promise<ContentChange> {
-    if (current.recalledAt) return { ok: true, content: current };
-    return this.write(current, { recalledAt: new Date().toISOString() });
+  async recall(current: Content.JobContent, stage: Content.RecallStage): Promise<Content.ContentChange> {
+    const field = recallField[stage];
+    if (current[field]) return { ok: true, content: current };
+    return this.write(current, { [field]: new Date().toISOString() });
   }
 
-  private write(current: JobContent, fields: Partial<JobContent>): ContentChange {
+  private write(current: Content.JobContent, fields: Partial<Content.JobContent>): Content.ContentChange {
     const stored = this.rows.get(current.jobId);
     if (!stored) return { ok: false, reason: 'NotFound' };
     if (stored.etag !== current.etag) return { ok: false, reason: 'Conflict' };
@@ -77,24 +74,6 @@ export class MemoryFollowUpStore implements FollowUpStore {
     } as DeliveryRecord;
     this.records.records.set(key, next);
     return { ...next };
-  }
-
-  async cancel(tenantId: string, jobId: string, recipient: string, existing: DeliveryRecord | undefined) {
-    const key = this.records.key(tenantId, jobId, recipient);
-    const current = this.records.records.get(key);
-    if (existing ? current?.etag !== existing.etag : current) return false;
-    const now = new Date().toISOString();
-    this.records.records.set(key, {
-      jobId,
-      recipient,
-      attempts: existing?.attempts ?? 0,
-      status: 'cancelled',
-      reason: 'Recalled',
-      completedAt: now,
-      updatedAt: now,
-      etag: nextEtag(),
-    });
-    return true;
   }
 
   async indexSent(tenantId: string, conversationId: string, ref: SentMessageRef) {

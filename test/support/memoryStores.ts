@@ -181,27 +181,33 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     return true;
   }
 
+  async recordIfUnchanged(
+    tenantId: string,
+    jobId: string,
+    recipient: string,
+    outcome: DeliveryOutcome,
+    existing: DeliveryRecord | undefined,
+  ): Promise<boolean> {
+    const key = this.key(tenantId, jobId, recipient);
+    const current = this.records.get(key);
+    if (existing ? current?.etag !== existing.etag : current) return false;
+    const now = new Date().toISOString();
+    const attempts = existing?.attempts ?? 0;
+    const record = { jobId, recipient, attempts, ...outcome, completedAt: now, updatedAt: now };
+    this.records.set(key, { ...record, etag: nextEtag() });
+    return true;
+  }
+
   async recordWithoutClaim(
     tenantId: string,
     jobId: string,
     recipient: string,
     outcome: DeliveryOutcome,
   ): Promise<DeliveryRecord> {
-    const key = this.key(tenantId, jobId, recipient);
-    const current = this.records.get(key);
-    if (current && TERMINAL.has(current.status)) return { ...current };
-    const now = new Date().toISOString();
-    const record: DeliveryRecord = {
-      jobId,
-      recipient,
-      attempts: current?.attempts ?? 0,
-      ...outcome,
-      completedAt: now,
-      updatedAt: now,
-      etag: nextEtag(),
-    };
-    this.records.set(key, record);
-    return { ...record };
+    const current = await this.get(tenantId, jobId, recipient);
+    if (current && TERMINAL.has(current.status)) return current;
+    await this.recordIfUnchanged(tenantId, jobId, recipient, outcome, current);
+    return (await this.get(tenantId, jobId, recipient))!;
   }
 
   async listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]> {
