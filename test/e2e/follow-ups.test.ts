@@ -13,12 +13,11 @@ import { ACK_VERB } from '../../shared/jobs/acknowledge.js';
 import { enqueueNotification } from '../../shared/jobs/producer.js';
 import type { NotificationJobInput } from '../../shared/jobs/contract.js';
 import { storageConnection } from '../../scripts/sandbox/settings.js';
-import { startSandbox, type Sandbox } from '../../scripts/sandbox/stack.js';
+import type { Sandbox } from '../../scripts/sandbox/stack.js';
 import { FROM_BOT, TO_BOT } from '../../scripts/sandbox/playground.js';
-import { ROOT, eventually } from '../support/app.js';
-import { FAST_QUEUES } from '../support/pipeline.js';
+import { eventually } from '../support/app.js';
 import { PLAYGROUND_DEFAULTS, type Playground } from '../support/playground.js';
-import { freeSandboxPorts } from '../support/sandboxPorts.js';
+import { startPlaygroundSandbox } from '../support/sandboxPorts.js';
 
 const TENANT = PLAYGROUND_DEFAULTS.tenantId;
 const ALEX = PLAYGROUND_DEFAULTS.currentUser;
@@ -29,13 +28,7 @@ describe('after the send, against Agents Playground', () => {
   let chat: string;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({
-      root: ROOT,
-      ports: await freeSandboxPorts(),
-      appHost: 'local',
-      settings: FAST_QUEUES,
-    });
-    pg = sandbox.playground;
+    ({ sandbox, pg } = await startPlaygroundSandbox());
     chat = await pg.installInPersonalChat();
     await eventually(async () => (await pg.messagesIn(chat)).length > 0, 15_000, 'the welcome message');
   });
