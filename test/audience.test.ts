@@ -3,6 +3,8 @@ import { BOT_ID, FUNCTION_KEY, TENANT, eventually, startApp, type TestApp } from
 import { seedMembers, seedUsers } from './support/audience.js';
 import { FAST_QUEUES, enqueue, settled, status, store } from './support/pipeline.js';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
+import { ACK_VERB } from '../shared/jobs/acknowledge.js';
+import { adaptiveCardAction, PEOPLE, readReceipt } from './fixtures/teams.js';
 
 /**
  * Issue 15: audiences (a team, all users) against real Azurite, the local host and the Teams-like
@@ -86,7 +88,14 @@ describe('team audiences', () => {
     const done = await settled(app, jobId);
     expect(sends([a1, a2, both, b1, named])).toEqual([1, 1, 1, 1, 1]);
     expect(sends([optedOut])).toEqual([0]);
-    expect(done.totals).toEqual({ recipients: 6, sent: 5, failed: 0, skipped: 1, pending: 0 });
+    expect(done.totals).toEqual({
+      recipients: 6,
+      sent: 5,
+      failed: 0,
+      skipped: 1,
+      pending: 0,
+      ...{ recalled: 0, cancelled: 0, read: 0, acknowledged: 0, updated: 0, changeFailed: 0 },
+    });
     expect(done.expansion).toMatchObject({
       state: 'done',
       expanded: 6,
@@ -189,6 +198,65 @@ describe('status at scale', () => {
     expect(failed.totals).toMatchObject({ recipients: 6, sent: 5, failed: 1, pending: 0 });
     const bad = await app.get(`notifications/${jobId}?status=bogus`, { 'x-functions-key': FUNCTION_KEY });
     expect(bad.status).toBe(400);
+  });
+});
+
+describe('follow-ups of an audience job', () => {
+  const api = (method: string, jobId: string, body?: unknown) =>
+    fetch(`${app.url}/api/notifications/${encodeURIComponent(jobId)}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-functions-key': FUNCTION_KEY },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+  const totalsOf = async (jobId: string) => (await statusOf(jobId)).totals;
+
+  it('totals reads, acknowledgements, updates and recalls from its counters, like a job naming its users', async () => {
+    // Documented people (fixtures/teams.ts) as a team's members, so their activities are Teams' shapes.
+    const [adele, grady] = [PEOPLE.adele, PEOPLE.grady];
+    const teamId = '19:follow-ups@thread.tacv2';
+    await team(teamId, [adele.id, grady.id]);
+    const { jobId } = await enqueue(app, {
+      recipients: [{ teamId }],
+      message: { text: 'Policy v1' },
+      acknowledge: { title: 'I have read it' },
+    });
+    await settled(app, jobId);
+    const chatOf = (userId: string) => app.connector.conversationIdFor(TENANT, userId, BOT_ID);
+    const sentIn = (chat: string) => app.connector.accepted.filter((a) => a.conversationId === chat).at(-1)!;
+
+    // Adele reads the message, Grady presses its button.
+    const read = readReceipt(app.connector.url, adele, chatOf(adele.id), sentIn(chatOf(adele.id)).activityId);
+    expect((await app.post('messages', read)).status).toBe(200);
+    const press = adaptiveCardAction(app.connector.url, grady, chatOf(grady.id), ACK_VERB);
+    const pressed = await app.post('messages', {
+      ...press,
+      replyToId: sentIn(chatOf(grady.id)).activityId,
+      value: { ...press.value, action: { ...press.value.action, data: { jobId } } },
+    });
+    expect(pressed.status).toBe(200);
+    await eventually(
+      async () => {
+        const t = await totalsOf(jobId);
+        return t.read === 1 && t.acknowledged === 1 ? t : undefined;
+      },
+      15_000,
+      'the read and the acknowledgement in the totals',
+    );
+
+    expect((await api('PATCH', jobId, { message: { text: 'Policy v2' } })).status).toBe(202);
+    await eventually(async () => (await totalsOf(jobId)).updated === 2, 15_000, 'both copies updated');
+    expect((await api('DELETE', jobId)).status).toBe(202);
+    const recalled = await eventually(
+      async () => {
+        const t = await totalsOf(jobId);
+        return t.recalled === 2 ? t : undefined;
+      },
+      15_000,
+      'both copies recalled',
+    );
+    // The counters agree with the records, which the status does not list whole.
+    expect(recalled).toMatchObject({ recipients: 2, sent: 0, recalled: 2, read: 1, acknowledged: 1 });
+    expect(recalled).toMatchObject({ updated: 2, pending: 0, changeFailed: 0 });
   });
 });
 

@@ -30,7 +30,7 @@ function asTask(value: unknown): DeliveryTask | undefined {
 export async function handlePoisonedDelivery(item: unknown, context: InvocationContext): Promise<void> {
   const raw = queueMessageText(item, context);
   const meta = context.triggerMetadata ?? {};
-  const { intake, deliveryRecords, queueHost, counters } = services();
+  const { intake, deliveryRecords, queueHost } = services();
   const decoded = decodeJobText(raw);
   const task = decoded.ok ? asTask(decoded.value) : undefined;
   if (!task) {
@@ -61,15 +61,14 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     // The last attempt could not record an outcome (a storage outage, a crash): the job's status says so.
     const detail = `delivery failed on every attempt (maxDequeueCount ${queueHost.maxDequeueCount})${current?.reason ? `; last error ${current.reason}` : ''}`;
     reason = 'Poisoned';
-    const stood = await deliveryRecords.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, {
-      status: 'failed',
-      reason,
-      detail,
-    });
-    // An audience job counts its outcomes (its status reads the counters, not every record).
-    if (task.counted && stood.status === 'failed' && stood.reason === reason) {
-      await counters.count(task.jobId, 'failed', task.recipient);
-    }
+    // An audience job's failure is counted with the record (its status reads the counters).
+    await deliveryRecords.recordWithoutClaim(
+      task.tenantId,
+      task.jobId,
+      task.recipient,
+      { status: 'failed', reason, detail },
+      { counted: task.counted },
+    );
     telemetry().event(EventNames.deliveryFailed, {
       jobId: task.jobId,
       tenantId: task.tenantId,

@@ -20,11 +20,11 @@ import {
   userEntity,
   type Row,
 } from './conversationRows.js';
+import { writeDeliveryRow } from './countedWrite.js';
 import {
   getOrUndefined,
   isConflict,
   isPreconditionFailed,
-  mergeIfUnchanged,
   isTransient,
   listByPrefix,
   pageByPrefix,
@@ -118,7 +118,14 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       completedAt: terminal ? now : undefined,
       updatedAt: now,
     });
-    return (await mergeIfUnchanged(table, entity, claimed.etag)) !== undefined;
+    const etag = await writeDeliveryRow(table, {
+      entity,
+      etag: claimed.etag,
+      record: claimed,
+      before: claimed,
+      after: { ...claimed, ...outcome },
+    });
+    return etag !== undefined;
   }
 
   /**
@@ -130,6 +137,7 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     jobId: string,
     recipient: string,
     outcome: DeliveryOutcome,
+    options: { counted?: boolean | undefined } = {},
   ): Promise<DeliveryRecord> {
     const table = await this.table.client();
     const now = new Date().toISOString();
@@ -140,24 +148,21 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       recipient,
       attempts: 0,
       ...outcome,
+      ...(options.counted ? { counted: true } : {}),
       completedAt: now,
       updatedAt: now,
     });
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.get(tenantId, jobId, recipient);
       if (current && TERMINAL.has(current.status)) return current;
-      try {
-        if (current) {
-          await table.updateEntity({ ...entity, attempts: current.attempts }, 'Merge', {
-            etag: current.etag,
-          });
-        } else {
-          await table.createEntity(entity);
-        }
-        return (await this.get(tenantId, jobId, recipient)) as DeliveryRecord;
-      } catch (err) {
-        if (!isConflict(err) && !isPreconditionFailed(err)) throw err;
-      }
+      const written = await writeDeliveryRow(table, {
+        entity: current ? { ...entity, attempts: current.attempts } : entity,
+        etag: current?.etag,
+        record: { jobId, recipient, counted: options.counted || current?.counted },
+        before: current,
+        after: outcome,
+      });
+      if (written !== undefined) return (await this.get(tenantId, jobId, recipient)) as DeliveryRecord;
     }
     throw new Error(`Too much contention recording delivery ${deliveryRow(jobId, recipient)}`);
   }

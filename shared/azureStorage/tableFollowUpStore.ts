@@ -3,13 +3,9 @@ import type { FollowUpStore, SentMessageRef } from '../stores/followUps.js';
 import { readRange } from '../followUps/readReceipts.js';
 import { clean, deliveryRow, partitionOf, type Row } from './conversationRows.js';
 import { chatPrefix, chatRow, followUpColumns, readMarkRow } from './followUpRows.js';
-import {
-  getOrUndefined,
-  isConflict,
-  isPreconditionFailed,
-  mergeIfUnchanged,
-  type LazyTable,
-} from './table.js';
+import { merged } from '../jobs/outcomeCounts.js';
+import { writeDeliveryRow } from './countedWrite.js';
+import { getOrUndefined, isConflict, isPreconditionFailed, type LazyTable } from './table.js';
 
 /** Follow-ups on Table Storage: the delivery rows' follow-up columns and the `chat|` index rows. */
 export class TableFollowUpStore implements FollowUpStore {
@@ -30,7 +26,8 @@ export class TableFollowUpStore implements FollowUpStore {
       ...(status ? { status } : {}),
       updatedAt: now,
     });
-    const etag = await mergeIfUnchanged(table, entity, record.etag);
+    const after = merged(record, { ...rest, ...(status ? { status } : {}) });
+    const etag = await writeDeliveryRow(table, { entity, etag: record.etag, record, before: record, after });
     return etag === undefined
       ? undefined
       : { ...record, ...rest, ...(status ? { status } : {}), updatedAt: now, etag };
@@ -41,8 +38,10 @@ export class TableFollowUpStore implements FollowUpStore {
     jobId: string,
     recipient: string,
     existing: DeliveryRecord | undefined,
+    options: { counted?: boolean | undefined } = {},
   ): Promise<boolean> {
     const table = await this.table.client();
+    const counted = options.counted || existing?.counted;
     const now = new Date().toISOString();
     const entity = clean({
       partitionKey: partitionOf(tenantId),
@@ -54,17 +53,18 @@ export class TableFollowUpStore implements FollowUpStore {
       detail: 'the job was recalled before this delivery was sent',
       attempts: existing?.attempts ?? 0,
       claimToken: '',
+      ...(counted ? { counted: true } : {}),
       completedAt: now,
       updatedAt: now,
     });
-    try {
-      if (existing) await table.updateEntity(entity, 'Merge', { etag: existing.etag });
-      else await table.createEntity(entity);
-      return true;
-    } catch (err) {
-      if (isConflict(err) || isPreconditionFailed(err)) return false;
-      throw err;
-    }
+    const etag = await writeDeliveryRow(table, {
+      entity,
+      etag: existing?.etag,
+      record: { jobId, recipient, counted },
+      before: existing,
+      after: { status: 'cancelled' },
+    });
+    return etag !== undefined;
   }
 
   async indexSent(tenantId: string, conversationId: string, ref: SentMessageRef): Promise<void> {

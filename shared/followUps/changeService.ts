@@ -58,10 +58,13 @@ export class ChangeService {
           return { kind: 'done', status: record?.status ?? 'pending', reason: action.why, duplicate: true };
         case 'wait':
           return this.reschedule(task, action.delayMs, 'ChangeWaitsForSend');
-        case 'cancel':
-          if (!(await this.o.followUps.cancel(task.tenantId, task.jobId, task.recipient, record))) continue;
+        case 'cancel': {
+          const counted = { counted: task.counted };
+          if (!(await this.o.followUps.cancel(task.tenantId, task.jobId, task.recipient, record, counted)))
+            continue;
           reportFollowUp('cancelled', task);
           return { kind: 'done', status: 'cancelled', reason: 'Recalled' };
+        }
         case 'update':
         case 'delete': {
           const claim = changeClaimOf(attempt.claimToken, now, task.op, content.revision);

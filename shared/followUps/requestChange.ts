@@ -5,7 +5,7 @@ import type { NotificationMessage } from '../jobs/contract.js';
 import type { QueueSender } from '../queues.js';
 import type { DeliveryRecordStore } from '../stores/deliveryRecords.js';
 import type { JobContent, JobContentStore } from '../stores/jobContent.js';
-import type { JobStore } from '../stores/jobs.js';
+import type { JobRecord, JobStore } from '../stores/jobs.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import type { ChangeTask } from './changeTask.js';
 import { forgetContent } from './sendHooks.js';
@@ -85,7 +85,7 @@ export async function updateJob(
     if (!again || round > 5) return refuse(409, 'Conflict', 'the job changed meanwhile; try again');
     content = again;
   }
-  const tasks = await fanOut('update', loaded.job.recipients, content, d);
+  const tasks = await fanOut('update', loaded.job, content, d);
   return { ok: true, jobId, revision: content.revision, recalled: false, tasks };
 }
 
@@ -105,20 +105,20 @@ export async function recallJob(jobId: string, d: ChangeDeps): Promise<ChangeReq
     if (!again || round > 5) return refuse(409, 'Conflict', 'the job changed meanwhile; try again');
     content = again;
   }
-  const tasks = await fanOut('recall', loaded.job.recipients, content, d);
+  const tasks = await fanOut('recall', loaded.job, content, d);
   return { ok: true, jobId, revision: content.revision, recalled: true, tasks };
 }
 
 async function fanOut(
   op: 'update' | 'recall',
-  recipients: string[],
+  job: Pick<JobRecord, 'recipients' | 'audience'>,
   content: JobContent,
   d: ChangeDeps,
 ): Promise<number> {
   const records = new Map(
     (await d.deliveryRecords.listForJob(content.tenantId, content.jobId)).map((r) => [r.recipient, r]),
   );
-  const candidates = new Set([...(op === 'recall' ? recipients : []), ...records.keys()]);
+  const candidates = new Set([...(op === 'recall' ? job.recipients : []), ...records.keys()]);
   const targets = [...candidates].filter((recipient) => {
     const r = records.get(recipient);
     if (!r || r.status === 'pending') return op === 'recall';
@@ -134,6 +134,7 @@ async function fanOut(
     recipient,
     revision: content.revision,
     reschedules: 0,
+    ...(job.audience ? { counted: true as const } : {}),
   }));
   await pMap(tasks, (task) => d.deliveryQueue.send(task), { concurrency: 16 });
   return tasks.length;

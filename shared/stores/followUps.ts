@@ -20,12 +20,16 @@ export interface FollowUpStore {
     record: DeliveryRecord,
     fields: FollowUpFields & { status?: 'recalled' },
   ): Promise<DeliveryRecord | undefined>;
-  /** Records `cancelled` for a delivery never sent: creates the record, or replaces a pending one. */
+  /**
+   * Records `cancelled` for a delivery never sent: creates the record, or replaces a pending one.
+   * `counted`: an audience job's delivery. A counted record's writes count what they change.
+   */
   cancel(
     tenantId: string,
     jobId: string,
     recipient: string,
     existing: DeliveryRecord | undefined,
+    options?: { counted?: boolean | undefined },
   ): Promise<boolean>;
   /** Remembers a sent message under its chat, for read receipts and card presses. */
   indexSent(tenantId: string, conversationId: string, ref: SentMessageRef): Promise<void>;
