@@ -201,6 +201,30 @@ describe('status at scale', () => {
   });
 });
 
+describe('several recipients to a queue message', () => {
+  it('retries only the one Teams keeps failing: the others of its message are sent once, it is recorded and counted failed', async () => {
+    const members = people(4);
+    const teamId = '19:batch-fault@thread.tacv2';
+    await team(teamId, members);
+    const failing = app.connector.conversationIdFor(TENANT, members[1]!, BOT_ID);
+    app.connector.script(
+      (r) => r.route === 'sendActivity' && r.conversationId === failing,
+      { status: 500 },
+      30,
+    );
+    const { jobId } = await enqueue(app, { recipients: [{ teamId }], message: { text: 'Batched' } });
+    const done = await settled(app, jobId, 60_000);
+    app.connector.script(() => false, { status: 500 }, 0);
+    expect(sends(members)).toEqual([1, 0, 1, 1]);
+    expect(done.totals).toMatchObject({ recipients: 4, sent: 3, failed: 1, pending: 0 });
+    const failed = await statusOf(jobId, '?status=failed');
+    expect(failed.recipients).toEqual([
+      expect.objectContaining({ recipient: `userId:${members[1]}`, reason: 'InternalServerError' }),
+    ]);
+    expect(failed.recipients[0]?.detail).toMatch(/after 3 attempts; message moved to the poison queue/);
+  });
+});
+
 describe('follow-ups of an audience job', () => {
   const api = (method: string, jobId: string, body?: unknown) =>
     fetch(`${app.url}/api/notifications/${encodeURIComponent(jobId)}`, {

@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
+import { isDeliveryBatch, tasksOf } from '../../shared/delivery/batch.js';
 import type { DeliveryTask } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
@@ -30,10 +31,12 @@ function asTask(value: unknown): DeliveryTask | undefined {
 export async function handlePoisonedDelivery(item: unknown, context: InvocationContext): Promise<void> {
   const raw = queueMessageText(item, context);
   const meta = context.triggerMetadata ?? {};
-  const { intake, deliveryRecords, queueHost } = services();
+  const { intake } = services();
   const decoded = decodeJobText(raw);
-  const task = decoded.ok ? asTask(decoded.value) : undefined;
-  if (!task) {
+  const value = decoded.ok ? decoded.value : undefined;
+  // A batch's recipients each as if poisoned alone (delivery/batch.ts).
+  const tasks = isDeliveryBatch(value) ? tasksOf(value) : [asTask(value)];
+  if (!tasks.every((t) => t !== undefined)) {
     // Only the job function writes the deliveries queue: this came from elsewhere.
     await intake.setAside('NotADeliveryTask', decoded.ok ? ['not a delivery task'] : decoded.errors, {
       source: poisonQueueOf(DELIVERIES_QUEUE),
@@ -44,6 +47,11 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: not a delivery task; recorded in RejectedJobs`);
     return;
   }
+  for (const task of tasks) await recordPoisoned(task, context);
+}
+
+async function recordPoisoned(task: DeliveryTask, context: InvocationContext): Promise<void> {
+  const { deliveryRecords, queueHost } = services();
   const current = await deliveryRecords.get(task.tenantId, task.jobId, task.recipient);
   if (isChangeTask(task)) {
     // An update or recall that failed every attempt: the copy's record says so; the send stands as it was.
