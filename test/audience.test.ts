@@ -4,6 +4,12 @@ import { seedMembers, seedUsers } from './support/audience.js';
 import { FAST_QUEUES, enqueue, settled, status, store } from './support/pipeline.js';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
 import { ACK_VERB } from '../shared/jobs/acknowledge.js';
+import { LazyTable } from '../shared/azureStorage/table.js';
+import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
+import { TableJobCounters } from '../shared/azureStorage/tableJobCounters.js';
+import { batchesOf, taskOf } from '../shared/delivery/batch.js';
+import type { NotificationJob } from '../shared/jobs/contract.js';
+import { encodeMessage } from '../shared/queues.js';
 import { adaptiveCardAction, PEOPLE, readReceipt } from './fixtures/teams.js';
 
 /**
@@ -222,6 +228,52 @@ describe('several recipients to a queue message', () => {
       expect.objectContaining({ recipient: `userId:${members[1]}`, reason: 'InternalServerError' }),
     ]);
     expect(failed.recipients[0]?.detail).toMatch(/after 3 attempts; message moved to the poison queue/);
+    // The poison-queue function takes the batch: nothing left unfinished, the others' outcomes stand.
+    await eventually(
+      () =>
+        app.logs.some((l) =>
+          l.message.includes(`job ${jobId}: a batch of 3 failed on every attempt; 0 unfinished`),
+        ),
+      15_000,
+      'the poisoned batch handled',
+    );
+    expect((await statusOf(jobId)).totals).toMatchObject({ sent: 3, failed: 1, pending: 0 });
+  });
+
+  it('records as failed, and counts, the recipients of a poisoned batch that have no outcome yet', async () => {
+    const jobId = `poisoned-batch-${run}`;
+    const job = { id: jobId, tenantId: TENANT, recipients: [], message: { text: 'x' } } as NotificationJob;
+    const recipients = ['userId:29:pb-1', 'userId:29:pb-2', 'userId:29:pb-3'].map((recipient) => ({
+      recipient,
+    }));
+    const [batch] = batchesOf({ ...taskOf(job, new Date().toISOString()), counted: true }, recipients);
+    const conversations = new LazyTable(app.table('Conversations'));
+    const records = new TableDeliveryRecordStore(conversations);
+    // One of them finished before the batch failed (here skipped); the other two never recorded an outcome.
+    await records.recordWithoutClaim(
+      TENANT,
+      jobId,
+      'userId:29:pb-1',
+      { status: 'skipped', reason: 'OptedOut' },
+      { counted: true },
+    );
+    await app.queue('notification-deliveries-poison').sendMessage(encodeMessage(batch));
+    await eventually(
+      async () => (await records.listForJob(TENANT, jobId)).filter((r) => r.status === 'failed').length === 2,
+      15_000,
+      'the unfinished recipients recorded',
+    );
+    const listed = await records.listForJob(TENANT, jobId);
+    expect(listed.map((r) => [r.recipient, r.status, r.reason]).sort()).toEqual([
+      ['userId:29:pb-1', 'skipped', 'OptedOut'],
+      ['userId:29:pb-2', 'failed', 'Poisoned'],
+      ['userId:29:pb-3', 'failed', 'Poisoned'],
+    ]);
+    expect(await new TableJobCounters(conversations).totals(TENANT, jobId)).toMatchObject({
+      skipped: 1,
+      failed: 2,
+      sent: 0,
+    });
   });
 });
 
