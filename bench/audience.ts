@@ -293,7 +293,7 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
 - **B** is a second tenant of ${d.users} users on a fresh Azurite (on disk in \`/dev/shm\` as A's), so its queue does not
   start with the ${a.onQueue} messages A left behind.
   Whole job ${d.seconds} s (first message after ${d.firstSendSeconds ?? '?'} s); final status ${JSON.stringify(d.totals)} (${d.expansion}).
-  Status reads during delivery (totals from 16 counter rows + one page of records) took ${d.statusReadMsAvg} ms on average.
+  Status reads during delivery (totals from 64 counter rows + one page of records) took ${d.statusReadMsAvg} ms on average.
 - Host settings: queue \`batchSize\` ${r.hostBatchSize} (newBatchThreshold half of it), V8 old space capped at
   ${r.hostHeapCapMiB ?? 'Node default'} MiB (\`NODE_OPTIONS=--max-old-space-size\`; in Azure \`languageWorkers__node__arguments\`).
 

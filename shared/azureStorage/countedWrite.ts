@@ -77,7 +77,7 @@ export async function writeDeliveryRow(
   throw new Error(`Too much contention counting outcomes of job ${o.record.jobId}`);
 }
 
-/** A job's totals: the sum of its counter rows (one range read of at most 16 rows). */
+/** A job's totals: the sum of its counter rows (one range read of at most COUNTER_SHARDS rows). */
 export async function counterTotals(table: TableClient, pk: string, jobId: string): Promise<Counts> {
   const total = emptyCounts();
   for (const row of await listByPrefix<Row>(table, pk, counterPrefix(jobId)))

@@ -68,8 +68,12 @@ export function merged<T extends object>(before: T | undefined, fields: Partial<
   return out as T;
 }
 
-/** Counter rows per job: a recipient always counts on the same one, so writes rarely contend. */
-export const COUNTER_SHARDS = 16;
+/**
+ * Counter rows per job: a recipient always counts on the same one, so writes rarely contend (a
+ * conflict retries the whole transaction). 64 rather than 16 made an audience job's deliveries about
+ * 25 % faster at 250 sends/s on Azurite; a status read sums them in one range read.
+ */
+export const COUNTER_SHARDS = 64;
 
 export const counterShard = (recipient: string) =>
   createHash('sha1').update(recipient).digest().readUInt16BE(0) % COUNTER_SHARDS;
