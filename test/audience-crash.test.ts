@@ -61,6 +61,20 @@ function startHost() {
   });
 }
 
+/** The job's status once complete, read from the restarted host. */
+const completedAfterRestart = (jobId: string) =>
+  eventually(
+    async () => {
+      const res = await fetch(`${host!.url}/api/notifications/${jobId}`, {
+        headers: { 'x-functions-key': FUNCTION_KEY },
+      });
+      const s = (await res.json()) as JobStatus;
+      return s.complete ? s : undefined;
+    },
+    120_000,
+    'the job to complete after the restart',
+  );
+
 describe('a crash in the middle of an audience expansion', () => {
   it('continues from the checkpoint and sends every user exactly once', { timeout: 180_000 }, async () => {
     const userIds = Array.from({ length: USERS }, (_, i) => `29:crash-${i}`);
@@ -101,17 +115,7 @@ describe('a crash in the middle of an audience expansion', () => {
     expect(connector.accepted.length).toBe(0);
 
     host = await startHost();
-    const done = await eventually(
-      async () => {
-        const res = await fetch(`${host!.url}/api/notifications/${jobId}`, {
-          headers: { 'x-functions-key': FUNCTION_KEY },
-        });
-        const s = (await res.json()) as JobStatus;
-        return s.complete ? s : undefined;
-      },
-      120_000,
-      'the job to complete after the restart',
-    );
+    const done = await completedAfterRestart(jobId);
     const perChat = new Map<string, number>();
     for (const a of connector.accepted)
       perChat.set(a.conversationId, (perChat.get(a.conversationId) ?? 0) + 1);
@@ -167,17 +171,7 @@ describe('a crash in the middle of an audience expansion', () => {
 
       host = await startHost();
       // `complete` needs every queued delivery counted: an outcome left uncounted would hold it forever.
-      const done = await eventually(
-        async () => {
-          const res = await fetch(`${host!.url}/api/notifications/${jobId}`, {
-            headers: { 'x-functions-key': FUNCTION_KEY },
-          });
-          const s = (await res.json()) as JobStatus;
-          return s.complete ? s : undefined;
-        },
-        120_000,
-        'the job to complete after the restart',
-      );
+      const done = await completedAfterRestart(jobId);
       const records = await new TableDeliveryRecordStore(conversations).listForJob(tenant, jobId);
       const fromRecords = emptyCounts();
       for (const r of records) addCounts(fromRecords, countsOf(r));
