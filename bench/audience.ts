@@ -288,12 +288,12 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
   with the same \`TENANT_RATE_PER_SECOND\`. Every user had a stored 1:1 chat (one connector call each). Seeding
   ${a.users} user rows took ${a.seedSeconds} s (not counted).
 - **A** ran with the deliveries function disabled (\`AzureWebJobs.notificationDeliveries.Disabled\`), so the time is the
-  expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, each queued with \`AUDIENCE_FANOUT_CONCURRENCY\` (64)
-  sends, a checkpoint on the job row after each page. Queued after (seconds, count): \`${JSON.stringify(a.samples)}\`.
+  expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, 16 recipients to a queue message (\`AUDIENCE_FANOUT_CONCURRENCY\`, 64,
+  messages sent at once), a checkpoint on the job row after each page. Queued after (seconds, count): \`${JSON.stringify(a.samples)}\`.
 - **B** is a second tenant of ${d.users} users on a fresh Azurite (on disk in \`/dev/shm\` as A's), so its queue does not
   start with the ${a.onQueue} messages A left behind.
   Whole job ${d.seconds} s (first message after ${d.firstSendSeconds ?? '?'} s); final status ${JSON.stringify(d.totals)} (${d.expansion}).
-  Status reads during delivery (totals from 16 counter rows + one page of records) took ${d.statusReadMsAvg} ms on average.
+  Status reads during delivery (totals from 64 counter rows + one page of records) took ${d.statusReadMsAvg} ms on average.
 - Host settings: queue \`batchSize\` ${r.hostBatchSize} (newBatchThreshold half of it), V8 old space capped at
   ${r.hostHeapCapMiB ?? 'Node default'} MiB (\`NODE_OPTIONS=--max-old-space-size\`; in Azure \`languageWorkers__node__arguments\`).
 

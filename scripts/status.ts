@@ -36,10 +36,11 @@ async function main(args: string[]): Promise<number> {
   }
   const storage = readStorageSettings();
   const jobsTable = new LazyTable(tableClient(storage, TABLES.jobs));
+  const conversationsTable = new LazyTable(tableClient(storage, TABLES.conversations));
   const stores = {
     jobs: new TableJobStore(jobsTable),
-    counters: new TableJobCounters(jobsTable),
-    deliveryRecords: new TableDeliveryRecordStore(new LazyTable(tableClient(storage, TABLES.conversations))),
+    counters: new TableJobCounters(conversationsTable),
+    deliveryRecords: new TableDeliveryRecordStore(conversationsTable),
     rejected: new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected))),
     contents: new TableJobContentStore(jobsTable),
   };

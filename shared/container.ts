@@ -45,7 +45,7 @@ export function buildServices(
   const deliveryRecords = new TableDeliveryRecordStore(conversationsTable);
   const jobsTable = new LazyTable(tableClient(storage, TABLES.jobs));
   const jobs = new TableJobStore(jobsTable);
-  const counters = new TableJobCounters(jobsTable);
+  const counters = new TableJobCounters(conversationsTable);
   const audiences = new TableAudienceStore(conversationsTable);
   const contents = new TableJobContentStore(jobsTable);
   const followUps = new TableFollowUpStore(conversationsTable);
@@ -79,7 +79,6 @@ export function buildServices(
     botId: config.bot.appId ? `28:${config.bot.appId}` : undefined,
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
-    counters,
     hooks: sendHooks(contents, followUps),
   });
   const expander = new AudienceExpander({

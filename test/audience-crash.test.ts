@@ -11,11 +11,14 @@ import { startAzurite, type Azurite } from './support/azurite.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
 import { FAST_QUEUES } from './support/pipeline.js';
 import { TableConversationStore } from '../shared/azureStorage/tableConversationStore.js';
+import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
+import { addCounts, countsOf, emptyCounts } from '../shared/jobs/outcomeCounts.js';
 
 /**
  * Issue 15: the host is SIGKILLed in the middle of an allUsers expansion; the restarted host
  * continues from the job's checkpoint and every user gets the message exactly once. The job's
  * notBefore keeps deliveries queued until after the crash, so only the expansion is interrupted.
+ * Then a host is killed while deliveries are recorded: the job's counters still equal its records.
  */
 
 const USERS = 1200;
@@ -58,6 +61,20 @@ function startHost() {
   });
 }
 
+/** The job's status once complete, read from the restarted host. */
+const completedAfterRestart = (jobId: string) =>
+  eventually(
+    async () => {
+      const res = await fetch(`${host!.url}/api/notifications/${jobId}`, {
+        headers: { 'x-functions-key': FUNCTION_KEY },
+      });
+      const s = (await res.json()) as JobStatus;
+      return s.complete ? s : undefined;
+    },
+    120_000,
+    'the job to complete after the restart',
+  );
+
 describe('a crash in the middle of an audience expansion', () => {
   it('continues from the checkpoint and sends every user exactly once', { timeout: 180_000 }, async () => {
     const userIds = Array.from({ length: USERS }, (_, i) => `29:crash-${i}`);
@@ -98,17 +115,7 @@ describe('a crash in the middle of an audience expansion', () => {
     expect(connector.accepted.length).toBe(0);
 
     host = await startHost();
-    const done = await eventually(
-      async () => {
-        const res = await fetch(`${host!.url}/api/notifications/${jobId}`, {
-          headers: { 'x-functions-key': FUNCTION_KEY },
-        });
-        const s = (await res.json()) as JobStatus;
-        return s.complete ? s : undefined;
-      },
-      120_000,
-      'the job to complete after the restart',
-    );
+    const done = await completedAfterRestart(jobId);
     const perChat = new Map<string, number>();
     for (const a of connector.accepted)
       perChat.set(a.conversationId, (perChat.get(a.conversationId) ?? 0) + 1);
@@ -118,11 +125,59 @@ describe('a crash in the middle of an audience expansion', () => {
       lines.slice(-20).join('\n'),
     ).toEqual([]);
     expect(connector.accepted.length).toBe(USERS);
-    expect(done.totals).toEqual({ recipients: USERS, sent: USERS, failed: 0, skipped: 0, pending: 0 });
+    expect(done.totals).toMatchObject({ recipients: USERS, sent: USERS, failed: 0, skipped: 0, pending: 0 });
     expect(done.expansion).toMatchObject({
       state: 'done',
       expanded: USERS,
       progress: `expanded ${USERS} of about ${USERS}`,
     });
   });
+
+  it(
+    'counts every outcome exactly once when the host is killed while deliveries are being recorded',
+    { timeout: 180_000 },
+    async () => {
+      // Another tenant, so its allUsers audience is only these users.
+      const tenant = '0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a';
+      const userIds = Array.from({ length: 600 }, (_, i) => `29:counted-${i}`);
+      const conversations = new LazyTable(
+        tableClient({ connectionString: azurite.connectionString }, 'Conversations'),
+      );
+      await new TableConversationStore(conversations).saveTenant({
+        tenantId: tenant,
+        serviceUrl: connector.url,
+        botId: BOT_ID,
+        userCount: userIds.length,
+      });
+      await seedUsers({
+        connectionString: azurite.connectionString,
+        tenantId: tenant,
+        serviceUrl: connector.url,
+        userIds,
+        source: 'personal',
+      });
+      await host?.stop('SIGKILL');
+      host = await startHost();
+      const chats = new Set(userIds.map((u) => connector.conversationIdFor(tenant, u, BOT_ID)));
+      const sentSoFar = () => connector.accepted.filter((a) => chats.has(a.conversationId)).length;
+      const { jobId } = await enqueueNotification(
+        { tenantId: tenant, recipients: [{ allUsers: true }], message: { text: 'Counted' } },
+        { connection: azurite.connectionString },
+      );
+      await eventually(async () => sentSoFar() >= 150, 60_000, 'deliveries under way');
+      await host.stop('SIGKILL');
+      const atKill = sentSoFar();
+      expect(atKill).toBeLessThan(userIds.length);
+
+      host = await startHost();
+      // `complete` needs every queued delivery counted: an outcome left uncounted would hold it forever.
+      const done = await completedAfterRestart(jobId);
+      const records = await new TableDeliveryRecordStore(conversations).listForJob(tenant, jobId);
+      const fromRecords = emptyCounts();
+      for (const r of records) addCounts(fromRecords, countsOf(r));
+      expect(records).toHaveLength(userIds.length);
+      expect(done.totals).toEqual({ recipients: userIds.length, pending: 0, ...fromRecords });
+      expect(done.totals.sent).toBe(userIds.length);
+    },
+  );
 });

@@ -3,6 +3,10 @@ import { audienceOf, rosterIsStale, segmentsOf } from '../shared/jobs/audience.j
 import { validateJob, toWireJob, contentHash, type NotificationJob } from '../shared/jobs/contract.js';
 import { AudienceExpander, ExpansionTakenOver } from '../shared/jobs/expand.js';
 import type { DeliveryTask } from '../shared/delivery/task.js';
+import { batchesOf, isDeliveryBatch, tasksOf } from '../shared/delivery/batch.js';
+import { MAX_QUEUE_MESSAGE_BYTES } from '../shared/jobs/contract.js';
+import { encodeMessage } from '../shared/queues.js';
+import type { UserRecord } from '../shared/stores/conversations.js';
 import {
   MemoryAudienceStore,
   MemoryConversationStore,
@@ -115,9 +119,9 @@ describe('streaming expansion', () => {
   it('queues every active user once, a page at a time, with a checkpoint after each page', async () => {
     const { jobs, queue, expander } = setup(50);
     const sent: string[] = [];
-    const state = await expander.expand(job, await start(jobs, job), async (r) => {
-      sent.push(r);
-      await queue.send({ recipient: r } as Partial<DeliveryTask>);
+    const state = await expander.expand(job, await start(jobs, job), async (batch) => {
+      sent.push(...batch.map((b) => b.recipient));
+      await queue.send(batch.map((b) => ({ recipient: b.recipient }) as Partial<DeliveryTask>));
     });
     expect(state).toMatchObject({ done: true, queued: 45 });
     expect(new Set(sent).size).toBe(45);
@@ -131,15 +135,15 @@ describe('streaming expansion', () => {
     let calls = 0;
     const crash = new Error('host killed');
     await expect(
-      expander.expand(job, await start(jobs, job), async (r) => {
-        if (++calls === 20) throw crash;
-        sent.push(r);
+      expander.expand(job, await start(jobs, job), async (batch) => {
+        if (++calls === 4) throw crash;
+        sent.push(...batch.map((b) => b.recipient));
       }),
     ).rejects.toBe(crash);
     const checkpoint = (await jobs.get(job.id))!;
     expect(checkpoint.expansion).toMatchObject({ done: false });
-    const state = await expander.expand(job, checkpoint, async (r) => {
-      sent.push(r);
+    const state = await expander.expand(job, checkpoint, async (batch) => {
+      sent.push(...batch.map((b) => b.recipient));
     });
     expect(state).toMatchObject({ done: true, queued: 45 });
     expect(new Set(sent).size).toBe(45);
@@ -175,10 +179,43 @@ describe('streaming expansion', () => {
       audience: { teams: ['A', 'B'], allUsers: false },
     };
     const sent: string[] = [];
-    const state = await expander.expand(teamJob, await start(jobs, teamJob), async (r) => {
-      sent.push(r);
+    const state = await expander.expand(teamJob, await start(jobs, teamJob), async (batch) => {
+      sent.push(...batch.map((b) => b.recipient));
     });
     expect(sent.sort()).toEqual(['userId:u0001', 'userId:u0002', 'userId:u0005', 'userId:u0006']);
     expect(state).toMatchObject({ queued: 4, estimate: 6, done: true });
+  });
+});
+
+describe('delivery batches', () => {
+  const shared = {
+    v: 1 as const,
+    jobId: 'j',
+    tenantId: TENANT,
+    message: { text: 'x'.repeat(28_000) },
+    acceptedAt: '2026-11-25T00:00:00Z',
+    reschedules: 0,
+    counted: true as const,
+  };
+  // A long message and long display names: 16 of them pass a queue message's 64 KiB.
+  const recipients = Array.from({ length: 40 }, (_, i) => ({
+    recipient: `userId:u${i}`,
+    user: { userId: `u${i}`, name: 'n'.repeat(2000) } as UserRecord,
+  }));
+
+  it('packs at most 16 recipients to a message, and fewer when a message would pass 64 KiB', () => {
+    const small = batchesOf({ ...shared, message: { text: 'hi' } }, recipients);
+    expect(small.map((b) => b.recipients.length)).toEqual([16, 16, 8]);
+    const big = batchesOf(shared, recipients);
+    for (const b of big) expect(encodeMessage(b).length).toBeLessThanOrEqual(MAX_QUEUE_MESSAGE_BYTES);
+    expect(big.length).toBeGreaterThan(3);
+    expect(big.flatMap(tasksOf).map((t) => t.recipient)).toEqual(recipients.map((r) => r.recipient));
+  });
+
+  it('gives back one task per recipient, each with the job and its own user record', () => {
+    const [batch] = batchesOf(shared, [{ recipient: 'userId:a', user: { userId: 'a' } as UserRecord }]);
+    expect(isDeliveryBatch(JSON.parse(JSON.stringify(batch)))).toBe(true);
+    expect(isDeliveryBatch({ ...shared, recipient: 'userId:a' })).toBe(false);
+    expect(tasksOf(batch!)).toEqual([{ ...shared, recipient: 'userId:a', user: { userId: 'a' } }]);
   });
 });

@@ -1,7 +1,7 @@
 import { expansionText } from '../../shared/jobs/audience.js';
 import type { DeliveryRecordStore, DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
 import type { JobCounterStore, JobRecord } from '../../shared/stores/jobs.js';
-import { toRecipientStatus, type JobStatus } from './jobStatus.js';
+import { pendingOf, toRecipientStatus, type JobStatus } from './jobStatus.js';
 
 /**
  * The status of an audience job, which may reach 50,000 people: totals from the job's outcome
@@ -31,7 +31,7 @@ export async function audienceJobStatus(
   page: StatusPage,
 ): Promise<JobStatus> {
   const [counts, listed] = await Promise.all([
-    stores.counters.totals(job.jobId),
+    stores.counters.totals(job.tenantId, job.jobId),
     stores.deliveryRecords.pageForJob(job.tenantId, job.jobId, {
       status: page.status,
       token: page.continuationToken,
@@ -39,12 +39,7 @@ export async function audienceJobStatus(
     }),
   ]);
   const state = job.expansion ?? { segment: 0, queued: 0, estimate: 0, done: false };
-  const finished = counts.sent + counts.failed + counts.skipped;
-  const totals = {
-    recipients: state.queued,
-    ...counts,
-    pending: Math.max(0, state.queued - finished),
-  };
+  const totals = { recipients: state.queued, pending: pendingOf(state.queued, counts), ...counts };
   return {
     jobId: job.jobId,
     tenantId: job.tenantId,

@@ -1,3 +1,10 @@
+import {
+  addCounts,
+  countsOf,
+  emptyCounts,
+  FINAL_KINDS,
+  type Counts,
+} from '../../shared/jobs/outcomeCounts.js';
 import type {
   DeliveryRecord,
   DeliveryRecordStore,
@@ -11,17 +18,13 @@ import type {
   RejectionSummary,
 } from '../../shared/stores/jobs.js';
 import { audienceJobStatus, type StatusPage } from './audienceStatus.js';
-import {
-  contentSummary,
-  countFollowUps,
-  emptyFollowUpTotals,
-  FINAL_STATUSES,
-  followUpFieldsOf,
-  shownStatus,
-  type FollowUpTotals,
-} from './followUpStatus.js';
+import { contentSummary, followUpFieldsOf, shownStatus } from './followUpStatus.js';
 
 /** A job's per-recipient outcomes and totals, as shown by the status API and `npm run status`. */
+
+/** Recipients without a final outcome yet (not attempted, or an attempt in flight). */
+export const pendingOf = (recipients: number, counts: Counts) =>
+  Math.max(0, recipients - FINAL_KINDS.reduce((n, k) => n + counts[k], 0));
 
 interface RecipientStatus {
   recipient: string;
@@ -48,8 +51,8 @@ export interface JobStatus {
   source: string;
   /** True once every recipient has a final outcome. */
   complete: boolean;
-  /** Follow-up totals (read, acknowledged, …) are counted for jobs that name their recipients. */
-  totals: Record<'recipients' | 'sent' | 'failed' | 'skipped' | 'pending', number> & Partial<FollowUpTotals>;
+  /** Outcomes and follow-ups (read, acknowledged, …): see jobs/outcomeCounts.ts. */
+  totals: Record<'recipients' | 'pending', number> & Counts;
   /**
    * The content revision recipients see now (0: as accepted); when a recall was asked for (no send
    * starts after that is seen) and when it took effect (nothing was sent after it).
@@ -104,7 +107,7 @@ export async function getJobStatus(
       acceptedAt: '',
       source: rejection.source,
       complete: true,
-      totals: { recipients: 0, sent: 0, failed: 0, skipped: 0, pending: 0, ...emptyFollowUpTotals() },
+      totals: { recipients: 0, pending: 0, ...emptyCounts() },
       recipients: [],
       rejected: true,
       reason: rejection.reason,
@@ -119,22 +122,17 @@ export async function getJobStatus(
   const records = new Map(
     (await stores.deliveryRecords.listForJob(job.tenantId, jobId)).map((r) => [r.recipient, r]),
   );
-  const totals = {
-    recipients: job.recipients.length,
-    sent: 0,
-    failed: 0,
-    skipped: 0,
-    pending: 0,
-    ...emptyFollowUpTotals(),
-  };
+  const counts = emptyCounts();
   const recipients = job.recipients.map((recipient): RecipientStatus => {
     const r = records.get(recipient);
-    const status = shownStatus(r);
-    if (status === 'sent' || status === 'failed' || status === 'skipped') totals[status] += 1;
-    else if (!(FINAL_STATUSES as readonly string[]).includes(status)) totals.pending += 1;
-    countFollowUps(totals, r);
+    addCounts(counts, countsOf(r));
     return toRecipientStatus(recipient, r);
   });
+  const totals = {
+    recipients: job.recipients.length,
+    pending: pendingOf(recipients.length, counts),
+    ...counts,
+  };
   return {
     jobId,
     tenantId: job.tenantId,

@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
+import { isDeliveryBatch, tasksOf } from '../../shared/delivery/batch.js';
 import { requeueDelivery } from '../../shared/delivery/requeue.js';
 import type { DeliveryTask, DeliveryTimings } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
@@ -15,17 +16,38 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
   const meta = context.triggerMetadata ?? {};
   const raw = typeof meta.queueTrigger === 'string' ? meta.queueTrigger : item;
   const decoded = typeof raw === 'string' ? decodeJobText(raw) : undefined;
-  const task = (decoded?.ok ? decoded.value : item) as DeliveryTask;
-  const { delivery, deliveryQueue, queueHost, changes } = services();
-  if (isChangeTask(task)) return handleChangeTask(task, context, changes, deliveryQueue, queueHost);
-  if (!task || typeof task !== 'object' || task.v !== 1 || !task.jobId || !task.recipient || !task.tenantId) {
+  const value = decoded?.ok ? decoded.value : item;
+  const { deliveryQueue, queueHost, changes } = services();
+  if (isChangeTask(value)) return handleChangeTask(value, context, changes, deliveryQueue, queueHost);
+  const tasks = isDeliveryBatch(value) ? tasksOf(value) : [value as DeliveryTask];
+  if (!tasks.every(isDeliveryTask)) {
     // Only the job function writes this queue; anything else is not ours to retry.
     context.error('deliveries: message is not a delivery task; dropped to the poison queue');
     throw new Error('not a delivery task');
   }
+  // A batch's recipients in turn. One that fails has the host deliver the message again, where the
+  // others are found done by their records.
+  let failure: unknown;
+  for (const task of tasks) {
+    try {
+      await deliverOne(task, context);
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (failure) throw failure;
+}
+
+const isDeliveryTask = (task: DeliveryTask | undefined) =>
+  !!task && typeof task === 'object' && task.v === 1 && !!task.jobId && !!task.recipient && !!task.tenantId;
+
+/** One recipient's attempt; throws when the host is to retry it. */
+async function deliverOne(task: DeliveryTask, context: InvocationContext): Promise<void> {
+  const meta = context.triggerMetadata ?? {};
+  const { delivery, deliveryQueue, queueHost } = services();
   const dequeueCount = Number(meta.dequeueCount ?? 1);
   // One span per delivery attempt, in the trace the job was enqueued with.
-  await withConsumerSpan(
+  return withConsumerSpan(
     'Deliver notification',
     task.traceparent,
     {

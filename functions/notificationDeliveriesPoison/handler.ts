@@ -1,9 +1,10 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
+import { isDeliveryBatch, tasksOf } from '../../shared/delivery/batch.js';
 import type { DeliveryTask } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
-import { TERMINAL } from '../../shared/stores/deliveryRecords.js';
+import { TERMINAL, type DeliveryRecord } from '../../shared/stores/deliveryRecords.js';
 import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { queueMessageText, reportPoisoned } from '../../shared/triggers/queueTelemetry.js';
@@ -30,9 +31,22 @@ function asTask(value: unknown): DeliveryTask | undefined {
 export async function handlePoisonedDelivery(item: unknown, context: InvocationContext): Promise<void> {
   const raw = queueMessageText(item, context);
   const meta = context.triggerMetadata ?? {};
-  const { intake, deliveryRecords, queueHost, counters } = services();
+  const { intake } = services();
   const decoded = decodeJobText(raw);
-  const task = decoded.ok ? asTask(decoded.value) : undefined;
+  const value = decoded.ok ? decoded.value : undefined;
+  if (isDeliveryBatch(value)) {
+    // A batch fails as a whole when one recipient keeps failing: the others' outcomes stand, and
+    // those still unfinished are recorded here.
+    let recorded = 0;
+    for (const task of tasksOf(value)) if (await recordUnfinished(task)) recorded++;
+    const { jobId, tenantId } = value.task;
+    reportPoisoned(DELIVERIES_QUEUE, 'Poisoned', jobId, tenantId);
+    context.warn(
+      `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${jobId}: a batch of ${value.recipients.length} failed on every attempt; ${recorded} unfinished recorded as failed (Poisoned)`,
+    );
+    return;
+  }
+  const task = asTask(value);
   if (!task) {
     // Only the job function writes the deliveries queue: this came from elsewhere.
     await intake.setAside('NotADeliveryTask', decoded.ok ? ['not a delivery task'] : decoded.errors, {
@@ -44,7 +58,11 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: not a delivery task; recorded in RejectedJobs`);
     return;
   }
-  const current = await deliveryRecords.get(task.tenantId, task.jobId, task.recipient);
+  await recordPoisoned(task, context);
+}
+
+async function recordPoisoned(task: DeliveryTask, context: InvocationContext): Promise<void> {
+  const current = await services().deliveryRecords.get(task.tenantId, task.jobId, task.recipient);
   if (isChangeTask(task)) {
     // An update or recall that failed every attempt: the copy's record says so; the send stands as it was.
     if (current) {
@@ -56,29 +74,35 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: ${task.op} failed on every attempt`);
     return;
   }
-  let reason = current?.reason ?? 'Poisoned';
-  if (!current || !TERMINAL.has(current.status)) {
-    // The last attempt could not record an outcome (a storage outage, a crash): the job's status says so.
-    const detail = `delivery failed on every attempt (maxDequeueCount ${queueHost.maxDequeueCount})${current?.reason ? `; last error ${current.reason}` : ''}`;
-    reason = 'Poisoned';
-    const stood = await deliveryRecords.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, {
-      status: 'failed',
-      reason,
-      detail,
-    });
-    // An audience job counts its outcomes (its status reads the counters, not every record).
-    if (task.counted && stood.status === 'failed' && stood.reason === reason) {
-      await counters.count(task.jobId, 'failed', task.recipient);
-    }
-    telemetry().event(EventNames.deliveryFailed, {
-      jobId: task.jobId,
-      tenantId: task.tenantId,
-      reason,
-      recipient: telemetry().userRef(task.recipient),
-    });
-  }
+  const reason = (await recordUnfinished(task, current)) ? 'Poisoned' : (current?.reason ?? 'Poisoned');
   reportPoisoned(DELIVERIES_QUEUE, reason, task.jobId, task.tenantId);
   context.warn(
     `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: delivery recorded as failed (${reason})`,
   );
+}
+
+/**
+ * A delivery whose last attempt could not record an outcome (a storage outage, a crash) is recorded
+ * `failed` (`Poisoned`), so the job's status says so; true when it was.
+ */
+async function recordUnfinished(task: DeliveryTask, current?: DeliveryRecord | undefined): Promise<boolean> {
+  const { deliveryRecords, queueHost } = services();
+  current ??= await deliveryRecords.get(task.tenantId, task.jobId, task.recipient);
+  if (current && TERMINAL.has(current.status)) return false;
+  const detail = `delivery failed on every attempt (maxDequeueCount ${queueHost.maxDequeueCount})${current?.reason ? `; last error ${current.reason}` : ''}`;
+  // An audience job's failure is counted with the record (its status reads the counters).
+  await deliveryRecords.recordWithoutClaim(
+    task.tenantId,
+    task.jobId,
+    task.recipient,
+    { status: 'failed', reason: 'Poisoned', detail },
+    { counted: task.counted },
+  );
+  telemetry().event(EventNames.deliveryFailed, {
+    jobId: task.jobId,
+    tenantId: task.tenantId,
+    reason: 'Poisoned',
+    recipient: telemetry().userRef(task.recipient),
+  });
+  return true;
 }

@@ -15,6 +15,7 @@ import { keyPart } from './table.js';
  *   dlv|<jobId>|<recipient>   a delivery record                           (delivery record store)
  *   chat|<conversationId>|<n> a sent message, by chat and activity ID     (follow-up store, followUpRows.ts)
  *   readmark|<conversationId> a chat's last read receipt watermark       (follow-up store)
+ *   count|<jobId>|<shard>     an audience job's totals                    (countedWrite.ts)
  * Delivery records share the recipient's partition so a claim and the recipient's hourly counter
  * commit in one entity-group transaction.
  */
@@ -91,6 +92,7 @@ export function toDeliveryRecord(row: Row): DeliveryRecord {
     completedAt: opt('completedAt'),
     updatedAt: String(row.updatedAt ?? ''),
     etag: String(row.etag ?? ''),
+    ...(row.counted === true ? { counted: true } : {}),
     ...toFollowUpFields(row),
   };
 }

@@ -20,11 +20,11 @@ import {
   userEntity,
   type Row,
 } from './conversationRows.js';
+import { writeDeliveryRow } from './countedWrite.js';
 import {
   getOrUndefined,
   isConflict,
   isPreconditionFailed,
-  mergeIfUnchanged,
   isTransient,
   listByPrefix,
   pageByPrefix,
@@ -118,7 +118,14 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       completedAt: terminal ? now : undefined,
       updatedAt: now,
     });
-    return (await mergeIfUnchanged(table, entity, claimed.etag)) !== undefined;
+    const etag = await writeDeliveryRow(table, {
+      entity,
+      etag: claimed.etag,
+      record: claimed,
+      before: claimed,
+      after: { ...claimed, ...outcome },
+    });
+    return etag !== undefined;
   }
 
   async recordIfUnchanged(
@@ -127,8 +134,10 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     recipient: string,
     outcome: DeliveryOutcome,
     existing: DeliveryRecord | undefined,
+    options: { counted?: boolean | undefined } = {},
   ): Promise<boolean> {
     const table = await this.table.client();
+    const counted = options.counted || existing?.counted;
     const now = new Date().toISOString();
     const entity = clean({
       partitionKey: partitionOf(tenantId),
@@ -138,17 +147,18 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       attempts: existing?.attempts ?? 0,
       ...outcome,
       claimToken: '',
+      ...(counted ? { counted: true } : {}),
       completedAt: now,
       updatedAt: now,
     });
-    try {
-      if (existing) await table.updateEntity(entity, 'Merge', { etag: existing.etag });
-      else await table.createEntity(entity);
-      return true;
-    } catch (err) {
-      if (isConflict(err) || isPreconditionFailed(err)) return false;
-      throw err;
-    }
+    const etag = await writeDeliveryRow(table, {
+      entity,
+      etag: existing?.etag,
+      record: { jobId, recipient, counted },
+      before: existing,
+      after: outcome,
+    });
+    return etag !== undefined;
   }
 
   /**
@@ -160,11 +170,12 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     jobId: string,
     recipient: string,
     outcome: DeliveryOutcome,
+    options: { counted?: boolean | undefined } = {},
   ): Promise<DeliveryRecord> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.get(tenantId, jobId, recipient);
       if (current && TERMINAL.has(current.status)) return current;
-      if (await this.recordIfUnchanged(tenantId, jobId, recipient, outcome, current)) {
+      if (await this.recordIfUnchanged(tenantId, jobId, recipient, outcome, current, options)) {
         return (await this.get(tenantId, jobId, recipient)) as DeliveryRecord;
       }
     }

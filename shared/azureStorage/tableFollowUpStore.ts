@@ -3,13 +3,9 @@ import type { FollowUpStore, SentMessageRef } from '../stores/followUps.js';
 import { readRange } from '../followUps/readReceipts.js';
 import { clean, deliveryRow, partitionOf, type Row } from './conversationRows.js';
 import { chatPrefix, chatRow, followUpColumns, readMarkRow } from './followUpRows.js';
-import {
-  getOrUndefined,
-  isConflict,
-  isPreconditionFailed,
-  mergeIfUnchanged,
-  type LazyTable,
-} from './table.js';
+import { merged } from '../jobs/outcomeCounts.js';
+import { writeDeliveryRow } from './countedWrite.js';
+import { getOrUndefined, isConflict, isPreconditionFailed, type LazyTable } from './table.js';
 
 /** Follow-ups on Table Storage: the delivery rows' follow-up columns and the `chat|` index rows. */
 export class TableFollowUpStore implements FollowUpStore {
@@ -30,7 +26,8 @@ export class TableFollowUpStore implements FollowUpStore {
       ...(status ? { status } : {}),
       updatedAt: now,
     });
-    const etag = await mergeIfUnchanged(table, entity, record.etag);
+    const after = merged(record, { ...rest, ...(status ? { status } : {}) });
+    const etag = await writeDeliveryRow(table, { entity, etag: record.etag, record, before: record, after });
     return etag === undefined
       ? undefined
       : { ...record, ...rest, ...(status ? { status } : {}), updatedAt: now, etag };

@@ -63,6 +63,7 @@ export async function claimDelivery(
       user,
       capHour: hour,
       existing,
+      counted: task.counted,
     });
     if (claim.kind === 'user-changed') {
       o.recipients.forget(task.tenantId, key);

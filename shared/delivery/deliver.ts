@@ -9,7 +9,6 @@ import type { DeliveryRateLimiter } from './rateLimiter.js';
 import { Recipients } from './recipients.js';
 import { openChatAndSend, type SendOptions } from './send.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
-import type { JobCounterStore } from '../stores/jobs.js';
 import type { SendHooks } from '../followUps/sendHooks.js';
 
 /**
@@ -35,8 +34,6 @@ interface DeliveryServiceOptions {
   maxReschedules?: number;
   /** How long the outcome of a connector call is retried while storage is unreachable. */
   outcomeWriteRetryMs?: number;
-  /** Audience jobs' outcome counters. */
-  counters?: JobCounterStore | undefined;
   /** Updates and recalls: see send.ts. */
   hooks?: SendHooks | undefined;
 }
@@ -51,7 +48,6 @@ export class DeliveryService {
     this.outcomes = new OutcomeRecorder(o.records, {
       maxReschedules: o.maxReschedules ?? 50,
       outcomeWriteRetryMs: o.outcomeWriteRetryMs ?? 60_000,
-      counters: o.counters,
     });
     this.claimOptions = {
       records: o.records,

@@ -1,5 +1,4 @@
 import type { DeliveryOutcome, DeliveryRecord, DeliveryRecordStore } from '../stores/deliveryRecords.js';
-import type { JobCounterStore } from '../stores/jobs.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { reportOutcome } from './report.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
@@ -15,19 +14,8 @@ export class OutcomeRecorder {
       maxReschedules: number;
       /** How long the outcome of a connector call is retried while storage is unreachable. */
       outcomeWriteRetryMs: number;
-      /** Audience jobs' outcome counters (tasks marked `counted`). */
-      counters?: JobCounterStore | undefined;
     },
   ) {}
-
-  /** Counts a final outcome that stood (once: only the write that made it final gets here). */
-  private async count(task: DeliveryTask, outcome: DeliveryOutcome): Promise<void> {
-    if (!task.counted || !this.o.counters) return;
-    const kind = outcome.status;
-    if (kind === 'sent' || kind === 'failed' || kind === 'skipped') {
-      await this.o.counters.count(task.jobId, kind, task.recipient);
-    }
-  }
 
   /** A final outcome for a claimed delivery. */
   async finish(
@@ -46,18 +34,16 @@ export class OutcomeRecorder {
       return { kind: 'done', status: current?.status ?? outcome.status, reason: current?.reason };
     }
     reportOutcome(task, outcome, claimed.attempts);
-    await this.count(task, outcome);
     return { kind: 'done', status: outcome.status, reason: outcome.reason };
   }
 
   /** A final outcome reached before any claim (expired, ineligible recipient); a final record stands. */
   async finishUnclaimed(task: DeliveryTask, outcome: DeliveryOutcome): Promise<DeliveryResult> {
-    const record = await this.records.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, outcome);
+    const record = await this.records.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, outcome, {
+      counted: task.counted,
+    });
     const duplicate = record.status !== outcome.status || record.reason !== outcome.reason;
-    if (!duplicate) {
-      reportOutcome(task, outcome, 0);
-      await this.count(task, outcome);
-    }
+    if (!duplicate) reportOutcome(task, outcome, 0);
     return { kind: 'done', status: record.status, reason: record.reason, duplicate };
   }
 

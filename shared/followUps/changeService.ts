@@ -64,19 +64,20 @@ export class ChangeService {
           return { kind: 'done', status: record?.status ?? 'pending', reason: action.why, duplicate: true };
         case 'wait':
           return this.reschedule(task, action.delayMs, 'ChangeWaitsForSend');
-        case 'cancel':
-          if (
-            !(await this.o.records.recordIfUnchanged(
-              task.tenantId,
-              task.jobId,
-              task.recipient,
-              CANCELLED,
-              record,
-            ))
-          )
-            continue; // the send claimed it meanwhile: decide again
+        case 'cancel': {
+          const counted = { counted: task.counted };
+          const done = await this.o.records.recordIfUnchanged(
+            task.tenantId,
+            task.jobId,
+            task.recipient,
+            CANCELLED,
+            record,
+            counted,
+          );
+          if (!done) continue; // the send claimed it meanwhile: decide again
           reportFollowUp('cancelled', task);
           return { kind: 'done', status: 'cancelled', reason: 'Recalled' };
+        }
         case 'update':
         case 'delete': {
           const claim = changeClaimOf(attempt.claimToken, now, task.op, content.revision);

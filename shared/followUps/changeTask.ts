@@ -14,6 +14,8 @@ export interface ChangeTask {
   revision: number;
   reschedules: number;
   traceparent?: string | undefined;
+  /** An audience job's: a delivery cancelled before its record existed is counted too. */
+  counted?: true | undefined;
 }
 
 export function isChangeTask(value: unknown): value is ChangeTask {

@@ -10,7 +10,7 @@ import {
   type JobContent,
   type JobContentStore,
 } from '../stores/jobContent.js';
-import type { JobStore } from '../stores/jobs.js';
+import type { JobRecord, JobStore } from '../stores/jobs.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import type { ChangeTask } from './changeTask.js';
 import { SETTLE_MS } from './contentCache.js';
@@ -105,7 +105,7 @@ export async function updateJob(
   // Sends still acting on the previous revision start within SETTLE_MS; their copies are sent by
   // then, or `sending`, so the fan-out below finds them and replaces them.
   await settle(d);
-  const tasks = await fanOut('update', loaded.job.recipients, written.content, d);
+  const tasks = await fanOut('update', loaded.job, written.content, d);
   return { ok: true, jobId, revision: written.content.revision, recalled: false, tasks };
 }
 
@@ -131,7 +131,7 @@ export async function recallJob(jobId: string, d: ChangeDeps): Promise<ChangeReq
     content = effective.content;
     if (effective.changed) telemetry().event(EventNames.jobRecalled, { jobId, tenantId: content.tenantId });
   }
-  const tasks = await fanOut('recall', loaded.job.recipients, content, d);
+  const tasks = await fanOut('recall', loaded.job, content, d);
   return {
     ok: true,
     jobId,
@@ -172,14 +172,14 @@ async function writeContent(
 
 async function fanOut(
   op: 'update' | 'recall',
-  recipients: string[],
+  job: Pick<JobRecord, 'recipients' | 'audience'>,
   content: JobContent,
   d: ChangeDeps,
 ): Promise<number> {
   const records = new Map(
     (await d.deliveryRecords.listForJob(content.tenantId, content.jobId)).map((r) => [r.recipient, r]),
   );
-  const candidates = new Set([...(op === 'recall' ? recipients : []), ...records.keys()]);
+  const candidates = new Set([...(op === 'recall' ? job.recipients : []), ...records.keys()]);
   const targets = [...candidates].filter((recipient) => {
     const r = records.get(recipient);
     if (!r || r.status === 'pending') return op === 'recall';
@@ -195,6 +195,7 @@ async function fanOut(
     recipient,
     revision: content.revision,
     reschedules: 0,
+    ...(job.audience ? { counted: true as const } : {}),
   }));
   await pMap(tasks, (task) => d.deliveryQueue.send(task), { concurrency: 16 });
   return tasks.length;

@@ -1,7 +1,8 @@
 import pMap from 'p-map';
 import type { QueueSender } from '../queues.js';
 import type { AudienceStore, IdPage } from '../stores/audiences.js';
-import type { ConversationStore, TeamRecord, UserRecord } from '../stores/conversations.js';
+import type { ConversationStore, TeamRecord } from '../stores/conversations.js';
+import { chunksOf, type BatchRecipient } from '../delivery/batch.js';
 import type { JobRecord, JobStore } from '../stores/jobs.js';
 import { rosterIsStale, segmentsOf, type Audience, type ExpansionState, type Segment } from './audience.js';
 import type { NotificationJob } from './contract.js';
@@ -35,13 +36,13 @@ export class AudienceExpander {
   constructor(private readonly o: ExpanderOptions) {}
 
   /**
-   * Expands and queues the job's audience from where its checkpoint stands; `send` queues one
-   * recipient. Returns the final state (with `error` when the audience could not be expanded).
+   * Expands and queues the job's audience from where its checkpoint stands; `send` queues a few
+   * recipients (one queue message, delivery/batch.ts). Returns the final state (with `error` when the audience could not be expanded).
    */
   async expand(
     job: NotificationJob & { audience: Audience },
     record: JobRecord,
-    send: (recipient: string, user?: UserRecord) => Promise<void>,
+    send: (recipients: BatchRecipient[]) => Promise<void>,
   ): Promise<ExpansionState> {
     let etag = record.etag ?? '';
     let state = record.expansion;
@@ -57,7 +58,8 @@ export class AudienceExpander {
       const segment = segments[state.segment] as Segment;
       const page = await this.page(job, segment, state.token, named);
       const snapshots = new Map((page.users ?? []).map((u) => [`userId:${u.userId}`, u]));
-      await pMap(page.userIds, (r) => send(r, snapshots.get(r)), { concurrency: this.o.fanOutConcurrency });
+      const recipients = page.userIds.map((recipient) => ({ recipient, user: snapshots.get(recipient) }));
+      await pMap(chunksOf(recipients), send, { concurrency: this.o.fanOutConcurrency });
       state = {
         ...state,
         queued: state.queued + page.userIds.length,

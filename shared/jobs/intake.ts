@@ -1,15 +1,14 @@
 import pMap from 'p-map';
 import { isTenantAllowed, type AppConfig } from '../config.js';
+import { batchesOf, delayOf, taskOf, type BatchRecipient } from '../delivery/batch.js';
 import type { DeliveryTask } from '../delivery/task.js';
 import type { QueueSender } from '../queues.js';
 import type { JobContentStore } from '../stores/jobContent.js';
 import type { JobRecord, JobStore, RejectedJobStore } from '../stores/jobs.js';
 import type { ConversationStore, UserRecord } from '../stores/conversations.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
-import { currentTraceparent } from '../telemetry/traceContext.js';
 import {
   contentHash,
-  deliveredMessage,
   type NotificationJob,
   type RejectionReason,
   type ValidationResult,
@@ -139,36 +138,22 @@ export class JobIntake {
       job.recipients,
       (recipient) => {
         const key = recipientKeyString(recipient);
-        return this.send(job, key, acceptedAt, { user: users.get(key) });
+        return this.send(job, key, acceptedAt, users.get(key));
       },
       { concurrency: this.o.fanOutConcurrency ?? 16 },
     );
   }
 
-  /** Queues one recipient's delivery. Audience deliveries are counted per outcome (status at scale). */
-  private async send(
-    job: NotificationJob,
-    recipient: string,
-    acceptedAt: string,
-    extra: { counted?: true; user?: UserRecord | undefined } = {},
-  ) {
-    const task: DeliveryTask = {
-      v: 1,
-      jobId: job.id,
-      tenantId: job.tenantId,
-      recipient,
-      message: deliveredMessage(job),
-      acceptedAt,
-      notBefore: job.notBefore,
-      expiresAt: job.expiresAt,
-      reschedules: 0,
-      // The intake span's context when there is one, so each delivery is its child.
-      traceparent: currentTraceparent() ?? job.traceparent,
-      user: extra.user,
-      ...(extra.counted ? { counted: true as const } : {}),
-    };
-    const delay = job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;
-    await this.o.deliveryQueue.send(task, delay);
+  /** Queues one recipient's delivery. */
+  private async send(job: NotificationJob, recipient: string, acceptedAt: string, user?: UserRecord) {
+    const task: DeliveryTask = { ...taskOf(job, acceptedAt), recipient, user };
+    await this.o.deliveryQueue.send(task, delayOf(job));
+  }
+
+  /** Queues audience deliveries, several to a message (delivery/batch.ts), counted per outcome. */
+  private async sendBatches(job: NotificationJob, recipients: BatchRecipient[], acceptedAt: string) {
+    const shared = { ...taskOf(job, acceptedAt), counted: true as const };
+    for (const batch of batchesOf(shared, recipients)) await this.o.deliveryQueue.send(batch, delayOf(job));
   }
 
   /** An audience job: expanded page by page from its checkpoint; a reason stands when it cannot be. */
@@ -183,8 +168,8 @@ export class JobIntake {
     let state;
     try {
       // Pages of all users carry each user's record: the delivery skips its own read (see snapshots.ts).
-      state = await this.o.expander.expand(job, stored, (r, user) =>
-        this.send(job, r, stored.acceptedAt, { counted: true, user }),
+      state = await this.o.expander.expand(job, stored, (recipients) =>
+        this.sendBatches(job, recipients, stored.acceptedAt),
       );
     } catch (err) {
       if (!(err instanceof ExpansionTakenOver)) throw err;

@@ -33,6 +33,8 @@ export interface DeliveryRecord extends FollowUpFields {
   completedAt?: string | undefined;
   updatedAt: string;
   etag: string;
+  /** An audience job's record: each write also counts what it changed on the job's counters. */
+  counted?: boolean | undefined;
 }
 
 /** After the send (stores/followUps.ts): what happened to the sent copy since. */
@@ -71,6 +73,8 @@ export interface ClaimRequest {
   user: UserRecord;
   capHour: string;
   existing?: DeliveryRecord | undefined;
+  /** An audience job's delivery (see DeliveryRecord.counted). */
+  counted?: boolean | undefined;
 }
 
 /** The fields a claim writes: `sending`, by this claim token, one more attempt. */
@@ -84,6 +88,7 @@ export function claimFields(request: ClaimRequest, now: string) {
     claimToken: request.claimToken,
     claimedAt: now,
     updatedAt: now,
+    ...(request.counted ? { counted: true } : {}),
   };
 }
 
@@ -96,6 +101,7 @@ export interface DeliveryRecordStore {
   claim(request: ClaimRequest): Promise<ClaimResult>;
   /**
    * Finishes a claimed delivery; false if someone else changed the record since (it is then theirs).
+   * A counted record's outcome is counted in the same write.
    * `waitOutOutageMs`: how long to keep retrying while storage is unreachable.
    */
   complete(
@@ -107,6 +113,7 @@ export interface DeliveryRecordStore {
   /**
    * Records a final outcome over the record as read (`existing`; undefined: only where there is none
    * yet), for a delivery nobody holds a claim on; false when the record moved meanwhile.
+   * `counted`: an audience job's delivery (the outcome is counted with the record).
    */
   recordIfUnchanged(
     tenantId: string,
@@ -114,6 +121,7 @@ export interface DeliveryRecordStore {
     recipient: string,
     outcome: DeliveryOutcome,
     existing: DeliveryRecord | undefined,
+    options?: { counted?: boolean | undefined },
   ): Promise<boolean>;
   /** Records an outcome without a claim; never overwrites a final record; returns the one that stands. */
   recordWithoutClaim(
@@ -121,6 +129,7 @@ export interface DeliveryRecordStore {
     jobId: string,
     recipient: string,
     outcome: DeliveryOutcome,
+    options?: { counted?: boolean | undefined },
   ): Promise<DeliveryRecord>;
   listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]>;
   /** One page of a job's records, optionally of one status (`pending` includes `sending`). */

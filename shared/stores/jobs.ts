@@ -1,3 +1,4 @@
+import type { Counts } from '../jobs/outcomeCounts.js';
 import type { Audience, ExpansionState } from '../jobs/audience.js';
 
 /**
@@ -35,15 +36,13 @@ export interface JobStore {
   saveExpansion(jobId: string, state: ExpansionState, etag: string): Promise<string | undefined>;
 }
 
-export type OutcomeKind = 'sent' | 'failed' | 'skipped';
-
 /**
- * Per-job outcome counters for audience jobs, so a status read never lists every delivery record:
- * sharded so concurrent deliveries rarely contend on one row.
+ * Per-job totals of audience jobs (outcomes and follow-ups), so a status read never lists every
+ * delivery record. The delivery record and follow-up stores keep them: each write of a counted
+ * record counts what it changed, atomically with the record (jobs/outcomeCounts.ts).
  */
 export interface JobCounterStore {
-  count(jobId: string, outcome: OutcomeKind, recipient: string): Promise<void>;
-  totals(jobId: string): Promise<Record<OutcomeKind, number>>;
+  totals(tenantId: string, jobId: string): Promise<Counts>;
 }
 
 export interface RejectedJob {

@@ -1,3 +1,4 @@
+import { merged } from '../../shared/jobs/outcomeCounts.js';
 import { isReadBy, readRange } from '../../shared/followUps/readReceipts.js';
 import type { NotificationMessage } from '../../shared/jobs/contract.js';
 import type { DeliveryRecord, FollowUpFields } from '../../shared/stores/deliveryRecords.js';
@@ -63,16 +64,12 @@ export class MemoryFollowUpStore implements FollowUpStore {
     const key = this.records.key(tenantId, record.jobId, record.recipient);
     const current = this.records.records.get(key);
     if (!current || current.etag !== record.etag) return undefined;
-    const cleared = Object.fromEntries(
-      Object.entries(fields).map(([k, v]) => [k, v === '' || v === null ? undefined : v]),
-    );
     const next = {
-      ...current,
-      ...cleared,
+      ...merged<DeliveryRecord>(current, fields as Partial<DeliveryRecord>),
       updatedAt: new Date().toISOString(),
       etag: nextEtag(),
-    } as DeliveryRecord;
-    this.records.records.set(key, next);
+    };
+    this.records.put(tenantId, current, next);
     return { ...next };
   }
 

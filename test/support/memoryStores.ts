@@ -1,5 +1,6 @@
 import type { AudienceStore, IdPage } from '../../shared/stores/audiences.js';
 import type { ExpansionState } from '../../shared/jobs/audience.js';
+import { addCounts, countDelta, emptyCounts, type Counts } from '../../shared/jobs/outcomeCounts.js';
 import type { RecipientKey } from '../../shared/jobs/recipient.js';
 import type { QueueSender } from '../../shared/queues.js';
 import {
@@ -27,7 +28,6 @@ import type {
   JobRecord,
   JobCounterStore,
   JobStore,
-  OutcomeKind,
   RejectedJob,
   RejectedJobStore,
   RejectionSummary,
@@ -134,8 +134,19 @@ export class MemoryConversationStore implements ConversationStore {
 
 export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
   readonly records = new Map<string, DeliveryRecord>();
+  /** tenant|job → an audience job's totals, kept with each write as the Table adapter does. */
+  readonly counts = new Map<string, Counts>();
 
   constructor(private readonly conversations: MemoryConversationStore) {}
+
+  /** Stores a record; a counted record's change is counted in the same step. */
+  put(tenantId: string, before: DeliveryRecord | undefined, next: DeliveryRecord): void {
+    this.records.set(this.key(tenantId, next.jobId, next.recipient), next);
+    const delta = next.counted || before?.counted ? countDelta(before, next) : undefined;
+    if (!delta) return;
+    const job = `${tenantId.toLowerCase()}|${next.jobId}`;
+    this.counts.set(job, addCounts(this.counts.get(job) ?? emptyCounts(), delta));
+  }
 
   key(tenantId: string, jobId: string, recipient: string) {
     return `${tenantId.toLowerCase()}|${jobId}|${recipient}`;
@@ -156,7 +167,7 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     const { etag: _etag, ...rest } = args.user;
     const counted = this.conversations.put(countDelivery(rest, args.capHour));
     const delivery: DeliveryRecord = { ...args.existing, ...claimFields(args, now), etag: nextEtag() };
-    this.records.set(this.key(args.tenantId, args.jobId, args.recipient), delivery);
+    this.put(args.tenantId, args.existing, delivery);
     return { kind: 'claimed', delivery: { ...delivery }, userEtag: counted.etag };
   }
 
@@ -170,7 +181,7 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     if (!current || current.etag !== claimed.etag) return false;
     const terminal = TERMINAL.has(outcome.status);
     const now = new Date().toISOString();
-    this.records.set(key, {
+    this.put(tenantId, current, {
       ...current,
       ...outcome,
       claimToken: terminal ? undefined : claimed.claimToken,
@@ -187,14 +198,22 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     recipient: string,
     outcome: DeliveryOutcome,
     existing: DeliveryRecord | undefined,
+    options: { counted?: boolean | undefined } = {},
   ): Promise<boolean> {
     const key = this.key(tenantId, jobId, recipient);
     const current = this.records.get(key);
     if (existing ? current?.etag !== existing.etag : current) return false;
     const now = new Date().toISOString();
-    const attempts = existing?.attempts ?? 0;
-    const record = { jobId, recipient, attempts, ...outcome, completedAt: now, updatedAt: now };
-    this.records.set(key, { ...record, etag: nextEtag() });
+    this.put(tenantId, current, {
+      jobId,
+      recipient,
+      attempts: existing?.attempts ?? 0,
+      ...outcome,
+      ...(options.counted || current?.counted ? { counted: true } : {}),
+      completedAt: now,
+      updatedAt: now,
+      etag: nextEtag(),
+    });
     return true;
   }
 
@@ -203,10 +222,11 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     jobId: string,
     recipient: string,
     outcome: DeliveryOutcome,
+    options: { counted?: boolean | undefined } = {},
   ): Promise<DeliveryRecord> {
     const current = await this.get(tenantId, jobId, recipient);
     if (current && TERMINAL.has(current.status)) return current;
-    await this.recordIfUnchanged(tenantId, jobId, recipient, outcome, current);
+    await this.recordIfUnchanged(tenantId, jobId, recipient, outcome, current, options);
     return (await this.get(tenantId, jobId, recipient))!;
   }
 
@@ -333,15 +353,9 @@ export class MemoryAudienceStore implements AudienceStore {
 }
 
 export class MemoryJobCounters implements JobCounterStore {
-  readonly counts = new Map<string, Record<OutcomeKind, number>>();
+  constructor(private readonly records: MemoryDeliveryRecordStore) {}
 
-  async count(jobId: string, outcome: OutcomeKind): Promise<void> {
-    const row = this.counts.get(jobId) ?? { sent: 0, failed: 0, skipped: 0 };
-    row[outcome] += 1;
-    this.counts.set(jobId, row);
-  }
-
-  async totals(jobId: string): Promise<Record<OutcomeKind, number>> {
-    return { ...(this.counts.get(jobId) ?? { sent: 0, failed: 0, skipped: 0 }) };
+  async totals(tenantId: string, jobId: string): Promise<Counts> {
+    return { ...(this.records.counts.get(`${tenantId.toLowerCase()}|${jobId}`) ?? emptyCounts()) };
   }
 }

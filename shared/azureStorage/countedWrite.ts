@@ -1,0 +1,86 @@
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import {
+  addCounts,
+  COUNT_KINDS,
+  countDelta,
+  counterShard,
+  emptyCounts,
+  type Counts,
+} from '../jobs/outcomeCounts.js';
+import type { DeliveryRecord } from '../stores/deliveryRecords.js';
+import { getOrUndefined, isConflict, isPreconditionFailed, keyPart, listByPrefix } from './table.js';
+
+/**
+ * Audience jobs' counter rows `count|<jobId>|<shard>` sit in the tenant's Conversations partition,
+ * beside the delivery records they count, so a record write and the counting of what it changed
+ * commit in one entity-group transaction: a crash leaves both or neither.
+ */
+
+type Row = Record<string, unknown> & { etag?: string };
+type Entity = Record<string, string | number | boolean> & { partitionKey: string; rowKey: string };
+type Countable = Parameters<typeof countDelta>[0];
+
+export const counterPrefix = (jobId: string) => `count|${keyPart(jobId)}|`;
+const counterRow = (jobId: string, recipient: string) =>
+  counterPrefix(jobId) + String(counterShard(recipient)).padStart(2, '0');
+
+const countsOfRow = (row: Row | undefined): Counts =>
+  Object.fromEntries(COUNT_KINDS.map((k) => [k, Number(row?.[k] ?? 0)])) as Counts;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Writes one delivery row: creates it (no `etag`) or merges it if still at `etag`. A counted record
+ * (an audience job's) also adds what the write changes to its job's counters, in the same
+ * transaction. Returns the row's new ETag, or undefined when the row exists (create) or moved
+ * (merge): another write stands, and it counted itself.
+ */
+export async function writeDeliveryRow(
+  table: TableClient,
+  o: {
+    entity: Entity;
+    etag?: string | undefined;
+    record: Pick<DeliveryRecord, 'jobId' | 'recipient'> & { counted?: boolean | undefined };
+    before: Countable | undefined;
+    after: Countable;
+  },
+): Promise<string | undefined> {
+  const delta = o.record.counted ? countDelta(o.before, o.after) : undefined;
+  const write: TransactionAction =
+    o.etag === undefined ? ['create', o.entity] : ['update', o.entity, 'Merge', { etag: o.etag }];
+  const pk = o.entity.partitionKey;
+  const rowKey = counterRow(o.record.jobId, o.record.recipient);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      if (!delta) {
+        const done =
+          o.etag === undefined
+            ? await table.createEntity(o.entity)
+            : await table.updateEntity(o.entity, 'Merge', { etag: o.etag });
+        return done.etag ?? '';
+      }
+      const row = await getOrUndefined<Row>(table, pk, rowKey);
+      const counter = { partitionKey: pk, rowKey, ...addCounts(countsOfRow(row), delta) };
+      const result = await table.submitTransaction([
+        write,
+        row ? ['update', counter, 'Replace', { etag: String(row.etag) }] : ['create', counter],
+      ]);
+      return result.subResponses[0]?.etag ?? '';
+    } catch (err) {
+      if (!isConflict(err) && !isPreconditionFailed(err)) throw err;
+      // Either row may have moved: the delivery row means another write won; the counter, retry.
+      const current = await getOrUndefined<Row>(table, pk, o.entity.rowKey);
+      if (!delta || (o.etag === undefined ? current : current?.etag !== o.etag)) return undefined;
+      await sleep(Math.random() * 20 * (attempt + 1));
+    }
+  }
+  throw new Error(`Too much contention counting outcomes of job ${o.record.jobId}`);
+}
+
+/** A job's totals: the sum of its counter rows (one range read of at most COUNTER_SHARDS rows). */
+export async function counterTotals(table: TableClient, pk: string, jobId: string): Promise<Counts> {
+  const total = emptyCounts();
+  for (const row of await listByPrefix<Row>(table, pk, counterPrefix(jobId)))
+    addCounts(total, countsOfRow(row));
+  return total;
+}
