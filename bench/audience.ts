@@ -216,7 +216,7 @@ export async function audienceBenchmark(root: string) {
     CONVERSATION_RATE_PER_SECOND: String(CONV_LIMIT),
     RECIPIENT_HOURLY_CAP: '100000',
     AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.5',
-    // More deliveries in flight than host.json's 16 + 8, to cover storage latency under load.
+    // Deliveries in flight per host (batchSize + newBatchThreshold), to cover storage latency under load.
     AzureFunctionsJobHost__extensions__queues__batchSize: BATCH,
     AzureFunctionsJobHost__extensions__queues__newBatchThreshold: String(Number(BATCH) / 2),
     // V8 grows its heap lazily up to far more than an instance has; a cap makes it collect sooner

@@ -822,7 +822,7 @@ ${summaryTable(r)}
   chat's deliveries ÷ the chat limit if that is longer. Elapsed runs from the first job enqueued to the last record
   completed. The gap comes from the faults (Retry-After waits, timeouts, queue retries after the visibility
   timeout, the killed host's messages coming back after \`LOCAL_HOST_QUEUE_LEASE_MS\` (${o.queueLeaseMs} ms), the Azurite
-  outage), from the local host's concurrency (host.json \`batchSize\` 16 + \`newBatchThreshold\` 8 deliveries at a time)
+  outage), from the local host's concurrency (host.json's \`batchSize\` + \`newBatchThreshold\` deliveries at a time)
   against an on-disk Azurite, and from CPU contention on a shared machine.
 - Permanently failed deliveries are the 403s (the user is then marked inactive, so later jobs to them fail
   with \`RecipientInactive\` without calling Teams) and whatever exhausted its retries.
