@@ -79,7 +79,7 @@ export function buildServices(
     botId: config.bot.appId ? `28:${config.bot.appId}` : undefined,
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
-    hooks: sendHooks(contents, followUps),
+    hooks: sendHooks(contents),
   });
   const expander = new AudienceExpander({
     jobs,

@@ -5,7 +5,7 @@ import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
 import type { DeliveryTask } from '../shared/delivery/task.js';
 import { CONTENT_TTL_MS, ContentCache } from '../shared/followUps/contentCache.js';
 import { sendHooks } from '../shared/followUps/sendHooks.js';
-import { MemoryFollowUpStore, MemoryJobContentStore } from './support/memoryFollowUps.js';
+import { MemoryJobContentStore } from './support/memoryFollowUps.js';
 import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
 
 /**
@@ -239,7 +239,7 @@ describe('DeliveryService (in-memory stores)', () => {
     const connector = Object.assign(new ScriptedConnector(), {
       prepare: async () => void steps.push('token'),
     });
-    const s = service(connector, { hooks: sendHooks(reading, new MemoryFollowUpStore(records), cache) });
+    const s = service(connector, { hooks: sendHooks(reading, cache) });
     expect(await s.deliver(task('29:a'), attempt())).toMatchObject({ status: 'sent' });
     expect([...steps, ...connector.calls.map((c) => c.call)]).toEqual(['token', 'read', 'send']);
     await contents.recall((await contents.get('job-1'))!, 'requested');

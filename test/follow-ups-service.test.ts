@@ -143,7 +143,7 @@ describe('the change service', () => {
 
   it('the send reads the latest revision, or nothing to send once a recall is asked for', async () => {
     let clock = 0;
-    const hooks = sendHooks(contents, followUps, new ContentCache(contents, CONTENT_TTL_MS, () => clock));
+    const hooks = sendHooks(contents, new ContentCache(contents, CONTENT_TTL_MS, () => clock));
     await contents.revise((await contents.get(JOB))!, { text: 'v2' });
     expect(await hooks.latest(deliveryTask)).toMatchObject({ revision: 1, activity: { text: 'v2' } });
     await contents.recall((await contents.get(JOB))!, 'requested');

@@ -43,28 +43,32 @@ export async function writeDeliveryRow(
     record: Pick<DeliveryRecord, 'jobId' | 'recipient'> & { counted?: boolean | undefined };
     before: Countable | undefined;
     after: Countable;
+    /** Rows of the same partition to upsert with the write (the chat index of a sent message). */
+    also?: Entity[] | undefined;
   },
 ): Promise<string | undefined> {
   const delta = o.record.counted ? countDelta(o.before, o.after) : undefined;
   const write: TransactionAction =
     o.etag === undefined ? ['create', o.entity] : ['update', o.entity, 'Merge', { etag: o.etag }];
+  const also = (o.also ?? []).map((row): TransactionAction => ['upsert', row, 'Replace']);
   const pk = o.entity.partitionKey;
   const rowKey = counterRow(o.record.jobId, o.record.recipient);
   for (let attempt = 0; attempt < 20; attempt++) {
     try {
-      if (!delta) {
+      if (!delta && !also.length) {
         const done =
           o.etag === undefined
             ? await table.createEntity(o.entity)
             : await table.updateEntity(o.entity, 'Merge', { etag: o.etag });
         return done.etag ?? '';
       }
-      const row = await getOrUndefined<Row>(table, pk, rowKey);
-      const counter = { partitionKey: pk, rowKey, ...addCounts(countsOfRow(row), delta) };
-      const result = await table.submitTransaction([
-        write,
-        row ? ['update', counter, 'Replace', { etag: String(row.etag) }] : ['create', counter],
-      ]);
+      const counted: TransactionAction[] = [];
+      if (delta) {
+        const row = await getOrUndefined<Row>(table, pk, rowKey);
+        const counter = { partitionKey: pk, rowKey, ...addCounts(countsOfRow(row), delta) };
+        counted.push(row ? ['update', counter, 'Replace', { etag: String(row.etag) }] : ['create', counter]);
+      }
+      const result = await table.submitTransaction([write, ...counted, ...also]);
       return result.subResponses[0]?.etag ?? '';
     } catch (err) {
       if (!isConflict(err) && !isPreconditionFailed(err)) throw err;

@@ -14,6 +14,21 @@ export const chatRow = (conversationId: string, activityId: string) =>
   chatPrefix(conversationId) + activityOrderKey(activityId);
 export const readMarkRow = (conversationId: string) => `readmark|${keyPart(conversationId)}`;
 
+/** The `chat|` row of a sent message: written with the delivery's `sent` outcome, in its transaction. */
+export function chatIndexEntity(
+  partitionKey: string,
+  conversationId: string,
+  ref: { jobId: string; recipient: string; activityId: string },
+) {
+  return {
+    partitionKey,
+    rowKey: chatRow(conversationId, ref.activityId),
+    jobId: ref.jobId,
+    recipient: ref.recipient,
+    activityId: ref.activityId,
+  };
+}
+
 type Row = Record<string, unknown>;
 
 export function toFollowUpFields(row: Row): FollowUpFields {

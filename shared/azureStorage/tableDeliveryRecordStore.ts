@@ -21,6 +21,7 @@ import {
   type Row,
 } from './conversationRows.js';
 import { writeDeliveryRow } from './countedWrite.js';
+import { chatIndexEntity } from './followUpRows.js';
 import {
   getOrUndefined,
   isConflict,
@@ -118,12 +119,23 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       completedAt: terminal ? now : undefined,
       updatedAt: now,
     });
+    // A sent message is indexed by its chat in the same transaction (read receipts, card presses).
+    const sent = outcome.status === 'sent' && outcome.conversationId && outcome.activityId;
     const etag = await writeDeliveryRow(table, {
       entity,
       etag: claimed.etag,
       record: claimed,
       before: claimed,
       after: { ...claimed, ...outcome },
+      also: sent
+        ? [
+            chatIndexEntity(entity.partitionKey, outcome.conversationId!, {
+              jobId: claimed.jobId,
+              recipient: claimed.recipient,
+              activityId: outcome.activityId!,
+            }),
+          ]
+        : undefined,
     });
     return etag !== undefined;
   }

@@ -33,20 +33,6 @@ export class TableFollowUpStore implements FollowUpStore {
       : { ...record, ...rest, ...(status ? { status } : {}), updatedAt: now, etag };
   }
 
-  async indexSent(tenantId: string, conversationId: string, ref: SentMessageRef): Promise<void> {
-    const table = await this.table.client();
-    await table.upsertEntity(
-      {
-        partitionKey: partitionOf(tenantId),
-        rowKey: chatRow(conversationId, ref.activityId),
-        jobId: ref.jobId,
-        recipient: ref.recipient,
-        activityId: ref.activityId,
-      },
-      'Replace',
-    );
-  }
-
   async findSent(tenantId: string, conversationId: string, activityId: string) {
     const table = await this.table.client();
     const row = await getOrUndefined<Row>(table, partitionOf(tenantId), chatRow(conversationId, activityId));

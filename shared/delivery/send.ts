@@ -111,7 +111,8 @@ export async function openChatAndSend(
     }
 
     if (answer.ok) {
-      const result = await o.outcomes.finish(task, claimed, {
+      // The record store indexes the message by chat with this write (read receipts, card presses).
+      return o.outcomes.finish(task, claimed, {
         status: 'sent',
         activityId: answer.body.id,
         conversationId,
@@ -119,9 +120,6 @@ export async function openChatAndSend(
         userId: user.userId,
         revision,
       });
-      // Indexed once the record is final, so a read receipt never races the outcome's write.
-      if (answer.body.id && conversationId) await o.hooks?.sent(task, conversationId, answer.body.id);
-      return result;
     }
     if (answer === RECALLED) {
       return o.outcomes.finish(task, claimed, {

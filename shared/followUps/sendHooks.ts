@@ -1,12 +1,10 @@
 import { toActivity } from '../jobs/contract.js';
 import type { DeliveryTask } from '../delivery/task.js';
-import type { FollowUpStore } from '../stores/followUps.js';
 import { sendsStopped, type JobContentStore } from '../stores/jobContent.js';
-import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { messageFor } from './content.js';
 import { ContentCache } from './contentCache.js';
 
-/** What a send asks of the follow-ups (send.ts calls these when they are configured). */
+/** What a send asks of the follow-ups (send.ts calls it when they are configured). */
 export interface SendHooks {
   /**
    * Read right before the message goes out, inside its rate-limit slot: the latest revision to send,
@@ -15,8 +13,6 @@ export interface SendHooks {
   latest(
     task: DeliveryTask,
   ): Promise<{ activity: Record<string, unknown>; revision: number } | 'recalled' | undefined>;
-  /** After Teams accepted the message: index it by chat and activity ID (read receipts, card presses). */
-  sent(task: DeliveryTask, conversationId: string, activityId: string): Promise<void>;
 }
 
 /**
@@ -24,34 +20,13 @@ export interface SendHooks {
  * update or recall is seen here within CONTENT_TTL_MS; requestChange.ts waits that out before the
  * recall takes effect or the update fans out.
  */
-export function sendHooks(
-  contents: JobContentStore,
-  followUps: FollowUpStore,
-  cache = new ContentCache(contents),
-): SendHooks {
+export function sendHooks(contents: JobContentStore, cache = new ContentCache(contents)): SendHooks {
   return {
     async latest(task) {
       const content = await cache.get(task.jobId);
       if (!content) return undefined; // accepted before contents were recorded: as queued
       if (sendsStopped(content)) return 'recalled';
       return { activity: toActivity(messageFor(content)), revision: content.revision };
-    },
-    async sent(task, conversationId, activityId) {
-      try {
-        await followUps.indexSent(task.tenantId, conversationId, {
-          jobId: task.jobId,
-          recipient: task.recipient,
-          activityId,
-        });
-      } catch (err) {
-        // The message is out; only its read receipts and card presses cannot be matched.
-        telemetry().event(EventNames.deliveryRetry, {
-          jobId: task.jobId,
-          reason: 'ChatIndexWriteFailed',
-          via: 'none',
-          error: (err as Error).name,
-        });
-      }
     },
   };
 }

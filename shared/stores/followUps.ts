@@ -3,8 +3,8 @@ import type { DeliveryRecord, FollowUpFields } from './deliveryRecords.js';
 /**
  * The follow-up store port: what happens to a delivery after the send (updates, recalls, reads,
  * acknowledgements), written to the same delivery record, every write guarded by its version; and
- * an index of sent messages by chat and activity ID, so a read receipt or a card press finds its
- * deliveries with key reads. Table adapter: azureStorage/tableFollowUpStore.ts.
+ * reads of the index of sent messages by chat and activity ID (written with each `sent` outcome by the
+ * delivery record store), so a read receipt or a card press finds its deliveries with key reads. Table adapter: azureStorage/tableFollowUpStore.ts.
  */
 
 export interface SentMessageRef {
@@ -20,8 +20,6 @@ export interface FollowUpStore {
     record: DeliveryRecord,
     fields: FollowUpFields & { status?: 'recalled' },
   ): Promise<DeliveryRecord | undefined>;
-  /** Remembers a sent message under its chat, for read receipts and card presses. */
-  indexSent(tenantId: string, conversationId: string, ref: SentMessageRef): Promise<void>;
   /** The sent message with this activity ID in this chat (one point read). */
   findSent(tenantId: string, conversationId: string, activityId: string): Promise<SentMessageRef | undefined>;
   /**

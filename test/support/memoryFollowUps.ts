@@ -2,7 +2,7 @@ import { merged } from '../../shared/jobs/outcomeCounts.js';
 import { isReadBy, readRange } from '../../shared/followUps/readReceipts.js';
 import type { NotificationMessage } from '../../shared/jobs/contract.js';
 import type { DeliveryRecord, FollowUpFields } from '../../shared/stores/deliveryRecords.js';
-import type { FollowUpStore, SentMessageRef } from '../../shared/stores/followUps.js';
+import type { FollowUpStore } from '../../shared/stores/followUps.js';
 import { recallField, sendsStopped } from '../../shared/stores/jobContent.js';
 import type * as Content from '../../shared/stores/jobContent.js';
 import type { MemoryDeliveryRecordStore } from './memoryStores.js';
@@ -54,8 +54,7 @@ export class MemoryJobContentStore implements Content.JobContentStore {
 }
 
 export class MemoryFollowUpStore implements FollowUpStore {
-  /** tenant|conversation → sent messages; tenant|conversation → watermark. */
-  readonly index = new Map<string, SentMessageRef[]>();
+  /** tenant|conversation → watermark (the sent messages are indexed by the record store). */
   readonly marks = new Map<string, string>();
 
   constructor(private readonly records: MemoryDeliveryRecordStore) {}
@@ -73,21 +72,17 @@ export class MemoryFollowUpStore implements FollowUpStore {
     return { ...next };
   }
 
-  async indexSent(tenantId: string, conversationId: string, ref: SentMessageRef) {
-    const key = `${tenantId}|${conversationId}`;
-    const list = (this.index.get(key) ?? []).filter((r) => r.activityId !== ref.activityId);
-    this.index.set(key, [...list, ref]);
-  }
-
   async findSent(tenantId: string, conversationId: string, activityId: string) {
-    return this.index.get(`${tenantId}|${conversationId}`)?.find((r) => r.activityId === activityId);
+    return this.records.sentByChat
+      .get(`${tenantId}|${conversationId}`)
+      ?.find((r) => r.activityId === activityId);
   }
 
   async listNewlyRead(tenantId: string, conversationId: string, lastReadMessageId: string) {
     const key = `${tenantId}|${conversationId}`;
     const previous = this.marks.get(key);
     if (!readRange(lastReadMessageId, previous)) return [];
-    return (this.index.get(key) ?? []).filter(
+    return (this.records.sentByChat.get(key) ?? []).filter(
       (r) => isReadBy(r.activityId, lastReadMessageId) && !(previous && isReadBy(r.activityId, previous)),
     );
   }

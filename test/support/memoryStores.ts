@@ -3,6 +3,7 @@ import type { ExpansionState } from '../../shared/jobs/audience.js';
 import { addCounts, countDelta, emptyCounts, type Counts } from '../../shared/jobs/outcomeCounts.js';
 import type { RecipientKey } from '../../shared/jobs/recipient.js';
 import type { QueueSender } from '../../shared/queues.js';
+import type { SentMessageRef } from '../../shared/stores/followUps.js';
 import {
   countDelivery,
   profileChange,
@@ -136,6 +137,8 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
   readonly records = new Map<string, DeliveryRecord>();
   /** tenant|job → an audience job's totals, kept with each write as the Table adapter does. */
   readonly counts = new Map<string, Counts>();
+  /** tenant|conversation → the messages sent into that chat (the Table adapter's `chat|` rows). */
+  readonly sentByChat = new Map<string, SentMessageRef[]>();
 
   constructor(private readonly conversations: MemoryConversationStore) {}
 
@@ -189,6 +192,13 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
       updatedAt: now,
       etag: nextEtag(),
     });
+    // As the Table adapter does in the same transaction: the sent message indexed by its chat.
+    if (outcome.status === 'sent' && outcome.conversationId && outcome.activityId) {
+      const chat = `${tenantId}|${outcome.conversationId}`;
+      const ref = { jobId: claimed.jobId, recipient: claimed.recipient, activityId: outcome.activityId };
+      const list = (this.sentByChat.get(chat) ?? []).filter((r) => r.activityId !== ref.activityId);
+      this.sentByChat.set(chat, [...list, ref]);
+    }
     return true;
   }
 
