@@ -132,6 +132,11 @@ export interface SoakEvent {
   /** Share of expected deliveries accepted by Teams when it fired. */
   atProgress: number;
   at: number;
+  /**
+   * When the killed host's exit was seen (a SIGKILL takes a moment to land on a loaded machine: the
+   * host may still send until then); for an Azurite restart, `at`.
+   */
+  downAt: number;
   /** Until the host was ready / Azurite listened again. */
   backAt: number;
 }
@@ -518,9 +523,11 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       if (next < plan.length && progress >= triggers[next]!) {
         const kind = plan[next]!;
         const at = Date.now();
+        let downAt = at;
         if (kind === 'host-sigkill') {
           used.host += cpuSecondsOf(host.child.pid) ?? 0;
           await host.stop('SIGKILL');
+          downAt = Date.now();
           log(`soak: host killed (SIGKILL) at ${round(progress * 100)} % accepted; restarting it`);
           host = await startHost(hostEnv, hostLog);
         } else {
@@ -528,7 +535,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
           used.azurite += cpuSecondsOf(azurite.pid) ?? 0;
           await azurite.restart();
         }
-        events.push({ kind, atProgress: round(progress, 3), at, backAt: Date.now() });
+        events.push({ kind, atProgress: round(progress, 3), at, downAt, backAt: Date.now() });
         continue;
       }
       if (events.length === plan.length && allEnqueued) {
@@ -579,7 +586,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     }
     if (foreign > 0) problems.push(`${foreign} accepted messages carry no soak marker`);
 
-    const kills = events.filter((e) => e.kind === 'host-sigkill').map((e) => e.at);
+    const kills = events.filter((e) => e.kind === 'host-sigkill').map((e) => e.downAt);
     let exactlyOnce = 0;
     const duplicates = { total: 0, explained: 0, unexplained: [] as DeliveryIssue[] };
     const mismatched = { total: 0, explained: 0, unexplained: [] as DeliveryIssue[] };
@@ -815,7 +822,7 @@ ${summaryTable(r)}
 
 - **Exactly once** = Teams holds one message for that job and chat and the record says \`sent\` with its activity ID.
   **Lost** = Teams holds none and the record is missing, not final, or says \`sent\`. A **duplicate** is explained only
-  if every extra copy was accepted before a host SIGKILL and the next one after it, the record counts a claim per copy, and its last claim
+  if every extra copy was accepted before a killed host's exit was seen and the next one after it, the record counts a claim per copy, and its last claim
   came after that kill (the crash window in docs/delivery.md); any other duplicate fails the soak.
 - **Optimum** = the busiest tenant's fault-free connector calls (one send per delivery plus one
   createConversation per first-contact user) ÷ the tenant limit (tenants are limited independently), or the busiest
