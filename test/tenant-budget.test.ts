@@ -167,8 +167,9 @@ describe('shared tenant budget (instances over one store)', () => {
     await until(() => Date.now() - started > 2500);
     const late = instance(store, rate, 20);
     const joined = Date.now();
-    await until(() => late.times.length >= 5, 2000);
-    expect(late.times[0]! - joined).toBeLessThan(1500);
+    await until(() => late.times.length >= 5, 3000);
+    // Issue 12: "a new instance gets a share within a second or two".
+    expect(late.times[0]! - joined).toBeLessThan(2000);
     await until(() => Date.now() - joined > 1500);
     for (const x of [a, b, c, late]) x.kill();
 
