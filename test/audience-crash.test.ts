@@ -5,7 +5,7 @@ import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableJobStore } from '../shared/azureStorage/tableJobStore.js';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
-import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually } from './support/app.js';
+import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually, hostProcessEnv } from './support/app.js';
 import { seedUsers } from './support/audience.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
@@ -42,12 +42,8 @@ function startHost() {
     root: ROOT,
     port: 0,
     env: {
-      PATH: process.env.PATH ?? '',
-      AzureWebJobsStorage: azurite.connectionString,
-      FUNCTIONS_KEY: FUNCTION_KEY,
-      MicrosoftAppId: '',
+      ...hostProcessEnv(azurite, connector, FUNCTION_KEY),
       ALLOW_UNAUTHENTICATED_ACTIVITIES: 'true',
-      BOT_SERVICE_URL: connector.url,
       DEFAULT_TENANT_ID: TENANT,
       ...FAST_QUEUES,
       LOCAL_HOST_QUEUE_LEASE_MS: '3000',
