@@ -48,6 +48,24 @@ class ScriptedConnector implements BotConnector {
   }
 }
 
+/** Sends wait for a gate before Teams answers, as a slow or stalled call would. */
+class GatedConnector implements BotConnector {
+  readonly calls: string[] = [];
+  constructor(private readonly gate: Promise<void>) {}
+  async createConversation(): Promise<Answer> {
+    return ok('a:chat-new');
+  }
+  async sendToConversation(_url: string, conversationId: string): Promise<Answer> {
+    this.calls.push(conversationId);
+    await this.gate;
+    return ok(`1:gated-${this.calls.length}`);
+  }
+}
+
+async function until(condition: () => boolean) {
+  while (!condition()) await new Promise((r) => setTimeout(r, 5));
+}
+
 let conversations: MemoryConversationStore;
 let records: MemoryDeliveryRecordStore;
 
@@ -214,6 +232,53 @@ describe('DeliveryService (in-memory stores)', () => {
     const result = await service(connector).deliver(task('29:twice'), attempt('mine'));
     expect(result).toMatchObject({ kind: 'reschedule', reason: 'ClaimedElsewhere' });
     expect(connector.calls).toHaveLength(0);
+  });
+
+  it('a copy of a delivery this process is still sending waits for it, then finds it sent', async () => {
+    await seed('29:slow', 'a:chat-slow');
+    const gate = Promise.withResolvers<void>();
+    const connector = new GatedConnector(gate.promise);
+    const s = service(connector);
+    // The queue message's lease renewal failed, so the message came back while its first invocation
+    // still waits on Teams: same message ID, so same claim token.
+    const first = s.deliver(task('29:slow'), attempt('msg-1', 1));
+    await until(() => connector.calls.length === 1);
+    expect(await s.deliver(task('29:slow'), attempt('msg-1', 2))).toMatchObject({
+      kind: 'reschedule',
+      reason: 'ClaimedElsewhere',
+    });
+    gate.resolve();
+    expect(await first).toMatchObject({ status: 'sent' });
+    expect(await s.deliver(task('29:slow'), attempt('msg-2'))).toMatchObject({ duplicate: true });
+    expect(connector.calls).toHaveLength(1);
+  });
+
+  it('a send Teams accepted is recorded sent even when another copy recorded a failure meanwhile', async () => {
+    await seed('29:race', 'a:chat-race');
+    const gate = Promise.withResolvers<void>();
+    const connector = new GatedConnector(gate.promise);
+    const first = service(connector).deliver(task('29:race'), attempt('msg-1', 1));
+    await until(() => connector.calls.length === 1);
+    // Meanwhile another instance takes the same message, and finds the user blocked the bot (another
+    // job's 403): it records the delivery failed over the claim that is still sending.
+    await conversations.updateUser(TENANT, '29:race', (u) =>
+      u ? { ...u, inactiveReason: 'ConversationBlockedByUser' } : undefined,
+    );
+    expect(
+      await service(new ScriptedConnector()).deliver(task('29:race'), attempt('msg-1', 2)),
+    ).toMatchObject({
+      status: 'failed',
+      reason: 'RecipientInactive',
+    });
+    gate.resolve();
+    expect(await first).toMatchObject({ status: 'sent' });
+    expect(await records.get(TENANT, 'job-1', 'userId:29:race')).toMatchObject({
+      status: 'sent',
+      activityId: '1:gated-1',
+    });
+    expect(records.sentByChat.get(`${TENANT}|a:chat-race`)).toEqual([
+      { jobId: 'job-1', recipient: 'userId:29:race', activityId: '1:gated-1' },
+    ]);
   });
 
   it('fails with BotIdUnknown when nothing names the bot in the tenant', async () => {

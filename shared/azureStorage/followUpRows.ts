@@ -14,19 +14,25 @@ export const chatRow = (conversationId: string, activityId: string) =>
   chatPrefix(conversationId) + activityOrderKey(activityId);
 export const readMarkRow = (conversationId: string) => `readmark|${keyPart(conversationId)}`;
 
-/** The `chat|` row of a sent message: written with the delivery's `sent` outcome, in its transaction. */
-export function chatIndexEntity(
+/**
+ * The `chat|` row of a sent message, as a list to write with the delivery's `sent` outcome in its
+ * transaction; empty for any other outcome.
+ */
+export function chatIndexRows(
   partitionKey: string,
-  conversationId: string,
-  ref: { jobId: string; recipient: string; activityId: string },
+  delivery: { jobId: string; recipient: string },
+  outcome: { status: string; conversationId?: string | undefined; activityId?: string | undefined },
 ) {
-  return {
-    partitionKey,
-    rowKey: chatRow(conversationId, ref.activityId),
-    jobId: ref.jobId,
-    recipient: ref.recipient,
-    activityId: ref.activityId,
-  };
+  if (outcome.status !== 'sent' || !outcome.conversationId || !outcome.activityId) return [];
+  return [
+    {
+      partitionKey,
+      rowKey: chatRow(outcome.conversationId, outcome.activityId),
+      jobId: delivery.jobId,
+      recipient: delivery.recipient,
+      activityId: outcome.activityId,
+    },
+  ];
 }
 
 type Row = Record<string, unknown>;

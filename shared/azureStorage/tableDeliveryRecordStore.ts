@@ -21,7 +21,7 @@ import {
   type Row,
 } from './conversationRows.js';
 import { writeDeliveryRow } from './countedWrite.js';
-import { chatIndexEntity } from './followUpRows.js';
+import { chatIndexRows } from './followUpRows.js';
 import {
   getOrUndefined,
   isConflict,
@@ -119,23 +119,14 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       completedAt: terminal ? now : undefined,
       updatedAt: now,
     });
-    // A sent message is indexed by its chat in the same transaction (read receipts, card presses).
-    const sent = outcome.status === 'sent' && outcome.conversationId && outcome.activityId;
     const etag = await writeDeliveryRow(table, {
       entity,
       etag: claimed.etag,
       record: claimed,
       before: claimed,
       after: { ...claimed, ...outcome },
-      also: sent
-        ? [
-            chatIndexEntity(entity.partitionKey, outcome.conversationId!, {
-              jobId: claimed.jobId,
-              recipient: claimed.recipient,
-              activityId: outcome.activityId!,
-            }),
-          ]
-        : undefined,
+      // A sent message is indexed by its chat in the same transaction (read receipts, card presses).
+      also: chatIndexRows(entity.partitionKey, claimed, outcome),
     });
     return etag !== undefined;
   }
@@ -169,6 +160,7 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       record: { jobId, recipient, counted },
       before: existing,
       after: outcome,
+      also: chatIndexRows(entity.partitionKey, { jobId, recipient }, outcome),
     });
     return etag !== undefined;
   }

@@ -18,6 +18,9 @@ import type { SendHooks } from '../followUps/sendHooks.js';
  * function and the @mention command both call this.
  */
 
+/** How soon a copy of a delivery this process is still working on looks again. */
+const IN_FLIGHT_RECHECK_MS = 10_000;
+
 interface DeliveryServiceOptions {
   conversations: ConversationStore;
   records: DeliveryRecordStore;
@@ -67,7 +70,26 @@ export class DeliveryService {
     };
   }
 
+  /**
+   * Deliveries this process is working on. A queue message whose lease renewal failed (storage down
+   * for a moment) comes back while its first invocation still runs, with the same claim token, which
+   * would pass for a crashed worker's copy: here it waits for the first invocation instead.
+   */
+  private readonly inFlight = new Set<string>();
+
   async deliver(task: DeliveryTask, attempt: AttemptContext): Promise<DeliveryResult> {
+    const id = `${task.tenantId}|${task.jobId}|${task.recipient}`;
+    if (this.inFlight.has(id))
+      return { kind: 'reschedule', delayMs: IN_FLIGHT_RECHECK_MS, reason: 'ClaimedElsewhere' };
+    this.inFlight.add(id);
+    try {
+      return await this.deliverOnce(task, attempt);
+    } finally {
+      this.inFlight.delete(id);
+    }
+  }
+
+  private async deliverOnce(task: DeliveryTask, attempt: AttemptContext): Promise<DeliveryResult> {
     const now = new Date();
     const key = parseRecipientKeyString(task.recipient);
     const due = dueness(task, now);

@@ -29,12 +29,38 @@ export class OutcomeRecorder {
       waitOutOutageMs: this.o.outcomeWriteRetryMs,
     });
     if (!stood) {
-      // Someone took the claim over after our lease ran out; their record stands.
-      const current = await this.records.get(task.tenantId, task.jobId, task.recipient);
+      // Someone else wrote the record meanwhile (a takeover after our lease, or a copy of this
+      // message that found the recipient ineligible). Their record stands, unless Teams accepted our
+      // send: the record must never deny a message the user has.
+      const current =
+        outcome.status === 'sent'
+          ? await this.keepSent(task, outcome)
+          : await this.records.get(task.tenantId, task.jobId, task.recipient);
       return { kind: 'done', status: current?.status ?? outcome.status, reason: current?.reason };
     }
     reportOutcome(task, outcome, claimed.attempts);
     return { kind: 'done', status: outcome.status, reason: outcome.reason };
+  }
+
+  /** Writes `sent` over whatever record is not `sent`; returns the record that stands. */
+  private async keepSent(task: DeliveryTask, outcome: DeliveryOutcome): Promise<DeliveryRecord | undefined> {
+    for (let round = 0; round < 5; round++) {
+      const current = await this.records.get(task.tenantId, task.jobId, task.recipient);
+      if (current?.status === 'sent') return current;
+      const written = await this.records.recordIfUnchanged(
+        task.tenantId,
+        task.jobId,
+        task.recipient,
+        outcome,
+        current,
+        { counted: task.counted },
+      );
+      if (written) {
+        reportOutcome(task, outcome, current?.attempts ?? 0);
+        return { ...current!, ...outcome };
+      }
+    }
+    return this.records.get(task.tenantId, task.jobId, task.recipient);
   }
 
   /** A final outcome reached before any claim (expired, ineligible recipient); a final record stands. */

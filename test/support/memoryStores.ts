@@ -192,14 +192,21 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
       updatedAt: now,
       etag: nextEtag(),
     });
-    // As the Table adapter does in the same transaction: the sent message indexed by its chat.
-    if (outcome.status === 'sent' && outcome.conversationId && outcome.activityId) {
-      const chat = `${tenantId}|${outcome.conversationId}`;
-      const ref = { jobId: claimed.jobId, recipient: claimed.recipient, activityId: outcome.activityId };
-      const list = (this.sentByChat.get(chat) ?? []).filter((r) => r.activityId !== ref.activityId);
-      this.sentByChat.set(chat, [...list, ref]);
-    }
+    this.indexSent(tenantId, claimed, outcome);
     return true;
+  }
+
+  /** As the Table adapter does in the same transaction: a sent message indexed by its chat. */
+  private indexSent(
+    tenantId: string,
+    delivery: { jobId: string; recipient: string },
+    outcome: DeliveryOutcome | PendingOutcome,
+  ) {
+    if (outcome.status !== 'sent' || !outcome.conversationId || !outcome.activityId) return;
+    const chat = `${tenantId}|${outcome.conversationId}`;
+    const ref = { jobId: delivery.jobId, recipient: delivery.recipient, activityId: outcome.activityId };
+    const list = (this.sentByChat.get(chat) ?? []).filter((r) => r.activityId !== ref.activityId);
+    this.sentByChat.set(chat, [...list, ref]);
   }
 
   async recordIfUnchanged(
@@ -224,6 +231,7 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
       updatedAt: now,
       etag: nextEtag(),
     });
+    this.indexSent(tenantId, { jobId, recipient }, outcome);
     return true;
   }
 
