@@ -5,6 +5,7 @@
  * showing the DM.
  */
 import { existsSync } from 'node:fs';
+import type { Locator } from 'playwright-core';
 import { enqueueNotification } from '../../shared/jobs/producer.js';
 import { freePort } from './ports.js';
 import { PLAYGROUND_TENANT, storageConnection, type SandboxPorts } from './settings.js';
@@ -65,34 +66,27 @@ export async function screenshotDm(
   });
   try {
     const pg = sandbox.playground;
-    const chatId = await pg.installInPersonalChat();
-    await waitFor(async () => (await pg.messagesIn(chatId)).length > 0, 'the welcome message');
+    // The page is opened first and the DM arrives while Alex looks at it, as in Teams. (Messages sent
+    // before the page loads reach it as soon as it connects, and one that lands before the page has
+    // its chat list loaded breaks the page's chat list for good: it never shows a later message.)
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(pg.url);
+    const chat = page.getByRole('treeitem', { name: 'Personal Chat' });
+    await chat.waitFor();
+    // Loading the page installs the bot in Alex's personal chat: the welcome shows once the bot stored
+    // Alex. The chat list is rendered before it wires up clicks: retry until the chat opens.
+    await untilVisible(page.getByText('Hi Alex Wilber!').first(), () => chat.click());
     await enqueueNotification(
       { tenantId: PLAYGROUND_TENANT, recipients: [{ upn: 'alexw@example.com' }], message: { text } },
       { connection: storageConnection(ports) },
     );
-    await waitFor(async () => (await pg.messagesIn(chatId)).some((m) => m.text === text), 'the DM');
-
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(pg.url);
-    // The single-page app renders the chat list before it wires up clicks: retry until it opens.
-    const chat = page.getByRole('treeitem', { name: 'Personal Chat' });
     const message = page.getByText(text, { exact: true }).first();
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      await chat.click();
-      try {
-        await message.waitFor({ state: 'visible', timeout: 2_000 });
-        break;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-      }
-    }
-    // The chat list's preview catches up with the open chat a little later on a busy machine: wait for
-    // it (the test then checks what it shows), then let the chat finish laying out before the picture.
+    await untilVisible(message);
+    // The chat list's preview catches up with the open chat a little later: wait for it (the test then
+    // checks what it shows), then let the chat finish laying out before the picture.
     await chat
       .filter({ hasText: text.slice(0, 12) })
-      .waitFor({ timeout: Math.max(2_000, deadline - Date.now()) })
+      .waitFor({ timeout: 10_000 })
       .catch(() => undefined);
     await page.waitForTimeout(1_000);
     await page.screenshot({ path: outFile });
@@ -112,10 +106,16 @@ export async function screenshotDm(
   }
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+/** Waits (up to a minute: Chromium is slow on a busy machine) until `target` shows, doing `nudge` between looks. */
+async function untilVisible(target: Locator, nudge?: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await nudge?.();
+    try {
+      await target.waitFor({ state: 'visible', timeout: 2_000 });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
   }
 }

@@ -201,6 +201,6 @@ describe('the browser check', () => {
         await rm(dir, { recursive: true, force: true });
       }
     },
-    120_000,
+    180_000,
   );
 });
