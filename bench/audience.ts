@@ -227,7 +227,7 @@ export async function audienceBenchmark(root: string) {
   // not hold the 50,000 messages phase A leaves behind.
   const onOwnAzurite = async <T>(phase: (s: Setup) => Promise<T>) => {
     const store = await startRamDiskAzurite('audience');
-    const connectionString = store.azurite.connectionString;
+    const connectionString = store.connectionString;
     try {
       return await phase({
         root,

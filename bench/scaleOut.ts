@@ -36,13 +36,13 @@ export interface ScaleOutOptions {
 export async function scaleOut(o: ScaleOutOptions) {
   const store = await startRamDiskAzurite('scaleout');
   try {
-    return await scaleOutOn(o, store.azurite.connectionString, store.azurite.pid);
+    return await scaleOutOn(o, store.connectionString, store.cpuSeconds);
   } finally {
     await store.stop();
   }
 }
 
-async function scaleOutOn(o: ScaleOutOptions, connectionString: string, azuritePid: number) {
+async function scaleOutOn(o: ScaleOutOptions, connectionString: string, azuriteCpu: () => number) {
   const fake = await startFakeConnector({
     rateLimits: {
       perAppTenant: [{ limit: TENANT_LIMIT, windowMs: 1000 }],
@@ -136,7 +136,7 @@ async function scaleOutOn(o: ScaleOutOptions, connectionString: string, azuriteP
       }, 250)
     : undefined;
   const cpuNow = () => [
-    cpuSecondsOf(azuritePid) ?? 0,
+    azuriteCpu(),
     hosts.reduce((a, h) => a + (cpuSecondsOf(h.child.pid) ?? 0), 0),
     process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
   ];

@@ -11,7 +11,7 @@
  * soak section of bench/RESULTS.md. Exit code 1 when anything is lost or a duplicate is unexplained.
  * test/soak.test.ts runs a shortened soak through runSoak().
  */
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -21,9 +21,9 @@ import { QueueClient } from '@azure/storage-queue';
 import type { TableClient } from '@azure/data-tables';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
-import { startAzurite } from '../scripts/sandbox/azurite.js';
 import { seededRandom, startFakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
+import { startSplitAzurite } from './ramAzurite.js';
 import { formatMarkdown, writeSection } from './results.js';
 import type { RecipientRef } from '../shared/jobs/recipient.js';
 import { recipientKeyString, toRecipientKey } from '../shared/jobs/recipient.js';
@@ -349,6 +349,22 @@ export function explainedByCrash(
   return claimedAt > lastKill && Number(record.attempts ?? 0) >= accepted.length;
 }
 
+/**
+ * The same window when the retry did not send: Teams accepted the only copy, then the host died before
+ * it wrote `sent`, and after the restart the retry found the recipient no longer eligible (another job's
+ * 403 made them inactive) and recorded that. So a kill came after the copy, and the record's final
+ * outcome was written after that kill.
+ */
+export function mismatchExplainedByCrash(
+  accepted: number[],
+  record: DeliveryRow | undefined,
+  kills: number[],
+): boolean {
+  if (accepted.length !== 1 || !record?.completedAt || record.status === 'sent') return false;
+  const completedAt = Date.parse(record.completedAt);
+  return kills.some((k) => accepted[0]! <= k && completedAt > k);
+}
+
 // ---- the soak ------------------------------------------------------------------------------------------
 export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakReport> {
   const o: SoakOptions = { ...DEFAULT_OPTIONS, ...partial, faults: { ...DEFAULT_FAULTS, ...partial.faults } };
@@ -369,9 +385,8 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
   const problems: string[] = [];
 
   try {
-    const location = path.join(workDir, 'azurite');
-    mkdirSync(location);
-    const azurite = await startAzurite({ location });
+    // Table and Queue Storage as two processes, both on disk so that a restart keeps their data.
+    const azurite = await startSplitAzurite({ location: path.join(workDir, 'azurite'), tablesOnDisk: true });
     cleanups.push(() => azurite.stop());
     const fake = await startFakeConnector({
       rateLimits: {
@@ -532,7 +547,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
           host = await startHost(hostEnv, hostLog);
         } else {
           log(`soak: restarting Azurite at ${round(progress * 100)} % accepted`);
-          used.azurite += cpuSecondsOf(azurite.pid) ?? 0;
+          used.azurite += azurite.cpuSeconds();
           await azurite.restart();
         }
         events.push({ kind, atProgress: round(progress, 3), at, downAt, backAt: Date.now() });
@@ -635,11 +650,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         continue;
       }
       mismatched.total++;
-      // Sent before a kill, the record never learnt it, and the retry after the restart failed.
-      const crash =
-        record?.claimedAt !== undefined &&
-        kills.some((k) => times[0]! <= k && Date.parse(record.claimedAt!) > k);
-      if (crash) mismatched.explained++;
+      if (mismatchExplainedByCrash(times, record, kills)) mismatched.explained++;
       else
         mismatched.unexplained.push(
           issue(`one message in Teams, record ${record?.status ?? 'missing'} ${record?.activityId ?? ''}`),
@@ -675,7 +686,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     optimumMs = Math.max(optimumMs, (Math.max(...perChat.values()) / conversationRate) * 1000);
     const elapsedMs = end - startedAt;
     // Where the time went: the emulator's on-disk mode, not the app, is what a soak here waits on.
-    used.azurite += cpuSecondsOf(azurite.pid) ?? 0;
+    used.azurite += azurite.cpuSeconds();
     used.host += cpuSecondsOf(host.child.pid) ?? 0;
 
     const cpu = os.cpus();

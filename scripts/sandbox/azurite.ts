@@ -53,12 +53,16 @@ export function azuriteConnectionString(ports: AzuritePorts): string {
 }
 
 // Resolved through the package (not node_modules/.bin) so it works from src and from dist/.
-const AZURITE_BIN = join(
+const AZURITE_DIST = join(
   dirname(createRequire(import.meta.url).resolve('azurite/package.json')),
-  'dist/src/azurite.js',
+  'dist/src',
 );
+const AZURITE_BIN = join(AZURITE_DIST, 'azurite.js');
 const START_TIMEOUT_MS = 20_000;
+// No internet here; telemetry would only try to phone home.
+const COMMON_FLAGS = ['--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry'];
 const GRACEFUL_STOP_MS = 5_000;
+const SAVING_STOP_MS = 60_000;
 
 // Preloaded into the Azurite process: exit when our end of its stdin pipe closes, i.e. when the
 // test process dies, even by SIGKILL (where no 'exit' handler of ours could run). unref() keeps
@@ -87,17 +91,13 @@ export async function startAzurite(opts: AzuriteOptions = {}): Promise<Azurite> 
     : await Promise.all([freePort(), freePort(), freePort()]);
   const args = [
     ...(opts.location ? ['--location', opts.location] : ['--inMemoryPersistence']),
-    '--silent',
-    '--skipApiVersionCheck',
-    '--loose',
-    // No internet here; telemetry would only try to phone home.
-    '--disableTelemetry',
+    ...COMMON_FLAGS,
     ...['--blobHost', '127.0.0.1', '--blobPort', String(blobPort)],
     ...['--queueHost', '127.0.0.1', '--queuePort', String(queuePort)],
     ...['--tableHost', '127.0.0.1', '--tablePort', String(tablePort)],
   ];
 
-  let child = await launch(args, [queuePort, tablePort], opts.location);
+  let child = await launch(AZURITE_BIN, args, [queuePort, tablePort], opts.location);
 
   const connectionString = azuriteConnectionString({ blob: blobPort, queue: queuePort, table: tablePort });
 
@@ -110,20 +110,58 @@ export async function startAzurite(opts: AzuriteOptions = {}): Promise<Azurite> 
       return child.pid ?? -1;
     },
     exited: () => exitOf(child),
-    stop: () => terminate(child),
+    stop: () => terminate(child, 'SIGTERM', opts.location),
     async restart() {
-      await terminate(child);
-      child = await launch(args, [queuePort, tablePort], opts.location);
+      await terminate(child, 'SIGTERM', opts.location);
+      child = await launch(AZURITE_BIN, args, [queuePort, tablePort], opts.location);
     },
   };
 }
 
-async function launch(args: string[], ports: number[], location: string | undefined): Promise<ChildProcess> {
+/**
+ * One Azurite service as its own process (Azurite's `azurite-table` / `azurite-queue`), on a free port:
+ * for benchmarks, where one process serving both would make every table request wait out the queue
+ * store's saves, and the reverse.
+ */
+export async function startAzuriteService(
+  service: 'table' | 'queue',
+  opts: { location?: string } = {},
+): Promise<AzuriteService> {
+  const port = await freePort();
+  const bin = join(AZURITE_DIST, service, 'main.js');
+  const args = [
+    ...(opts.location ? ['--location', opts.location] : ['--inMemoryPersistence']),
+    ...COMMON_FLAGS,
+    ...[`--${service}Host`, '127.0.0.1', `--${service}Port`, String(port)],
+  ];
+  let child = await launch(bin, args, [port], opts.location);
+  return {
+    port,
+    get pid() {
+      return child.pid ?? -1;
+    },
+    exited: () => exitOf(child),
+    stop: () => terminate(child, 'SIGINT', opts.location),
+    async restart() {
+      await terminate(child, 'SIGINT', opts.location);
+      child = await launch(bin, args, [port], opts.location);
+    },
+  };
+}
+
+export type AzuriteService = Pick<Azurite, 'pid' | 'exited' | 'stop' | 'restart'> & { port: number };
+
+async function launch(
+  bin: string,
+  args: string[],
+  ports: number[],
+  location: string | undefined,
+): Promise<ChildProcess> {
   // Run the bin with our own node (its shebang would pick whatever `node` is on PATH).
   // In-memory mode still resolves a workspace folder, so keep it out of the repo.
   const child = spawn(
     process.execPath,
-    ['--import', `data:text/javascript,${encodeURIComponent(WATCHDOG)}`, AZURITE_BIN, ...args],
+    ['--import', `data:text/javascript,${encodeURIComponent(WATCHDOG)}`, bin, ...args],
     // Own process group: a terminal's Ctrl-C reaches only the sandbox, which stops things in order.
     { cwd: location ?? tmpdir(), stdio: ['pipe', 'ignore', 'pipe'], detached: true },
   );
@@ -166,12 +204,21 @@ function unrefStream(stream: unknown): void {
   (stream as { unref?: () => void } | null)?.unref?.();
 }
 
-/** SIGTERM lets Azurite flush its Loki files (needed for `location`); SIGKILL if it lingers. */
-async function terminate(child: ChildProcess): Promise<void> {
+/**
+ * SIGTERM lets Azurite flush its Loki files (needed for `location`); SIGKILL if it lingers. Its
+ * table-only process saves on SIGINT only (SIGTERM ends it before the save), so services get SIGINT.
+ * With a workspace it gets long enough to save on a busy machine: a SIGKILL then would lose the last
+ * seconds of writes, which Azure Storage never does.
+ */
+async function terminate(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  location?: string,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), GRACEFUL_STOP_MS);
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), location ? SAVING_STOP_MS : GRACEFUL_STOP_MS);
   await exited;
   clearTimeout(timer);
 }
