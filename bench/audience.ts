@@ -223,7 +223,7 @@ export async function audienceBenchmark(root: string) {
     // (in Azure: languageWorkers__node__arguments). 0 leaves Node's default.
     ...(HEAP_MB !== '0' ? { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` } : {}),
   };
-  // Each phase on its own Azurite, on disk in /dev/shm (see ramAzurite.ts): phase B's queue then does
+  // Each phase on its own emulator (see ramAzurite.ts): phase B's queue then does
   // not hold the 50,000 messages phase A leaves behind.
   const onOwnAzurite = async <T>(phase: (s: Setup) => Promise<T>) => {
     const store = await startRamDiskAzurite('audience');
@@ -282,15 +282,15 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
 | B: peak resident memory of the host process (expansion and deliveries) | ${d.hostPeakMiB ?? 'n/a'} MiB | ≤ 256 MB | ${met((d.hostPeakMiB ?? Infinity) * 1.048576 <= 256)} |
 
 - One local host process (\`dist/scripts/local-host.js\`: the real queue triggers, host.json settings) per phase,
-  its own Azurite on disk in a RAM-backed folder (\`/dev/shm\`, removed afterwards; not \`--inMemoryPersistence\`, whose
-  60 s clean-up froze Azurite for 13–16 s once a few thousand messages were queued), the Teams-like fake connector enforcing ${r.tenantLimitPerSecond} requests/s per app and tenant
+  its own storage emulator (Table and Queue Storage as two Azurite processes: tables in memory, queues on disk in
+  \`/dev/shm\`, removed afterwards; see \`bench/ramAzurite.ts\`), the Teams-like fake connector enforcing ${r.tenantLimitPerSecond} requests/s per app and tenant
   (Teams' 50/s with time scaled ${r.timeScale}×, as the broadcast row) with Retry-After on 429s; the host was configured
   with the same \`TENANT_RATE_PER_SECOND\`. Every user had a stored 1:1 chat (one connector call each). Seeding
   ${a.users} user rows took ${a.seedSeconds} s (not counted).
 - **A** ran with the deliveries function disabled (\`AzureWebJobs.notificationDeliveries.Disabled\`), so the time is the
   expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, 16 recipients to a queue message (\`AUDIENCE_FANOUT_CONCURRENCY\`, 64,
   messages sent at once), a checkpoint on the job row after each page. Queued after (seconds, count): \`${JSON.stringify(a.samples)}\`.
-- **B** is a second tenant of ${d.users} users on a fresh Azurite (on disk in \`/dev/shm\` as A's), so its queue does not
+- **B** is a second tenant of ${d.users} users on a fresh emulator (as A's), so its queue does not
   start with the ${a.onQueue} messages A left behind.
   Whole job ${d.seconds} s (first message after ${d.firstSendSeconds ?? '?'} s); final status ${JSON.stringify(d.totals)} (${d.expansion}).
   Status reads during delivery (totals from 64 counter rows + one page of records) took ${d.statusReadMsAvg} ms on average.

@@ -658,9 +658,9 @@ ${(['k1', 'k3', 'k8'] as const)
   Functions host (one batched read per 32 messages, one delete per message) and the fan-out's enqueue are not counted.
   Achieved ${round(costBc.shareOfBudget * 100, 1)} % of the budget, ${costBc.throttled429} calls answered 429.
 - **Scale-out broadcast (5):** \`bench/scaleOut.ts\`. K local-host processes (\`dist/scripts/local-host.js\`, the
-  bundled app as the Functions host runs it) share one Azurite (each run its own, on disk in a RAM-backed folder: the
-  in-memory mode keeps every queue message as its own extent, and its collector, every 60 s, then blocks Azurite for
-  about 16 s after 5,000 messages, stalling every host at once) and one fake connector enforcing 50 calls
+  bundled app as the Functions host runs it) share one storage emulator (each run its own: Table and Queue Storage
+  as two Azurite processes, as Azure runs them as separate services; tables in memory, queues on disk in a RAM-backed
+  folder; see \`bench/ramAzurite.ts\` for why) and one fake connector enforcing 50 calls
   per sliding second per app and tenant and 7 per conversation, with Retry-After; the app runs with its defaults
   (shared tenant budget, \`TENANT_RATE_PER_SECOND\` 50). Each tenant has 1,200 users stored as team roster members
   (UPN, no chat), never seen by the hosts; the benchmark posts 3 jobs of 400 UPNs per tenant to
