@@ -97,25 +97,9 @@ export async function startAzurite(opts: AzuriteOptions = {}): Promise<Azurite> 
     ...['--tableHost', '127.0.0.1', '--tablePort', String(tablePort)],
   ];
 
-  let child = await launch(AZURITE_BIN, args, [queuePort, tablePort], opts.location);
-
+  const azurite = await supervise(AZURITE_BIN, args, [queuePort, tablePort], opts.location, 'SIGTERM');
   const connectionString = azuriteConnectionString({ blob: blobPort, queue: queuePort, table: tablePort });
-
-  return {
-    connectionString,
-    blobPort,
-    queuePort,
-    tablePort,
-    get pid() {
-      return child.pid ?? -1;
-    },
-    exited: () => exitOf(child),
-    stop: () => terminate(child, 'SIGTERM', opts.location),
-    async restart() {
-      await terminate(child, 'SIGTERM', opts.location);
-      child = await launch(AZURITE_BIN, args, [queuePort, tablePort], opts.location);
-    },
-  };
+  return Object.assign(azurite, { connectionString, blobPort, queuePort, tablePort });
 }
 
 /**
@@ -134,22 +118,34 @@ export async function startAzuriteService(
     ...COMMON_FLAGS,
     ...[`--${service}Host`, '127.0.0.1', `--${service}Port`, String(port)],
   ];
-  let child = await launch(bin, args, [port], opts.location);
+  return Object.assign(await supervise(bin, args, [port], opts.location, 'SIGINT'), { port });
+}
+
+type Supervised = Pick<Azurite, 'pid' | 'exited' | 'stop' | 'restart'>;
+
+/** A running Azurite bin that can be stopped (with `signal`, which makes it save) and restarted. */
+async function supervise(
+  bin: string,
+  args: string[],
+  ports: number[],
+  location: string | undefined,
+  signal: NodeJS.Signals,
+): Promise<Supervised> {
+  let child = await launch(bin, args, ports, location);
   return {
-    port,
     get pid() {
       return child.pid ?? -1;
     },
     exited: () => exitOf(child),
-    stop: () => terminate(child, 'SIGINT', opts.location),
+    stop: () => terminate(child, signal, location),
     async restart() {
-      await terminate(child, 'SIGINT', opts.location);
-      child = await launch(bin, args, [port], opts.location);
+      await terminate(child, signal, location);
+      child = await launch(bin, args, ports, location);
     },
   };
 }
 
-export type AzuriteService = Pick<Azurite, 'pid' | 'exited' | 'stop' | 'restart'> & { port: number };
+export type AzuriteService = Supervised & { port: number };
 
 async function launch(
   bin: string,
@@ -184,7 +180,7 @@ async function launch(
     while (!(await accepts(port))) {
       if (exited !== undefined) throw new Error(`Azurite exited early (${exited}): ${stderr}`);
       if (Date.now() > deadline) {
-        await terminate(child);
+        await terminate(child, 'SIGTERM');
         throw new Error(`Azurite did not listen on ${port} within ${START_TIMEOUT_MS} ms: ${stderr}`);
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -210,11 +206,7 @@ function unrefStream(stream: unknown): void {
  * With a workspace it gets long enough to save on a busy machine: a SIGKILL then would lose the last
  * seconds of writes, which Azure Storage never does.
  */
-async function terminate(
-  child: ChildProcess,
-  signal: NodeJS.Signals = 'SIGTERM',
-  location?: string,
-): Promise<void> {
+async function terminate(child: ChildProcess, signal: NodeJS.Signals, location?: string): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill(signal);
