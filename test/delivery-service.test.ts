@@ -62,6 +62,13 @@ class GatedConnector implements BotConnector {
   }
 }
 
+/** A promise and the function that resolves it. */
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 async function until(condition: () => boolean) {
   while (!condition()) await new Promise((r) => setTimeout(r, 5));
 }
@@ -236,7 +243,7 @@ describe('DeliveryService (in-memory stores)', () => {
 
   it('a copy of a delivery this process is still sending waits for it, then finds it sent', async () => {
     await seed('29:slow', 'a:chat-slow');
-    const gate = Promise.withResolvers<void>();
+    const gate = deferred();
     const connector = new GatedConnector(gate.promise);
     const s = service(connector);
     // The queue message's lease renewal failed, so the message came back while its first invocation
@@ -255,7 +262,7 @@ describe('DeliveryService (in-memory stores)', () => {
 
   it('a send Teams accepted is recorded sent even when another copy recorded a failure meanwhile', async () => {
     await seed('29:race', 'a:chat-race');
-    const gate = Promise.withResolvers<void>();
+    const gate = deferred();
     const connector = new GatedConnector(gate.promise);
     const first = service(connector).deliver(task('29:race'), attempt('msg-1', 1));
     await until(() => connector.calls.length === 1);

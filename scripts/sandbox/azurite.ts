@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort, accepts } from './ports.js';
+import { accepts, onFreePorts } from './ports.js';
 
 /** Azurite (storage emulator from npm) as a child process, for tests and the `npm start` sandbox. */
 
@@ -86,20 +86,28 @@ function trackChild(child: ChildProcess): void {
 }
 
 export async function startAzurite(opts: AzuriteOptions = {}): Promise<Azurite> {
-  const [blobPort, queuePort, tablePort] = opts.ports
-    ? [opts.ports.blob, opts.ports.queue, opts.ports.table]
-    : await Promise.all([freePort(), freePort(), freePort()]);
-  const args = [
-    ...(opts.location ? ['--location', opts.location] : ['--inMemoryPersistence']),
-    ...COMMON_FLAGS,
-    ...['--blobHost', '127.0.0.1', '--blobPort', String(blobPort)],
-    ...['--queueHost', '127.0.0.1', '--queuePort', String(queuePort)],
-    ...['--tableHost', '127.0.0.1', '--tablePort', String(tablePort)],
-  ];
+  return opts.ports
+    ? startAzuriteOn(opts.ports, opts.location)
+    : onFreePorts(3, ([blob, queue, table]) =>
+        startAzuriteOn({ blob: blob!, queue: queue!, table: table! }, opts.location),
+      );
+}
 
-  const azurite = await supervise(AZURITE_BIN, args, [queuePort, tablePort], opts.location, 'SIGTERM');
-  const connectionString = azuriteConnectionString({ blob: blobPort, queue: queuePort, table: tablePort });
-  return Object.assign(azurite, { connectionString, blobPort, queuePort, tablePort });
+async function startAzuriteOn(ports: AzuritePorts, location: string | undefined): Promise<Azurite> {
+  const args = [
+    ...(location ? ['--location', location] : ['--inMemoryPersistence']),
+    ...COMMON_FLAGS,
+    ...['--blobHost', '127.0.0.1', '--blobPort', String(ports.blob)],
+    ...['--queueHost', '127.0.0.1', '--queuePort', String(ports.queue)],
+    ...['--tableHost', '127.0.0.1', '--tablePort', String(ports.table)],
+  ];
+  const azurite = await supervise(AZURITE_BIN, args, [ports.queue, ports.table], location, 'SIGTERM');
+  return Object.assign(azurite, {
+    connectionString: azuriteConnectionString(ports),
+    blobPort: ports.blob,
+    queuePort: ports.queue,
+    tablePort: ports.table,
+  });
 }
 
 /**
@@ -111,14 +119,15 @@ export async function startAzuriteService(
   service: 'table' | 'queue',
   opts: { location?: string } = {},
 ): Promise<AzuriteService> {
-  const port = await freePort();
   const bin = join(AZURITE_DIST, service, 'main.js');
-  const args = [
-    ...(opts.location ? ['--location', opts.location] : ['--inMemoryPersistence']),
-    ...COMMON_FLAGS,
-    ...[`--${service}Host`, '127.0.0.1', `--${service}Port`, String(port)],
-  ];
-  return Object.assign(await supervise(bin, args, [port], opts.location, 'SIGINT'), { port });
+  return onFreePorts(1, async ([port]) => {
+    const args = [
+      ...(opts.location ? ['--location', opts.location] : ['--inMemoryPersistence']),
+      ...COMMON_FLAGS,
+      ...[`--${service}Host`, '127.0.0.1', `--${service}Port`, String(port)],
+    ];
+    return Object.assign(await supervise(bin, args, [port!], opts.location, 'SIGINT'), { port: port! });
+  });
 }
 
 type Supervised = Pick<Azurite, 'pid' | 'exited' | 'stop' | 'restart'>;

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * Asks the OS for a currently unused TCP port on 127.0.0.1.
- * The port is released before returning, so another process could grab it in between;
- * that race is rare enough for tests that start their servers right away.
+ * The port is released before returning, so another process could grab it in between:
+ * onFreePorts starts again when that happens.
  */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -16,6 +16,21 @@ export function freePort(): Promise<number> {
       server.close((err) => (err ? reject(err) : resolve(port)));
     });
   });
+}
+
+/**
+ * Starts something on `count` free ports, with fresh ports again (up to 3 times) when another process
+ * took one first (freePort's race: two test suites side by side hit it about once in ten runs).
+ */
+export async function onFreePorts<T>(count: number, start: (ports: number[]) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+    try {
+      return await start(ports);
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error)?.message).includes('EADDRINUSE')) throw err;
+    }
+  }
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */

@@ -14,7 +14,7 @@ import { ConfigurationBotFrameworkAuthentication } from 'botbuilder';
 import type { Activity } from 'botbuilder';
 import { ConnectorClient, MicrosoftAppCredentials } from 'botframework-connector';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { freePort, accepts } from '../support/ports.js';
+import { freePort, accepts, onFreePorts } from '../support/ports.js';
 import { startAzurite } from '../support/azurite.js';
 import { startOpenIdServer } from '../support/openid.js';
 import type { OpenIdServer } from '../support/openid.js';
@@ -31,6 +31,29 @@ describe('freePort', () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe('onFreePorts', () => {
+  it('starts again on fresh ports when another process took one first, and only then', async () => {
+    const tried: number[][] = [];
+    // The first start finds its port taken, as when a second suite's server got there first.
+    const started = await onFreePorts(2, async (ports) => {
+      tried.push(ports);
+      if (tried.length === 1)
+        throw new Error(`listen EADDRINUSE: address already in use 127.0.0.1:${ports[0]}`);
+      return ports;
+    });
+    expect(tried).toHaveLength(2);
+    expect(started).toEqual(tried[1]);
+    let calls = 0;
+    await expect(
+      onFreePorts(1, async () => {
+        calls++;
+        throw new Error('Azurite exited early (code 1)');
+      }),
+    ).rejects.toThrow('exited early');
+    expect(calls).toBe(1);
   });
 });
 

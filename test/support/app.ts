@@ -6,7 +6,7 @@ import { startLocalHostProcess } from '../../scripts/local-host/child.js';
 import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
 import type { LogRecord } from '../../scripts/local-host/logger.js';
 import { startAzurite, type Azurite } from './azurite.js';
-import { freePort } from './ports.js';
+import { onFreePorts } from './ports.js';
 import { startFakeConnector, type FakeConnector, type FakeConnectorOptions } from './fakeConnector.js';
 
 /**
@@ -90,14 +90,15 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
 
 /** The compiled local host in a child process, on a free port; resolves once it is ready. */
 async function startChildHost(env: Record<string, string>, logs: LogRecord[]): Promise<LocalHost> {
-  const port = await freePort();
-  const host = await startLocalHostProcess({
-    root: ROOT,
-    port,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    onLine: (message) => logs.push({ level: 'information', category: 'host', message }),
+  return onFreePorts(1, async ([port]) => {
+    const host = await startLocalHostProcess({
+      root: ROOT,
+      port: port!,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      onLine: (message) => logs.push({ level: 'information', category: 'host', message }),
+    });
+    return { url: host.url, port: port!, functions: [], stop: () => host.stop() };
   });
-  return { url: host.url, port, functions: [], stop: () => host.stop() };
 }
 
 /** The settings of a local host process of its own (startLocalHostProcess) on this Azurite and connector. */
