@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordWithoutClaim } from '../shared/stores/deliveryRecords.js';
 import { BOT_ID, FUNCTION_KEY, TENANT, eventually, startApp, type TestApp } from './support/app.js';
 import { seedMembers, seedUsers } from './support/audience.js';
 import { FAST_QUEUES, enqueue, settled, status, store } from './support/pipeline.js';
@@ -250,7 +251,8 @@ describe('several recipients to a queue message', () => {
     const conversations = new LazyTable(app.table('Conversations'));
     const records = new TableDeliveryRecordStore(conversations);
     // One of them finished before the batch failed (here skipped); the other two never recorded an outcome.
-    await records.recordWithoutClaim(
+    await recordWithoutClaim(
+      records,
       TENANT,
       jobId,
       'userId:29:pb-1',

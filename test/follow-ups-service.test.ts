@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { recordWithoutClaim } from '../shared/stores/deliveryRecords.js';
 import type { BotConnector, ConnectorResult } from '../shared/delivery/connector.js';
 import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
 import { ChangeService } from '../shared/followUps/changeService.js';
@@ -61,7 +62,7 @@ beforeEach(async () => {
     defaultServiceUrl: 'https://smba.trafficmanager.net/teams/',
   });
   await contents.ensure({ jobId: JOB, tenantId: TENANT, message: { text: 'v1' } });
-  await records.recordWithoutClaim(TENANT, JOB, 'userId:29:a', {
+  await recordWithoutClaim(records, TENANT, JOB, 'userId:29:a', {
     status: 'sent',
     userId: '29:a',
     conversationId: 'a:1',
@@ -241,7 +242,7 @@ describe('update and recall requests', () => {
     const update = updateJob(JOB, { text: 'v2' }, deps());
     await eventually(async () => (await stored()).revision === 1);
     // Another instance, still acting on revision 0 read just before, sends to 29:b meanwhile.
-    await records.recordWithoutClaim(TENANT, JOB, 'userId:29:b', {
+    await recordWithoutClaim(records, TENANT, JOB, 'userId:29:b', {
       status: 'sent',
       userId: '29:b',
       conversationId: 'b:1',

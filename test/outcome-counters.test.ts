@@ -15,7 +15,7 @@ import {
   merged,
   type Counts,
 } from '../shared/jobs/outcomeCounts.js';
-import type { DeliveryRecord } from '../shared/stores/deliveryRecords.js';
+import { recordWithoutClaim, type DeliveryRecord } from '../shared/stores/deliveryRecords.js';
 import { TENANT } from './support/app.js';
 import { seedUsers } from './support/audience.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
@@ -169,9 +169,9 @@ describe('counter rows on Azurite', () => {
     faults.push('after');
     const failed = { status: 'failed' as const, reason: 'Poisoned' };
     await expect(
-      records.recordWithoutClaim(TENANT, jobId, c!.recipient, failed, { counted: true }),
+      recordWithoutClaim(records, TENANT, jobId, c!.recipient, failed, { counted: true }),
     ).rejects.toThrow();
-    await records.recordWithoutClaim(TENANT, jobId, c!.recipient, failed, { counted: true });
+    await recordWithoutClaim(records, TENANT, jobId, c!.recipient, failed, { counted: true });
     expect(faults).toEqual([]);
     expect(await counters.totals(TENANT, jobId)).toEqual({ ...emptyCounts(), sent: 2, failed: 1 });
     expect(await counters.totals(TENANT, jobId)).toEqual(await fromRecords(jobId));
@@ -215,7 +215,10 @@ describe('counter rows on Azurite', () => {
 
   it('counts nothing for a job that names its recipients (its status reads the records)', async () => {
     const jobId = 'job-named';
-    await records.recordWithoutClaim(TENANT, jobId, 'userId:29:x', { status: 'skipped', reason: 'OptedOut' });
+    await recordWithoutClaim(records, TENANT, jobId, 'userId:29:x', {
+      status: 'skipped',
+      reason: 'OptedOut',
+    });
     expect(await counters.totals(TENANT, jobId)).toEqual(emptyCounts());
   });
 });

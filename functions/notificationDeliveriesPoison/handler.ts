@@ -4,7 +4,7 @@ import { isDeliveryBatch, tasksOf } from '../../shared/delivery/batch.js';
 import type { DeliveryTask } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
-import { TERMINAL, type DeliveryRecord } from '../../shared/stores/deliveryRecords.js';
+import { recordWithoutClaim, TERMINAL, type DeliveryRecord } from '../../shared/stores/deliveryRecords.js';
 import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { queueMessageText, reportPoisoned } from '../../shared/triggers/queueTelemetry.js';
@@ -91,7 +91,8 @@ async function recordUnfinished(task: DeliveryTask, current?: DeliveryRecord | u
   if (current && TERMINAL.has(current.status)) return false;
   const detail = `delivery failed on every attempt (maxDequeueCount ${queueHost.maxDequeueCount})${current?.reason ? `; last error ${current.reason}` : ''}`;
   // An audience job's failure is counted with the record (its status reads the counters).
-  await deliveryRecords.recordWithoutClaim(
+  await recordWithoutClaim(
+    deliveryRecords,
     task.tenantId,
     task.jobId,
     task.recipient,

@@ -165,27 +165,6 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     return etag !== undefined;
   }
 
-  /**
-   * Records an outcome for a delivery that never reached the connector (skipped, invalid recipient...).
-   * Never overwrites a terminal record; returns the record that stands.
-   */
-  async recordWithoutClaim(
-    tenantId: string,
-    jobId: string,
-    recipient: string,
-    outcome: DeliveryOutcome,
-    options: { counted?: boolean | undefined } = {},
-  ): Promise<DeliveryRecord> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.get(tenantId, jobId, recipient);
-      if (current && TERMINAL.has(current.status)) return current;
-      if (await this.recordIfUnchanged(tenantId, jobId, recipient, outcome, current, options)) {
-        return (await this.get(tenantId, jobId, recipient)) as DeliveryRecord;
-      }
-    }
-    throw new Error(`Too much contention recording delivery ${deliveryRow(jobId, recipient)}`);
-  }
-
   /** All delivery records of a job: a RowKey range inside the tenant's partition. */
   async listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]> {
     const table = await this.table.client();

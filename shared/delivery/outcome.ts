@@ -1,4 +1,10 @@
-import type { DeliveryOutcome, DeliveryRecord, DeliveryRecordStore } from '../stores/deliveryRecords.js';
+import {
+  recordUnlessStands,
+  recordWithoutClaim,
+  type DeliveryOutcome,
+  type DeliveryRecord,
+  type DeliveryRecordStore,
+} from '../stores/deliveryRecords.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { reportOutcome } from './report.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
@@ -44,30 +50,27 @@ export class OutcomeRecorder {
 
   /** Writes `sent` over whatever record is not `sent`; returns the record that stands. */
   private async keepSent(task: DeliveryTask, outcome: DeliveryOutcome): Promise<DeliveryRecord | undefined> {
-    for (let round = 0; round < 5; round++) {
-      const current = await this.records.get(task.tenantId, task.jobId, task.recipient);
-      if (current?.status === 'sent') return current;
-      const written = await this.records.recordIfUnchanged(
-        task.tenantId,
-        task.jobId,
-        task.recipient,
-        outcome,
-        current,
-        { counted: task.counted },
-      );
-      if (written) {
-        reportOutcome(task, outcome, current?.attempts ?? 0);
-        return { ...current!, ...outcome };
-      }
-    }
-    return this.records.get(task.tenantId, task.jobId, task.recipient);
+    const kept = await recordUnlessStands(this.records, task, outcome, {
+      stands: (record) => record.status === 'sent',
+      counted: task.counted,
+    });
+    if (!kept) return this.records.get(task.tenantId, task.jobId, task.recipient);
+    if (kept.written) reportOutcome(task, outcome, kept.record?.attempts ?? 0);
+    return kept.record;
   }
 
   /** A final outcome reached before any claim (expired, ineligible recipient); a final record stands. */
   async finishUnclaimed(task: DeliveryTask, outcome: DeliveryOutcome): Promise<DeliveryResult> {
-    const record = await this.records.recordWithoutClaim(task.tenantId, task.jobId, task.recipient, outcome, {
-      counted: task.counted,
-    });
+    const record = await recordWithoutClaim(
+      this.records,
+      task.tenantId,
+      task.jobId,
+      task.recipient,
+      outcome,
+      {
+        counted: task.counted,
+      },
+    );
     const duplicate = record.status !== outcome.status || record.reason !== outcome.reason;
     if (!duplicate) reportOutcome(task, outcome, 0);
     return { kind: 'done', status: record.status, reason: record.reason, duplicate };

@@ -123,14 +123,6 @@ export interface DeliveryRecordStore {
     existing: DeliveryRecord | undefined,
     options?: { counted?: boolean | undefined },
   ): Promise<boolean>;
-  /** Records an outcome without a claim; never overwrites a final record; returns the one that stands. */
-  recordWithoutClaim(
-    tenantId: string,
-    jobId: string,
-    recipient: string,
-    outcome: DeliveryOutcome,
-    options?: { counted?: boolean | undefined },
-  ): Promise<DeliveryRecord>;
   listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]>;
   /** One page of a job's records, optionally of one status (`pending` includes `sending`). */
   pageForJob(
@@ -138,4 +130,47 @@ export interface DeliveryRecordStore {
     jobId: string,
     page: { status?: DeliveryStatus | undefined; token?: string | undefined; size: number },
   ): Promise<{ records: DeliveryRecord[]; token?: string | undefined }>;
+}
+
+type UnclaimedWrites = Pick<DeliveryRecordStore, 'get' | 'recordIfUnchanged'>;
+
+/**
+ * Writes an outcome for a delivery nobody holds a claim on, unless the record there `stands`; reads
+ * again when another write came in between. The record that stands and whether this write made it, or
+ * undefined after 5 rounds of contention.
+ */
+export async function recordUnlessStands(
+  records: UnclaimedWrites,
+  key: { tenantId: string; jobId: string; recipient: string },
+  outcome: DeliveryOutcome,
+  o: { stands: (record: DeliveryRecord) => boolean; counted?: boolean | undefined },
+): Promise<{ record: DeliveryRecord | undefined; written: boolean } | undefined> {
+  const { tenantId, jobId, recipient } = key;
+  for (let round = 0; round < 5; round++) {
+    const current = await records.get(tenantId, jobId, recipient);
+    if (current && o.stands(current)) return { record: current, written: false };
+    if (
+      await records.recordIfUnchanged(tenantId, jobId, recipient, outcome, current, { counted: o.counted })
+    ) {
+      return { record: await records.get(tenantId, jobId, recipient), written: true };
+    }
+  }
+  return undefined;
+}
+
+/** Records an outcome without a claim; never overwrites a final record; returns the one that stands. */
+export async function recordWithoutClaim(
+  records: UnclaimedWrites,
+  tenantId: string,
+  jobId: string,
+  recipient: string,
+  outcome: DeliveryOutcome,
+  options: { counted?: boolean | undefined } = {},
+): Promise<DeliveryRecord> {
+  const result = await recordUnlessStands(records, { tenantId, jobId, recipient }, outcome, {
+    stands: (record) => TERMINAL.has(record.status),
+    counted: options.counted,
+  });
+  if (!result?.record) throw new Error(`Too much contention recording delivery ${jobId}|${recipient}`);
+  return result.record;
 }

@@ -235,19 +235,6 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     return true;
   }
 
-  async recordWithoutClaim(
-    tenantId: string,
-    jobId: string,
-    recipient: string,
-    outcome: DeliveryOutcome,
-    options: { counted?: boolean | undefined } = {},
-  ): Promise<DeliveryRecord> {
-    const current = await this.get(tenantId, jobId, recipient);
-    if (current && TERMINAL.has(current.status)) return current;
-    await this.recordIfUnchanged(tenantId, jobId, recipient, outcome, current, options);
-    return (await this.get(tenantId, jobId, recipient))!;
-  }
-
   async listForJob(tenantId: string, jobId: string): Promise<DeliveryRecord[]> {
     const prefix = `${tenantId.toLowerCase()}|${jobId}|`;
     return [...this.records].filter(([k]) => k.startsWith(prefix)).map(([, r]) => ({ ...r }));
