@@ -108,6 +108,7 @@ class Pacer {
 export class DeliveryRateLimiter {
   private readonly tenants = new Map<string, Pacer>();
   private readonly conversations = new Map<string, { pacer: Pacer; busy: Promise<unknown> }>();
+  /** Per tenant, when its recent 429s came and when its recent calls started (epoch ms). */
   private readonly recentThrottles = new Map<string, number[]>();
   private readonly callStarts = new Map<string, number[]>();
   private readonly headroom: number;
@@ -169,26 +170,18 @@ export class DeliveryRateLimiter {
     if (status !== 429) return;
     this.tenant(tenantId).ease();
     const at = Date.now();
-    const recent = (this.recentThrottles.get(tenantId) ?? []).filter((t) => at - t < 1000);
+    const recent = lastSecond(this.recentThrottles, tenantId, at);
     recent.push(at);
-    this.recentThrottles.set(tenantId, recent);
-    const calls = this.recentCalls(tenantId, at).length;
+    const calls = lastSecond(this.callStarts, tenantId, at).length;
     if (recent.length >= Math.max(PAUSE_AFTER_429S, calls * PAUSE_SHARE))
       this.tenant(tenantId).pause(retryAfterMs);
-  }
-
-  /** Start times (epoch ms) of this tenant's calls in the last second, oldest first. */
-  private recentCalls(tenantId: string, at = Date.now()): number[] {
-    let starts = this.callStarts.get(tenantId);
-    if (!starts) this.callStarts.set(tenantId, (starts = []));
-    while (starts.length && at - starts[0]! >= 1000) starts.shift();
-    return starts;
   }
 
   /** Waits for the tenant's turn: a time from the shared budget if there is one, else local pacing. */
   private async tenantTurn(tenantId: string): Promise<void> {
     await this.waitTurn(tenantId);
-    this.recentCalls(tenantId).push(Date.now());
+    const at = Date.now();
+    lastSecond(this.callStarts, tenantId, at).push(at);
   }
 
   private async waitTurn(tenantId: string): Promise<void> {
@@ -235,4 +228,12 @@ export class DeliveryRateLimiter {
     for (const [key, entry] of this.conversations)
       if (entry.pacer.lastUsed < cutoff) this.conversations.delete(key);
   }
+}
+
+/** The times (epoch ms, oldest first) kept under `key` that fall in the second before `at`. */
+function lastSecond(times: Map<string, number[]>, key: string, at: number): number[] {
+  let list = times.get(key);
+  if (!list) times.set(key, (list = []));
+  while (list.length && at - list[0]! >= 1000) list.shift();
+  return list;
 }
