@@ -7,8 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { Locator } from 'playwright-core';
 import { enqueueNotification } from '../../shared/jobs/producer.js';
-import { freePort } from './ports.js';
-import { PLAYGROUND_TENANT, storageConnection, type SandboxPorts } from './settings.js';
+import { freeSandboxPorts, PLAYGROUND_TENANT, storageConnection } from './settings.js';
 import { startSandbox } from './stack.js';
 
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -48,16 +47,7 @@ export async function screenshotDm(
   if (missing) throw new Error(missing);
   const { chromium } = await import('playwright-core');
 
-  const [blob, queue, table, app, playground] = await Promise.all(
-    Array.from({ length: 5 }, () => freePort()),
-  );
-  const ports: SandboxPorts = {
-    blob: blob!,
-    queue: queue!,
-    table: table!,
-    app: app!,
-    playground: playground!,
-  };
+  const ports = await freeSandboxPorts();
   const sandbox = await startSandbox({ root, ports, appHost: 'local' });
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,

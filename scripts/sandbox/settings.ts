@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { JOBS_QUEUE } from '../../shared/queues.js';
 import { AZURITE_DEFAULT_PORTS, azuriteConnectionString } from './azurite.js';
 import { PLAYGROUND_DEFAULTS } from './playground.js';
+import { freePort } from './ports.js';
 
 export interface SandboxPorts {
   blob: number;
@@ -17,6 +18,12 @@ export interface SandboxPorts {
 }
 
 /** The environment variable that moves each port, and its default. */
+/** Five free ports for a sandbox stack of its own (tests, the screenshot): Azurite's three, the app, the Playground. */
+export async function freeSandboxPorts(): Promise<SandboxPorts> {
+  const [blob, queue, table, app, playground] = await Promise.all(Array.from({ length: 5 }, freePort));
+  return { blob: blob!, queue: queue!, table: table!, app: app!, playground: playground! };
+}
+
 export const PORT_SETTINGS: Readonly<Record<keyof SandboxPorts, { variable: string; default: number }>> = {
   blob: { variable: 'AZURITE_BLOB_PORT', default: AZURITE_DEFAULT_PORTS.blob },
   queue: { variable: 'AZURITE_QUEUE_PORT', default: AZURITE_DEFAULT_PORTS.queue },
