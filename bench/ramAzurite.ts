@@ -36,10 +36,13 @@ export async function startSplitAzurite(o: { location: string; tablesOnDisk: boo
   };
 }
 
+/** A new folder in RAM where the machine has a RAM-backed one, else in the temp folder. */
+export const ramBackedDir = (prefix: string) =>
+  mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), prefix));
+
 /** A split Azurite (tables in memory) with its queues in a RAM-backed folder, removed on stop. */
 export async function startRamDiskAzurite(prefix: string) {
-  const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
-  const location = mkdtempSync(join(base, `${prefix}-azurite-`));
+  const location = ramBackedDir(`${prefix}-azurite-`);
   const azurite = await startSplitAzurite({ location, tablesOnDisk: false });
   return {
     ...azurite,

@@ -11,7 +11,7 @@
  * soak section of bench/RESULTS.md. Exit code 1 when anything is lost or a duplicate is unexplained.
  * test/soak.test.ts runs a shortened soak through runSoak().
  */
-import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,7 +23,7 @@ import { enqueueNotification } from '../shared/jobs/producer.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { seededRandom, startFakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
-import { startSplitAzurite } from './ramAzurite.js';
+import { ramBackedDir, startSplitAzurite } from './ramAzurite.js';
 import { formatMarkdown, writeSection } from './results.js';
 import type { RecipientRef } from '../shared/jobs/recipient.js';
 import { recipientKeyString, toRecipientKey } from '../shared/jobs/recipient.js';
@@ -377,9 +377,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
   const conversationRate = TEAMS_CONVERSATION_RATE * o.timeScale;
   // Azurite's workspace in a RAM-backed folder where there is one, as the scale-out bench does: this
   // machine's disk, not the app, set the pace of the on-disk emulator.
-  const workDir = mkdtempSync(
-    path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'teams-notifier-soak-'),
-  );
+  const workDir = ramBackedDir('teams-notifier-soak-');
   const hostLog = createWriteStream(path.join(workDir, 'host.log'));
   const cleanups: (() => Promise<void>)[] = [];
   const problems: string[] = [];
