@@ -7,7 +7,13 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PLAYGROUND_DEFAULTS, TO_BOT, defaultConfigFile, startPlayground } from '../support/playground.js';
+import {
+  PLAYGROUND_DEFAULTS,
+  TO_BOT,
+  defaultConfigFile,
+  parseEventsRecording,
+  startPlayground,
+} from '../support/playground.js';
 import type { Playground, PlaygroundConfigFile } from '../support/playground.js';
 import { accepts } from '../support/ports.js';
 import { alive } from '../support/processes.js';
@@ -303,5 +309,31 @@ describe('startPlayground with a config file', () => {
     await expect(
       startPlayground({ botEndpoint: 'http://127.0.0.1:9/api/messages', configFile: config }),
     ).rejects.toThrow(/must NOT have more than 1 items/);
+  });
+});
+
+describe('parseEventsRecording', () => {
+  // One block as docs/agents-playground-notes.md records the Playground's `--er` format.
+  const block = (logId: string) =>
+    JSON.stringify(
+      {
+        logId,
+        timestamp: 1795640865722,
+        direction: TO_BOT,
+        activityName: 'message',
+        request: { headers: {}, body: { type: 'message', text: 'hi' }, url: '/api/messages', method: 'POST' },
+        response: { statusCode: 200 },
+      },
+      null,
+      2,
+    );
+  it('reads the whole blocks of a file the Playground is still appending to, and no more', () => {
+    const whole = `${block('a')}\n---\n${block('b')}\n---\n`;
+    expect(parseEventsRecording(whole).map((e) => e.logId)).toEqual(['a', 'b']);
+    // Read mid-append: the last block is cut off and is left for the next read.
+    const cut = whole + block('c').slice(0, 40);
+    expect(parseEventsRecording(cut).map((e) => e.logId)).toEqual(['a', 'b']);
+    // A broken block before the last is not the append in progress: an error.
+    expect(() => parseEventsRecording(`${block('a').slice(0, 40)}\n---\n${block('b')}\n---\n`)).toThrow();
   });
 });
