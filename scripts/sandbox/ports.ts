@@ -1,20 +1,40 @@
 import { connect, createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 
 /**
- * Asks the OS for a currently unused TCP port on 127.0.0.1.
- * The port is released before returning, so another process could grab it in between:
+ * Ports handed out below the OS's ephemeral range, where outgoing connections take their local
+ * ports: a port from the ephemeral range (what `listen(0)` gives) can be taken by any busy HTTP
+ * client before our server binds it, which two test suites side by side did.
+ * 20000–32767 lies below the default ranges of Linux (32768–60999), Windows and macOS (49152–).
+ */
+const LOW = 20_000;
+const HIGH = 32_767;
+const handedOut = new Set<number>();
+
+/**
+ * A currently unused TCP port on 127.0.0.1, not handed out before by this process.
+ * The port is released before returning, so another process could still grab it in between:
  * onFreePorts starts again when that happens.
  */
-export function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
+    if (handedOut.has(port)) continue;
+    if (await listenable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port found between ${LOW} and ${HIGH}`);
+}
+
+function listenable(port: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(false) : reject(err),
+    );
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 

@@ -60,8 +60,18 @@ function runSandbox(env: Record<string, string>): Run {
   return run;
 }
 
+/** Waits for the banner; a sandbox that exits first, or takes too long, fails with what it printed. */
 const ready = (run: Run) =>
-  eventually(() => run.output().includes('Press Ctrl+C to stop everything.'), 60_000, 'the sandbox banner');
+  Promise.race([
+    eventually(
+      () => run.output().includes('Press Ctrl+C to stop everything.'),
+      50_000,
+      'the sandbox banner',
+    ).catch((err: Error) => Promise.reject(new Error(`${err.message}; it printed:\n${run.output()}`))),
+    run.exit.then(({ code, signal }) =>
+      Promise.reject(new Error(`the sandbox exited (${code ?? signal}) before its banner:\n${run.output()}`)),
+    ),
+  ]);
 
 /** Direct children of `pid` with their command lines (Linux /proc). */
 async function childrenOf(pid: number): Promise<Array<{ pid: number; cmd: string }>> {

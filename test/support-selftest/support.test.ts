@@ -5,7 +5,7 @@
 import type { ClientRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueServiceClient } from '@azure/storage-queue';
@@ -31,6 +31,16 @@ describe('freePort', () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('stays below the ephemeral range that outgoing connections use, and never repeats a port', async () => {
+    const [low] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    const ports = await Promise.all(Array.from({ length: 40 }, () => freePort()));
+    for (const port of ports) expect(port).toBeLessThan(low!);
+    expect(new Set(ports).size).toBe(ports.length);
   });
 });
 
