@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
 import { busiestWindow } from './support/windows.js';
 
+/** A call that did not wait out the 5 s Retry-After; the margin is for a busy machine, not the limiter. */
+const RETRY_AFTER_NOT_WAITED_MS = 4_000;
+
 /** Blocks the event loop, as a busy instance does, so timers fire late. */
 function busy(ms: number) {
   const until = performance.now() + ms;
@@ -64,7 +67,8 @@ describe('delivery rate limiter', () => {
       limiter.schedule('throttled', undefined, async () => (throttledStarted = performance.now())),
     ]);
     expect(throttledStarted - pausedAt).toBeGreaterThanOrEqual(395);
-    expect(otherStarted - pausedAt).toBeLessThan(200);
+    // The other tenant went ahead while the paused one waited (no fixed bound: a busy machine is slow).
+    expect(otherStarted).toBeLessThan(throttledStarted);
   });
 
   it('after a 429, admits 10% fewer calls for a moment', async () => {
@@ -93,7 +97,7 @@ describe('delivery rate limiter', () => {
     for (let i = 0; i < 3; i++) limiter.throttled('busy', 5000, 429);
     const before = performance.now();
     await limiter.schedule('busy', undefined, async () => undefined);
-    expect(performance.now() - before).toBeLessThan(1000);
+    expect(performance.now() - before).toBeLessThan(RETRY_AFTER_NOT_WAITED_MS);
     // A tenth of its calls answered 429 within the second: now it pauses.
     for (let i = 0; i < 4; i++) limiter.throttled('busy', 1500, 429);
     const paused = performance.now();
@@ -106,7 +110,7 @@ describe('delivery rate limiter', () => {
     limiter.throttled('tenant-1', 5000);
     const before = performance.now();
     await limiter.schedule('tenant-1', undefined, async () => undefined);
-    expect(performance.now() - before).toBeLessThan(1000);
+    expect(performance.now() - before).toBeLessThan(RETRY_AFTER_NOT_WAITED_MS);
   });
 
   it("reserves a chat's sends so that, whichever instances claim them, no second holds more than its limit", () => {

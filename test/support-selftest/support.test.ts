@@ -493,10 +493,10 @@ describe('startFakeConnector', () => {
     });
   });
 
-  it('stays fast: 1000 sends, 50 in flight', async () => {
+  // Its speed is the benchmarks' business (bench/RESULTS.md row 1 runs through it), not a timed test's.
+  it('accepts 1000 sends with 50 in flight without recording the calls', async () => {
     const f = await start({ rateLimits: false, recordCalls: false });
     f.registerConversation('a:bench', { tenantId: TENANT });
-    const t0 = performance.now();
     let next = 0;
     await Promise.all(
       Array.from({ length: 50 }, async () => {
@@ -505,7 +505,6 @@ describe('startFakeConnector', () => {
     );
     expect(f.accepted).toHaveLength(1000);
     expect(f.calls).toHaveLength(0);
-    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });
 
