@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
-import { isDeliveryBatch, tasksOf } from '../../shared/delivery/batch.js';
-import { requeueDelivery } from '../../shared/delivery/requeue.js';
+import { isDeliveryBatch, tasksOf, type DeliveryBatch } from '../../shared/delivery/batch.js';
+import { requeueBatchRest, requeueDelivery } from '../../shared/delivery/requeue.js';
 import type { DeliveryTask, DeliveryTimings } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE } from '../../shared/queues.js';
@@ -9,8 +9,11 @@ import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
 import { reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
 import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { handleChangeTask } from './changeTask.js';
+import { deliverInTurn } from './batchTurn.js';
 
 const QUEUE = DELIVERIES_QUEUE;
+/** How long a batch's deliveries may start one after another before the rest go back to the queue. */
+const BATCH_TURN_MS = 60_000;
 
 export async function handleDeliveryMessage(item: unknown, context: InvocationContext): Promise<void> {
   const meta = context.triggerMetadata ?? {};
@@ -27,13 +30,14 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
   }
   // A batch's recipients in turn. One that fails has the host deliver the message again, where the
   // others are found done by their records.
-  let failure: unknown;
-  for (const task of tasks) {
-    try {
-      await deliverOne(task, context);
-    } catch (err) {
-      failure ??= err;
-    }
+  const { failure, handedBack } = await deliverInTurn(tasks, (task) => deliverOne(task, context), {
+    turnMs: BATCH_TURN_MS,
+    handBack: (rest) => requeueBatchRest(deliveryQueue, value as DeliveryBatch, rest.length),
+  });
+  if (handedBack) {
+    context.log(
+      `job ${tasks[0]!.jobId}: ${handedBack} of a batch's ${tasks.length} deliveries handed back to the queue after ${BATCH_TURN_MS / 1000} s`,
+    );
   }
   if (failure) throw failure;
 }

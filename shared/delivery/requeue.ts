@@ -1,4 +1,5 @@
 import type { QueueSender } from '../queues.js';
+import type { DeliveryBatch } from './batch.js';
 import type { DeliveryTask } from './task.js';
 
 /**
@@ -12,4 +13,13 @@ export async function requeueDelivery(
   reason: string,
 ): Promise<void> {
   await queue.send({ ...task, reschedules: task.reschedules + (reason === 'NotBefore' ? 0 : 1) }, delayMs);
+}
+
+/** A batch's last `count` recipients, not started yet, as a new message due now (batchTurn.ts). */
+export async function requeueBatchRest(
+  queue: QueueSender,
+  batch: DeliveryBatch,
+  count: number,
+): Promise<void> {
+  await queue.send({ ...batch, recipients: batch.recipients.slice(-count) });
 }

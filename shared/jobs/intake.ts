@@ -1,11 +1,10 @@
 import pMap from 'p-map';
 import { isTenantAllowed, type AppConfig } from '../config.js';
-import { batchesOf, delayOf, taskOf, type BatchRecipient } from '../delivery/batch.js';
-import type { DeliveryTask } from '../delivery/task.js';
+import { batchesOf, delayOf, taskOf, type BatchRecipient, type DeliveryBatch } from '../delivery/batch.js';
 import type { QueueSender } from '../queues.js';
 import type { JobContentStore } from '../stores/jobContent.js';
 import type { JobRecord, JobStore, RejectedJobStore } from '../stores/jobs.js';
-import type { ConversationStore, UserRecord } from '../stores/conversations.js';
+import type { ConversationStore } from '../stores/conversations.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import {
   contentHash,
@@ -22,7 +21,7 @@ import { userSnapshots } from './snapshots.js';
 /**
  * Accepting a job, the one way for every entry point: `checkJob` validates (HTTP, queue), `record`
  * stores it once by ID and content (queue, @mention), and `accept` does both for a queued job and fans
- * it out as one delivery task per recipient. Invalid jobs are set aside in RejectedJobs with their
+ * it out, up to 16 recipients to a deliveries queue message (delivery/batch.ts). Invalid jobs are set aside in RejectedJobs with their
  * reason and never retried. Safe to run twice for the same job (queue redelivery, a producer
  * resending): each task is guarded by its delivery record.
  */
@@ -132,28 +131,24 @@ export class JobIntake {
     return { ok: true, created, job: stored };
   }
 
+  /** A named job's recipients, several to a queue message like an audience's (delivery/batch.ts). */
   private async fanOut(job: NotificationJob, acceptedAt: string): Promise<void> {
     const users = await userSnapshots(this.o.users, job);
-    await pMap(
-      job.recipients,
-      (recipient) => {
-        const key = recipientKeyString(recipient);
-        return this.send(job, key, acceptedAt, users.get(key));
-      },
-      { concurrency: this.o.fanOutConcurrency ?? 16 },
-    );
+    const recipients = job.recipients.map((r) => {
+      const recipient = recipientKeyString(r);
+      return { recipient, user: users.get(recipient) };
+    });
+    await this.sendBatches(job, recipients, taskOf(job, acceptedAt));
   }
 
-  /** Queues one recipient's delivery. */
-  private async send(job: NotificationJob, recipient: string, acceptedAt: string, user?: UserRecord) {
-    const task: DeliveryTask = { ...taskOf(job, acceptedAt), recipient, user };
-    await this.o.deliveryQueue.send(task, delayOf(job));
-  }
-
-  /** Queues audience deliveries, several to a message (delivery/batch.ts), counted per outcome. */
-  private async sendBatches(job: NotificationJob, recipients: BatchRecipient[], acceptedAt: string) {
-    const shared = { ...taskOf(job, acceptedAt), counted: true as const };
-    for (const batch of batchesOf(shared, recipients)) await this.o.deliveryQueue.send(batch, delayOf(job));
+  private async sendBatches(
+    job: NotificationJob,
+    recipients: BatchRecipient[],
+    shared: DeliveryBatch['task'],
+  ) {
+    await pMap(batchesOf(shared, recipients), (batch) => this.o.deliveryQueue.send(batch, delayOf(job)), {
+      concurrency: this.o.fanOutConcurrency ?? 16,
+    });
   }
 
   /** An audience job: expanded page by page from its checkpoint; a reason stands when it cannot be. */
@@ -168,8 +163,10 @@ export class JobIntake {
     let state;
     try {
       // Pages of all users carry each user's record: the delivery skips its own read (see snapshots.ts).
+      // Audience outcomes are also counted on the job (status at scale).
+      const shared = { ...taskOf(job, stored.acceptedAt), counted: true as const };
       state = await this.o.expander.expand(job, stored, (recipients) =>
-        this.sendBatches(job, recipients, stored.acceptedAt),
+        this.sendBatches(job, recipients, shared),
       );
     } catch (err) {
       if (!(err instanceof ExpansionTakenOver)) throw err;

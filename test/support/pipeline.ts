@@ -73,5 +73,34 @@ export async function queueLength(app: TestApp, name: string): Promise<number> {
   return (await queue.getProperties()).approximateMessagesCount ?? 0;
 }
 
+/**
+ * The deliveries visible on the deliveries queue (one per recipient; a message may carry several), for
+ * a test whose deliveries function is disabled, and how many messages carried them. What is read stays
+ * hidden for 10 minutes; a message delayed to a job's notBefore is not visible yet.
+ */
+export async function visibleDeliveries(
+  app: TestApp,
+): Promise<{ messages: number; deliveries: Array<{ jobId: string; recipient: string }> }> {
+  const queue = app.queue('notification-deliveries');
+  const deliveries: Array<{ jobId: string; recipient: string }> = [];
+  for (let messages = 0; ;) {
+    const { receivedMessageItems } = await queue.receiveMessages({
+      numberOfMessages: 32,
+      visibilityTimeout: 600,
+    });
+    if (receivedMessageItems.length === 0) return { messages, deliveries };
+    messages += receivedMessageItems.length;
+    for (const m of receivedMessageItems) {
+      const value = JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as
+        | { kind: 'batch'; task: { jobId: string }; recipients: Array<{ recipient: string }> }
+        | { kind?: undefined; jobId: string; recipient: string };
+      if (value.kind === 'batch')
+        for (const r of value.recipients)
+          deliveries.push({ jobId: value.task.jobId, recipient: r.recipient });
+      else deliveries.push({ jobId: value.jobId, recipient: value.recipient });
+    }
+  }
+}
+
 export const sentTo = (app: TestApp, conversationId: string) =>
   app.connector.accepted.filter((a) => a.conversationId === conversationId);
