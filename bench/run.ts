@@ -664,7 +664,7 @@ ${(['k1', 'k3', 'k8'] as const)
   per sliding second per app and tenant and 7 per conversation, with Retry-After; the app runs with its defaults
   (shared tenant budget, \`TENANT_RATE_PER_SECOND\` 50). Each tenant has 1,200 users stored as team roster members
   (UPN, no chat), never seen by the hosts; the benchmark posts 3 jobs of 400 UPNs per tenant to
-  \`POST /api/notifications\` (round-robin over the hosts), the jobs function fans them out and the deliveries function
+  \`POST /api/notifications\` (round-robin over the hosts), the jobs function fans them out (16 recipients to a queue message) and the deliveries function
   delivers them: a createConversation and a send each, so the optimum is 2,400 calls ÷ 50/s = 48 s per tenant.
   Elapsed runs from the first POST to the tenant's last accepted message. Busiest second = most calls the connector
   admitted for one tenant within any sliding second. 1-minute load average at the start of each run:
