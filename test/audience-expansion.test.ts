@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { audienceOf, rosterIsStale, segmentsOf } from '../shared/jobs/audience.js';
 import { validateJob, toWireJob, contentHash, type NotificationJob } from '../shared/jobs/contract.js';
 import { AudienceExpander, ExpansionTakenOver } from '../shared/jobs/expand.js';
+import { JobIntake } from '../shared/jobs/intake.js';
 import type { DeliveryTask } from '../shared/delivery/task.js';
 import { batchesOf, isDeliveryBatch, tasksOf } from '../shared/delivery/batch.js';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../shared/jobs/contract.js';
@@ -12,6 +13,7 @@ import {
   MemoryConversationStore,
   MemoryJobStore,
   MemoryQueue,
+  MemoryRejectedJobStore,
 } from './support/memoryStores.js';
 
 /** Issue 15: the audience decisions and the streaming expansion, on in-memory twins (no Azurite). */
@@ -217,5 +219,37 @@ describe('delivery batches', () => {
     expect(isDeliveryBatch(JSON.parse(JSON.stringify(batch)))).toBe(true);
     expect(isDeliveryBatch({ ...shared, recipient: 'userId:a' })).toBe(false);
     expect(tasksOf(batch!)).toEqual([{ ...shared, recipient: 'userId:a', user: { userId: 'a' } }]);
+  });
+
+  it('queues a named job 16 recipients to a message, each once with its own record, and not counted', async () => {
+    const { conversations } = setup(60);
+    const deliveryQueue = new MemoryQueue();
+    const intake = new JobIntake({
+      config: { allowedTenantIds: undefined },
+      jobs: new MemoryJobStore(),
+      rejected: new MemoryRejectedJobStore(),
+      deliveryQueue,
+      users: conversations,
+    });
+    const names = Array.from({ length: 60 }, (_, i) => `u${String(i).padStart(4, '0')}`);
+    const result = await intake.accept(
+      {
+        id: 'named',
+        tenantId: TENANT,
+        recipients: names.map((userId) => ({ userId })),
+        message: { text: 'x' },
+      },
+      { source: 'test', rawBody: '' },
+    );
+    expect(result).toMatchObject({ ok: true, recipients: 60 });
+    const batches = deliveryQueue.messages.map((m) => m.message);
+    expect(batches.every(isDeliveryBatch)).toBe(true);
+    const tasks = batches.filter(isDeliveryBatch).flatMap(tasksOf);
+    expect(batches.filter(isDeliveryBatch).map((b) => b.recipients.length)).toEqual([16, 16, 16, 12]);
+    expect(tasks.map((t) => t.recipient).sort()).toEqual(names.map((n) => `userId:${n}`));
+    for (const t of tasks) {
+      expect(t.user?.userId, t.recipient).toBe(t.recipient.slice('userId:'.length));
+      expect(t.counted).toBeUndefined();
+    }
   });
 });
