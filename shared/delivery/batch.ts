@@ -8,10 +8,9 @@ import type { DeliveryTask } from './task.js';
  * How a job's deliveries go on the deliveries queue: what every task carries (`taskOf`), and up to
  * 16 recipients to a message. Storage charges (and an emulator spends) per message, not per byte, so
  * a 50,000-person job is about 3,100 messages instead of 50,000, and a queue read of 32 messages
- * brings up to 512 deliveries. The deliveries
- * function delivers each recipient as its own task in turn (its own claim, record and outcome), so
- * exactly-once stays per recipient: a batch delivered again after a crash or a failure of one of its
- * recipients finds the others done by their records.
+ * brings up to 512 deliveries. The deliveries function delivers each recipient as its own task in
+ * turn (its own claim, record and outcome), so exactly-once stays per recipient: a batch delivered
+ * again after a crash or a failure of one of its recipients finds the others done by their records.
  */
 
 export const BATCH_RECIPIENTS = 16;

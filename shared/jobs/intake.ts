@@ -21,9 +21,9 @@ import { userSnapshots } from './snapshots.js';
 /**
  * Accepting a job, the one way for every entry point: `checkJob` validates (HTTP, queue), `record`
  * stores it once by ID and content (queue, @mention), and `accept` does both for a queued job and fans
- * it out, up to 16 recipients to a deliveries queue message (delivery/batch.ts). Invalid jobs are set aside in RejectedJobs with their
- * reason and never retried. Safe to run twice for the same job (queue redelivery, a producer
- * resending): each task is guarded by its delivery record.
+ * it out, up to 16 recipients to a deliveries queue message (delivery/batch.ts). Invalid jobs are set
+ * aside in RejectedJobs with their reason and never retried. Safe to run twice for the same job (queue
+ * redelivery, a producer resending): each task is guarded by its delivery record.
  */
 
 type IntakeRejection = RejectionReason | 'DuplicateJobId';

@@ -73,6 +73,18 @@ const ready = (run: Run) =>
     ),
   ]);
 
+/** The sandbox's exit; one that takes over 30 s fails with what it printed. */
+const exited = (run: Run) =>
+  Promise.race([
+    run.exit,
+    new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`the sandbox did not exit in 30 s; it printed:\n${run.output()}`)),
+        30_000,
+      ).unref(),
+    ),
+  ]);
+
 /** Direct children of `pid` with their command lines (Linux /proc). */
 async function childrenOf(pid: number): Promise<Array<{ pid: number; cmd: string }>> {
   const found: Array<{ pid: number; cmd: string }> = [];
@@ -91,14 +103,15 @@ async function childrenOf(pid: number): Promise<Array<{ pid: number; cmd: string
   return found;
 }
 
-describe('npm start (the sandbox)', () => {
+// Longer than the waits above, so a stuck sandbox fails with its output rather than a bare timeout.
+describe('npm start (the sandbox)', { timeout: 120_000 }, () => {
   it('says which port is taken and how to move it, without a stack trace, and starts nothing', async () => {
     const { env, ports } = await portEnv();
     const squatter: Server = createServer();
     await new Promise<void>((resolve) => squatter.listen(ports[3], '127.0.0.1', resolve));
     try {
       const run = runSandbox(env);
-      const { code } = await run.exit;
+      const { code } = await exited(run);
       expect(code).toBe(2);
       expect(run.output()).toContain(
         `Port ${ports[3]} (APP_PORT) is already in use — stop what is using it or set APP_PORT to a free port.`,
@@ -112,7 +125,7 @@ describe('npm start (the sandbox)', () => {
 
   it('rejects a port setting that is not a port', async () => {
     const run = runSandbox({ APP_PORT: 'seventy' });
-    expect((await run.exit).code).toBe(2);
+    expect((await exited(run)).code).toBe(2);
     expect(run.output().trim()).toBe('APP_PORT must be a port number from 1 to 65535, got "seventy"');
   });
 
@@ -134,7 +147,7 @@ describe('npm start (the sandbox)', () => {
     for (const port of ports) expect(await accepts(port)).toBe(true);
 
     run.child.kill('SIGINT');
-    expect((await run.exit).code).toBe(0);
+    expect((await exited(run)).code).toBe(0);
     for (const c of children) expect(alive(c.pid), c.cmd).toBe(false);
     for (const port of ports) expect(await accepts(port)).toBe(false);
   });
@@ -148,7 +161,7 @@ describe('npm start (the sandbox)', () => {
     expect(playground).toBeDefined();
 
     process.kill(playground!.pid, 'SIGKILL');
-    expect((await run.exit).code).toBe(1);
+    expect((await exited(run)).code).toBe(1);
     expect(run.output()).toContain('Agents Playground exited unexpectedly');
     for (const c of children) expect(alive(c.pid), c.cmd).toBe(false);
     for (const port of ports) expect(await accepts(port)).toBe(false);
@@ -197,7 +210,7 @@ describe('npm start (the sandbox)', () => {
         BOT_EXTRA_SERVICE_HOSTS: `localhost:${ports[4]}`,
       });
       run.child.kill('SIGINT');
-      expect((await run.exit).code).toBe(0);
+      expect((await exited(run)).code).toBe(0);
       expect(await accepts(ports[3]!)).toBe(false);
     } finally {
       await rm(bin, { recursive: true, force: true });
