@@ -19,10 +19,9 @@ export async function freePort(): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
     const port = LOW + Math.floor(Math.random() * (HIGH - LOW + 1));
     if (handedOut.has(port)) continue;
-    if (await listenable(port)) {
-      handedOut.add(port);
-      return port;
-    }
+    // Marked before the check, so calls made at once never pick the same port.
+    handedOut.add(port);
+    if (await listenable(port)) return port;
   }
   throw new Error(`no free port found between ${LOW} and ${HIGH}`);
 }
