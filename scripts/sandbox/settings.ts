@@ -17,13 +17,13 @@ export interface SandboxPorts {
   playground: number;
 }
 
-/** The environment variable that moves each port, and its default. */
 /** Five free ports for a sandbox stack of its own (tests, the screenshot): Azurite's three, the app, the Playground. */
 export async function freeSandboxPorts(): Promise<SandboxPorts> {
   const [blob, queue, table, app, playground] = await Promise.all(Array.from({ length: 5 }, freePort));
   return { blob: blob!, queue: queue!, table: table!, app: app!, playground: playground! };
 }
 
+/** The environment variable that moves each port, and its default. */
 export const PORT_SETTINGS: Readonly<Record<keyof SandboxPorts, { variable: string; default: number }>> = {
   blob: { variable: 'AZURITE_BLOB_PORT', default: AZURITE_DEFAULT_PORTS.blob },
   queue: { variable: 'AZURITE_QUEUE_PORT', default: AZURITE_DEFAULT_PORTS.queue },

@@ -10,7 +10,8 @@ import { delimiter, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { azuriteConnectionString } from '../../scripts/sandbox/azurite.js';
 import { ROOT, eventually } from '../support/app.js';
-import { accepts, freePort } from '../support/ports.js';
+import { accepts } from '../support/ports.js';
+import { freeSandboxPorts, PORT_SETTINGS, type SandboxPorts } from '../../scripts/sandbox/settings.js';
 import { alive } from '../support/processes.js';
 
 interface Run {
@@ -29,18 +30,13 @@ afterEach(async () => {
   }
 });
 
+/** Free ports for a sandbox, as the environment variables `npm start` reads them. */
 async function portEnv() {
-  const [blob, queue, table, app, playground] = await Promise.all(Array.from({ length: 5 }, freePort));
-  return {
-    ports: [blob!, queue!, table!, app!, playground!],
-    env: {
-      AZURITE_BLOB_PORT: String(blob),
-      AZURITE_QUEUE_PORT: String(queue),
-      AZURITE_TABLE_PORT: String(table),
-      APP_PORT: String(app),
-      PLAYGROUND_PORT: String(playground),
-    },
-  };
+  const free = await freeSandboxPorts();
+  const env = Object.fromEntries(
+    Object.entries(PORT_SETTINGS).map(([name, s]) => [s.variable, String(free[name as keyof SandboxPorts])]),
+  );
+  return { ports: [free.blob, free.queue, free.table, free.app, free.playground], env };
 }
 
 function runSandbox(env: Record<string, string>): Run {

@@ -5,6 +5,8 @@ import { LazyTable } from '../../shared/azureStorage/table.js';
 import { enqueueNotification } from '../../shared/jobs/producer.js';
 import type { NotificationJobInput } from '../../shared/jobs/contract.js';
 import type { JobStatus } from '../../functions/getNotification/jobStatus.js';
+import { isDeliveryBatch, tasksOf } from '../../shared/delivery/batch.js';
+import type { DeliveryTask } from '../../shared/delivery/task.js';
 import { BOT_ID, FUNCTION_KEY, TENANT, eventually, type TestApp } from './app.js';
 
 /** Helpers for notification pipeline tests: seed users, enqueue jobs, wait for outcomes. */
@@ -91,13 +93,9 @@ export async function visibleDeliveries(
     if (receivedMessageItems.length === 0) return { messages, deliveries };
     messages += receivedMessageItems.length;
     for (const m of receivedMessageItems) {
-      const value = JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as
-        | { kind: 'batch'; task: { jobId: string }; recipients: Array<{ recipient: string }> }
-        | { kind?: undefined; jobId: string; recipient: string };
-      if (value.kind === 'batch')
-        for (const r of value.recipients)
-          deliveries.push({ jobId: value.task.jobId, recipient: r.recipient });
-      else deliveries.push({ jobId: value.jobId, recipient: value.recipient });
+      const value = JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as unknown;
+      const tasks = isDeliveryBatch(value) ? tasksOf(value) : [value as DeliveryTask];
+      for (const { jobId, recipient } of tasks) deliveries.push({ jobId, recipient });
     }
   }
 }
