@@ -30,6 +30,17 @@ param maximumInstanceCount int = 10
 @description('Email address that receives the alert rules\' notifications. Empty: the alerts fire with no receiver.')
 param alertEmail string = ''
 
+// A secret of this environment's own, so hashed user IDs cannot be reversed by hashing candidate IDs
+// with a salt anyone could compute. No default: azd generates it on the first provision (the
+// `generate` metadata of azd's Bicep provider, cli/azd/pkg/infra/provisioning/bicep/bicep_provider.go,
+// from crypto/rand), keeps it in the environment's config and passes the same value every time.
+// main.parameters.json maps it to TELEMETRY_USER_ID_SALT so that `azd pipeline config` hands it to
+// the deploy workflow as a repository secret of that name.
+@secure()
+@description('Salt of the hashed user IDs in telemetry (generated once by azd; see docs/deploy.md).')
+@metadata({ azd: { type: 'generate', config: { length: 32, noSpecial: true } } })
+param telemetryUserIdSalt string
+
 var tags = { 'azd-env-name': environmentName }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -50,11 +61,12 @@ module resources 'resources.bicep' = {
     allowedTenantIds: allowedTenantIds
     maximumInstanceCount: maximumInstanceCount
     alertEmail: alertEmail
+    telemetryUserIdSalt: telemetryUserIdSalt
   }
 }
 
 // azd writes every output into the environment (.azure/<env>/.env): `npm run package` fills the
-// app package from BOT_ID, TEAMS_APP_ID and BOT_DOMAIN; `npm run notify` / `status` reach the
+// app package from BOT_ID (the bot's app registration, also webApplicationInfo.id), TEAMS_APP_ID and BOT_DOMAIN; `npm run notify` / `status` reach the
 // storage with the identity-based settings and the default tenant.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId

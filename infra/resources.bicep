@@ -10,6 +10,8 @@ param principalType string
 param allowedTenantIds string
 param maximumInstanceCount int
 param alertEmail string
+@secure()
+param telemetryUserIdSalt string
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var functionAppName = 'func-notifier-${token}'
@@ -34,11 +36,13 @@ var tableNames = [
   'RateBudgets'
 ]
 
-// Built-in role definition IDs (the same in every tenant).
+// Built-in role definition IDs (the same in every tenant), each named after its role in Microsoft's
+// list (learn.microsoft.com/azure/role-based-access-control/built-in-roles), which
+// test/microsoft-constants.test.ts compares them with.
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160ff3c'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
   storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -60,11 +64,22 @@ var deployerStorageRoles = [
 
 // ---------------------------------------------------------------------------------------------
 // Identity: one user-assigned managed identity is the function app's identity for storage and
-// Application Insights, and the bot's Microsoft App ID (msaAppType UserAssignedMSI): no secret.
+// Application Insights, and the only credential of the bot's single-tenant app registration
+// (bot-registration.bicep): the app exchanges the identity's token for the bot's. No secret.
 resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-notifier-${token}'
   location: location
   tags: tags
+}
+
+module botRegistration 'bot-registration.bicep' = {
+  name: 'teams-notifier-bot-registration'
+  params: {
+    uniqueName: 'teams-notifier-bot-${token}'
+    displayName: 'Teams Notifier (${environmentName})'
+    managedIdentityPrincipalId: appIdentity.properties.principalId
+    ownerId: principalId
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +232,6 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   properties: { reserved: true }
 }
 
-
 var appSettings = {
   // Identity-based host storage (AzureWebJobsStorage__*): the host and the app's own clients
   // (shared/azureStorage/connection.ts) use the user-assigned identity; there is no key to leak.
@@ -226,11 +240,13 @@ var appSettings = {
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
   AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
-  // The bot: the identity's client ID is its Microsoft App ID; MicrosoftAppId being set also
-  // turns on JWT checks of every inbound activity.
-  MicrosoftAppId: appIdentity.properties.clientId
-  MicrosoftAppType: 'UserAssignedMSI'
+  // The bot: its app registration's ID is the Microsoft App ID (MicrosoftAppId being set also turns
+  // on JWT checks of every inbound activity); it signs in with the managed identity named by
+  // MicrosoftAppClientId, through the registration's federated credential.
+  MicrosoftAppId: botRegistration.outputs.appId
+  MicrosoftAppType: 'SingleTenant'
   MicrosoftAppTenantId: tenant().tenantId
+  MicrosoftAppClientId: appIdentity.properties.clientId
   ALLOWED_TENANT_IDS: allowedTenantIds
   DEFAULT_TENANT_ID: tenant().tenantId
   // Teams' limit for the whole tenant: every instance takes its call times from one shared budget
@@ -239,8 +255,9 @@ var appSettings = {
   // Telemetry, Entra-authenticated (the resource refuses key-only ingestion).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${appIdentity.properties.clientId};Authorization=AAD'
-  // Hashed user IDs in telemetry get a salt of this deployment's own.
-  TELEMETRY_USER_ID_SALT: uniqueString(subscription().id, resourceGroup().id, 'telemetry-user-id-salt')
+  // Hashed user IDs in telemetry get a secret salt that azd generated for this environment
+  // (main.bicep's telemetryUserIdSalt), never one derived from public IDs.
+  TELEMETRY_USER_ID_SALT: telemetryUserIdSalt
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
@@ -293,7 +310,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 
 // ---------------------------------------------------------------------------------------------
 // The Azure Bot: the Teams channel sends activities to the app's /api/messages (functions/messages/index.ts,
-// host.json routePrefix "api"), and the bot signs in as the user-assigned identity.
+// host.json routePrefix "api"); the bot is the single-tenant app registration.
 var messagingEndpoint = 'https://${functionApp.properties.defaultHostName}/api/messages'
 
 resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
@@ -305,9 +322,8 @@ resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
   properties: {
     displayName: 'Teams Notifier'
     endpoint: messagingEndpoint
-    msaAppId: appIdentity.properties.clientId
-    msaAppType: 'UserAssignedMSI'
-    msaAppMSIResourceId: appIdentity.id
+    msaAppId: botRegistration.outputs.appId
+    msaAppType: 'SingleTenant'
     msaAppTenantId: tenant().tenantId
   }
 
@@ -323,7 +339,7 @@ resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
 
 output functionAppName string = functionApp.name
 output functionAppHostName string = functionApp.properties.defaultHostName
-output botId string = appIdentity.properties.clientId
+output botId string = botRegistration.outputs.appId
 output botEndpoint string = messagingEndpoint
 output botServiceName string = bot.name
 // A stable GUID per deployment for the Teams app's manifest ID.

@@ -13,6 +13,11 @@ export interface AppConfig {
     appPassword: string | undefined;
     appType: AppType;
     appTenantId: string | undefined;
+    /**
+     * Client ID of the user-assigned managed identity that a SingleTenant app registration trusts
+     * through a federated identity credential: the bot then signs in with no secret.
+     */
+    managedIdentityClientId: string | undefined;
     /** Test and sovereign-cloud overrides passed straight to botbuilder's authentication. */
     openIdMetadataUrl: string | undefined;
     tokenIssuer: string | undefined;
@@ -117,19 +122,7 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 export function loadConfig(env: Env = process.env): AppConfig {
   const allowed = list(env, 'ALLOWED_TENANT_IDS').map((id) => id.toLowerCase());
   return {
-    bot: {
-      appId: str(env, 'MicrosoftAppId'),
-      appPassword: str(env, 'MicrosoftAppPassword'),
-      appType: oneOf(
-        env,
-        'MicrosoftAppType',
-        ['MultiTenant', 'SingleTenant', 'UserAssignedMsi'],
-        'MultiTenant',
-      ),
-      appTenantId: str(env, 'MicrosoftAppTenantId'),
-      openIdMetadataUrl: str(env, 'ToBotFromChannelOpenIdMetadataUrl'),
-      tokenIssuer: str(env, 'ToBotFromChannelTokenIssuer'),
-    },
+    bot: readBotSettings(env),
     storage: readStorageSettings(env),
     telemetry: readTelemetrySettings(env),
     allowedTenantIds: allowed.length ? new Set(allowed) : undefined,
@@ -148,6 +141,36 @@ export function loadConfig(env: Env = process.env): AppConfig {
     allowUnauthenticatedActivities: flag(env, 'ALLOW_UNAUTHENTICATED_ACTIVITIES'),
     runsInAzure: runsInAzure(env),
   };
+}
+
+/** The bot's Microsoft Entra identity: botbuilder's setting names, plus the managed identity a federated credential trusts. */
+function readBotSettings(env: Env): AppConfig['bot'] {
+  const bot: AppConfig['bot'] = {
+    appId: str(env, 'MicrosoftAppId'),
+    appPassword: str(env, 'MicrosoftAppPassword'),
+    appType: oneOf(
+      env,
+      'MicrosoftAppType',
+      ['MultiTenant', 'SingleTenant', 'UserAssignedMsi'],
+      'MultiTenant',
+    ),
+    appTenantId: str(env, 'MicrosoftAppTenantId'),
+    // The name Microsoft's federated-credential bot sample reads (BotBuilder-Samples
+    // samples/javascript_nodejs/86.bot-authentication-fic/.env).
+    managedIdentityClientId: str(env, 'MicrosoftAppClientId'),
+    openIdMetadataUrl: str(env, 'ToBotFromChannelOpenIdMetadataUrl'),
+    tokenIssuer: str(env, 'ToBotFromChannelTokenIssuer'),
+  };
+  if (bot.managedIdentityClientId && bot.appId) {
+    // Federated credentials work for single-tenant registrations only (the sample's README), and
+    // one credential at a time: a password beside them would leave a secret where none is needed.
+    if (bot.appType !== 'SingleTenant')
+      throw new ConfigError(`MicrosoftAppClientId needs MicrosoftAppType=SingleTenant, got ${bot.appType}`);
+    if (bot.appPassword)
+      throw new ConfigError('MicrosoftAppClientId and MicrosoftAppPassword are both set: use one credential');
+    if (!bot.appTenantId) throw new ConfigError('MicrosoftAppClientId needs MicrosoftAppTenantId');
+  }
+  return bot;
 }
 
 /**

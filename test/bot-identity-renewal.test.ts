@@ -1,0 +1,100 @@
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createTokenSource } from '../shared/botFramework.js';
+import { loadConfig } from '../shared/config.js';
+import { TENANT } from './support/app.js';
+import { TOKEN_EXCHANGE_AUDIENCE, startEntraLogin, type EntraLogin } from './support/entraLogin.js';
+import { startManagedIdentity, type ManagedIdentityServer } from './support/managedIdentity.js';
+
+/**
+ * A function app instance lives for days while it is busy. botbuilder's FederatedAppCredentials
+ * (botframework-connector lib/auth/federatedAppCredentials.js) fetches the managed identity's token
+ * once and keeps it as the client assertion for every later token request; that token expires
+ * (here after a day), and Entra then refuses it. The bot's outbound token source must present a
+ * current assertion whenever it needs a new Bot Framework token. The clock (Date only) is moved
+ * instead of waited for; msal, botbuilder's token cache and the fakes all read it.
+ */
+
+const APP_ID = '5e0d2f8a-71c3-4a96-b2d4-0f8e6c1a3b57';
+const MI_CLIENT_ID = 'a6c3e9f1-2b47-4d08-9e5a-13f7c0b8d264';
+const MI_PRINCIPAL_ID = '07b9d4e2-c153-4f6a-8d21-9e6a3c5f0b78';
+const HOUR = 3600;
+
+let login: EntraLogin;
+let msi: ManagedIdentityServer;
+let unroute: () => void;
+const saved = {
+  IDENTITY_ENDPOINT: process.env.IDENTITY_ENDPOINT,
+  IDENTITY_HEADER: process.env.IDENTITY_HEADER,
+};
+
+beforeAll(async () => {
+  login = await startEntraLogin({
+    tenantId: TENANT,
+    apps: {
+      [APP_ID]: [
+        {
+          issuer: `https://login.microsoftonline.com/${TENANT}/v2.0`,
+          subject: MI_PRINCIPAL_ID,
+          audience: TOKEN_EXCHANGE_AUDIENCE,
+        },
+      ],
+    },
+    tokenLifetimeSeconds: HOUR,
+  });
+  msi = await startManagedIdentity({
+    issue: async ({ resource }) => ({
+      token: await login.mintManagedIdentityToken(MI_PRINCIPAL_ID, resource, 24 * HOUR),
+      expiresIn: 24 * HOUR,
+    }),
+  });
+  // msal-node finds the App Service identity endpoint in the process environment, as in Azure.
+  Object.assign(process.env, msi.env);
+  unroute = login.route();
+});
+
+afterAll(async () => {
+  vi.useRealTimers();
+  unroute?.();
+  for (const [key, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  await Promise.all([login?.stop(), msi?.stop()]);
+});
+
+describe("the bot's federated credential over days", () => {
+  it('presents a current managed-identity token each time it needs a new Bot Framework token', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const token = createTokenSource(
+      loadConfig({
+        MicrosoftAppId: APP_ID,
+        MicrosoftAppType: 'SingleTenant',
+        MicrosoftAppTenantId: TENANT,
+        MicrosoftAppClientId: MI_CLIENT_ID,
+      }),
+    );
+
+    const first = await token();
+    expect(first).toBe(login.issuedTokens[0]);
+    expect(await token()).toBe(first); // cached: no new request while it is valid
+    expect(login.tokenRequests).toHaveLength(1);
+
+    // Every hour a new Bot Framework token, for two days: the managed identity's token that was the
+    // first assertion expired after one.
+    const assertions = new Set<string>();
+    for (let hour = 1; hour <= 48; hour++) {
+      vi.setSystemTime(Date.now() + HOUR * 1000);
+      const next = await token();
+      expect(next, `hour ${hour}`).toBe(login.issuedTokens.at(-1));
+      const assertion = login.tokenRequests.at(-1)!.form.client_assertion!;
+      expect(decodeJwt(assertion).exp! * 1000, `hour ${hour}`).toBeGreaterThan(Date.now());
+      assertions.add(assertion);
+    }
+    expect(login.tokenRequests).toHaveLength(49);
+    expect(login.issuedTokens).toHaveLength(49);
+    // Fresh identity tokens were fetched as the old ones expired, not one per Bot Framework token.
+    expect(assertions.size).toBeGreaterThan(1);
+    expect(msi.requests.length).toBeLessThan(10);
+  });
+});
