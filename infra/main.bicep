@@ -37,7 +37,7 @@ param alertEmail string = ''
 // main.parameters.json maps it to TELEMETRY_USER_ID_SALT so that `azd pipeline config` hands it to
 // the deploy workflow as a repository secret of that name.
 @secure()
-@description('Salt of the hashed user IDs in telemetry (generated once by azd; see docs/deploy.md).')
+@description('Salt of the hashed user IDs in telemetry (generated once by azd; see docs/deploy-workflow.md).')
 @metadata({ azd: { type: 'generate', config: { length: 32, noSpecial: true } } })
 param telemetryUserIdSalt string
 
@@ -66,8 +66,9 @@ module resources 'resources.bicep' = {
 }
 
 // azd writes every output into the environment (.azure/<env>/.env): `npm run package` fills the
-// app package from BOT_ID (the bot's app registration, also webApplicationInfo.id), TEAMS_APP_ID and BOT_DOMAIN; `npm run notify` / `status` reach the
-// storage with the identity-based settings and the default tenant.
+// app package from BOT_ID (the bot's app registration, also webApplicationInfo.id), TEAMS_APP_ID
+// and BOT_DOMAIN; `npm run notify` / `status` reach the storage with the identity-based settings
+// and the default tenant.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name

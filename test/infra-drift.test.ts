@@ -124,14 +124,21 @@ describe('infra against the code', () => {
     expect(renamed).toContain(
       'manifest placeholder BOT_ID is neither an output of infra/main.bicep nor in appPackage/app.env',
     );
+    // The managed identity as the bot, as on d0a8817: Teams refuses the RSC install for it.
     const other = mutate((f) => ({
       resourcesBicep: f.resourcesBicep.replace(
+        'msaAppId: botRegistration.outputs.appId',
         'msaAppId: appIdentity.properties.clientId',
-        'msaAppId: appIdentity.properties.principalId',
       ),
     }));
     expect(other).toContain(
-      "the Azure Bot's msaAppId is appIdentity.properties.principalId, not the bot identity's appIdentity.properties.clientId",
+      "the Azure Bot's msaAppId is appIdentity.properties.clientId, not the bot's app registration (botRegistration.outputs.appId)",
+    );
+    const rsc = mutate((f) => ({
+      manifest: f.manifest.replace('"id": "${{BOT_ID}}"', '"id": "${{APP_IDENTITY_CLIENT_ID}}"'),
+    }));
+    expect(rsc).toContain(
+      "the manifest's webApplicationInfo.id (APP_IDENTITY_CLIENT_ID) is not the bot's ID (BOT_ID)",
     );
   });
 });

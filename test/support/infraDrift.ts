@@ -6,12 +6,17 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { checkBotIdentity, checkDeployWorkflow, checkSecrets } from './identityDrift.js';
 
 export interface RepoFiles {
   /** shared/** and functions/** TypeScript sources by path relative to the root. */
   sources: Record<string, string>;
   mainBicep: string;
+  mainParameters: string;
   resourcesBicep: string;
+  botRegistrationBicep: string;
+  bicepConfig: string;
+  deployWorkflow: string;
   hostJson: string;
   packageJson: string;
   manifest: string;
@@ -34,7 +39,11 @@ export function readRepoFiles(root: string): RepoFiles {
   return {
     sources,
     mainBicep: read('infra/main.bicep'),
+    mainParameters: read('infra/main.parameters.json'),
     resourcesBicep: read('infra/resources.bicep'),
+    botRegistrationBicep: read('infra/bot-registration.bicep'),
+    bicepConfig: read('infra/bicepconfig.json'),
+    deployWorkflow: read('.github/workflows/deploy.yml'),
     hostJson: read('host.json'),
     packageJson: read('package.json'),
     manifest: read('appPackage/manifest.json'),
@@ -43,10 +52,10 @@ export function readRepoFiles(root: string): RepoFiles {
   };
 }
 
-const all = (text: string, re: RegExp) => [...text.matchAll(re)];
+export const all = (text: string, re: RegExp) => [...text.matchAll(re)];
 
 /** A Bicep `var name = { ... }` or `[ ... ]` block: from its line to the first line closing it at column 0. */
-function bicepVar(bicep: string, name: string): string | undefined {
+export function bicepVar(bicep: string, name: string): string | undefined {
   const start = bicep.search(new RegExp(`^var ${name} = [{[]`, 'm'));
   if (start < 0) return undefined;
   const end = bicep.slice(start).search(/^[}\]]/m);
@@ -98,11 +107,16 @@ export function documentedSettings(deployDoc: string): Map<string, string> {
   return rows;
 }
 
-const ROLE_FOR_SERVICE: Record<'blob' | 'queue' | 'table', { role: string; id: string }> = {
-  blob: { role: 'Storage Blob Data Owner', id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' },
-  queue: { role: 'Storage Queue Data Contributor', id: '974c5e8b-45b9-4653-ba55-5f855dd0fb88' },
-  table: { role: 'Storage Table Data Contributor', id: '0a9a7e1f-b9d0-4cc4-a60d-0319b160ff3c' },
+/**
+ * The data role each storage service needs, by name. infra's `var roles` keys are these names in
+ * camel case; their IDs are checked against Microsoft's list by test/microsoft-constants.test.ts.
+ */
+const ROLE_FOR_SERVICE: Record<'blob' | 'queue' | 'table', string> = {
+  blob: 'Storage Blob Data Owner',
+  queue: 'Storage Queue Data Contributor',
+  table: 'Storage Table Data Contributor',
 };
+const roleKey = (name: string) => name.replace(/ /g, '').replace(/^./, (c) => c.toLowerCase());
 
 export function checkInfraDrift(f: RepoFiles): string[] {
   const problems: string[] = [];
@@ -145,14 +159,8 @@ export function checkInfraDrift(f: RepoFiles): string[] {
   if (/from '@azure\/data-tables'/.test(code)) services.add('table');
   if (/from '@azure\/storage-queue'/.test(code) || /app\.storageQueue\(/.test(code)) services.add('queue');
   if (/from '@azure\/storage-blob'/.test(code)) services.add('blob');
-  const roleIds = new Map(
-    all(bicepVar(f.resourcesBicep, 'roles') ?? '', /^\s+(\w+):\s*'([0-9a-f-]{36})'/gm).map((m) => [
-      m[1]!,
-      m[2]!,
-    ]),
-  );
   const appRoles = new Set(
-    all(bicepVar(f.resourcesBicep, 'appStorageRoles') ?? '', /roles\.(\w+)/g).map((m) => roleIds.get(m[1]!)),
+    all(bicepVar(f.resourcesBicep, 'appStorageRoles') ?? '', /roles\.(\w+)/g).map((m) => m[1]!),
   );
   if (
     !/for role in appStorageRoles:[\s\S]*?principalId: appIdentity\.properties\.principalId/.test(
@@ -162,8 +170,8 @@ export function checkInfraDrift(f: RepoFiles): string[] {
     problems.push("infra/resources.bicep does not assign appStorageRoles to the app's identity");
   }
   for (const service of services) {
-    const { role, id } = ROLE_FOR_SERVICE[service];
-    if (!appRoles.has(id))
+    const role = ROLE_FOR_SERVICE[service];
+    if (!appRoles.has(roleKey(role)))
       problems.push(`the app's identity lacks ${role} for the ${service} service it uses`);
     if (!infraSettings.has(`AzureWebJobsStorage__${service}ServiceUri`)) {
       problems.push(`AzureWebJobsStorage__${service}ServiceUri is not set: the ${service} service is used`);
@@ -226,19 +234,10 @@ export function checkInfraDrift(f: RepoFiles): string[] {
   for (const t of codeTables)
     if (!infraTables.has(t)) problems.push(`table ${t} is used but not made by the infra`);
 
-  // --- The bot's identity is one value everywhere, and the app package gets it from an output.
-  const clientId = 'appIdentity.properties.clientId';
-  for (const [what, re] of [
-    ['MicrosoftAppId', /^\s+MicrosoftAppId: (.+)$/m],
-    ["the Azure Bot's msaAppId", /^\s+msaAppId: (.+)$/m],
-    ['the botId output', /^output botId string = (.+)$/m],
-  ] as const) {
-    const value = re.exec(f.resourcesBicep)?.[1]?.trim();
-    if (value !== clientId)
-      problems.push(`${what} is ${value ?? 'missing'}, not the bot identity's ${clientId}`);
-  }
-  if (!/^\s+msaAppType: 'UserAssignedMSI'/m.test(f.resourcesBicep))
-    problems.push('the Azure Bot is not UserAssignedMSI');
+  // --- The bot's identity: one app registration everywhere, signing in with the app's identity.
+  problems.push(...checkBotIdentity(f));
+  problems.push(...checkSecrets(f, appSettingsBlock));
+  problems.push(...checkDeployWorkflow(f));
   if (!/name: 'MsTeamsChannel'/.test(f.resourcesBicep))
     problems.push('the Azure Bot has no Microsoft Teams channel');
   const outputs = new Set(all(f.mainBicep, /^output (\w+) /gm).map((m) => m[1]!));

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './support/app.js';
+import {
+  checkMicrosoftConstants,
+  readInfraFiles,
+  readMicrosoftFixtures,
+} from './support/microsoftConstants.js';
+
+/**
+ * Issue 21: every well-known ID and value infra/ uses is Microsoft's, checked against fixtures copied
+ * from Microsoft's published lists (test/fixtures/microsoft/*.json cite page and repository path),
+ * never against infra's own copy. On d0a8817 this failed: infra granted "Storage Table Data
+ * Contributor" as 0a9a7e1f-b9d0-4cc4-a60d-0319b160ff3c, so the role assignment and `azd provision` failed.
+ */
+
+const infra = readInfraFiles(ROOT);
+const microsoft = readMicrosoftFixtures(ROOT);
+
+function mutated(file: string, from: string | RegExp, to: string): string[] {
+  const text = infra[file]!;
+  const changed = text.replace(from, to);
+  if (changed === text) throw new Error(`the mutation of ${file} did not apply`);
+  return checkMicrosoftConstants({ ...infra, [file]: changed }, microsoft);
+}
+
+describe("infra/ uses Microsoft's constants", () => {
+  it("matches Microsoft's built-in roles and workload identity federation values", () => {
+    expect(checkMicrosoftConstants(infra, microsoft)).toEqual([]);
+  });
+
+  it("names only built-in roles from Microsoft's list", () => {
+    expect(Object.keys(infra)).toContain('resources.bicep');
+    const problems = mutated(
+      'resources.bicep',
+      "storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'",
+      "storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160ff3c'",
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^resources\.bicep:\d+: Storage Table Data Contributor is 0a9a7e1f-b9d0-4cc4-a60d-0319b160ff3c in infra, 0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3 in Microsoft's list$/,
+      ),
+      expect.stringMatching(
+        /0a9a7e1f-b9d0-4cc4-a60d-0319b160ff3c is not checked against any list of Microsoft's$/,
+      ),
+    ]);
+    const unknown = mutated('resources.bicep', 'storageTableDataReader:', 'storageTableDataPeeker:');
+    expect(unknown[0]).toMatch(/role storageTableDataPeeker is not a built-in role in Microsoft's list$/);
+  });
+
+  it('leaves no unchecked GUID anywhere in infra/', () => {
+    const problems = mutated(
+      'bot-registration.bicep',
+      "signInAudience: 'AzureADMyOrg'",
+      "signInAudience: 'AzureADMyOrg'\n  requiredResourceAccess: [{ resourceAppId: '00000003-0000-0000-c000-000000000000', resourceAccess: [] }]",
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^bot-registration\.bicep:\d+: 00000003-0000-0000-c000-000000000000 is not checked against any list of Microsoft's$/,
+      ),
+    ]);
+  });
+
+  it("trusts the managed identity with Microsoft's issuer, audience and subject", () => {
+    expect(
+      mutated('bot-registration.bicep', "'api://AzureADTokenExchange'", "'api://AzureADTokenExchangeChina'"),
+    ).toEqual([
+      "the credential's audiences are [api://AzureADTokenExchangeChina], Microsoft's is [api://AzureADTokenExchange]",
+    ]);
+    expect(mutated('bot-registration.bicep', '${tenant().tenantId}/v2.0', '${tenant().tenantId}/')).toEqual([
+      "the credential's issuer is https://login.microsoftonline.com/{tenant}/, Microsoft's is https://login.microsoftonline.com/{tenant}/v2.0",
+    ]);
+    expect(
+      mutated(
+        'resources.bicep',
+        'managedIdentityPrincipalId: appIdentity.properties.principalId',
+        'managedIdentityPrincipalId: appIdentity.properties.clientId',
+      ),
+    ).toEqual([
+      "the credential's subject (managedIdentityPrincipalId) is given appIdentity.properties.clientId, not a managed identity's principal ID (the managed identity's Object (Principal) ID)",
+    ]);
+  });
+});

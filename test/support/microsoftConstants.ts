@@ -1,0 +1,127 @@
+/**
+ * Microsoft's constants in infra/ against Microsoft's published values (test/fixtures/microsoft/,
+ * each file citing its page and repository path), never against a copy of our own. Pure: file
+ * contents in, problems out, so the test can show each check failing on a mutated copy.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+export interface MicrosoftFixtures {
+  /** Built-in role name → role definition ID. */
+  roles: Record<string, string>;
+  managedIdentityCredential: { issuer: string; subject: string; audiences: Record<string, string> };
+}
+
+export function readMicrosoftFixtures(root: string): MicrosoftFixtures {
+  const read = (name: string) =>
+    JSON.parse(readFileSync(path.join(root, 'test', 'fixtures', 'microsoft', name), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  return {
+    roles: read('azure-built-in-roles.json').roles as MicrosoftFixtures['roles'],
+    managedIdentityCredential: read('workload-identity-federation.json')
+      .managedIdentityCredential as MicrosoftFixtures['managedIdentityCredential'],
+  };
+}
+
+/** infra/'s text files by name (every .bicep and .json under infra/). */
+export function readInfraFiles(root: string): Record<string, string> {
+  const dir = path.join(root, 'infra');
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => /\.(bicep|json)$/.test(f))
+      .map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]),
+  );
+}
+
+const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const normalize = (name: string) => name.replace(/[^a-z0-9]/gi, '').toLowerCase();
+
+/** `var roles = { camelCaseRoleName: 'guid' ... }`: each key names the built-in role it holds. */
+function infraRoles(bicep: string): Array<{ key: string; id: string; line: number }> {
+  const block = /^var roles = \{([\s\S]*?)^\}/m.exec(bicep);
+  if (!block) return [];
+  const firstLine = bicep.slice(0, block.index).split('\n').length;
+  return block[1]!.split('\n').flatMap((text, i) => {
+    const m = /^\s+(\w+):\s*'([^']*)'/.exec(text);
+    return m ? [{ key: m[1]!, id: m[2]!, line: firstLine + i }] : [];
+  });
+}
+
+export function checkMicrosoftConstants(infra: Record<string, string>, ms: MicrosoftFixtures): string[] {
+  const problems: string[] = [];
+  const byName = new Map(Object.entries(ms.roles).map(([name, id]) => [normalize(name), { name, id }]));
+  const known = new Set<string>();
+
+  // --- Built-in roles: each one infra names is Microsoft's role of that name, with Microsoft's ID.
+  for (const [file, text] of Object.entries(infra)) {
+    for (const { key, id, line } of infraRoles(text)) {
+      const role = byName.get(normalize(key));
+      if (!role) {
+        problems.push(`${file}:${line}: role ${key} is not a built-in role in Microsoft's list`);
+      } else if (role.id !== id.toLowerCase()) {
+        problems.push(`${file}:${line}: ${role.name} is ${id} in infra, ${role.id} in Microsoft's list`);
+      } else {
+        known.add(id.toLowerCase());
+      }
+    }
+  }
+
+  // --- No other well-known ID hides anywhere in infra/: every GUID is one checked above.
+  for (const [file, text] of Object.entries(infra)) {
+    text.split('\n').forEach((line, i) => {
+      for (const m of line.matchAll(GUID)) {
+        if (!known.has(m[0].toLowerCase()))
+          problems.push(`${file}:${i + 1}: ${m[0]} is not checked against any list of Microsoft's`);
+      }
+    });
+  }
+
+  // --- The bot's federated credential trusts the managed identity the way Microsoft documents it.
+  const registration = infra['bot-registration.bicep'] ?? '';
+  const fic = /resource \w+ 'federatedIdentityCredentials@v1\.0' = \{([\s\S]*?)\n {2}\}/.exec(
+    registration,
+  )?.[1];
+  if (!fic) {
+    problems.push('bot-registration.bicep has no federated identity credential');
+    return problems;
+  }
+  const value = (name: string) => {
+    const raw = new RegExp(`^\\s+${name}: (.+)$`, 'm').exec(fic)?.[1]?.trim() ?? '';
+    const variable = new RegExp(`^var ${raw} = '(.*)'$`, 'm').exec(registration)?.[1];
+    return variable ?? raw;
+  };
+  // Bicep's environment().authentication.loginEndpoint is the cloud's login host with a trailing slash.
+  const issuer = value('issuer')
+    .replace('${environment().authentication.loginEndpoint}', 'https://login.microsoftonline.com/')
+    .replace('${tenant().tenantId}', '{tenant}');
+  if (issuer !== ms.managedIdentityCredential.issuer)
+    problems.push(
+      `the credential's issuer is ${issuer}, Microsoft's is ${ms.managedIdentityCredential.issuer}`,
+    );
+  const audiences =
+    /^\s+audiences: \[(.*)\]$/m
+      .exec(fic)?.[1]
+      ?.split(',')
+      .map((a) => a.trim()) ?? [];
+  const audienceValues = audiences.map(
+    (a) => new RegExp(`^var ${a} = '(.*)'$`, 'm').exec(registration)?.[1] ?? a.replace(/^'|'$/g, ''),
+  );
+  const global = ms.managedIdentityCredential.audiences['Microsoft Entra ID global service'];
+  if (audienceValues.length !== 1 || audienceValues[0] !== global)
+    problems.push(
+      `the credential's audiences are [${audienceValues.join(', ')}], Microsoft's is [${global}]`,
+    );
+  // The subject is the identity's object (principal) ID: the module parameter it is set from must be
+  // given the identity's principalId, not its clientId.
+  const subjectParam = value('subject');
+  const passed = new RegExp(`^\\s+${subjectParam}: (.+)$`, 'm')
+    .exec(infra['resources.bicep'] ?? '')?.[1]
+    ?.trim();
+  if (!/^\w+\.properties\.principalId$/.test(passed ?? ''))
+    problems.push(
+      `the credential's subject (${subjectParam}) is given ${passed ?? 'nothing'}, not a managed identity's principal ID (${ms.managedIdentityCredential.subject})`,
+    );
+  return problems;
+}
