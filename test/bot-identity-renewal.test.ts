@@ -98,3 +98,21 @@ describe("the bot's federated credential over days", () => {
     expect(msi.requests.length).toBeLessThan(10);
   });
 });
+
+describe('MicrosoftAppClientId', () => {
+  const base = { MicrosoftAppId: APP_ID, MicrosoftAppTenantId: TENANT, MicrosoftAppClientId: MI_CLIENT_ID };
+  it('is read for a single-tenant app and refused beside a password, another app type or no tenant', () => {
+    expect(loadConfig({ ...base, MicrosoftAppType: 'SingleTenant' }).bot.managedIdentityClientId).toBe(
+      MI_CLIENT_ID,
+    );
+    expect(() => loadConfig({ ...base, MicrosoftAppType: 'MultiTenant' })).toThrow(
+      'MicrosoftAppClientId needs MicrosoftAppType=SingleTenant, got MultiTenant',
+    );
+    expect(() =>
+      loadConfig({ ...base, MicrosoftAppType: 'SingleTenant', MicrosoftAppPassword: 'pw' }),
+    ).toThrow('MicrosoftAppClientId and MicrosoftAppPassword are both set: use one credential');
+    expect(() => loadConfig({ ...base, MicrosoftAppType: 'SingleTenant', MicrosoftAppTenantId: '' })).toThrow(
+      'MicrosoftAppClientId needs MicrosoftAppTenantId',
+    );
+  });
+});
