@@ -9,7 +9,7 @@ import {
   type EntraLogin,
 } from './support/entraLogin.js';
 import { startManagedIdentity, type ManagedIdentityServer } from './support/managedIdentity.js';
-import { startOpenIdServer, type OpenIdServer } from './support/openid.js';
+import { channelTokenSettings, startOpenIdServer, type OpenIdServer } from './support/openid.js';
 import { FAST_QUEUES, enqueue, seedUser, settled } from './support/pipeline.js';
 
 /**
@@ -55,8 +55,7 @@ beforeAll(async () => {
       MicrosoftAppTenantId: TENANT,
       MicrosoftAppClientId: MI_CLIENT_ID,
       ...msi.env,
-      ToBotFromChannelOpenIdMetadataUrl: openId.metadataUrl,
-      ToBotFromChannelTokenIssuer: openId.issuer,
+      ...channelTokenSettings(openId),
       BOT_EXTRA_SERVICE_HOSTS: new URL(connector.url).host,
       ALLOWED_TENANT_IDS: TENANT,
     }),

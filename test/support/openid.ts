@@ -65,6 +65,14 @@ export interface OpenIdServer {
   stop(): Promise<void>;
 }
 
+/** The bot's settings that make botbuilder validate channel tokens against this server. */
+export function channelTokenSettings(server: OpenIdServer) {
+  return {
+    ToBotFromChannelOpenIdMetadataUrl: server.metadataUrl,
+    ToBotFromChannelTokenIssuer: server.issuer,
+  };
+}
+
 export async function startOpenIdServer(opts: OpenIdServerOptions = {}): Promise<OpenIdServer> {
   const issuer = opts.issuer ?? DEFAULT_CHANNEL_ISSUER;
   const endorsements = opts.endorsements ?? ['msteams'];
