@@ -97,6 +97,31 @@ describe('infra against the code', () => {
     expect(route.some((p) => p.includes('does not end with the route /api/bot/messages'))).toBe(true);
   });
 
+  it('fails when the availability test does not call the anonymous health route', () => {
+    const moved = mutate((f) => ({
+      sources: {
+        ...f.sources,
+        'functions/health/index.ts': f.sources['functions/health/index.ts']!.replace(
+          "route: 'health'",
+          "route: 'healthz'",
+        ),
+      },
+    }));
+    expect(moved.some((p) => p.includes('does not end with the route /api/healthz'))).toBe(true);
+    const keyed = mutate((f) => ({
+      sources: {
+        ...f.sources,
+        'functions/health/index.ts': f.sources['functions/health/index.ts']!.replace(
+          "authLevel: 'anonymous'",
+          "authLevel: 'function'",
+        ),
+      },
+    }));
+    expect(keyed).toContain('the availability test sends no function key, but /api/health is not anonymous');
+    const unused = mutate((f) => ({ resourcesBicep: without(f.resourcesBicep, /^\s+url: healthUrl$/) }));
+    expect(unused).toContain('the availability test (module health) does not call healthUrl');
+  });
+
   it('fails when a queue or table the code uses is not made by the infra', () => {
     const poison = mutate((f) => ({
       resourcesBicep: without(f.resourcesBicep, /^\s+'notification-deliveries-poison'$/),
@@ -212,6 +237,7 @@ console.log(JSON.stringify(registered));`,
       'notificationDeliveries',
       'notificationJobsPoison',
       'notificationDeliveriesPoison',
+      'health',
     ]);
   });
 });
