@@ -13,3 +13,4 @@ import './notificationJobs/index.js';
 import './notificationDeliveries/index.js';
 import './notificationJobsPoison/index.js';
 import './notificationDeliveriesPoison/index.js';
+import './health/index.js';

@@ -308,6 +308,21 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   ]
 }
 
+// GET /api/health (functions/health/index.ts, anonymous) watched by an availability test that alerts.
+var healthUrl = 'https://${functionApp.properties.defaultHostName}/api/health'
+
+module health 'health.bicep' = {
+  name: 'teams-notifier-health'
+  params: {
+    prefix: 'notifier-${token}'
+    location: location
+    tags: tags
+    appInsightsId: appInsights.id
+    actionGroupId: alertReceivers.id
+    url: healthUrl
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The Azure Bot: the Teams channel sends activities to the app's /api/messages (functions/messages/index.ts,
 // host.json routePrefix "api"); the bot is the single-tenant app registration.

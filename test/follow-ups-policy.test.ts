@@ -241,11 +241,17 @@ describe('the acknowledgement button', () => {
   });
 
   it('is recognised from the invoke value, and the acknowledged card has no button but a note', () => {
-    const button = (withAcknowledgeButton({ text: 'x' }, 'job-3').card as { actions: unknown[] }).actions[0];
+    type Button = { fallback: { type: string; data: { msteams: { type: string; value: unknown } } } };
+    const button = (withAcknowledgeButton({ text: 'x' }, 'job-3').card as { actions: Button[] }).actions[0]!;
     expect(acknowledgedJobId({ action: button })).toBe('job-3');
     expect(
       acknowledgedJobId({ action: { type: 'Action.Execute', verb: 'other', data: { jobId: 'job-3' } } }),
     ).toBeUndefined();
+    // Its fallback for clients without Action.Execute: an invoke card action whose value is the press.
+    expect(button.fallback).toMatchObject({ type: 'Action.Submit', data: { msteams: { type: 'invoke' } } });
+    expect(acknowledgedJobId(button.fallback.data.msteams.value)).toBe('job-3');
+    expect(acknowledgedJobId({ verb: 'other', jobId: 'job-3' })).toBeUndefined();
+    expect(acknowledgedJobId('job-3')).toBeUndefined();
     const card = acknowledgedCard({ text: 'x' }, '2026-11-25T12:34:56Z');
     expect(card.actions).toBeUndefined();
     expect(JSON.stringify(card.body)).toContain('Acknowledged 2026-11-25 12:34 UTC');

@@ -730,7 +730,8 @@ describe('what fuzzing found (kept as plain regressions)', () => {
     const untyped = await app.post('messages', { ...good(), type: '' });
     expect(untyped.status).toBe(400);
     expect(await untyped.json()).toEqual({ error: 'activity.type is required' });
-    const invoke = await app.post('messages', { ...good(), type: 'invoke', name: 'task/fetch' });
+    // A message extension's query: the app declares none (card invokes get 200, test/card-invokes.test.ts).
+    const invoke = await app.post('messages', { ...good(), type: 'invoke', name: 'composeExtension/query' });
     expect(invoke.status).toBe(501);
     expect(await invoke.json()).toEqual({ error: 'the bot does not handle invoke activities' });
     // adaptiveCard/action is always answered 200; without an Action.Execute, with a Universal Actions error.

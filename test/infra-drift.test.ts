@@ -27,6 +27,15 @@ function without(text: string, line: RegExp): string {
   return lines.join('\n');
 }
 
+/** A change to one source file (the replacement must apply). */
+function editSource(file: string, from: string, to: string) {
+  return (f: RepoFiles): Partial<RepoFiles> => {
+    const text = f.sources[file]!;
+    if (!text.includes(from)) throw new Error(`${file} has no ${from}`);
+    return { sources: { ...f.sources, [file]: text.replace(from, to) } };
+  };
+}
+
 describe('infra against the code', () => {
   it('has no drift', () => {
     expect(checkInfraDrift(files)).toEqual([]);
@@ -85,16 +94,21 @@ describe('infra against the code', () => {
       resourcesBicep: f.resourcesBicep.replace("/api/messages'", "/api/message'"),
     }));
     expect(problems.some((p) => p.includes('does not end with the route /api/messages'))).toBe(true);
-    const route = mutate((f) => ({
-      sources: {
-        ...f.sources,
-        'functions/messages/index.ts': f.sources['functions/messages/index.ts']!.replace(
-          "route: 'messages'",
-          "route: 'bot/messages'",
-        ),
-      },
-    }));
+    const route = mutate(
+      editSource('functions/messages/index.ts', "route: 'messages'", "route: 'bot/messages'"),
+    );
     expect(route.some((p) => p.includes('does not end with the route /api/bot/messages'))).toBe(true);
+  });
+
+  it('fails when the availability test does not call the anonymous health route', () => {
+    const moved = mutate(editSource('functions/health/index.ts', "route: 'health'", "route: 'healthz'"));
+    expect(moved.some((p) => p.includes('does not end with the route /api/healthz'))).toBe(true);
+    const keyed = mutate(
+      editSource('functions/health/index.ts', "authLevel: 'anonymous'", "authLevel: 'function'"),
+    );
+    expect(keyed).toContain('the availability test sends no function key, but /api/health is not anonymous');
+    const unused = mutate((f) => ({ resourcesBicep: without(f.resourcesBicep, /^\s+url: healthUrl$/) }));
+    expect(unused).toContain('the availability test (module health) does not call healthUrl');
   });
 
   it('fails when a queue or table the code uses is not made by the infra', () => {
@@ -102,15 +116,9 @@ describe('infra against the code', () => {
       resourcesBicep: without(f.resourcesBicep, /^\s+'notification-deliveries-poison'$/),
     }));
     expect(poison).toContain('queue notification-deliveries-poison is used but not made by the infra');
-    const renamed = mutate((f) => ({
-      sources: {
-        ...f.sources,
-        'shared/queues.ts': f.sources['shared/queues.ts']!.replace(
-          "JOBS_QUEUE = 'notification-jobs'",
-          "JOBS_QUEUE = 'jobs'",
-        ),
-      },
-    }));
+    const renamed = mutate(
+      editSource('shared/queues.ts', "JOBS_QUEUE = 'notification-jobs'", "JOBS_QUEUE = 'jobs'"),
+    );
     expect(renamed).toContain('queue jobs is used but not made by the infra');
     expect(renamed).toContain('the infra makes queue notification-jobs, which nothing uses');
     const table = mutate((f) => ({ resourcesBicep: without(f.resourcesBicep, /^\s+'RejectedJobs'$/) }));
@@ -219,6 +227,7 @@ console.log(JSON.stringify(registered));`,
       'notificationDeliveries',
       'notificationJobsPoison',
       'notificationDeliveriesPoison',
+      'health',
     ]);
   });
 });

@@ -1,4 +1,10 @@
-import type { Activity, ChannelAccount, Mention, TurnContext } from 'botbuilder';
+import {
+  ActivityTypes,
+  type Activity,
+  type ChannelAccount,
+  type Mention,
+  type TurnContext,
+} from 'botbuilder';
 import type { UserProfile } from '../../shared/stores/conversations.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { commandReply, parseCommand } from './commands.js';
@@ -32,6 +38,16 @@ export class Conversation {
     const activity = context.activity;
     const personal = activity.conversation?.conversationType === 'personal';
     await this.refreshSender(context, tenantId, personal ? activity.conversation.id : undefined);
+  };
+
+  /**
+   * An `invoke` card action (Action.Submit with data.msteams.type "invoke"): an invoke without a
+   * name carrying the button's value. Handled like an Action.Submit, and Teams waits for the 200.
+   */
+  cardInvoke = async (context: TurnContext, tenantId: string) => {
+    await this.cardSubmit(context, tenantId);
+    await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: { status: 200 } });
+    return 'card action invoke: answered 200';
   };
 
   groupMessage = async (context: TurnContext, tenantId: string) => {

@@ -2,7 +2,7 @@ import type { Activity, TurnContext } from 'botbuilder';
 import { isTenantAllowed } from '../../shared/config.js';
 import { isTrustedServiceUrl } from '../../shared/delivery/serviceUrl.js';
 import type { BotDependencies, ChannelData } from './botTypes.js';
-import { answerCardAction } from './cardActions.js';
+import { answerCardAction, otherCardInvoke } from './cardActions.js';
 import { Conversation } from './conversation.js';
 import { Membership } from './membership.js';
 import { FollowUps, isAcknowledgement } from './followUps.js';
@@ -88,10 +88,13 @@ export class TeamsNotifierBot {
         if (activity.value !== undefined && !activity.text?.trim()) return c.cardSubmit;
         return scope === 'personal' ? c.personalMessage : c.groupMessage;
       case 'invoke':
-        if (activity.name !== 'adaptiveCard/action') return undefined;
-        return this.followUps && isAcknowledgement(activity.value)
-          ? this.followUps.acknowledge
-          : answerCardAction;
+        // A card's button: Action.Execute (adaptiveCard/action) or an invoke card action, which
+        // Teams sends without a name (botbuilder's TeamsActivityHandler: handleTeamsCardActionInvoke).
+        if (!activity.name || activity.name === 'adaptiveCard/action') {
+          if (this.followUps && isAcknowledgement(activity.value)) return this.followUps.acknowledge;
+          return activity.name ? answerCardAction : c.cardInvoke;
+        }
+        return otherCardInvoke(activity.name);
       case 'event':
         return activity.name === READ_RECEIPT_EVENT ? this.followUps?.readReceipt : undefined;
       default:

@@ -31,8 +31,11 @@ function isLocal(connectionString: string): boolean {
   return /(127\.0\.0\.1|localhost|devstoreaccount1)/i.test(connectionString);
 }
 
-export function tableClient(settings: StorageSettings, table: string): TableClient {
-  const options: TableServiceClientOptions = {};
+export function tableClient(
+  settings: StorageSettings,
+  table: string,
+  options: TableServiceClientOptions = {},
+): TableClient {
   if (settings.connectionString) {
     const cs = expandDevelopmentStorage(settings.connectionString, settings.azuriteHost);
     return TableClient.fromConnectionString(cs, table, { ...options, allowInsecureConnection: isLocal(cs) });
@@ -43,8 +46,11 @@ export function tableClient(settings: StorageSettings, table: string): TableClie
   return new TableClient(settings.tableServiceUri, table, credential(settings), options);
 }
 
-export function queueClient(settings: StorageSettings, queue: string): QueueClient {
-  const options: StoragePipelineOptions = {};
+export function queueClient(
+  settings: StorageSettings,
+  queue: string,
+  options: StoragePipelineOptions = {},
+): QueueClient {
   if (settings.connectionString) {
     const cs = expandDevelopmentStorage(settings.connectionString, settings.azuriteHost);
     return QueueServiceClient.fromConnectionString(cs, options).getQueueClient(queue);

@@ -29,6 +29,22 @@ function atLeast14(version: unknown): string {
   return Number.isFinite(v) && v >= 1.4 ? String(version) : UNIVERSAL_ACTIONS_VERSION;
 }
 
+/**
+ * What a Teams client that cannot render the Action.Execute shows instead. Microsoft: with a card
+ * version below 1.5, "to ensure maximum compatibility in Teams, define Action.Execute with an
+ * Action.Submit in the fallback property", and the bot processes both (Work with Universal Actions,
+ * "Backward compatibility"). An `invoke`-type Action.Submit reaches the bot as an invoke without a
+ * name whose value is msteams.value (Card actions, "invoke"; the Teams SDK's InvokeAction), so the
+ * press is recorded like the Action.Execute one; Teams cannot replace the card after an Action.Submit.
+ */
+function submitFallback(title: string, jobId: string) {
+  return {
+    type: 'Action.Submit',
+    title,
+    data: { msteams: { type: 'invoke', value: { verb: ACK_VERB, jobId } } },
+  };
+}
+
 /** The message with its acknowledgement button; the card's own actions stay before it. */
 export function withAcknowledgeButton(
   message: NotificationMessage,
@@ -41,7 +57,13 @@ export function withAcknowledgeButton(
     version: atLeast14(base.version),
     actions: [
       ...(Array.isArray(base.actions) ? base.actions : []),
-      { type: 'Action.Execute', title, verb: ACK_VERB, data: { jobId } },
+      {
+        type: 'Action.Execute',
+        title,
+        verb: ACK_VERB,
+        data: { jobId },
+        fallback: submitFallback(title, jobId),
+      },
     ],
   };
   // The text moved into the card when there was no card; a card's own text stays beside it.
@@ -74,11 +96,19 @@ export function noticeCard(text: string): Card {
   return textCard({ text });
 }
 
-/** The job ID an acknowledgement press carries, or undefined when the invoke is not ours. */
+type Press = { verb?: unknown; jobId?: unknown; action?: { type?: unknown; verb?: unknown; data?: unknown } };
+
+/**
+ * The job ID an acknowledgement press carries, or undefined when the invoke is not ours: the
+ * Action.Execute's `value.action` {verb, data: {jobId}}, or its fallback's value {verb, jobId}.
+ */
 export function acknowledgedJobId(value: unknown): string | undefined {
-  const action = (value as { action?: { type?: unknown; verb?: unknown; data?: unknown } } | undefined)
-    ?.action;
-  if (action?.type !== 'Action.Execute' || action.verb !== ACK_VERB) return undefined;
-  const jobId = (action.data as { jobId?: unknown } | undefined)?.jobId;
+  const press = (value ?? undefined) as Press | undefined;
+  const action = press?.action;
+  const { verb, jobId } =
+    action?.type === 'Action.Execute'
+      ? { verb: action.verb, jobId: (action.data as { jobId?: unknown } | undefined)?.jobId }
+      : { verb: press?.verb, jobId: press?.jobId };
+  if (verb !== ACK_VERB) return undefined;
   return typeof jobId === 'string' && jobId ? jobId : undefined;
 }

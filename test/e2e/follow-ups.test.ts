@@ -166,6 +166,39 @@ describe('after the send, against Agents Playground', () => {
     expect(JSON.stringify(late.value)).toContain('recalled');
   });
 
+  it('an invoke card action (no name) gets 200; the acknowledgement’s Action.Submit fallback records the press', async () => {
+    // Microsoft's documented invoke card action (cards-actions "Example: Incoming invoke message"):
+    // type invoke, no name, the button's value, replyToId.
+    const invokeWithoutName = async (value: unknown, replyToId: string) => {
+      const id = `invoke-${Math.random().toString(36).slice(2)}`;
+      const { name: _name, ...base } = await pg.customActivityTemplate(chat);
+      await pg.sendCustomActivity({ ...base, id, type: 'invoke', replyToId, value });
+      // The recording holds an exchange only when the bot answered 2xx (a 501 never shows up here).
+      return pg.waitForEvent((e) => e.direction === TO_BOT && (e.request.body as { id?: string }).id === id, {
+        timeoutMs: 15_000,
+      });
+    };
+    const { jobId, activityId } = await send({ message: { text: 'Fallback policy' }, acknowledge: true });
+    const generic = await invokeWithoutName({ option: 'opt1' }, activityId);
+    expect(generic.response.statusCode).toBe(200);
+    expect((await jobStatus(jobId)).totals.acknowledged).toBe(0);
+
+    // What a client without Action.Execute renders instead: the button's fallback, from the card as sent.
+    type Action = {
+      verb?: string;
+      fallback?: { type: string; data: { msteams: { type: string; value: unknown } } };
+    };
+    const sent = (await pg.messagesIn(chat)).find((m) => m.id === activityId)!;
+    const card = (sent.activity['attachments'] as Array<{ content: { actions: Action[] } }>)[0]!.content;
+    const fallback = card.actions.find((a) => a.verb === ACK_VERB)!.fallback!;
+    expect(fallback).toMatchObject({ type: 'Action.Submit', data: { msteams: { type: 'invoke' } } });
+    const pressed = await invokeWithoutName(fallback.data.msteams.value, activityId);
+    expect(pressed.response.statusCode).toBe(200);
+    const acked = await jobStatus(jobId);
+    expect(acked.totals.acknowledged).toBe(1);
+    expect(acked.recipients[0]!.acknowledgedAt).toBeDefined();
+  });
+
   it('a read receipt marks exactly the messages up to its watermark as read, once', async () => {
     const first = await send({ message: { text: 'Read me 1' } });
     const second = await send({ message: { text: 'Read me 2' } });

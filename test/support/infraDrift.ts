@@ -201,6 +201,21 @@ export function checkInfraDrift(f: RepoFiles): string[] {
   if (!/endpoint: messagingEndpoint/.test(f.resourcesBicep))
     problems.push('the Azure Bot does not use messagingEndpoint');
 
+  // --- The availability test (infra/health.bicep) calls the health function's route, without a key.
+  const health = f.sources['functions/health/index.ts'] ?? '';
+  const healthRoute = /app\.http\('health',\s*\{[\s\S]*?route:\s*'([^']+)'/.exec(health)?.[1];
+  const healthPath = `/${prefix ? `${prefix}/` : ''}${healthRoute ?? 'health'}`;
+  const healthUrl = /^var healthUrl = '([^']*)'/m.exec(f.resourcesBicep)?.[1] ?? '';
+  if (!healthUrl.endsWith(healthPath)) {
+    problems.push(
+      `the availability test's URL (${healthUrl || 'none'}) does not end with the route ${healthPath}`,
+    );
+  }
+  if (!/^module health 'health\.bicep' = \{[\s\S]*?^\s+url: healthUrl$/m.test(f.resourcesBicep))
+    problems.push('the availability test (module health) does not call healthUrl');
+  if (!/authLevel: 'anonymous'/.test(health))
+    problems.push('the availability test sends no function key, but /api/health is not anonymous');
+
   // --- Queues and tables: the infra makes exactly what the code and the host use.
   const queueConsts = new Map(
     all(f.sources['shared/queues.ts'] ?? '', /export const (\w+_QUEUE) = '([^']+)'/g).map((m) => [

@@ -1,0 +1,50 @@
+import { loadConfig, type StorageSettings } from '../../shared/config.js';
+import { TABLES } from '../../shared/container.js';
+import { queueClient, tableClient } from '../../shared/azureStorage/connection.js';
+import { DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../../shared/queues.js';
+import type { Check } from './checks.js';
+
+/**
+ * One check per queue and table the app uses: the job and delivery queues with the poison queues
+ * its functions read (shared/queues.ts), and its tables (shared/container.ts; the budget table only
+ * when the tenant budget is shared). Each is read, never written or created: the infra makes them
+ * (infra/resources.bicep), so a missing one is a failure. No retries, so a refused connection is
+ * reported at once instead of after the SDK's back-off.
+ */
+export function storageProbes(storage: StorageSettings, env: Record<string, string | undefined>): Check[] {
+  const queues = [JOBS_QUEUE, DELIVERIES_QUEUE].flatMap((q) => [q, poisonQueueOf(q)]);
+  let sharedBudget = true;
+  try {
+    sharedBudget = loadConfig(env).tenantBudget === 'shared';
+  } catch {
+    // An unreadable setting is the configuration check's to report; check every table meanwhile.
+  }
+  const tables = Object.values(TABLES).filter((t) => sharedBudget || t !== TABLES.budgets);
+  return [
+    ...queues.map((name): Check => {
+      const client = queueClient(storage, name, { retryOptions: { maxTries: 1 } });
+      return {
+        name: `queue ${name}`,
+        run: async (abortSignal) => {
+          await client.getProperties({ abortSignal });
+          return [];
+        },
+      };
+    }),
+    ...tables.map((name): Check => {
+      const client = tableClient(storage, name, { retryOptions: { maxRetries: 0 } });
+      return {
+        name: `table ${name}`,
+        run: async (abortSignal) => {
+          // One page of at most one row of one partition: answers TableNotFound for a missing table.
+          const filter = "PartitionKey eq 'health'";
+          await client
+            .listEntities({ queryOptions: { filter }, abortSignal })
+            .byPage({ maxPageSize: 1 })
+            .next();
+          return [];
+        },
+      };
+    }),
+  ];
+}
