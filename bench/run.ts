@@ -26,6 +26,7 @@ import { cpuSecondsOf } from './cpu.js';
 import { scaleOut } from './scaleOut.js';
 import { formatMarkdown, writeBody, writeSection } from './results.js';
 import { audienceBenchmark, audienceSection } from './audience.js';
+import { deployZipResults } from './deployZip.js';
 import { countStorageRequests, type RequestCounter } from './storageRequests.js';
 
 type StartFake = typeof startFakeConnector;
@@ -690,6 +691,7 @@ ${(['k1', 'k3', 'k8'] as const)
   );
   console.log(`Wrote bench/RESULTS.md and bench/results.json (${results.totalSeconds} s)`);
   await audience();
+  await deployZipResults(ROOT);
 }
 
 /** The audience section (issue 15): its own part of RESULTS.md, so it can be run alone. */

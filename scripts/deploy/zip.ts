@@ -8,8 +8,8 @@
  *   `dist` folder recursively, symlinks resolved, honouring a `.funcignore` in that folder with
  *   gitignore semantics, and always leaving out `.azure` folders, the `.funcignore` itself and
  *   `local.settings.json`; with no `.funcignore`, node_modules is left out unless remoteBuild is false.
- * Entries are deflated at level 5, as Go's archive/zip does (fflate's encoder, so the size is close to
- * azd's, not byte-identical).
+ * Entries are deflated at level 5, as Go's archive/zip does (golang/go src/archive/zip/register.go,
+ * newFlateWriter); the encoder is fflate's, so the size is close to azd's, not byte-identical.
  */
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
