@@ -22,7 +22,8 @@ export function confineModules(root: string, onRefused: (message: string) => voi
         return nextResolve(specifier, context);
       }
       const resolved = nextResolve(specifier, context);
-      if (resolved.url.startsWith('node:') || resolved.url.startsWith(inside)) return resolved;
+      // Builtins (node:) and data: URLs are no files; a file must be inside the folder.
+      if (!resolved.url.startsWith('file:') || resolved.url.startsWith(inside)) return resolved;
       const from = path.relative(fileURLToPath(inside), fileURLToPath(parent.replace(/[?#].*$/, '')));
       const message =
         `${from} imports '${specifier}', found outside the app folder (${resolved.url}): refused, ` +

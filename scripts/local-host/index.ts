@@ -176,11 +176,11 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     }
 
     // --- Load the app: its @azure/functions (its own, bundled or not) records into our registry. The
-    // host builds requests and contexts with its own copy, as the worker brings its own code.
+    // host builds requests and contexts with its own copy: the app folder need not hold a node_modules.
     const azf = createRequire(import.meta.url)('@azure/functions') as AzureFunctionsModule;
-    if (options.confineModules) confineModules(root, (message) => logger.error(message));
     const registry = new FunctionRegistry(logger);
     const files = functionFiles(root);
+    if (options.confineModules) confineModules(root, (message) => logger.error(message));
     const generation = ++loadGeneration;
     await loadIntoRegistry(registry, async () => {
       for (const file of files) {
