@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { deployDir } from '../scripts/deploy/layout.js';
 import { startLocalHostProcess } from '../scripts/local-host/child.js';
 import { tableClient } from '../shared/azureStorage/connection.js';
 import { LazyTable } from '../shared/azureStorage/table.js';
@@ -80,7 +81,7 @@ async function expansionPhase(s: Setup, users: number) {
   const seeded = await seedTenant(s, TENANT, users);
   console.log(`audience: seeded ${users} users in ${seeded.seedSeconds} s`);
   const host = await startLocalHostProcess({
-    root: s.root,
+    root: deployDir(s.root),
     port: 0,
     env: { ...s.env, 'AzureWebJobs.notificationDeliveries.Disabled': 'true' },
   });
@@ -128,7 +129,7 @@ async function expansionPhase(s: Setup, users: number) {
 async function deliveryPhase(s: Setup, users: number, tenantLimit: number) {
   const tenantId = TENANT.replace(/6666$/, '7777');
   const { userIds, chatOf } = await seedTenant(s, tenantId, users);
-  const host = await startLocalHostProcess({ root: s.root, port: 0, env: s.env });
+  const host = await startLocalHostProcess({ root: deployDir(s.root), port: 0, env: s.env });
   const callsBefore = Object.values(s.fake.byStatus).reduce((a, b) => a + b, 0);
   const throttledBefore = s.fake.byStatus[429] ?? 0;
   const acceptedBefore = s.fake.accepted.length;

@@ -17,6 +17,7 @@ import { loadConfig, type AppConfig } from '../shared/config.js';
 import { buildServices, type Services } from '../shared/container.js';
 import type { AttemptContext, DeliveryTask } from '../shared/delivery/task.js';
 import { recipientKeyString } from '../shared/jobs/recipient.js';
+import { DEPLOY_DIR, deployDir } from '../scripts/deploy/layout.js';
 import { startLocalHostProcess } from '../scripts/local-host/child.js';
 import { startAzurite } from '../scripts/sandbox/azurite.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
@@ -25,6 +26,7 @@ import { cpuSecondsOf } from './cpu.js';
 import { scaleOut } from './scaleOut.js';
 import { formatMarkdown, writeBody, writeSection } from './results.js';
 import { audienceBenchmark, audienceSection } from './audience.js';
+import { deployZipResults } from './deployZip.js';
 import { countStorageRequests, type RequestCounter } from './storageRequests.js';
 
 type StartFake = typeof startFakeConnector;
@@ -429,7 +431,7 @@ function loadFigures(entry: string, env: NodeJS.ProcessEnv, raw = false) {
 async function firstRequest(connectionString: string) {
   const started = performance.now();
   const host = await startLocalHostProcess({
-    root: ROOT,
+    root: deployDir(ROOT),
     port: 0,
     env: { ...process.env, AzureWebJobsStorage: connectionString, FUNCTIONS_KEY: 'bench-key' },
   });
@@ -470,9 +472,9 @@ async function startup(connectionString: string) {
     rawDependencyStack: loadFigures('', off, true),
     unbundledTelemetryOff: loadFigures('dist/functions/index.js', off),
     unbundledTelemetryOn: loadFigures('dist/functions/index.js', on),
-    bundledTelemetryOff: loadFigures('dist/app/main.js', off),
-    bundledTelemetryOn: loadFigures('dist/app/main.js', on),
-    bundledTelemetryOnNoCompileCache: loadFigures('dist/app/main.js', noCache),
+    bundledTelemetryOff: loadFigures(`${DEPLOY_DIR}/main.js`, off),
+    bundledTelemetryOn: loadFigures(`${DEPLOY_DIR}/main.js`, on),
+    bundledTelemetryOnNoCompileCache: loadFigures(`${DEPLOY_DIR}/main.js`, noCache),
     firstRequest: await firstRequest(connectionString),
   };
   console.log(`startup: ${JSON.stringify(result)}`);
@@ -602,7 +604,7 @@ ${(['k1', 'k3', 'k8'] as const)
   })
   .join('\n')}
 | 5 | 4 tenants at once, K = 3: each tenant's share of its budget (${so.tenants4.perTenant.map((t) => round(t.shareOfBudget * 100, 1) + ' %').join(', ')}); 429s ${round(so.tenants4.share429 * 100, 2)} %, lost ${so.tenants4.lost}, duplicates ${so.tenants4.duplicates} | min ${round(so.tenants4.minShareOfBudget * 100, 1)} % | ≥ 90 % each | ${met(so.tenants4.minShareOfBudget >= 0.9 && so.tenants4.lost === 0 && so.tenants4.duplicates === 0)} |
-| 4 | Start-up: load the bundled entry (\`dist/app/main.js\`), all ${up.bundledTelemetryOn.functions} functions registered, telemetry on (median of ${up.bundledTelemetryOn.runs}; ${up.bundledTelemetryOn.minMs}–${up.bundledTelemetryOn.maxMs} ms) | ${up.bundledTelemetryOn.medianMs} ms | ≤ 400 ms | ${met(up.bundledTelemetryOn.medianMs <= 400)} |
+| 4 | Start-up: load the bundled entry (\`dist/deploy/main.js\`), all ${up.bundledTelemetryOn.functions} functions registered, telemetry on (median of ${up.bundledTelemetryOn.runs}; ${up.bundledTelemetryOn.minMs}–${up.bundledTelemetryOn.maxMs} ms) | ${up.bundledTelemetryOn.medianMs} ms | ≤ 400 ms | ${met(up.bundledTelemetryOn.medianMs <= 400)} |
 | 4 | Same, telemetry off | ${up.bundledTelemetryOff.medianMs} ms | — | — |
 | 4 | Same, telemetry on, Node's compile cache disabled (first start of a new instance) | ${up.bundledTelemetryOnNoCompileCache.medianMs} ms | — | — |
 | 4 | Unbundled build (\`dist/functions/index.js\`), telemetry on / off | ${up.unbundledTelemetryOn.medianMs} / ${up.unbundledTelemetryOff.medianMs} ms | — | — |
@@ -645,9 +647,9 @@ ${(['k1', 'k3', 'k8'] as const)
   The bundle (\`npm run build\` → \`scripts/bundle.ts\`, esbuild, code splitting) loads only registration and, when
   \`APPLICATIONINSIGHTS_CONNECTION_STRING\` is set, the bundled Application Insights SDK; each handler's module
   (botbuilder, the storage SDKs) is its own chunk, imported on the first invocation that needs it
-  (\`shared/triggers/lazy.ts\`; each function's handler.ts). \`dist/app/main.js\` turns on Node's module compile cache first. "Raw
+  (\`shared/triggers/lazy.ts\`; each function's handler.ts). \`dist/deploy/main.js\` turns on Node's module compile cache first. "Raw
   dependency stack" imports the five packages from node_modules, as an app that loads everything at start does.
-  The first-request row starts \`node dist/scripts/local-host.js\` (package.json \`main\` = the bundle) against this
+  The first-request row starts \`node dist/scripts/local-host.js\` in \`dist/deploy\` (package.json \`main\` = the bundle) against this
   run's Azurite and times the ready line and the answer to a valid job (that answer includes importing the handler
   chunk and the first storage calls).
 - **Storage per DM over a broadcast (3):** the same broadcast as above at Teams' real limits (50/s, 7/s), ${costBc.recipients}
@@ -689,6 +691,7 @@ ${(['k1', 'k3', 'k8'] as const)
   );
   console.log(`Wrote bench/RESULTS.md and bench/results.json (${results.totalSeconds} s)`);
   await audience();
+  await deployZipResults(ROOT);
 }
 
 /** The audience section (issue 15): its own part of RESULTS.md, so it can be run alone. */

@@ -12,6 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pMap from 'p-map';
 import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
+import { deployDir } from '../scripts/deploy/layout.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { startRamDiskAzurite } from './ramAzurite.js';
 import { cpuSecondsOf } from './cpu.js';
@@ -96,7 +97,7 @@ async function scaleOutOn(o: ScaleOutOptions, connectionString: string, azuriteC
   const hosts: LocalHostProcess[] = await Promise.all(
     Array.from({ length: o.instances }, (_, h) =>
       startLocalHostProcess({
-        root: o.root,
+        root: deployDir(o.root),
         port: 0,
         env,
         // Warnings and errors only (one line per invocation would be most of the run's I/O).

@@ -20,6 +20,7 @@ import pMap from 'p-map';
 import { QueueClient } from '@azure/storage-queue';
 import type { TableClient } from '@azure/data-tables';
 import { enqueueNotification } from '../shared/jobs/producer.js';
+import { deployDir } from '../scripts/deploy/layout.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { seededRandom, startFakeConnector } from '../test/support/fakeConnector.js';
 import { cpuSecondsOf } from './cpu.js';
@@ -251,7 +252,7 @@ function planJobs(o: SoakOptions, users: SoakUser[][], runTag: string, random: (
 /** The local host as a child process, so SIGKILL is a real crash; its output goes to `log`. */
 function startHost(env: Record<string, string>, log: NodeJS.WritableStream): Promise<LocalHostProcess> {
   return startLocalHostProcess({
-    root: ROOT,
+    root: deployDir(ROOT),
     port: 0,
     env: { ...process.env, ...env },
     onLine: (line) => log.write(`${line}\n`),

@@ -1,23 +1,41 @@
 /**
- * Local Functions host for the sandbox and tests: `node dist/scripts/local-host.js` (after
- * `npm run build`) serves the functions in package.json `main`. Users with Azure Functions Core
- * Tools should keep using `func start`. See scripts/local-host/README.md.
+ * Local Functions host for the sandbox and tests (after `npm run build`). Like `func start` it serves
+ * the app found in the folder it is started in, e.g. `cd dist/deploy && node ../scripts/local-host.js`
+ * (what `npm run start:host` does). Users with Azure Functions Core Tools should keep using
+ * `func start`. See scripts/local-host/README.md.
  *
- * Environment: LOCAL_HOST_ROOT (app root, default cwd), FUNCTIONS_HTTP_PORT (7071),
+ * Option: `--settings <file>` reads that local.settings.json instead of the app folder's own.
+ * Environment: LOCAL_HOST_ROOT (app folder, default cwd), FUNCTIONS_HTTP_PORT (7071),
  * FUNCTIONS_HTTP_HOST (127.0.0.1), FUNCTIONS_KEY, FUNCTIONS_MASTER_KEY, FUNCTIONS_MAX_BODY_BYTES,
- * LOCAL_HOST_QUEUE_LEASE_MS (how long a message being handled stays hidden; default 10 minutes).
+ * LOCAL_HOST_QUEUE_LEASE_MS (how long a message being handled stays hidden; default 10 minutes),
+ * LOCAL_HOST_CONFINE (default on: the app may load modules only from its folder, as in Azure; `0`
+ * lets it resolve packages above the folder as Node does, for an app that is not self-contained).
  */
+import path from 'node:path';
 import {
   isExpectedStartupError,
+  LocalHostConfigError,
   PortInUseError,
   startLocalHost,
   type LocalHost,
 } from './local-host/index.js';
 
+/** `--settings <file>`: a local.settings.json outside the app folder (npm run start:host passes the project's). */
+function settingsOption(args: string[]): { settingsFile?: string } {
+  const at = args.indexOf('--settings');
+  if (at < 0) return {};
+  const file = args[at + 1];
+  if (!file) throw new LocalHostConfigError('--settings needs the path of a local.settings.json.');
+  return { settingsFile: path.resolve(file) };
+}
+
 async function main(): Promise<void> {
   let host: LocalHost;
   try {
-    host = await startLocalHost();
+    host = await startLocalHost({
+      confineModules: process.env.LOCAL_HOST_CONFINE !== '0',
+      ...settingsOption(process.argv.slice(2)),
+    });
   } catch (err) {
     if (isExpectedStartupError(err)) {
       console.error(err.message);

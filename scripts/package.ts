@@ -2,7 +2,7 @@
 /** `npm run package`: writes the Teams app package zip (see scripts/app-package/build.ts). */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildAppPackage, PackageError, PackageSkipped } from './app-package/build.js';
+import { buildAppPackage, PackageError } from './app-package/build.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -18,10 +18,6 @@ try {
     );
   }
 } catch (err) {
-  if (err instanceof PackageSkipped) {
-    console.log(`package: skipped: ${err.message}`);
-    process.exit(0);
-  }
   if (!(err instanceof PackageError)) throw err;
   console.error(`package: ${err.message}`);
   process.exitCode = 1;

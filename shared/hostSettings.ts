@@ -40,14 +40,26 @@ interface QueueHostSettings {
   maxDequeueCount: number;
 }
 
+/**
+ * Where host.json is, relative to this module. The deployment bundle (scripts/deploy/stage.ts)
+ * defines it as './host.json': every chunk sits beside host.json at the root of the deployed folder.
+ * Unbundled (tsc's dist/shared/) it is two levels up.
+ */
+declare const DEPLOYED_HOST_JSON: string | undefined;
+const deployedHostJson = typeof DEPLOYED_HOST_JSON === 'string' ? DEPLOYED_HOST_JSON : undefined;
+
 export function readQueueHostSettings(
-  hostJsonUrl = new URL('../../host.json', import.meta.url),
+  hostJsonUrl = new URL(deployedHostJson ?? '../../host.json', import.meta.url),
 ): QueueHostSettings {
   let file: unknown = {};
   try {
     file = JSON.parse(readFileSync(hostJsonUrl, 'utf8'));
-  } catch {
-    // No host.json: the host's defaults apply.
+  } catch (err) {
+    // host.json is part of the deployed folder: without it the artifact is broken, say so.
+    if (deployedHostJson !== undefined) {
+      throw new Error(`host.json beside the deployed bundle cannot be read: ${(err as Error).message}`);
+    }
+    // Unbundled with no host.json: the host's defaults apply.
   }
   const host = withHostOverrides(file) as { extensions?: { queues?: { maxDequeueCount?: number } } };
   return { maxDequeueCount: host.extensions?.queues?.maxDequeueCount ?? 5 };

@@ -103,10 +103,11 @@ describe('npm run package', () => {
     expect((failed as { stderr: string }).stderr).toContain('no value for TEAMS_APP_ID, BOT_DOMAIN');
   });
 
-  it("skips, without failing azd's own packaging, while the azd environment is not provisioned", async () => {
-    const skipped = await packageNow({});
-    expect(skipped.stdout).toContain(
-      `package: skipped: azd environment "${ENV_NAME}" is not provisioned yet`,
+  it('fails for an azd environment that is not provisioned yet, naming it (azd never runs this script)', async () => {
+    const failed = await packageNow({}).catch((err: { code: number; stderr: string }) => err);
+    expect(failed).toMatchObject({ code: 1 });
+    expect((failed as { stderr: string }).stderr).toContain(
+      `run \`azd up\` (or \`azd env refresh\`) so the azd environment "${ENV_NAME}" has the infrastructure's outputs`,
     );
   });
 

@@ -5,7 +5,7 @@ import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableJobStore } from '../shared/azureStorage/tableJobStore.js';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
-import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually, hostProcessEnv } from './support/app.js';
+import { APP_DIR, BOT_ID, FUNCTION_KEY, TENANT, eventually, hostProcessEnv } from './support/app.js';
 import { seedUsers } from './support/audience.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
@@ -39,7 +39,7 @@ afterAll(async () => {
 
 function startHost() {
   return startLocalHostProcess({
-    root: ROOT,
+    root: APP_DIR,
     port: 0,
     env: {
       ...hostProcessEnv(azurite, connector, FUNCTION_KEY),

@@ -4,7 +4,7 @@ import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-h
 import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
 import { SETTLE_MS } from '../shared/followUps/contentCache.js';
-import { ROOT, TENANT, eventually, hostProcessEnv } from './support/app.js';
+import { APP_DIR, TENANT, eventually, hostProcessEnv } from './support/app.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
 import { seedChatUsers } from './support/chatUsers.js';
@@ -42,7 +42,7 @@ beforeAll(async () => {
   ];
   [sender, api] = await Promise.all([
     startLocalHostProcess({
-      root: ROOT,
+      root: APP_DIR,
       port: 0,
       env: {
         ...env,
@@ -54,7 +54,7 @@ beforeAll(async () => {
       },
     }),
     startLocalHostProcess({
-      root: ROOT,
+      root: APP_DIR,
       port: 0,
       env: {
         ...env,

@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/app.js';
 import { checkInfraDrift, readRepoFiles, type RepoFiles } from './support/infraDrift.js';
 
@@ -170,64 +167,5 @@ describe('files the infra deploys from docs/', () => {
     for (const name of passed) expect(Object.keys(alerts.parameters)).toContain(name);
     const required = Object.entries(alerts.parameters).filter(([, p]) => p.defaultValue === undefined);
     for (const [name] of required) expect(passed).toContain(name);
-  });
-});
-
-describe('the deployed bundle', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'deployed-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('loads and registers every function with no node_modules beside it (.funcignore leaves them out)', async () => {
-    cpSync(path.join(ROOT, 'dist', 'app'), path.join(dir, 'dist', 'app'), { recursive: true });
-    cpSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
-    cpSync(path.join(ROOT, 'host.json'), path.join(dir, 'host.json'));
-    // The Functions language worker provides @azure/functions-core; this stand-in records registrations.
-    writeFileSync(
-      path.join(dir, 'worker.cjs'),
-      `const Module = require('node:module');
-const id = '\\0functions-core';
-const m = new Module(id);
-m.filename = id; m.loaded = true;
-globalThis.registered = [];
-m.exports = { registerFunction: (meta) => (globalThis.registered.push(meta.name), { dispose() {} }),
-  registerHook: () => ({ dispose() {} }), setProgrammingModel() {}, getProgrammingModel() {}, log() {} };
-require.cache[id] = m;
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  return request === '@azure/functions-core' ? id : resolve.call(this, request, ...rest);
-};`,
-    );
-    // Every chunk too: handlers load theirs on first use. The 'open' chunk (browser sign-in, never
-    // used by the app) is skipped: it only loads through its importer.
-    const chunks = readdirSync(path.join(dir, 'dist', 'app')).filter(
-      (f) => f.endsWith('.js') && f !== 'main.js' && !f.startsWith('open-'),
-    );
-    writeFileSync(
-      path.join(dir, 'load.mjs'),
-      `await import('./dist/app/main.js');
-const registered = [...globalThis.registered];
-for (const chunk of ${JSON.stringify(chunks)}) await import('./dist/app/' + chunk);
-console.log(JSON.stringify(registered));`,
-    );
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ['--require', './worker.cjs', 'load.mjs'],
-      {
-        cwd: dir,
-        env: { PATH: process.env.PATH ?? '', MicrosoftAppId: '00000000-0000-0000-0000-000000000001' },
-      },
-    );
-    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual([
-      'messages',
-      'postNotification',
-      'getNotification',
-      'updateNotification',
-      'recallNotification',
-      'notificationJobs',
-      'notificationDeliveries',
-      'notificationJobsPoison',
-      'notificationDeliveriesPoison',
-      'health',
-    ]);
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
-import { ROOT, eventually, hostProcessEnv } from './support/app.js';
+import { APP_DIR, eventually, hostProcessEnv } from './support/app.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
 import { seedChatUsers } from './support/chatUsers.js';
@@ -49,7 +49,7 @@ describe('tenant budget shared by two hosts', () => {
       // The killed host's messages come back after this (Azure's host: 10 minutes), not the test's concern.
       LOCAL_HOST_QUEUE_LEASE_MS: '4000',
     };
-    hosts = await Promise.all([0, 1].map(() => startLocalHostProcess({ root: ROOT, port: 0, env })));
+    hosts = await Promise.all([0, 1].map(() => startLocalHostProcess({ root: APP_DIR, port: 0, env })));
   });
 
   afterAll(async () => {

@@ -70,11 +70,6 @@ export class PackageError extends Error {
   override name = 'PackageError';
 }
 
-/** Not an error: there is nothing to package yet (see buildAppPackage). */
-export class PackageSkipped extends Error {
-  override name = 'PackageSkipped';
-}
-
 export function buildAppPackage(options: { root: string; env?: Env; outDir?: string }): BuiltPackage {
   const { root, env = process.env } = options;
   const appDir = path.join(root, 'appPackage');
@@ -86,15 +81,8 @@ export function buildAppPackage(options: { root: string; env?: Env; outDir?: str
     lookup,
   );
   if (missing.length) {
-    // azd runs `npm run package` itself while packaging the service, and `azd up` does that before
-    // the first provisioning: with an azd environment that has no outputs yet, skip quietly (the
-    // postprovision hook in azure.yaml builds the package once the outputs exist).
-    if (env.AZURE_ENV_NAME && azd.name === env.AZURE_ENV_NAME && !azd.values.BOT_ID) {
-      throw new PackageSkipped(
-        `azd environment "${azd.name}" is not provisioned yet (no ${missing.join(', ')}); ` +
-          'the postprovision hook builds the package after `azd provision`',
-      );
-    }
+    // No azd release runs this script while packaging the service (azd's Node packaging runs
+    // `npm run build`: cli/azd/pkg/project/framework_service_node.go), so missing values are an error.
     throw new PackageError(
       `no value for ${missing.join(', ')}: run \`azd up\` (or \`azd env refresh\`) so the azd environment ` +
         `${azd.name ? `"${azd.name}" ` : ''}has the infrastructure's outputs, or set them in the environment`,

@@ -4,11 +4,13 @@
  * process-wide) and the start-up benchmark. Resolves once the host prints its ready line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 
 export interface LocalHostProcessOptions {
-  /** The app root: holds package.json and dist/. */
+  /** The app folder (package.json, host.json, the code): the host starts in it, as `func start` does. */
   root: string;
   /** The whole environment of the child (pass process.env along if it should inherit). */
   env: NodeJS.ProcessEnv;
@@ -34,17 +36,19 @@ export const WATCHDOG =
 
 const READY = /Local host ready on (\S+)/;
 
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The compiled entry: beside this file's compiled copy, else (run from source) in the project's dist/. */
+export const LOCAL_HOST_ENTRY = existsSync(path.join(here, '..', 'local-host.js'))
+  ? path.join(here, '..', 'local-host.js')
+  : path.join(here, '..', '..', 'dist', 'scripts', 'local-host.js');
+
 export async function startLocalHostProcess(o: LocalHostProcessOptions): Promise<LocalHostProcess> {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      `data:text/javascript,${encodeURIComponent(WATCHDOG)}`,
-      path.join(o.root, 'dist', 'scripts', 'local-host.js'),
-    ],
+    ['--import', `data:text/javascript,${encodeURIComponent(WATCHDOG)}`, LOCAL_HOST_ENTRY],
     {
       cwd: o.root,
-      env: { ...o.env, LOCAL_HOST_ROOT: o.root, FUNCTIONS_HTTP_PORT: String(o.port) },
+      env: { ...o.env, LOCAL_HOST_ROOT: undefined, FUNCTIONS_HTTP_PORT: String(o.port) },
       stdio: ['pipe', 'pipe', 'pipe'],
     },
   );

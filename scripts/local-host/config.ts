@@ -175,9 +175,11 @@ export interface LocalSettings {
   localHttpPort: number | undefined;
 }
 
-/** local.settings.json at the app root (absent: nothing). */
-export function readLocalSettings(root: string): LocalSettings {
-  const file = path.join(root, 'local.settings.json');
+/** local.settings.json at the app root, or the file given (absent: nothing). */
+export function readLocalSettings(
+  root: string,
+  file = path.join(root, 'local.settings.json'),
+): LocalSettings {
   if (!existsSync(file)) return { values: {}, localHttpPort: undefined };
   const json = asObject(readJsonFile(file));
   if (prop(json, 'IsEncrypted') === true) {

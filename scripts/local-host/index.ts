@@ -1,13 +1,15 @@
 /**
  * A small local stand-in for the Azure Functions host (what `func start` runs), for the sandbox and
- * tests. It loads the app's own function files (package.json `main`), records what they register
- * with `@azure/functions`, and serves HTTP triggers and storage queue triggers. See README.md.
+ * tests. Like `func start` it runs the app found in the folder it is started in: it loads the app's own
+ * function files (package.json `main`), records what they register with `@azure/functions`, and
+ * serves HTTP triggers and storage queue triggers. See README.md.
  */
 import { existsSync, globSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { QueueServiceClient } from '@azure/storage-queue';
+import { confineModules } from './confine.js';
 import {
   LocalHostConfigError,
   parsePort,
@@ -29,6 +31,8 @@ export type { LogRecord, LogSink, LogLevel } from './logger.js';
 export interface LocalHostOptions {
   /** Function app root (package.json, host.json, local.settings.json). Default: LOCAL_HOST_ROOT, else cwd. */
   root?: string;
+  /** A local.settings.json elsewhere than in the root (the staged dist/deploy has none). */
+  settingsFile?: string;
   /** Default: FUNCTIONS_HTTP_PORT, else local.settings.json Host.LocalHttpPort, else 7071. 0 picks a free port. */
   port?: number;
   /** Default: FUNCTIONS_HTTP_HOST, else 127.0.0.1. */
@@ -42,6 +46,11 @@ export interface LocalHostOptions {
   log?: LogSink;
   /** How long stop() waits for in-flight invocations. Default 30 s. */
   shutdownTimeoutMs?: number;
+  /**
+   * Refuse modules the app resolves outside its root (confine.ts), as Azure has nothing but the
+   * deployed folder. Process-wide and kept after stop(): for a host that owns its process.
+   */
+  confineModules?: boolean;
 }
 
 export interface LocalHostFunction {
@@ -138,7 +147,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   const cleanups: (() => Promise<void>)[] = [];
   try {
     for (const [key, value] of Object.entries(options.env ?? {})) setEnv(key, value);
-    const settings = readLocalSettings(root);
+    const settings = readLocalSettings(root, options.settingsFile);
     for (const [key, value] of Object.entries(settings.values)) {
       if (process.env[key] === undefined) setEnv(key, value);
     }
@@ -166,11 +175,12 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       throw new LocalHostConfigError(`LOCAL_HOST_QUEUE_LEASE_MS must be an integer of at least 2000 (ms).`);
     }
 
-    // --- Load the app: its @azure/functions (resolved from the root) records into our registry.
-    const appRequire = createRequire(path.join(root, 'package.json'));
-    const azf = appRequire('@azure/functions') as AzureFunctionsModule;
+    // --- Load the app: its @azure/functions (its own, bundled or not) records into our registry. The
+    // host builds requests and contexts with its own copy: the app folder need not hold a node_modules.
+    const azf = createRequire(import.meta.url)('@azure/functions') as AzureFunctionsModule;
     const registry = new FunctionRegistry(logger);
     const files = functionFiles(root);
+    if (options.confineModules) confineModules(root, (message) => logger.error(message));
     const generation = ++loadGeneration;
     await loadIntoRegistry(registry, async () => {
       for (const file of files) {

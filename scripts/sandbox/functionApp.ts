@@ -1,7 +1,7 @@
 /**
  * Runs the function app as a child process: under Azure Functions Core Tools (`func start`) when
  * `func` is on PATH, else on the project's local host (dist/scripts/local-host.js), which serves
- * the same function definitions.
+ * the same function definitions. Either starts in the staged folder (dist/deploy), the one azd uploads.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -9,15 +9,21 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 // Stops the local host gracefully when the sandbox dies, even by SIGKILL (it cannot stop its children then).
-import { WATCHDOG } from '../local-host/child.js';
+import { LOCAL_HOST_ENTRY, WATCHDOG } from '../local-host/child.js';
 
 export type AppHostKind = 'func' | 'local';
 
 export interface FunctionAppOptions {
-  root: string;
+  /** The app folder the host starts in (the staged dist/deploy). */
+  appDir: string;
   port: number;
-  /** App settings; they win over local.settings.json under both hosts. */
+  /** App settings; they win over the environment and `localSettings`. */
   settings: Record<string, string>;
+  /**
+   * The project's local.settings.json Values: the environment wins over them, as over the file under
+   * `func start`. Handed over as environment variables: the staged folder has no local.settings.json.
+   */
+  localSettings?: Record<string, string>;
   kind: AppHostKind;
   /** Path of `func` when kind is 'func'. */
   funcPath?: string;
@@ -53,24 +59,24 @@ export function findFunc(env: Record<string, string | undefined> = process.env):
 }
 
 export async function startFunctionApp(o: FunctionAppOptions): Promise<FunctionApp> {
-  const env = { ...process.env, ...o.settings };
+  const env = { ...o.localSettings, ...process.env, ...o.settings };
   let child: ChildProcess;
   if (o.kind === 'func') {
     // `--port` is Core Tools' option for the HTTP port (default 7071).
     child = spawn(o.funcPath ?? 'func', ['start', '--port', String(o.port)], {
-      cwd: o.root,
+      cwd: o.appDir,
       env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } else {
-    const entry = join(o.root, 'dist', 'scripts', 'local-host.js');
     child = spawn(
       process.execPath,
-      ['--import', `data:text/javascript,${encodeURIComponent(WATCHDOG)}`, entry],
+      ['--import', `data:text/javascript,${encodeURIComponent(WATCHDOG)}`, LOCAL_HOST_ENTRY],
       {
-        cwd: o.root,
-        env: { ...env, LOCAL_HOST_ROOT: o.root, FUNCTIONS_HTTP_PORT: String(o.port) },
+        // Like `func start`, the local host runs the app found in the folder it starts in.
+        cwd: o.appDir,
+        env: { ...env, LOCAL_HOST_ROOT: undefined, FUNCTIONS_HTTP_PORT: String(o.port) },
         // Own process group: a terminal's Ctrl-C reaches only the sandbox, which stops the app first.
         detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],

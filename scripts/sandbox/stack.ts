@@ -2,13 +2,21 @@
  * The whole sandbox: Azurite (in memory), the function app and Microsoft 365 Agents Playground,
  * each a child process, on the ports given. Used by `npm start` and the end-to-end tests.
  */
+import { DEPLOY_DIR, deployDir } from '../deploy/layout.js';
 import { startAzurite, type Azurite } from './azurite.js';
 import { startFunctionApp, type AppHostKind, type FunctionApp } from './functionApp.js';
 import { startPlayground, type Playground } from './playground.js';
 import { portTaken } from './ports.js';
-import { PORT_SETTINGS, SandboxError, sandboxAppSettings, type SandboxPorts } from './settings.js';
+import {
+  PORT_SETTINGS,
+  readLocalSettingsValues,
+  SandboxError,
+  sandboxAppSettings,
+  type SandboxPorts,
+} from './settings.js';
 
 export interface SandboxOptions {
+  /** The project root: the app runs from its staged dist/deploy, with its local.settings.json Values. */
   root: string;
   ports: SandboxPorts;
   appHost: AppHostKind;
@@ -85,11 +93,12 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     }
     status(
       o.appHost === 'func'
-        ? `Starting the function app with Azure Functions Core Tools: func start --port ${ports.app}`
-        : `Azure Functions Core Tools (func) not found on PATH: starting the function app on the project's local host (dist/scripts/local-host.js) on port ${ports.app}`,
+        ? `Starting the function app with Azure Functions Core Tools: func start --port ${ports.app} (in ${DEPLOY_DIR})`
+        : `Azure Functions Core Tools (func) not found on PATH: starting the function app on the project's local host (dist/scripts/local-host.js) on port ${ports.app}, in ${DEPLOY_DIR}`,
     );
     app = await startFunctionApp({
-      root: o.root,
+      appDir: deployDir(o.root),
+      localSettings: readLocalSettingsValues(o.root),
       port: ports.app,
       settings: { ...sandboxAppSettings(ports), ...o.settings },
       kind: o.appHost,

@@ -3,13 +3,13 @@
  * clear message for a taken port, everything stopping together, and the Core Tools branch.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { azuriteConnectionString } from '../../scripts/sandbox/azurite.js';
-import { ROOT, eventually } from '../support/app.js';
+import { APP_DIR, ROOT, eventually } from '../support/app.js';
 import { accepts } from '../support/ports.js';
 import { freeSandboxPorts, PORT_SETTINGS, type SandboxPorts } from '../../scripts/sandbox/settings.js';
 import { alive } from '../support/processes.js';
@@ -141,6 +141,9 @@ describe('npm start (the sandbox)', { timeout: 120_000 }, () => {
     const children = await childrenOf(run.child.pid!);
     expect(children).toHaveLength(3);
     for (const port of ports) expect(await accepts(port)).toBe(true);
+    // Like `func start`, the local host runs the app in the folder it starts in: the one azd uploads.
+    const host = children.find((c) => c.cmd.includes('local-host.js'));
+    expect(await readlink(`/proc/${host!.pid}/cwd`)).toBe(APP_DIR);
 
     run.child.kill('SIGINT');
     expect((await exited(run)).code).toBe(0);
@@ -172,7 +175,7 @@ describe('npm start (the sandbox)', { timeout: 120_000 }, () => {
       `#!${process.execPath}`,
       "const { writeFileSync } = require('node:fs');",
       "const port = Number(process.argv[process.argv.indexOf('--port') + 1]);",
-      `writeFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), env: process.env }));`,
+      `writeFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() }));`,
       "require('node:http').createServer((req, res) => {",
       "  res.setHeader('content-type', 'application/json');",
       "  res.end(req.url === '/admin/host/status' ? '{\"state\":\"Running\"}' : '{}');",
@@ -195,8 +198,10 @@ describe('npm start (the sandbox)', { timeout: 120_000 }, () => {
       const seen = JSON.parse(await readFile(record, 'utf8')) as {
         argv: string[];
         env: Record<string, string>;
+        cwd: string;
       };
       expect(seen.argv).toEqual(['start', '--port', String(ports[3])]);
+      expect(seen.cwd).toBe(APP_DIR);
       expect(seen.env).toMatchObject({
         FUNCTIONS_WORKER_RUNTIME: 'node',
         AzureWebJobsStorage: azuriteConnectionString({ blob: ports[0]!, queue: ports[1]!, table: ports[2]! }),

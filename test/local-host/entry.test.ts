@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -37,10 +40,17 @@ interface Run {
   exit: Promise<number | null>;
 }
 
-function run(script: string, env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [script], {
-    cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? '', LOCAL_HOST_ROOT: fixtureRoot, ...env },
+/** The entry with LOCAL_HOST_ROOT naming the fixture; or, with `cwd`, started in that folder with `args`. */
+function run(script: string, env: Record<string, string>, cwd?: string, args: string[] = []): Run {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: cwd ?? projectRoot,
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...(cwd ? {} : { LOCAL_HOST_ROOT: fixtureRoot }),
+      // The fixture app takes @azure/functions from the project's node_modules, above its folder.
+      LOCAL_HOST_CONFINE: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -92,6 +102,29 @@ describe('local host entry (node dist/scripts/local-host.js)', () => {
 
     r.child.kill('SIGTERM');
     expect(await r.exit).toBe(0);
+  });
+
+  it('serves the app in the folder it starts in, with a local.settings.json from elsewhere', async () => {
+    const port = await freePort();
+    const settings = path.join(await mkdtemp(path.join(tmpdir(), 'local-settings-')), 'local.settings.json');
+    await writeFile(
+      settings,
+      JSON.stringify({
+        IsEncrypted: false,
+        Values: { AzureWebJobsStorage: azurite.connectionString, JOBS_QUEUE: 'settings-jobs' },
+      }),
+    );
+    const r = run(script, { FUNCTIONS_HTTP_PORT: String(port) }, fixtureRoot, ['--settings', settings]);
+    children.push(r.child);
+    await waitFor(
+      () => r.stdout().includes('Local host ready on'),
+      `ready line; stderr: ${r.stderr()}`,
+      15_000,
+    );
+    expect(r.stdout().split('\n')).toContain('jobs: queue settings-jobs');
+    r.child.kill('SIGTERM');
+    expect(await r.exit).toBe(0);
+    await rm(path.dirname(settings), { recursive: true, force: true });
   });
 
   it('exits with code 2 and a one-line message when the port is taken', async () => {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TableClient } from '@azure/data-tables';
 import { QueueClient } from '@azure/storage-queue';
+import { deployDir } from '../../scripts/deploy/layout.js';
 import { startLocalHostProcess } from '../../scripts/local-host/child.js';
 import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
 import type { LogRecord } from '../../scripts/local-host/logger.js';
@@ -10,11 +11,14 @@ import { onFreePorts } from './ports.js';
 import { startFakeConnector, type FakeConnector, type FakeConnectorOptions } from './fakeConnector.js';
 
 /**
- * The whole app for a test: real Azurite, the compiled functions (dist/, built by `npm test`)
- * served by the local host in this process, and a Teams-like connector as the bot's service URL.
+ * The whole app for a test: real Azurite, the staged deployment (dist/deploy, built by `npm test`:
+ * what azd uploads) served by the local host in this process, and a Teams-like connector as the
+ * bot's service URL.
  */
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The folder azd uploads and the local host runs. */
+export const APP_DIR = deployDir(ROOT);
 export const FUNCTION_KEY = 'test-function-key';
 export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 export const BOT_ID = '28:test-bot';
@@ -43,6 +47,8 @@ export interface StartAppOptions {
    * appTerminate hooks run. Its log lines are in `logs` as plain messages.
    */
   childProcess?: boolean;
+  /** With childProcess: the app folder the host starts in. Default APP_DIR. */
+  appDir?: string;
 }
 
 export async function startApp(options: StartAppOptions = {}): Promise<TestApp> {
@@ -60,8 +66,8 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
   };
   const logs: LogRecord[] = [];
   const host = options.childProcess
-    ? await startChildHost(env, logs)
-    : await startLocalHost({ root: ROOT, port: 0, env, log: (r) => logs.push(r) });
+    ? await startChildHost(options.appDir ?? APP_DIR, env, logs)
+    : await startLocalHost({ root: APP_DIR, port: 0, env, log: (r) => logs.push(r) });
   const url = host.url;
   return {
     azurite,
@@ -89,10 +95,14 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
 }
 
 /** The compiled local host in a child process, on a free port; resolves once it is ready. */
-async function startChildHost(env: Record<string, string>, logs: LogRecord[]): Promise<LocalHost> {
+async function startChildHost(
+  root: string,
+  env: Record<string, string>,
+  logs: LogRecord[],
+): Promise<LocalHost> {
   return onFreePorts(1, async ([port]) => {
     const host = await startLocalHostProcess({
-      root: ROOT,
+      root,
       port: port!,
       env: { PATH: process.env.PATH ?? '', ...env },
       onLine: (message) => logs.push({ level: 'information', category: 'host', message }),

@@ -18,7 +18,7 @@ export const FAST_QUEUES = {
   AzureFunctionsJobHost__extensions__queues__maxDequeueCount: '3',
 };
 
-export function store(app: TestApp): TableConversationStore {
+export function store(app: Pick<TestApp, 'azurite'>): TableConversationStore {
   return new TableConversationStore(
     new LazyTable(tableClient({ connectionString: app.azurite.connectionString }, 'Conversations')),
   );
@@ -26,7 +26,10 @@ export function store(app: TestApp): TableConversationStore {
 
 let n = 0;
 /** A roster member the bot knows from a team install (no chat opened yet). */
-export async function seedUser(app: TestApp, overrides: Partial<UserProfile> = {}): Promise<UserProfile> {
+export async function seedUser(
+  app: Pick<TestApp, 'azurite' | 'connector'>,
+  overrides: Partial<UserProfile> = {},
+): Promise<UserProfile> {
   n += 1;
   const profile: UserProfile = {
     userId: `29:user-${n}-${Math.random().toString(36).slice(2, 8)}`,
@@ -44,13 +47,13 @@ export async function seedUser(app: TestApp, overrides: Partial<UserProfile> = {
 }
 
 export async function enqueue(
-  app: TestApp,
+  app: Pick<TestApp, 'azurite'>,
   job: Omit<NotificationJobInput, 'tenantId'> & { tenantId?: string },
 ) {
   return enqueueNotification({ tenantId: TENANT, ...job }, { connection: app.azurite.connectionString });
 }
 
-export async function status(app: TestApp, jobId: string): Promise<JobStatus | undefined> {
+export async function status(app: Pick<TestApp, 'get'>, jobId: string): Promise<JobStatus | undefined> {
   const res = await app.get(`notifications/${encodeURIComponent(jobId)}`, {
     'x-functions-key': FUNCTION_KEY,
   });
@@ -58,7 +61,11 @@ export async function status(app: TestApp, jobId: string): Promise<JobStatus | u
   return (await res.json()) as JobStatus;
 }
 
-export async function settled(app: TestApp, jobId: string, timeoutMs = 20_000): Promise<JobStatus> {
+export async function settled(
+  app: Pick<TestApp, 'get'>,
+  jobId: string,
+  timeoutMs = 20_000,
+): Promise<JobStatus> {
   return eventually(
     async () => {
       const s = await status(app, jobId);
@@ -100,5 +107,5 @@ export async function visibleDeliveries(
   }
 }
 
-export const sentTo = (app: TestApp, conversationId: string) =>
+export const sentTo = (app: Pick<TestApp, 'connector'>, conversationId: string) =>
   app.connector.accepted.filter((a) => a.conversationId === conversationId);
