@@ -181,6 +181,7 @@ describe('the artifact unpacked into an empty folder, on the local host started 
         'notificationDeliveries',
         'notificationJobsPoison',
         'notificationDeliveriesPoison',
+        'health',
       ],
       failed: [],
       refused: [],
