@@ -99,7 +99,7 @@ describe('a crash in the middle of an audience expansion', () => {
     );
     const atKill = await eventually(
       async () => {
-        const e = (await jobs.get(jobId))?.expansion;
+        const e = (await jobs.get(TENANT, jobId))?.expansion;
         return e && e.queued >= 300 ? e : undefined;
       },
       30_000,

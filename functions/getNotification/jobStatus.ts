@@ -13,6 +13,7 @@ import type {
 import type { JobContentStore } from '../../shared/stores/jobContent.js';
 import type {
   JobCounterStore,
+  JobRef,
   JobStore,
   RejectedJobStore,
   RejectionSummary,
@@ -84,7 +85,7 @@ export interface JobStatus {
 }
 
 export async function getJobStatus(
-  jobId: string,
+  ref: JobRef,
   stores: {
     jobs: JobStore;
     deliveryRecords: DeliveryRecordStore;
@@ -94,16 +95,17 @@ export async function getJobStatus(
   },
   page: StatusPage = {},
 ): Promise<JobStatus | undefined> {
+  const { tenantId, jobId } = ref;
   const [job, rejection, content] = await Promise.all([
-    stores.jobs.get(jobId),
-    stores.rejected?.getForJob(jobId),
-    stores.contents?.get(jobId),
+    stores.jobs.get(tenantId, jobId),
+    stores.rejected?.getForJob(tenantId, jobId),
+    stores.contents?.get(tenantId, jobId),
   ]);
   if (!job) {
     if (!rejection) return undefined;
     return {
       jobId,
-      tenantId: '',
+      tenantId,
       acceptedAt: '',
       source: rejection.source,
       complete: true,

@@ -1,4 +1,4 @@
-import type { UserRecord } from '../stores/conversations.js';
+import type { TeamRecord, UserRecord } from '../stores/conversations.js';
 import type { DeliveryRecord, DeliveryStatus } from '../stores/deliveryRecords.js';
 import { toFollowUpFields } from './followUpRows.js';
 import { keyPart } from './table.js';
@@ -71,6 +71,20 @@ export function userEntity(user: Omit<UserRecord, 'etag'>) {
     capCount: user.capCount,
     chatNextAt: user.chatNextAt ?? 0,
     updatedAt: user.updatedAt,
+  };
+}
+
+/** A team row; fields left undefined keep what is stored (a merge), `name` included. */
+export function teamEntity(record: TeamRecord) {
+  const { name, rosterSync, etag: _etag, ...rest } = record;
+  return {
+    partitionKey: partitionOf(record.tenantId),
+    rowKey: teamRow(record.teamId),
+    ...rest,
+    ...(name !== undefined ? { name } : {}),
+    rosterSyncedAt: record.rosterSyncedAt ?? '',
+    ...(rosterSync ? { rosterSync: JSON.stringify(rosterSync) } : {}),
+    updatedAt: new Date().toISOString(),
   };
 }
 
