@@ -14,7 +14,8 @@ import type { JobRef } from '../shared/stores/jobs.js';
  * straight against the app's storage. The tenant defaults to DEFAULT_TENANT_ID.
  */
 
-const tenantOf = (option: string | undefined) => (option ?? process.env.DEFAULT_TENANT_ID ?? '').toLowerCase();
+const tenantOf = (option: string | undefined) =>
+  (option ?? process.env.DEFAULT_TENANT_ID ?? '').toLowerCase();
 
 export function parseUpdateArgs(argv: string[]): JobRef & { message: NotificationMessage } {
   const program = new Command('update')
@@ -56,10 +57,12 @@ async function main(op: string, args: string[]): Promise<number> {
   loadLocalSettings();
   if (op === 'recall') {
     const at = args.indexOf('--tenant');
-    const jobId = args.find((a, i) => !a.startsWith('--') && i !== at + 1);
+    const jobId = args.find((a, i) => !a.startsWith('--') && (at < 0 || i !== at + 1));
     const tenantId = tenantOf(at >= 0 ? args[at + 1] : undefined);
     if (!jobId || !tenantId) {
-      process.stderr.write('usage: npm run recall -- <jobId> [--tenant <tenantId>] (default DEFAULT_TENANT_ID)\n');
+      process.stderr.write(
+        'usage: npm run recall -- <jobId> [--tenant <tenantId>] (default DEFAULT_TENANT_ID)\n',
+      );
       return 2;
     }
     return print(op, await recallJob({ tenantId, jobId }, buildServices()));

@@ -82,7 +82,10 @@ describe('a recall', () => {
     expect((await stored()).recalledAt).toBeUndefined();
     // What the request left: one fan-out task, due after the settle time, and no change task yet.
     expect(queue.messages).toHaveLength(1);
-    expect(fanOutTasks()[0]).toMatchObject({ message: { kind: 'changeFanOut', op: 'recall' }, delayMs: SETTLE });
+    expect(fanOutTasks()[0]).toMatchObject({
+      message: { kind: 'changeFanOut', op: 'recall' },
+      delayMs: SETTLE,
+    });
     expect(await updateJob(REF, { text: 'v2' }, deps())).toMatchObject({ status: 409, error: 'Recalled' });
 
     const task = fanOutTasks()[0]!.message as ChangeFanOutTask;

@@ -2,7 +2,9 @@ import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
 import { isChangeFanOutTask, runChangeFanOut } from '../../shared/followUps/changeFanOut.js';
 import { isRosterTask, runRosterTask } from '../../shared/roster/rosterTask.js';
+import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
+import { reportPoisoned } from '../../shared/triggers/queueTelemetry.js';
 
 /**
  * The long work that request handlers queue instead of doing (issue 22): an update's or recall's
@@ -40,6 +42,41 @@ export async function handleWorkTask(value: unknown, context: InvocationContext)
       );
     }
     context.log(`team roster read: ${result.reason} (${result.members} members)`);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * A fan-out or roster read that failed every attempt (notification-deliveries-poison): its state
+ * says so (`failed: "Poisoned"`, shown by the status; a new install or request starts it again).
+ * False for anything else.
+ */
+export async function recordPoisonedWorkTask(value: unknown, context: InvocationContext): Promise<boolean> {
+  const poisoned = 'Poisoned';
+  if (isChangeFanOutTask(value)) {
+    const { contents } = services();
+    const state = await contents.fanOut(value.tenantId, value.jobId);
+    if (state?.id === value.fanOutId && !state.done) {
+      await contents.saveFanOut(value.tenantId, value.jobId, { ...state, failed: poisoned }, state.etag);
+    }
+    reportPoisoned(DELIVERIES_QUEUE, 'FanOutPoisoned', value.jobId, value.tenantId);
+    context.warn(
+      `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${value.jobId}: ${value.op} fan-out failed on every attempt`,
+    );
+    return true;
+  }
+  if (isRosterTask(value)) {
+    const { conversations } = services();
+    const team = await conversations.getTeam(value.tenantId, value.teamId);
+    if (team?.rosterSync?.id === value.syncId && !team.rosterSync.doneAt) {
+      await conversations.saveTeamIf(
+        { ...team, rosterSync: { ...team.rosterSync, failed: poisoned } },
+        team.etag,
+      );
+    }
+    reportPoisoned(DELIVERIES_QUEUE, 'RosterPoisoned', undefined, value.tenantId);
+    context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: a team's roster read failed on every attempt`);
     return true;
   }
   return false;

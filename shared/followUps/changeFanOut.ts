@@ -115,19 +115,17 @@ async function queuePages(
     if (task.op === 'recall' && !state.token) {
       targets.push(...(await untried(job, page.records, !!page.token, d)));
     }
-    const tasks = targets.map(
-      (recipient): ChangeTask => ({
-        v: 1,
-        kind: 'change',
-        op: task.op,
-        jobId,
-        tenantId,
-        recipient,
-        revision: content.revision,
-        reschedules: 0,
-        ...(job.audience ? { counted: true as const } : {}),
-      }),
-    );
+    const tasks = targets.map((recipient): ChangeTask => ({
+      v: 1,
+      kind: 'change',
+      op: task.op,
+      jobId,
+      tenantId,
+      recipient,
+      revision: content.revision,
+      reschedules: 0,
+      ...(job.audience ? { counted: true as const } : {}),
+    }));
     await pMap(tasks, (t) => d.deliveryQueue.send(t), { concurrency: o.concurrency ?? 32 });
     state = { ...state, token: page.token, queued: state.queued + tasks.length, done: !page.token };
     etag = await d.contents.saveFanOut(tenantId, jobId, state, etag);

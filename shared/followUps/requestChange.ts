@@ -148,7 +148,13 @@ export async function recallJob(ref: JobRef, d: ChangeDeps): Promise<ChangeReque
 
 /** A new fan-out replaces any other of the job's, and its task runs after the settle time. */
 async function startFanOut(op: FanOut['op'], ref: JobRef, d: ChangeDeps): Promise<void> {
-  const state: FanOut = { id: randomUUID(), op, requestedAt: new Date().toISOString(), queued: 0, done: false };
+  const state: FanOut = {
+    id: randomUUID(),
+    op,
+    requestedAt: new Date().toISOString(),
+    queued: 0,
+    done: false,
+  };
   await d.contents.saveFanOut(ref.tenantId, ref.jobId, state);
   const { tenantId, jobId } = ref;
   const task: ChangeFanOutTask = { v: 1, kind: 'changeFanOut', op, tenantId, jobId, fanOutId: state.id };

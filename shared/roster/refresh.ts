@@ -70,4 +70,3 @@ export function teamsRosterReader(config: AppConfig): RosterReader {
   return (team, work) =>
     withTeamContext(team, config, (context) => work(pagedMembersReader(context, config.rosterPageSize)));
 }
-

@@ -78,7 +78,13 @@ export async function requestRosterSync(
     existing?.etag,
   );
   if (etag === undefined) return false;
-  const task: RosterTask = { v: 1, kind: 'roster', tenantId: install.tenantId, teamId: install.teamId, syncId: sync.id };
+  const task: RosterTask = {
+    v: 1,
+    kind: 'roster',
+    tenantId: install.tenantId,
+    teamId: install.teamId,
+    syncId: sync.id,
+  };
   await d.queue.send(task);
   return true;
 }

@@ -25,7 +25,7 @@ export function jobRefParam(
   if (!JOB_ID.test(jobId)) return refuse(400, 'InvalidJobId', 'job IDs use letters, digits and . _ : -');
   const tenantId = (request.query.get('tenantId') ?? config.defaultTenantId ?? '').toLowerCase();
   if (!tenantId) {
-    return refuse(400, 'TenantRequired', 'name the job\'s tenant: ?tenantId=<Microsoft Entra tenant ID>');
+    return refuse(400, 'TenantRequired', "name the job's tenant: ?tenantId=<Microsoft Entra tenant ID>");
   }
   if (!TENANT_ID.test(tenantId)) {
     return refuse(400, 'InvalidTenantId', 'tenantId uses letters, digits, . and -, at most 64');
