@@ -22,7 +22,8 @@ import { keyPart } from './table.js';
 
 export type Row = Record<string, unknown> & { etag?: string };
 
-export const partitionOf = (tenantId: string) => tenantId.toLowerCase();
+/** A tenant's partition: its ID in lower case (a GUID: encoding leaves it as it is). */
+export const partitionOf = (tenantId: string) => keyPart(tenantId.toLowerCase());
 export const userRow = (userId: string) => `user|${keyPart(userId)}`;
 export const aliasRow = (kind: 'aad' | 'upn', value: string) => `${kind}|${keyPart(value.toLowerCase())}`;
 export const teamRow = (teamId: string) => `team|${keyPart(teamId)}`;

@@ -100,7 +100,8 @@ export const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 // strictRequired is off: `anyOf: [{ required: [text] }, { required: [card] }]` names properties defined beside it.
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
+// verbose: a failed pattern can quote its field's description (what the field must be).
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true });
 addFormats(ajv);
 const validateSchema = ajv.compile<NotificationJobInput>(schema);
 
@@ -112,7 +113,22 @@ function describe(error: ErrorObject): string {
   if (error.keyword === 'enum' || error.keyword === 'const') {
     return `${where}: ${error.message} ${JSON.stringify(error.params.allowedValues ?? error.params.allowedValue)}`;
   }
+  if (error.keyword === 'pattern') {
+    const description = (error.parentSchema as { description?: unknown } | undefined)?.description;
+    if (typeof description === 'string') return `${where}: ${error.message} (${description})`;
+  }
   return `${where}: ${error.message}`;
+}
+
+/**
+ * The errors worth reading: where a recipient names a known field with a bad value, the oneOf's
+ * complaints about the other forms it did not take (required, unknown property, oneOf) are noise.
+ */
+function relevant(errors: ErrorObject[]): ErrorObject[] {
+  const deeper = (path: string) =>
+    errors.some((e) => e.instancePath.startsWith(`${path}/`) && e.keyword !== 'additionalProperties');
+  const noise = new Set(['required', 'additionalProperties', 'oneOf']);
+  return errors.filter((e) => !(noise.has(e.keyword) && e.instancePath && deeper(e.instancePath)));
 }
 
 /** The activity a message becomes; its size is what Teams limits. */
@@ -162,7 +178,7 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
     tenantId,
   });
   if (!validateSchema(input)) {
-    return refuse('SchemaInvalid', ...new Set((validateSchema.errors ?? []).map(describe)));
+    return refuse('SchemaInvalid', ...new Set(relevant(validateSchema.errors ?? []).map(describe)));
   }
   const id = input.id ?? randomUUID();
   const acknowledge = acknowledgeOption(input.acknowledge);
