@@ -13,6 +13,7 @@ import { keyPart } from './table.js';
  *   team|<teamId>             a team the bot was installed in             (conversation store)
  *   member|<teamId>|<userId>  roster membership, so an uninstall can find the team's users
  *   dlv|<jobId>|<recipient>   a delivery record                           (delivery record store)
+ *   person|<jobId>|<userId>   the job's one delivery to this person       (delivery record store)
  *   chat|<conversationId>|<n> a sent message, by chat and activity ID     (follow-up store, followUpRows.ts)
  *   readmark|<conversationId> a chat's last read receipt watermark       (follow-up store)
  *   count|<jobId>|<shard>     an audience job's totals                    (countedWrite.ts)
@@ -31,6 +32,8 @@ export const memberPrefix = (teamId: string) => `member|${keyPart(teamId)}|`;
 export const deliveryRowPrefix = (jobId: string) => `dlv|${keyPart(jobId)}|`;
 export const deliveryRow = (jobId: string, recipient: string) =>
   deliveryRowPrefix(jobId) + keyPart(recipient);
+/** A job's claim on one person: which of its recipient keys reached this Teams user first. */
+export const personRow = (jobId: string, userId: string) => `person|${keyPart(jobId)}|${keyPart(userId)}`;
 
 export function toUser(tenantId: string, row: Row): UserRecord {
   return {

@@ -170,12 +170,21 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     return record && { ...record };
   }
 
+  /** tenant|job|userId → the recipient key that claimed that person first (the `person|` rows). */
+  readonly persons = new Map<string, string>();
+
   async claim(args: ClaimRequest): Promise<ClaimResult> {
     const current = await this.get(args.tenantId, args.jobId, args.recipient);
     const user = await this.conversations.getUserById(args.tenantId, args.user.userId);
     const deliveryMoved = args.existing ? current?.etag !== args.existing.etag : current !== undefined;
     if (deliveryMoved && current) return { kind: 'delivery-exists', delivery: current };
+    const person = this.key(args.tenantId, args.jobId, args.user.userId);
+    const first = this.persons.get(person);
+    if (!args.existing && first !== undefined && first !== args.recipient) {
+      return { kind: 'same-person', recipient: first };
+    }
     if (!user || user.etag !== args.user.etag) return { kind: 'user-changed' };
+    if (!args.existing) this.persons.set(person, args.recipient);
     const now = new Date().toISOString();
     const { etag: _etag, ...rest } = args.user;
     const counted = this.conversations.put(countDelivery(rest, args.capHour));
