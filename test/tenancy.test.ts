@@ -1,14 +1,12 @@
-import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
-import { jobRefParam } from '../shared/triggers/jobRefParam.js';
 import { BOT_ID, FUNCTION_KEY, TENANT, eventually, startApp, type TestApp } from './support/app.js';
 import { FAST_QUEUES, sentTo, settled, store } from './support/pipeline.js';
 
 /**
  * Issue 22, item 7: jobs are scoped by tenant. The same job ID in two tenants is two jobs, each sent
  * and shown on its own; a request naming one tenant never reads, updates or recalls the other's.
- * Against real Azurite and the local host; the tenant decision of the routes is unit-tested below.
+ * Against real Azurite and the local host; the routes' tenant decision is unit-tested in job-ref.test.ts.
  */
 
 const OTHER = '0e9f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
@@ -105,36 +103,5 @@ describe('the same job ID in two tenants', () => {
     const after = await statusIn('only-in-other', OTHER);
     expect(after).toMatchObject({ revision: 0, totals: { sent: 1, recalled: 0 } });
     expect(after.recallRequestedAt).toBeUndefined();
-  });
-});
-
-describe('which tenant a request names', () => {
-  const request = (query: string) =>
-    new HttpRequest({
-      url: `https://notifier.example/api/notifications/job-1${query}`,
-      method: 'GET',
-      params: { id: 'job-1' },
-    });
-  const config = (defaultTenantId?: string, allowed?: string[]) => ({
-    defaultTenantId,
-    allowedTenantIds: allowed ? new Set(allowed) : undefined,
-  });
-
-  it('takes ?tenantId=, else DEFAULT_TENANT_ID, lower-cased', () => {
-    expect(jobRefParam(request(`?tenantId=${OTHER.toUpperCase()}`), config(TENANT))).toEqual({
-      tenantId: OTHER,
-      jobId: 'job-1',
-    });
-    expect(jobRefParam(request(''), config(TENANT))).toEqual({ tenantId: TENANT, jobId: 'job-1' });
-  });
-
-  it('refuses a request naming no tenant where there is no default, a malformed one, one outside the allowlist', () => {
-    const refusal = (query: string, c = config()) => {
-      const ref = jobRefParam(request(query), c);
-      return 'refused' in ref ? [ref.refused.status, (ref.refused.jsonBody as { error: string }).error] : ref;
-    };
-    expect(refusal('')).toEqual([400, 'TenantRequired']);
-    expect(refusal('?tenantId=a%2Fb')).toEqual([400, 'InvalidTenantId']);
-    expect(refusal(`?tenantId=${OTHER}`, config(TENANT, [TENANT]))).toEqual([403, 'TenantNotAllowed']);
   });
 });
