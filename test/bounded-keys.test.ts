@@ -23,6 +23,8 @@ import { recipientKeyString } from '../shared/jobs/recipient.js';
  */
 
 const MAX_KEY = 512;
+// The control characters are the point here.
+// eslint-disable-next-line no-control-regex
 const DISALLOWED = /[\u0000-\u001f\u007f-\u009f/\\#?]/;
 
 // The longest IDs the contract and the activity check allow, of characters that encode longest.

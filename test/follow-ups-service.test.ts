@@ -7,10 +7,7 @@ import type { ChangeTask } from '../shared/followUps/changeTask.js';
 import { sendHooks } from '../shared/followUps/sendHooks.js';
 import { CONTENT_TTL_MS, ContentCache } from '../shared/followUps/contentCache.js';
 import { MemoryFollowUpStore, MemoryJobContentStore } from './support/memoryFollowUps.js';
-import {
-  MemoryConversationStore,
-  MemoryDeliveryRecordStore,
-} from './support/memoryStores.js';
+import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
 import { setTelemetry, telemetry, type Telemetry } from '../shared/telemetry/telemetry.js';
 
 /** The change service and the send hooks on the in-memory twins: no Azurite, a scripted connector. */

@@ -72,7 +72,10 @@ export function activityProblem(activity: Obj): string | undefined {
         ? undefined
         : 'must be printable ASCII, 1 to 1000 characters',
     ]);
-    problems.push(['activity.conversation.tenantId', badId(conversation.tenantId ?? undefined, true, TENANT_ID)]);
+    problems.push([
+      'activity.conversation.tenantId',
+      badId(conversation.tenantId ?? undefined, true, TENANT_ID),
+    ]);
     problems.push([
       'activity.conversation.conversationType',
       badOptionalString(conversation.conversationType),

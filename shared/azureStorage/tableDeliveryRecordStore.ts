@@ -67,7 +67,11 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       ['update', userEntity(counted), 'Replace', { etag: userEtag }],
     ];
     // The first claim of a delivery also claims its person for the job (a retry already holds it).
-    const person = { partitionKey: pk, rowKey: personRow(args.jobId, user.userId), recipient: args.recipient };
+    const person = {
+      partitionKey: pk,
+      rowKey: personRow(args.jobId, user.userId),
+      recipient: args.recipient,
+    };
     if (!args.existing) actions.push(['create', person]);
     try {
       const result = await table.submitTransaction(actions);

@@ -6,7 +6,9 @@ import schema from './notification-job.v1.schema.json' with { type: 'json' };
  * stored, so every stored key is bounded (azureStorage/table.ts keyPart).
  */
 type Field = { pattern: string; maxLength?: number };
-const forms = schema.properties.recipients.items.oneOf as unknown as Array<{ properties: Record<string, Field> }>;
+const forms = schema.properties.recipients.items.oneOf as unknown as Array<{
+  properties: Record<string, Field>;
+}>;
 const ruleOf = (index: number, name: string): RegExp => {
   const field = forms[index]!.properties[name]!;
   // A maxLength beside the pattern becomes a lookahead, so one regex says all.
