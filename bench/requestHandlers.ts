@@ -250,6 +250,7 @@ Command: \`BENCH_ONLY=handlers npm run bench\` (or the whole \`npm run bench\`),
 ${r.loadAverage.join(' / ')}. In-memory Azurite, the local host as its own process, the Teams-like connector serving rosters
 in pages of 500. Before issue 22 the install read the whole roster in the turn (10 s for 3,000 members, 16 s for 6,100, as
 tried for the issue) and an update or recall queued one message per copy inside the request, after a 2 s settle.
+The first request to a function on the fresh host also loads its code: the 3,000-member install and the \`PATCH\` came first.
 
 | Measure | Result | Target | |
 | --- | --- | --- | --- |
