@@ -148,7 +148,7 @@ async function deliveryPhase(s: Setup, users: number, tenantLimit: number) {
       firstSendSeconds = (performance.now() - started) / 1000;
     }
     const t0 = performance.now();
-    const res = await fetch(`${host.url}/api/notifications/${jobId}`, {
+    const res = await fetch(`${host.url}/api/notifications/${jobId}?tenantId=${tenantId}`, {
       headers: { 'x-functions-key': KEY },
     });
     status = res.ok ? ((await res.json()) as JobStatus) : undefined;
