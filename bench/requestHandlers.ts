@@ -10,6 +10,7 @@
  * Alone: BENCH_ONLY=handlers npm run bench (writes its section of RESULTS.md).
  */
 import os from 'node:os';
+import { join } from 'node:path';
 import type { TransactionAction } from '@azure/data-tables';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { tableClient } from '../shared/azureStorage/connection.js';
@@ -20,6 +21,7 @@ import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
 import { runChangeFanOut, type ChangeFanOutTask } from '../shared/followUps/changeFanOut.js';
 import { startAzurite } from '../test/support/azurite.js';
+import { formatMarkdown, writeSection } from './results.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -259,4 +261,11 @@ ${rows}
 | Its recall's queued fan-out: ${c.queued} change tasks queued (${c.taskMessages} fan-out messages, 30 s each at most) | ${c.fanOutS} s | — | — |
 
 <!-- handlers:end -->`;
+}
+
+/** Runs it and writes its own section of RESULTS.md, so it can be run alone. */
+export async function handlers(root: string): Promise<void> {
+  const file = join(root, 'bench', 'RESULTS.md');
+  writeSection(file, 'handlers', handlersSection(await handlersBenchmark(root), new Date().toISOString()));
+  await formatMarkdown(file);
 }

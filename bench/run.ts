@@ -25,7 +25,7 @@ import { cpuSecondsOf } from './cpu.js';
 import { scaleOut } from './scaleOut.js';
 import { formatMarkdown, writeBody, writeSection } from './results.js';
 import { audienceBenchmark, audienceSection } from './audience.js';
-import { handlersBenchmark, handlersSection } from './requestHandlers.js';
+import { handlers } from './requestHandlers.js';
 import { countStorageRequests, type RequestCounter } from './storageRequests.js';
 
 type StartFake = typeof startFakeConnector;
@@ -507,10 +507,7 @@ async function benchmark(connectionString: string, pid: number) {
     await audience();
     return;
   }
-  if (process.env.BENCH_ONLY === 'handlers') {
-    await handlers();
-    return;
-  }
+  if (process.env.BENCH_ONLY === 'handlers') return handlers(ROOT);
   if (process.env.BENCH_ONLY === 'scaleout') {
     await scaleOut({
       root: ROOT,
@@ -694,14 +691,7 @@ ${(['k1', 'k3', 'k8'] as const)
   );
   console.log(`Wrote bench/RESULTS.md and bench/results.json (${results.totalSeconds} s)`);
   await audience();
-  await handlers();
-}
-
-/** The request handlers section (issue 22): its own part of RESULTS.md, so it can be run alone. */
-async function handlers() {
-  const file = join(ROOT, 'bench', 'RESULTS.md');
-  writeSection(file, 'handlers', handlersSection(await handlersBenchmark(ROOT), new Date().toISOString()));
-  await formatMarkdown(file);
+  await handlers(ROOT);
 }
 
 /** The audience section (issue 15): its own part of RESULTS.md, so it can be run alone. */
