@@ -4,7 +4,7 @@ import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-h
 import { tableClient } from '../shared/azureStorage/connection.js';
 import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableConversationStore } from '../shared/azureStorage/tableConversationStore.js';
-import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually } from './support/app.js';
+import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually, hostProcessEnv } from './support/app.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 import { movableClock, type MovableClock } from './support/clock.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
@@ -33,12 +33,7 @@ beforeAll(async () => {
     root: ROOT,
     port: 0,
     env: {
-      PATH: process.env.PATH ?? '',
-      AzureWebJobsStorage: azurite.connectionString,
-      FUNCTIONS_KEY: FUNCTION_KEY,
-      MicrosoftAppId: '',
-      ALLOW_UNAUTHENTICATED_ACTIVITIES: 'true',
-      BOT_SERVICE_URL: connector.url,
+      ...hostProcessEnv(azurite, connector, FUNCTION_KEY),
       DEFAULT_TENANT_ID: TENANT,
       ...FAST_QUEUES,
       ...clock.env,
