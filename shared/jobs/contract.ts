@@ -4,7 +4,14 @@ import addFormatsModule from 'ajv-formats';
 import { withAcknowledgeButton } from './acknowledge.js';
 import { decodeJobText } from './decode.js';
 import schema from './notification-job.v1.schema.json' with { type: 'json' };
-import { recipientKeyString, toRecipientKey, type RecipientKey, type RecipientRef } from './recipient.js';
+import {
+  JOB_ID,
+  recipientKeyString,
+  TENANT_ID,
+  toRecipientKey,
+  type RecipientKey,
+  type RecipientRef,
+} from './recipient.js';
 import {
   audienceOf,
   isAudienceRef,
@@ -85,8 +92,6 @@ export type ValidationResult =
     };
 
 export const MAX_RECIPIENTS = schema.properties.recipients.maxItems;
-const JOB_ID_PATTERN = new RegExp(schema.properties.id.pattern);
-const TENANT_ID_PATTERN = new RegExp(schema.properties.tenantId.pattern);
 /** Teams refuses bot messages over about 28 KB (HTTP 413); checked before anything is sent. */
 export const MAX_MESSAGE_BYTES = 28 * 1024;
 /**
@@ -165,11 +170,9 @@ export function parseJob(body: string | unknown, now = new Date()): ValidationRe
 export function validateJob(input: unknown, now = new Date()): ValidationResult {
   // Reported with a rejection only when well formed: any string would end up in logs and tables.
   const raw = (input && typeof input === 'object' ? input : {}) as { id?: unknown; tenantId?: unknown };
-  const jobId = typeof raw.id === 'string' && JOB_ID_PATTERN.test(raw.id) ? raw.id : undefined;
+  const jobId = typeof raw.id === 'string' && JOB_ID.test(raw.id) ? raw.id : undefined;
   const tenantId =
-    typeof raw.tenantId === 'string' && TENANT_ID_PATTERN.test(raw.tenantId)
-      ? raw.tenantId.toLowerCase()
-      : undefined;
+    typeof raw.tenantId === 'string' && TENANT_ID.test(raw.tenantId) ? raw.tenantId.toLowerCase() : undefined;
   const refuse = (reason: RejectionReason, ...errors: string[]): ValidationResult => ({
     ok: false,
     reason,

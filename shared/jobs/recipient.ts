@@ -18,8 +18,9 @@ export const TEAMS_ID = ruleOf(0, 'userId');
 /** An AAD object ID and a UPN as the contract bounds them (the schema's patterns). */
 export const AAD_OBJECT_ID = ruleOf(1, 'aadObjectId');
 export const UPN = ruleOf(2, 'upn');
-/** A tenant ID as the contract bounds it (the schema's `tenantId` pattern). */
+/** A tenant ID and a job ID as the contract bounds them (the schema's patterns). */
 export const TENANT_ID = new RegExp(schema.properties.tenantId.pattern);
+export const JOB_ID = new RegExp(schema.properties.id.pattern);
 
 /** How a job names a recipient: one of three Teams/Entra identifiers. */
 export type RecipientRef = { userId: string } | { aadObjectId: string } | { upn: string };

@@ -1,11 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { isTenantAllowed, type AppConfig } from '../config.js';
-import schema from '../jobs/notification-job.v1.schema.json' with { type: 'json' };
-
-/** Job IDs and tenant IDs as the job contract allows them: the schema's patterns. */
-const JOB_ID = new RegExp(schema.properties.id.pattern);
-const TENANT_ID = new RegExp(schema.properties.tenantId.pattern);
-
+import { JOB_ID, TENANT_ID } from '../jobs/recipient.js';
 import type { JobRef } from '../stores/jobs.js';
 
 const refuse = (status: number, error: string, message: string) => ({
