@@ -22,6 +22,8 @@ const JOB = 'job-1';
 const REF = { tenantId: TENANT, jobId: JOB };
 const SETTLE = 100;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// A timer may fire a millisecond before the clock says its time has passed.
+const afterSettle = () => sleep(SETTLE + 20);
 
 let records: MemoryDeliveryRecordStore;
 let contents: MemoryJobContentStore;
@@ -91,7 +93,7 @@ describe('a recall', () => {
     const task = fanOutTasks()[0]!.message as ChangeFanOutTask;
     // Delivered early, the task waits out the rest of the settle time.
     expect(await runChangeFanOut(task, deps())).toMatchObject({ kind: 'again', reason: 'Settling' });
-    await sleep(SETTLE);
+    await afterSettle();
     expect(await runChangeFanOut(task, deps())).toMatchObject({ kind: 'done', reason: 'Done', queued: 3 });
     const { recalledAt } = await stored();
     expect(Date.parse(recalledAt!) - Date.parse(recallRequestedAt!)).toBeGreaterThanOrEqual(SETTLE);
@@ -107,7 +109,7 @@ describe('a recall', () => {
     const first = fanOutTasks()[0]!.message as ChangeFanOutTask;
     await recallJob(REF, deps());
     const second = fanOutTasks()[1]!.message as ChangeFanOutTask;
-    await sleep(SETTLE);
+    await afterSettle();
     expect(await runChangeFanOut(first, deps())).toMatchObject({ kind: 'done', reason: 'Superseded' });
     expect(await runChangeFanOut(second, deps())).toMatchObject({ kind: 'done', queued: 3 });
   });
@@ -121,7 +123,7 @@ describe('an update', () => {
     expect(changeTargets()).toEqual([]);
     // Another instance, still acting on revision 0 read just before, sends to 29:b meanwhile.
     await sent('userId:29:b');
-    await sleep(SETTLE);
+    await afterSettle();
     const task = fanOutTasks()[0]!.message as ChangeFanOutTask;
     expect(await runChangeFanOut(task, deps())).toMatchObject({ kind: 'done', queued: 2 });
     expect(changeTargets()).toEqual(['userId:29:a', 'userId:29:b']);
@@ -132,7 +134,7 @@ describe('an update', () => {
     await setup(recipients);
     for (const r of recipients) await sent(r);
     await updateJob(REF, { text: 'v2' }, deps());
-    await sleep(SETTLE);
+    await afterSettle();
     const task = fanOutTasks()[0]!.message as ChangeFanOutTask;
     const small = { pageSize: 10, budgetMs: 0 };
     expect(await runChangeFanOut(task, deps(), small)).toMatchObject({ kind: 'again', reason: 'MorePages' });
