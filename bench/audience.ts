@@ -100,7 +100,7 @@ async function expansionPhase(s: Setup, users: number) {
   const deadline = Date.now() + Number(process.env.BENCH_AUDIENCE_TIMEOUT_S ?? 600) * 1000;
   while (Date.now() < deadline) {
     await sleep(200);
-    const e = (await jobs.get(jobId))?.expansion;
+    const e = (await jobs.get(TENANT, jobId))?.expansion;
     queued = e?.queued ?? 0;
     const at = (performance.now() - started) / 1000;
     if (at >= (samples.length + 1) * 10) samples.push([Math.round(at), queued]);
@@ -149,7 +149,7 @@ async function deliveryPhase(s: Setup, users: number, tenantLimit: number) {
       firstSendSeconds = (performance.now() - started) / 1000;
     }
     const t0 = performance.now();
-    const res = await fetch(`${host.url}/api/notifications/${jobId}`, {
+    const res = await fetch(`${host.url}/api/notifications/${jobId}?tenantId=${tenantId}`, {
       headers: { 'x-functions-key': KEY },
     });
     status = res.ok ? ((await res.json()) as JobStatus) : undefined;

@@ -27,6 +27,7 @@ import { scaleOut } from './scaleOut.js';
 import { formatMarkdown, writeBody, writeSection } from './results.js';
 import { audienceBenchmark, audienceSection } from './audience.js';
 import { deployZipResults } from './deployZip.js';
+import { handlers } from './requestHandlers.js';
 import { countStorageRequests, type RequestCounter } from './storageRequests.js';
 
 type StartFake = typeof startFakeConnector;
@@ -508,6 +509,7 @@ async function benchmark(connectionString: string, pid: number) {
     await audience();
     return;
   }
+  if (process.env.BENCH_ONLY === 'handlers') return handlers(ROOT);
   if (process.env.BENCH_ONLY === 'scaleout') {
     await scaleOut({
       root: ROOT,
@@ -692,6 +694,7 @@ ${(['k1', 'k3', 'k8'] as const)
   console.log(`Wrote bench/RESULTS.md and bench/results.json (${results.totalSeconds} s)`);
   await audience();
   await deployZipResults(ROOT);
+  await handlers(ROOT);
 }
 
 /** The audience section (issue 15): its own part of RESULTS.md, so it can be run alone. */

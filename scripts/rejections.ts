@@ -28,7 +28,7 @@ async function main(args: string[]): Promise<number> {
   }
   for (const r of rows) {
     process.stdout.write(
-      `${r.rejectedAt}  ${r.reason.padEnd(18)} ${r.jobId ?? '(no id)'}  from ${r.source}\n`,
+      `${r.rejectedAt}  ${r.reason.padEnd(18)} ${r.jobId ?? '(no id)'}${r.tenantId ? ` (tenant ${r.tenantId})` : ''}  from ${r.source}\n`,
     );
     for (const e of r.errors.slice(0, 5)) process.stdout.write(`    ${e}\n`);
   }

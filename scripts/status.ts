@@ -12,10 +12,10 @@ import { TableJobCounters } from '../shared/azureStorage/tableJobCounters.js';
 import { STATUS_FILTERS } from '../functions/getNotification/audienceStatus.js';
 import type { DeliveryStatus } from '../shared/stores/deliveryRecords.js';
 
-const USAGE = `usage: npm run status -- <jobId> [--json] [--status ${STATUS_FILTERS.join('|')}] [--limit N]\n`;
+const USAGE = `usage: npm run status -- <jobId> [--tenant <tenantId>] [--json] [--status ${STATUS_FILTERS.join('|')}] [--limit N]\n(--tenant defaults to DEFAULT_TENANT_ID)\n`;
 
 /**
- * `npm run status -- <jobId> [--json] [--status failed] [--limit N]`: totals of a job and its
+ * `npm run status -- <jobId> [--tenant T] [--json] [--status failed] [--limit N]`: totals of a job and its
  * per-recipient outcomes (of one kind with --status; an audience job lists them only then, page by
  * page up to --limit), or why it was rejected. Exits 1 when the job was rejected or any delivery
  * failed, so scripts can check it.
@@ -29,8 +29,12 @@ async function main(args: string[]): Promise<number> {
   };
   const kind = option('--status') as DeliveryStatus | undefined;
   const limit = Number(option('--limit') ?? 1000);
-  const id = args.find((a, i) => !a.startsWith('--') && !['--status', '--limit'].includes(args[i - 1] ?? ''));
-  if (!id || (kind && !STATUS_FILTERS.includes(kind)) || !Number.isInteger(limit) || limit < 1) {
+  const id = args.find(
+    (a, i) => !a.startsWith('--') && !['--status', '--limit', '--tenant'].includes(args[i - 1] ?? ''),
+  );
+  // Jobs are scoped by tenant: the same ID in another tenant is another job.
+  const tenantId = (option('--tenant') ?? process.env.DEFAULT_TENANT_ID ?? '').toLowerCase();
+  if (!id || !tenantId || (kind && !STATUS_FILTERS.includes(kind)) || !Number.isInteger(limit) || limit < 1) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -44,17 +48,18 @@ async function main(args: string[]): Promise<number> {
     rejected: new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected))),
     contents: new TableJobContentStore(jobsTable),
   };
-  const status = await getJobStatus(id, stores, { status: kind, size: Math.min(limit, 1000) });
+  const ref = { tenantId, jobId: id };
+  const status = await getJobStatus(ref, stores, { status: kind, size: Math.min(limit, 1000) });
   // An audience job's outcomes come a page at a time: follow the pages up to --limit.
   let token = status?.continuationToken;
   while (status && kind && token && status.recipients.length < limit) {
-    const next = await getJobStatus(id, stores, { status: kind, continuationToken: token, size: 1000 });
+    const next = await getJobStatus(ref, stores, { status: kind, continuationToken: token, size: 1000 });
     status.recipients.push(...(next?.recipients ?? []).slice(0, limit - status.recipients.length));
     token = next?.continuationToken;
   }
   if (status?.expansion && !kind) status.recipients = [];
   if (!status) {
-    process.stderr.write(`status: no job ${id}\n`);
+    process.stderr.write(`status: no job ${id} in tenant ${tenantId}\n`);
     return 1;
   }
   const failing = status.rejected === true || status.totals.failed > 0;

@@ -107,6 +107,7 @@ export function buildServices(
     jobs,
     rejected,
     deliveryQueue,
+    jobQueue,
     expander,
     users: conversations,
     contents,

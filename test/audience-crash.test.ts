@@ -58,10 +58,10 @@ function startHost() {
 }
 
 /** The job's status once complete, read from the restarted host. */
-const completedAfterRestart = (jobId: string) =>
+const completedAfterRestart = (jobId: string, tenantId = TENANT) =>
   eventually(
     async () => {
-      const res = await fetch(`${host!.url}/api/notifications/${jobId}`, {
+      const res = await fetch(`${host!.url}/api/notifications/${jobId}?tenantId=${tenantId}`, {
         headers: { 'x-functions-key': FUNCTION_KEY },
       });
       const s = (await res.json()) as JobStatus;
@@ -99,7 +99,7 @@ describe('a crash in the middle of an audience expansion', () => {
     );
     const atKill = await eventually(
       async () => {
-        const e = (await jobs.get(jobId))?.expansion;
+        const e = (await jobs.get(TENANT, jobId))?.expansion;
         return e && e.queued >= 300 ? e : undefined;
       },
       30_000,
@@ -167,7 +167,7 @@ describe('a crash in the middle of an audience expansion', () => {
 
       host = await startHost();
       // `complete` needs every queued delivery counted: an outcome left uncounted would hold it forever.
-      const done = await completedAfterRestart(jobId);
+      const done = await completedAfterRestart(jobId, tenant);
       const records = await new TableDeliveryRecordStore(conversations).listForJob(tenant, jobId);
       const fromRecords = emptyCounts();
       for (const r of records) addCounts(fromRecords, countsOf(r));

@@ -142,7 +142,7 @@ describe('streaming expansion', () => {
         sent.push(...batch.map((b) => b.recipient));
       }),
     ).rejects.toBe(crash);
-    const checkpoint = (await jobs.get(job.id))!;
+    const checkpoint = (await jobs.get(TENANT, job.id))!;
     expect(checkpoint.expansion).toMatchObject({ done: false });
     const state = await expander.expand(job, checkpoint, async (batch) => {
       sent.push(...batch.map((b) => b.recipient));
@@ -156,7 +156,12 @@ describe('streaming expansion', () => {
   it('stops when another worker moved the checkpoint on', async () => {
     const { jobs, expander } = setup(30);
     const record = await start(jobs, job);
-    await jobs.saveExpansion(job.id, { segment: 1, queued: 1, estimate: 27, done: false }, record.etag!);
+    await jobs.saveExpansion(
+      TENANT,
+      job.id,
+      { segment: 1, queued: 1, estimate: 27, done: false },
+      record.etag!,
+    );
     await expect(expander.expand(job, record, async () => {})).rejects.toBeInstanceOf(ExpansionTakenOver);
   });
 

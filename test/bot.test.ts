@@ -7,6 +7,7 @@ import {
   personalMessage,
   teamEvent,
 } from './support/activities.js';
+import { queueLength } from './support/pipeline.js';
 
 /** Issue 2: the messages function against real Azurite and a Teams-like connector. */
 
@@ -122,8 +123,24 @@ describe('team install', () => {
       }),
     );
     expect(res.status).toBe(200);
-    const pages = app.connector.calls.filter((c) => c.route === 'getPagedMembers').length - before;
-    expect(pages).toBe(3); // 5 members, 2 per page
+    // The roster is read by a queued task, not in the turn (queued-work.test.ts shows the order).
+    const team = await eventually(
+      async () => {
+        const row = await aliasRow('team|team-1');
+        return row?.rosterSyncedAt ? row : undefined;
+      },
+      15_000,
+      'the roster read',
+    );
+    expect(team).toMatchObject({ installed: true, memberCount: 5 });
+    const pages = () => app.connector.calls.filter((c) => c.route === 'getPagedMembers').length - before;
+    expect(pages()).toBe(3); // 5 members, 2 per page
+    // Teams sends installationUpdate too (and retries an install it thinks went unanswered): no second read.
+    const again = await app.post(
+      'messages',
+      teamEvent(app.connector.url, 'team-1', alex, { type: 'installationUpdate', action: 'add' }),
+    );
+    expect(again.status).toBe(200);
     for (const member of roster) {
       const row = await userRow(member.id);
       expect(row, member.id).toMatchObject({
@@ -133,8 +150,8 @@ describe('team install', () => {
       });
       expect(JSON.parse(String(row?.sources))).toContain('team:team-1');
     }
-    const team = await aliasRow('team|team-1');
-    expect(team).toMatchObject({ installed: true, memberCount: 5 });
+    expect(pages()).toBe(3);
+    expect(await queueLength(app, 'notification-deliveries')).toBe(0);
   });
 
   it('stores members added later and marks removed members inactive', async () => {
@@ -174,7 +191,7 @@ describe('team install', () => {
       }),
     );
     expect(older.status).toBe(200);
-    expect(JSON.parse(String((await userRow('29:lee'))?.sources))).toContain('team:team-2');
+    await eventually(async () => String((await userRow('29:lee'))?.sources).includes('team:team-2'));
 
     app.connector.setRoster('team-3', [roster[4]!]);
     const install = await app.post(
@@ -182,7 +199,8 @@ describe('team install', () => {
       teamEvent(app.connector.url, 'team-3', alex, { type: 'installationUpdate', action: 'add' }),
     );
     expect(install.status).toBe(200);
-    expect(JSON.parse(String((await userRow('29:diego'))?.sources))).toContain('team:team-3');
+    await eventually(async () => String((await userRow('29:diego'))?.sources).includes('team:team-3'));
+    await eventually(async () => (await aliasRow('team|team-3'))?.rosterSyncedAt);
   });
 
   it('marks members inactive when the bot is removed or the team deleted, unless known elsewhere', async () => {

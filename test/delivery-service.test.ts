@@ -304,7 +304,7 @@ describe('DeliveryService (in-memory stores)', () => {
     const contents = new MemoryJobContentStore();
     await contents.ensure({ jobId: 'job-1', tenantId: TENANT, message: { text: 'Build is green' } });
     const reading = Object.assign(Object.create(contents) as MemoryJobContentStore, {
-      get: (jobId: string) => (steps.push('read'), contents.get(jobId)),
+      get: (tenantId: string, jobId: string) => (steps.push('read'), contents.get(tenantId, jobId)),
     });
     let clock = 0;
     const cache = new ContentCache(reading, CONTENT_TTL_MS, () => clock);
@@ -314,7 +314,7 @@ describe('DeliveryService (in-memory stores)', () => {
     const s = service(connector, { hooks: sendHooks(reading, cache) });
     expect(await s.deliver(task('29:a'), attempt())).toMatchObject({ status: 'sent' });
     expect([...steps, ...connector.calls.map((c) => c.call)]).toEqual(['token', 'read', 'send']);
-    await contents.recall((await contents.get('job-1'))!, 'requested');
+    await contents.recall((await contents.get(TENANT, 'job-1'))!, 'requested');
     clock += CONTENT_TTL_MS;
     expect(await s.deliver(task('29:b'), attempt('msg-2'))).toMatchObject({
       status: 'cancelled',

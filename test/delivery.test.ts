@@ -205,7 +205,7 @@ describe('producers and status', () => {
     expect(res.status).toBe(202);
     const body = (await res.json()) as { jobId: string; statusUrl: string };
     expect(body.jobId).toBe('http-job-1');
-    expect(body.statusUrl).toBe(`${app.url}/api/notifications/http-job-1`);
+    expect(body.statusUrl).toBe(`${app.url}/api/notifications/http-job-1?tenantId=${TENANT}`);
     const s = await settled(app, 'http-job-1');
     expect(s.totals.sent).toBe(1);
     const fromUrl = await fetch(body.statusUrl, { headers: { 'x-functions-key': FUNCTION_KEY } });

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyPart } from '../shared/azureStorage/table.js';
+import { jobPartition } from '../shared/azureStorage/tableJobStore.js';
 import { DELIVERIES_QUEUE, encodeMessage } from '../shared/queues.js';
 import type { ChangeTask } from '../shared/followUps/changeTask.js';
 import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually, startApp, type TestApp } from './support/app.js';
@@ -70,7 +70,12 @@ describe('update', () => {
     );
     const res = await change('PATCH', jobId, { message: { text: 'v2: the room moved' } });
     expect(res.status).toBe(202);
-    expect(await res.json()).toMatchObject({ jobId, revision: 1, changes: 1 });
+    expect(await res.json()).toMatchObject({
+      jobId,
+      tenantId: TENANT,
+      revision: 1,
+      statusUrl: expect.stringContaining(`?tenantId=${TENANT}`),
+    });
     const r = await recipientWhen(jobId, (x) => x.revision === 1);
     expect(r).toMatchObject({ status: 'sent', revision: 1, updated: true });
     expect(calls('updateActivity', chat).map((c) => c.status)).toEqual([429, 200]);
@@ -148,7 +153,7 @@ describe('update', () => {
     expect(await refused.json()).toMatchObject({ error: 'Recalled' });
     // A job accepted before contents were kept (as if its content row had never been written).
     const { jobId: old } = await sentJob(1);
-    await app.table('Jobs').deleteEntity(keyPart(old), 'content');
+    await app.table('Jobs').deleteEntity(jobPartition(TENANT, old), 'content');
     for (const res of [
       await change('PATCH', old, { message: { text: 'v2' } }),
       await change('DELETE', old),
@@ -212,7 +217,7 @@ describe('the CLI', () => {
       text: 'v2 from the CLI',
     });
     const recalled = await cli('dist/scripts/change.js', 'recall', jobId);
-    expect(recalled.stdout).toMatch(/recall recorded \(revision 1\), in effect from \d{4}-\d\d-\d\dT/);
+    expect(recalled.stdout).toMatch(/recall recorded \(revision 1\), asked for at \d{4}-\d\d-\d\dT/);
     await recipientWhen(jobId, (x) => x.status === 'recalled');
     const out = await cli('dist/scripts/status.js', jobId);
     expect(out.stdout).toMatch(/1 updated, 1 recalled, 0 cancelled/);

@@ -124,15 +124,16 @@ describe('follow-ups across instances', () => {
       const { jobId, chats, accepted } = await jobInFlight('recall me');
       const res = await call('DELETE', jobId);
       expect(res.status).toBe(202);
-      const { recalledAt } = (await res.json()) as { recalledAt: string };
-      const effective = Date.parse(recalledAt);
+      // The answer comes once sends are stopped; the recall takes effect in its queued fan-out task.
+      const { recallRequestedAt } = (await res.json()) as { recallRequestedAt: string };
 
       const s = await statusWhen(
         jobId,
         (x) => x.totals.pending === 0 && (x.totals.recalled ?? 0) + (x.totals.cancelled ?? 0) === USERS,
         'every delivery recalled or cancelled',
       );
-      expect(s.recalledAt).toBe(recalledAt);
+      expect(s.recallRequestedAt).toBe(recallRequestedAt);
+      const effective = Date.parse(s.recalledAt!);
       // Sends stopped at recallRequestedAt; the recall took effect once every instance had seen that.
       expect(effective - Date.parse(s.recallRequestedAt!)).toBeGreaterThanOrEqual(SETTLE_MS);
       // The sender was still going when the recall was asked for, and stopped before it took effect.

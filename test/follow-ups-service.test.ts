@@ -6,14 +6,8 @@ import { ChangeService } from '../shared/followUps/changeService.js';
 import type { ChangeTask } from '../shared/followUps/changeTask.js';
 import { sendHooks } from '../shared/followUps/sendHooks.js';
 import { CONTENT_TTL_MS, ContentCache } from '../shared/followUps/contentCache.js';
-import { recallJob, updateJob } from '../shared/followUps/requestChange.js';
 import { MemoryFollowUpStore, MemoryJobContentStore } from './support/memoryFollowUps.js';
-import {
-  MemoryConversationStore,
-  MemoryDeliveryRecordStore,
-  MemoryJobStore,
-  MemoryQueue,
-} from './support/memoryStores.js';
+import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
 import { setTelemetry, telemetry, type Telemetry } from '../shared/telemetry/telemetry.js';
 
 /** The change service and the send hooks on the in-memory twins: no Azurite, a scripted connector. */
@@ -85,7 +79,7 @@ const attempt = (claimToken: string, dequeueCount = 1) => ({ claimToken, dequeue
 
 describe('the change service', () => {
   it('updates a copy once per revision, even when the task comes again under another message', async () => {
-    await contents.revise((await contents.get(JOB))!, { text: 'v2' });
+    await contents.revise((await contents.get(TENANT, JOB))!, { text: 'v2' });
     expect(await service.apply(task('update'), attempt('m1'))).toMatchObject({
       kind: 'done',
       status: 'sent',
@@ -104,7 +98,7 @@ describe('the change service', () => {
   });
 
   it('a 5xx releases the claim for the queue to retry; on the last attempt the failure is recorded', async () => {
-    await contents.revise((await contents.get(JOB))!, { text: 'v2' });
+    await contents.revise((await contents.get(TENANT, JOB))!, { text: 'v2' });
     connector.answers = [{ ok: false, status: 503, code: 'ServiceUnavailable', message: 'x' }];
     // 503 is throttling in the error table: it waits in process, then succeeds.
     expect(await service.apply(task('update'), attempt('m1'))).toMatchObject({
@@ -114,7 +108,7 @@ describe('the change service', () => {
     const fault = { ok: false as const, status: 500, code: 'InternalServerError', message: 'x' };
     // Three 500s: two quick retries in process, then back to the queue.
     connector.answers = [fault, fault, fault];
-    await contents.revise((await contents.get(JOB))!, { text: 'v3' });
+    await contents.revise((await contents.get(TENANT, JOB))!, { text: 'v3' });
     expect(await service.apply(task('update'), attempt('m2'))).toEqual({
       kind: 'retry',
       reason: 'InternalServerError',
@@ -129,7 +123,7 @@ describe('the change service', () => {
   });
 
   it('recall deletes a sent copy and cancels a delivery not sent yet; a recalled job is not updated', async () => {
-    await contents.recall((await contents.get(JOB))!, 'effective');
+    await contents.recall((await contents.get(TENANT, JOB))!, 'effective');
     expect(await service.apply(task('recall'), attempt('m1'))).toMatchObject({ status: 'recalled' });
     expect(await service.apply(task('recall', 'userId:29:b'), attempt('m2'))).toMatchObject({
       status: 'cancelled',
@@ -145,9 +139,9 @@ describe('the change service', () => {
   it('the send reads the latest revision, or nothing to send once a recall is asked for', async () => {
     let clock = 0;
     const hooks = sendHooks(contents, new ContentCache(contents, CONTENT_TTL_MS, () => clock));
-    await contents.revise((await contents.get(JOB))!, { text: 'v2' });
+    await contents.revise((await contents.get(TENANT, JOB))!, { text: 'v2' });
     expect(await hooks.latest(deliveryTask)).toMatchObject({ revision: 1, activity: { text: 'v2' } });
-    await contents.recall((await contents.get(JOB))!, 'requested');
+    await contents.recall((await contents.get(TENANT, JOB))!, 'requested');
     // Within the TTL this instance still acts on what it read: the window a recall waits out.
     clock += CONTENT_TTL_MS - 1;
     expect(await hooks.latest(deliveryTask)).toMatchObject({ revision: 1 });
@@ -160,18 +154,18 @@ describe('the change service', () => {
     let slowReads = 2;
     const slow = {
       ...contents,
-      get: async (jobId: string) => {
-        const content = await contents.get(jobId);
+      get: async (tenantId: string, jobId: string) => {
+        const content = await contents.get(tenantId, jobId);
         if (slowReads-- > 0) clock += CONTENT_TTL_MS; // the answer came a whole TTL after the read began
         return content;
       },
-    } as MemoryJobContentStore;
+    } as unknown as MemoryJobContentStore;
     const cache = new ContentCache(slow, CONTENT_TTL_MS, () => clock);
-    expect(await cache.get(JOB)).toMatchObject({ revision: 0 });
+    expect(await cache.get(TENANT, JOB)).toMatchObject({ revision: 0 });
     expect(slowReads).toBe(-1); // three reads: two too slow, the third in time
     slowReads = 3;
     clock += CONTENT_TTL_MS;
-    await expect(cache.get(JOB)).rejects.toThrow(/took over/);
+    await expect(cache.get(TENANT, JOB)).rejects.toThrow(/took over/);
   });
 });
 
@@ -184,76 +178,6 @@ const deliveryTask = {
   acceptedAt: '',
   reschedules: 0,
 };
-
-describe('update and recall requests', () => {
-  const SETTLE = 200;
-  let jobs: MemoryJobStore;
-  let queue: MemoryQueue;
-  const deps = () => ({
-    config: { allowedTenantIds: new Set([TENANT]) },
-    jobs,
-    contents,
-    deliveryRecords: records,
-    deliveryQueue: queue,
-    settleMs: SETTLE,
-  });
-  const recipients = ['userId:29:a', 'userId:29:b', 'userId:29:c'];
-  beforeEach(async () => {
-    jobs = new MemoryJobStore();
-    queue = new MemoryQueue();
-    await jobs.createOrGet({
-      jobId: JOB,
-      tenantId: TENANT,
-      recipients,
-      contentHash: 'h',
-      acceptedAt: new Date().toISOString(),
-      source: 'test',
-    });
-  });
-  const stored = async () => (await contents.get(JOB))!;
-  /** Polls the in-memory store until the request in flight has written what `check` looks for. */
-  async function eventually<T>(check: () => Promise<T | false | undefined>): Promise<T> {
-    for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
-      const value = await check();
-      if (value) return value;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    throw new Error('the request did not get there');
-  }
-
-  it('a recall stops sends first, takes effect once every instance sees that, then fans out', async () => {
-    const recall = recallJob(JOB, deps());
-    const requested = await eventually(async () => (await stored()).recallRequestedAt);
-    expect((await stored()).recalledAt).toBeUndefined();
-    expect(queue.messages).toHaveLength(0);
-    // Meanwhile an update is refused, and another recall joins this one.
-    expect(await updateJob(JOB, { text: 'v2' }, deps())).toMatchObject({ status: 409, error: 'Recalled' });
-    const [result, again] = await Promise.all([recall, recallJob(JOB, deps())]);
-    const { recalledAt } = await stored();
-    expect(result).toMatchObject({ ok: true, recalled: true, recalledAt });
-    expect(again).toMatchObject({ ok: true, recalledAt });
-    expect(Date.parse(recalledAt!) - Date.parse(requested)).toBeGreaterThanOrEqual(SETTLE);
-    // Every recipient gets a change task (sent copies deleted, the rest cancelled), per request.
-    const targets = queue.messages.map((m) => (m.message as ChangeTask).recipient);
-    expect(targets.sort()).toEqual([...recipients, ...recipients].sort());
-  });
-
-  it('an update fans out after the settle, so a copy sent meanwhile with the old revision is replaced', async () => {
-    const update = updateJob(JOB, { text: 'v2' }, deps());
-    await eventually(async () => (await stored()).revision === 1);
-    // Another instance, still acting on revision 0 read just before, sends to 29:b meanwhile.
-    await recordWithoutClaim(records, TENANT, JOB, 'userId:29:b', {
-      status: 'sent',
-      userId: '29:b',
-      conversationId: 'b:1',
-      activityId: '1700000000001',
-      revision: 0,
-    });
-    expect(await update).toMatchObject({ ok: true, revision: 1, tasks: 2 });
-    const targets = queue.messages.map((m) => (m.message as ChangeTask).recipient);
-    expect(targets.sort()).toEqual(['userId:29:a', 'userId:29:b']);
-  });
-});
 
 describe('follow-up telemetry', () => {
   it('an update and a recall each raise their event and FollowUps metric, without message text', async () => {
@@ -269,9 +193,9 @@ describe('follow-up telemetry', () => {
     };
     setTelemetry(capture);
     try {
-      await contents.revise((await contents.get(JOB))!, { text: 'secret v2' });
+      await contents.revise((await contents.get(TENANT, JOB))!, { text: 'secret v2' });
       await service.apply(task('update'), attempt('m1'));
-      await contents.recall((await contents.get(JOB))!, 'effective');
+      await contents.recall((await contents.get(TENANT, JOB))!, 'effective');
       await service.apply(task('recall'), attempt('m2'));
     } finally {
       setTelemetry(previous);

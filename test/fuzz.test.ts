@@ -16,6 +16,7 @@ import {
 } from '../shared/jobs/contract.js';
 import { checkJob } from '../shared/jobs/intake.js';
 import { encodeMessage } from '../shared/queues.js';
+import { deliveryRowPrefix, userRow } from '../shared/azureStorage/conversationRows.js';
 
 /**
  * Issue 6, fuzzing: random and mutated jobs against every entry point (the contract validator, the
@@ -638,7 +639,7 @@ describe('POST /api/messages', () => {
       const rowKey = String(row.rowKey);
       if (rowKey.startsWith('user|')) {
         expect(typeof row.userId === 'string' && row.userId.length > 0, what).toBe(true);
-        expect(rowKey, what).toBe(`user|${encodeURIComponent(String(row.userId))}`);
+        expect(rowKey, what).toBe(userRow(String(row.userId)));
         expect(typeof row.serviceUrl === 'string' && row.serviceUrl.length > 0, what).toBe(true);
         expect(Array.isArray(JSON.parse(String(row.sources))), what).toBe(true);
         users.add(String(row.userId));
@@ -656,10 +657,10 @@ describe('POST /api/messages', () => {
         // A sent message's index row (read receipts, card presses) names its delivery.
         expect(typeof row.jobId === 'string' && typeof row.activityId === 'string', what).toBe(true);
         expect(
-          stored.some((r) => String(r.rowKey).startsWith(`dlv|${encodeURIComponent(String(row.jobId))}|`)),
+          stored.some((r) => String(r.rowKey).startsWith(deliveryRowPrefix(String(row.jobId)))),
           what,
         ).toBe(true);
-      } else if (!rowKey.startsWith('aad|') && !rowKey.startsWith('upn|') && !rowKey.startsWith('dlv|')) {
+      } else if (!/^(aad|upn|dlv|person)\|/.test(rowKey)) {
         throw new Error(`unexpected row ${what}`);
       }
     }

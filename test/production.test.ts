@@ -157,9 +157,7 @@ describe('1. every producer encoding', () => {
 
     expect(
       await enqueueNotification(`\uFEFF${job(ids.client)}`, { connection: app.azurite.connectionString }),
-    ).toEqual({
-      jobId: ids.client,
-    });
+    ).toEqual({ jobId: ids.client, tenantId: TENANT });
 
     for (const id of Object.values(ids)) expect((await settled(app, id)).totals.sent, id).toBe(1);
   });
@@ -265,6 +263,8 @@ describe('4. the roster as Teams answers it', () => {
     app.connector.registerConversation(`${CHANNEL_ID};messageid=1763719632001`, { tenantId: TENANT });
     expect((await app.post('messages', teamInstallationUpdate(app.connector.url))).status).toBe(200);
     expect((await app.post('messages', botAddedToTeam(app.connector.url))).status).toBe(200);
+    // The install answers at once; its queued task reads the roster (docs/bot.md).
+    await eventually(async () => (await store(app).getTeam(TENANT, TEAM.id))?.rosterSyncedAt);
   });
 
   it('stores the objectId of each person in the pagedmembers answer as the AAD object ID, and reaches them by it', async () => {

@@ -1,5 +1,5 @@
 import type { DeliveryRecord, DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
-import type { JobContent } from '../../shared/stores/jobContent.js';
+import type { FanOut, JobContent } from '../../shared/stores/jobContent.js';
 
 /**
  * What a job's status shows of what happened after the send: per recipient (revision shown, read,
@@ -25,9 +25,10 @@ export function followUpFieldsOf(r: DeliveryRecord | undefined) {
 }
 
 /** The job-level part: current revision, when recalled, whether it has an acknowledgement button. */
-export function contentSummary(content: JobContent | undefined) {
+export function contentSummary(content: JobContent | undefined, fanOut?: FanOut | undefined) {
   if (!content) return {};
   return {
+    ...(fanOut ? { changes: changesOf(fanOut) } : {}),
     revision: content.revision,
     ...(content.revisedAt ? { revisedAt: content.revisedAt } : {}),
     ...(content.recallRequestedAt ? { recallRequestedAt: content.recallRequestedAt } : {}),
@@ -35,3 +36,12 @@ export function contentSummary(content: JobContent | undefined) {
     acknowledge: !!content.acknowledgeTitle,
   };
 }
+
+/** How far the latest update's or recall's fan-out got (its change tasks then go out one by one). */
+const changesOf = ({ op, requestedAt, queued, done, failed }: FanOut) => ({
+  op,
+  requestedAt,
+  queued,
+  done,
+  ...(failed ? { failed } : {}),
+});

@@ -1,14 +1,14 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { services } from '../../shared/container.js';
-import { jobIdParam } from '../../shared/triggers/jobIdParam.js';
+import { jobRefParam } from '../../shared/triggers/jobRefParam.js';
 import type { DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
 import { STATUS_FILTERS } from './audienceStatus.js';
 import { getJobStatus } from './jobStatus.js';
 
 export async function handleGetNotification(request: HttpRequest): Promise<HttpResponseInit> {
-  const param = jobIdParam(request);
-  if ('refused' in param) return param.refused;
-  const { id } = param;
+  const { jobs, deliveryRecords, rejected, counters, contents, config } = services();
+  const ref = jobRefParam(request, config);
+  if ('refused' in ref) return ref.refused;
   const filter = request.query.get('status') ?? undefined;
   if (filter && !STATUS_FILTERS.includes(filter as DeliveryStatus)) {
     return {
@@ -17,9 +17,8 @@ export async function handleGetNotification(request: HttpRequest): Promise<HttpR
     };
   }
   const size = request.query.get('pageSize');
-  const { jobs, deliveryRecords, rejected, counters, contents } = services();
   const status = await getJobStatus(
-    id,
+    ref,
     { jobs, deliveryRecords, rejected, counters, contents },
     {
       status: filter as DeliveryStatus | undefined,
@@ -27,6 +26,9 @@ export async function handleGetNotification(request: HttpRequest): Promise<HttpR
       size: size && /^\d{1,4}$/.test(size) ? Number(size) : undefined,
     },
   );
-  if (!status) return { status: 404, jsonBody: { error: 'NotFound', errors: [`no job ${id}`] } };
+  if (!status) {
+    const errors = [`no job ${ref.jobId} in tenant ${ref.tenantId}`];
+    return { status: 404, jsonBody: { error: 'NotFound', errors } };
+  }
   return { status: 200, jsonBody: status };
 }

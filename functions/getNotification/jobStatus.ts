@@ -13,6 +13,7 @@ import type {
 import type { JobContentStore } from '../../shared/stores/jobContent.js';
 import type {
   JobCounterStore,
+  JobRef,
   JobStore,
   RejectedJobStore,
   RejectionSummary,
@@ -62,6 +63,8 @@ export interface JobStatus {
   recallRequestedAt?: string;
   recalledAt?: string;
   acknowledge?: boolean;
+  /** The latest update's or recall's fan-out: change tasks queued so far, done or not. */
+  changes?: { op: string; requestedAt: string; queued: number; done: boolean; failed?: string };
   recipients: RecipientStatus[];
   /** Audience jobs: how far the audience was read and queued ("expanded n of about N"). */
   expansion?: {
@@ -84,7 +87,7 @@ export interface JobStatus {
 }
 
 export async function getJobStatus(
-  jobId: string,
+  ref: JobRef,
   stores: {
     jobs: JobStore;
     deliveryRecords: DeliveryRecordStore;
@@ -94,16 +97,18 @@ export async function getJobStatus(
   },
   page: StatusPage = {},
 ): Promise<JobStatus | undefined> {
-  const [job, rejection, content] = await Promise.all([
-    stores.jobs.get(jobId),
-    stores.rejected?.getForJob(jobId),
-    stores.contents?.get(jobId),
+  const { tenantId, jobId } = ref;
+  const [job, rejection, content, fanOut] = await Promise.all([
+    stores.jobs.get(tenantId, jobId),
+    stores.rejected?.getForJob(tenantId, jobId),
+    stores.contents?.get(tenantId, jobId),
+    stores.contents?.fanOut(tenantId, jobId),
   ]);
   if (!job) {
     if (!rejection) return undefined;
     return {
       jobId,
-      tenantId: '',
+      tenantId,
       acceptedAt: '',
       source: rejection.source,
       complete: true,
@@ -117,7 +122,11 @@ export async function getJobStatus(
   }
   if (job.audience && stores.counters) {
     const status = await audienceJobStatus(job, { ...stores, counters: stores.counters }, page);
-    return { ...status, ...contentSummary(content), ...(rejection ? { lastRejection: rejection } : {}) };
+    return {
+      ...status,
+      ...contentSummary(content, fanOut),
+      ...(rejection ? { lastRejection: rejection } : {}),
+    };
   }
   const records = new Map(
     (await stores.deliveryRecords.listForJob(job.tenantId, jobId)).map((r) => [r.recipient, r]),
@@ -140,7 +149,7 @@ export async function getJobStatus(
     source: job.source,
     complete: totals.pending === 0,
     totals,
-    ...contentSummary(content),
+    ...contentSummary(content, fanOut),
     recipients: page.status ? recipients.filter((r) => r.status === page.status) : recipients,
     ...(rejection ? { lastRejection: rejection } : {}),
   };

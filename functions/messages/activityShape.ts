@@ -1,26 +1,27 @@
+import { TEAMS_ID, TENANT_ID } from '../../shared/jobs/recipient.js';
+
 /**
  * The fields of an inbound activity the bot reads, checked before anything else touches it, so a
  * malformed activity gets a 400 with the reason instead of failing half-way (a 500 that Teams would
- * retry, or a partly written record). IDs end up in Table Storage keys, which hold 1 KiB and only
- * well-formed text, hence the limit on their encoded length.
+ * retry, or a partly written record). IDs end up in Table Storage keys: user, team and object IDs
+ * are held to the job contract's rule for Teams IDs (printable ASCII, 1 to 256 characters), the
+ * tenant ID to its rule for tenant IDs, so what the bot stores is what a job can name.
  */
 
-const MAX_KEY_ID = 300;
-/** A lone surrogate: text that cannot be encoded (nor stored). */
-const LONE_SURROGATE = /\p{Cs}/u;
-const wellFormed = (value: string) => !LONE_SURROGATE.test(value);
 const CONVERSATION_ID = /^[\x21-\x7e]{1,1000}$/;
 
 type Obj = Record<string, unknown>;
 const isObject = (value: unknown): value is Obj =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function badId(value: unknown, optional = false): string | undefined {
+function badId(value: unknown, optional = false, rule = TEAMS_ID): string | undefined {
   if (value === undefined && optional) return undefined;
   if (typeof value !== 'string' || value === '') return 'must be a non-empty string';
-  if (!wellFormed(value)) return 'must be well-formed Unicode';
-  if (encodeURIComponent(value).length > MAX_KEY_ID)
-    return `must be at most ${MAX_KEY_ID} characters URL-encoded`;
+  if (!rule.test(value)) {
+    return rule === TENANT_ID
+      ? 'must be letters, digits, . and -, at most 64 characters'
+      : 'must be printable ASCII, 1 to 256 characters';
+  }
   return undefined;
 }
 
@@ -71,7 +72,10 @@ export function activityProblem(activity: Obj): string | undefined {
         ? undefined
         : 'must be printable ASCII, 1 to 1000 characters',
     ]);
-    problems.push(['activity.conversation.tenantId', badOptionalString(conversation.tenantId)]);
+    problems.push([
+      'activity.conversation.tenantId',
+      badId(conversation.tenantId ?? undefined, true, TENANT_ID),
+    ]);
     problems.push([
       'activity.conversation.conversationType',
       badOptionalString(conversation.conversationType),
@@ -92,7 +96,11 @@ export function activityProblem(activity: Obj): string | undefined {
         const value = channelData[part];
         if (value === undefined || value === null) continue;
         if (!isObject(value)) problems.push([`activity.channelData.${part}`, 'must be an object']);
-        else problems.push([`activity.channelData.${part}.id`, badId(value.id, part === 'tenant')]);
+        else
+          problems.push([
+            `activity.channelData.${part}.id`,
+            part === 'tenant' ? badId(value.id, true, TENANT_ID) : badId(value.id),
+          ]);
         if (isObject(value))
           problems.push([`activity.channelData.${part}.name`, badOptionalString(value.name)]);
       }

@@ -38,8 +38,9 @@ export class FollowUps {
         type: ActivityTypes.InvokeResponse,
         value: { status: 200, body: { statusCode: 200, type, value } },
       });
-    const content = await this.d.contents.get(jobId);
-    if (!content || content.tenantId !== tenantId) {
+    // The job of this tenant only: the same job ID in another tenant is another job.
+    const content = await this.d.contents.get(tenantId, jobId);
+    if (!content) {
       await answer(
         CARD,
         noticeCard('This notification is no longer available, so it cannot be acknowledged.'),

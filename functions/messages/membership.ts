@@ -3,7 +3,7 @@ import { withoutSource, type UserProfile } from '../../shared/stores/conversatio
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { welcomeText } from './commands.js';
 import { forEachLimited, isBotId } from '../../shared/roster/accounts.js';
-import { syncRoster } from '../../shared/roster/sync.js';
+import { requestRosterSync } from '../../shared/roster/rosterTask.js';
 import { profileOf } from './profiles.js';
 import type { BotDependencies, ChannelData } from './botTypes.js';
 
@@ -33,41 +33,21 @@ export class Membership {
     return 'uninstalled (personal)';
   };
 
+  /**
+   * A team install answers Teams at once: the team is recorded and its roster read is queued
+   * (shared/roster/rosterTask.ts), not done in this turn, so a team of thousands answers as fast as
+   * one of three, and Teams' retry of the same install asks for no second read.
+   */
   installTeam = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {
     const teamId = channelData.team?.id;
     if (!teamId) return; // A group chat: nothing to store for DMs.
-    const existing = await this.d.conversations.getTeam(tenantId, teamId);
-    // Teams sends both installationUpdate and conversationUpdate for one install; read the roster once.
-    if (
-      existing?.installed &&
-      existing.rosterSyncedAt &&
-      Date.now() - Date.parse(existing.rosterSyncedAt) < 60_000
-    ) {
-      return;
-    }
-    await this.d.conversations.saveTeam({
-      tenantId,
-      teamId,
-      name: channelData.team?.name,
-      serviceUrl: context.activity.serviceUrl,
-      installed: true,
-      memberCount: existing?.memberCount ?? 0,
-    });
-    const count = await syncRoster(context, this.d.conversations, {
-      tenantId,
-      teamId,
-      pageSize: this.d.config.rosterPageSize,
-    });
-    await this.d.conversations.saveTeam({
-      tenantId,
-      teamId,
-      serviceUrl: context.activity.serviceUrl,
-      installed: true,
-      memberCount: count,
-      rosterSyncedAt: new Date().toISOString(),
-    });
-    telemetry().event(EventNames.botInstalled, { tenantId, scope: 'team' }, { members: count });
-    return `installed in a team (${count} members)`;
+    const queued = await requestRosterSync(
+      { conversations: this.d.conversations, queue: this.d.deliveryQueue },
+      { tenantId, teamId, name: channelData.team?.name, serviceUrl: context.activity.serviceUrl },
+    );
+    if (!queued) return 'team install seen again: its roster read is under way or just done';
+    telemetry().event(EventNames.botInstalled, { tenantId, scope: 'team' });
+    return 'installed in a team (roster read queued)';
   };
 
   uninstallTeam = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {

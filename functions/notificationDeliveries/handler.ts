@@ -9,6 +9,7 @@ import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
 import { reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
 import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { handleChangeTask } from './changeTask.js';
+import { handleWorkTask } from './workTasks.js';
 import { deliverInTurn } from './batchTurn.js';
 
 const QUEUE = DELIVERIES_QUEUE;
@@ -22,6 +23,7 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
   const value = decoded?.ok ? decoded.value : item;
   const { deliveryQueue, queueHost, changes } = services();
   if (isChangeTask(value)) return handleChangeTask(value, context, changes, deliveryQueue, queueHost);
+  if (await handleWorkTask(value, context)) return;
   const tasks = isDeliveryBatch(value) ? tasksOf(value) : [value as DeliveryTask];
   if (!tasks.every(isDeliveryTask)) {
     // Only the job function writes this queue; anything else is not ours to retry.

@@ -8,6 +8,7 @@ import { recordWithoutClaim, TERMINAL, type DeliveryRecord } from '../../shared/
 import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { queueMessageText, reportPoisoned } from '../../shared/triggers/queueTelemetry.js';
+import { recordPoisonedWorkTask } from '../notificationDeliveries/workTasks.js';
 
 /**
  * Whatever lands in the poison queues (a job the host could not decode, a job or delivery that failed
@@ -46,6 +47,7 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     );
     return;
   }
+  if (await recordPoisonedWorkTask(value, context)) return;
   const task = asTask(value);
   if (!task) {
     // Only the job function writes the deliveries queue: this came from elsewhere.

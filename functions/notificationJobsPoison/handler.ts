@@ -21,6 +21,7 @@ export async function handlePoisonedJob(item: unknown, context: InvocationContex
   let reason: string;
   let errors: string[];
   let jobId: string | undefined;
+  let tenantId: string | undefined;
   if (!decoded.ok) {
     // With messageEncoding "base64" the host moves text it cannot decode here without running the job function.
     reason = 'InvalidJson';
@@ -28,6 +29,7 @@ export async function handlePoisonedJob(item: unknown, context: InvocationContex
   } else {
     const checked = await checkJob(decoded.value, config);
     jobId = checked.ok ? checked.job.id : checked.jobId;
+    tenantId = checked.ok ? checked.job.tenantId : checked.tenantId;
     if (!checked.ok) {
       reason = checked.reason;
       errors = checked.errors;
@@ -43,6 +45,7 @@ export async function handlePoisonedJob(item: unknown, context: InvocationContex
     rawBody: decoded.text,
     queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
     jobId,
+    tenantId,
   });
   reportPoisoned(JOBS_QUEUE, reason, jobId);
   context.warn(`${source}: job ${jobId ?? '(no id)'} recorded in RejectedJobs (${reason})`);

@@ -4,13 +4,9 @@ import { enqueueJob } from '../../shared/jobs/enqueue.js';
 import { checkJob } from '../../shared/jobs/intake.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { readLimitedBody } from '../../shared/triggers/httpBody.js';
+import { statusUrlOf } from '../../shared/triggers/jobRefParam.js';
 
 const MAX_BODY_BYTES = 256 * 1024;
-
-function statusUrl(request: HttpRequest, jobId: string): string {
-  const url = new URL(request.url);
-  return `${url.origin}/api/notifications/${encodeURIComponent(jobId)}`;
-}
 
 /**
  * A job refused at the door: the caller gets the reason, ops get a JobRejected event and a log
@@ -63,12 +59,13 @@ export async function handlePostNotification(
     );
   }
   context.log(`job ${result.job.id}: accepted over HTTP for ${result.job.recipients.length} recipients`);
-  const location = statusUrl(request, result.job.id);
+  const location = statusUrlOf(request, { tenantId: job.tenantId, jobId: job.id });
   return {
     status: 202,
     headers: { location },
     jsonBody: {
       jobId: result.job.id,
+      tenantId: job.tenantId,
       statusUrl: location,
       recipients: result.job.recipients.length,
       // Teams and allUsers are expanded after acceptance; the status URL shows how far.

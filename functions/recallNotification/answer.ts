@@ -1,8 +1,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { ChangeRequestResult } from '../../shared/followUps/requestChange.js';
+import { statusUrlOf } from '../../shared/triggers/jobRefParam.js';
 
-/** What PATCH and DELETE /api/notifications/{id} answer: 202 with the status URL, or what is wrong. */
-
+/**
+ * What PATCH and DELETE /api/notifications/{id} answer: 202 with the status URL once the change is
+ * recorded and its fan-out queued (the status then shows it going out), or what is wrong.
+ */
 export function changeAnswer(
   request: HttpRequest,
   context: InvocationContext,
@@ -13,20 +16,19 @@ export function changeAnswer(
     context.warn(`job ${request.params.id ?? '?'}: ${op} refused: ${result.status} ${result.error}`);
     return { status: result.status, jsonBody: { error: result.error, errors: result.errors } };
   }
-  const statusUrl = `${new URL(request.url).origin}/api/notifications/${encodeURIComponent(result.jobId)}`;
-  context.log(
-    `job ${result.jobId}: ${op} accepted (revision ${result.revision}, ${result.tasks} copies to change)`,
-  );
+  const statusUrl = statusUrlOf(request, result);
+  context.log(`job ${result.jobId}: ${op} accepted (revision ${result.revision}), fan-out queued`);
   return {
     status: 202,
     headers: { location: statusUrl },
     jsonBody: {
       jobId: result.jobId,
+      tenantId: result.tenantId,
       statusUrl,
       revision: result.revision,
       recalled: result.recalled,
+      ...(result.recallRequestedAt ? { recallRequestedAt: result.recallRequestedAt } : {}),
       ...(result.recalledAt ? { recalledAt: result.recalledAt } : {}),
-      changes: result.tasks,
     },
   };
 }

@@ -1,15 +1,14 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
 import { recallJob } from '../../shared/followUps/requestChange.js';
-import { jobIdParam } from '../../shared/triggers/jobIdParam.js';
+import { jobRefParam } from '../../shared/triggers/jobRefParam.js';
 import { changeAnswer } from './answer.js';
 
 export async function handleRecallNotification(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const param = jobIdParam(request);
-  if ('refused' in param) return param.refused;
-  const { id } = param;
-  return changeAnswer(request, context, 'recall', await recallJob(id, services()));
+  const ref = jobRefParam(request, services().config);
+  if ('refused' in ref) return ref.refused;
+  return changeAnswer(request, context, 'recall', await recallJob(ref, services()));
 }

@@ -5,7 +5,7 @@ import { decodeJobText } from '../../shared/jobs/decode.js';
 import type { NotificationMessage } from '../../shared/jobs/contract.js';
 import { readLimitedBody } from '../../shared/triggers/httpBody.js';
 import { changeAnswer } from '../recallNotification/answer.js';
-import { jobIdParam } from '../../shared/triggers/jobIdParam.js';
+import { jobRefParam } from '../../shared/triggers/jobRefParam.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -14,9 +14,8 @@ export async function handleUpdateNotification(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const param = jobIdParam(request);
-  if ('refused' in param) return param.refused;
-  const { id } = param;
+  const ref = jobRefParam(request, services().config);
+  if ('refused' in ref) return ref.refused;
   const body = await readLimitedBody(request, MAX_BODY_BYTES);
   if (!body.ok)
     return {
@@ -31,6 +30,6 @@ export async function handleUpdateNotification(
       jsonBody: { error: 'InvalidBody', errors: ['expected { "message": { "text" or "card" } }'] },
     };
   }
-  const result = await updateJob(id, message as NotificationMessage, services());
+  const result = await updateJob(ref, message as NotificationMessage, services());
   return changeAnswer(request, context, 'update', result);
 }

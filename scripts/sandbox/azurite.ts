@@ -21,6 +21,8 @@ export interface AzuriteOptions {
   location?: string;
   /** Fixed ports (the sandbox). Default: free ports chosen at random (tests). */
   ports?: AzuritePorts;
+  /** Extra Node arguments for the Azurite process (tests: `--import` a clock that can be moved on). */
+  nodeArgs?: string[];
 }
 
 export interface Azurite {
@@ -87,13 +89,17 @@ function trackChild(child: ChildProcess): void {
 
 export async function startAzurite(opts: AzuriteOptions = {}): Promise<Azurite> {
   return opts.ports
-    ? startAzuriteOn(opts.ports, opts.location)
+    ? startAzuriteOn(opts.ports, opts.location, opts.nodeArgs)
     : onFreePorts(3, ([blob, queue, table]) =>
-        startAzuriteOn({ blob: blob!, queue: queue!, table: table! }, opts.location),
+        startAzuriteOn({ blob: blob!, queue: queue!, table: table! }, opts.location, opts.nodeArgs),
       );
 }
 
-async function startAzuriteOn(ports: AzuritePorts, location: string | undefined): Promise<Azurite> {
+async function startAzuriteOn(
+  ports: AzuritePorts,
+  location: string | undefined,
+  nodeArgs: string[] = [],
+): Promise<Azurite> {
   const args = [
     ...(location ? ['--location', location] : ['--inMemoryPersistence']),
     ...COMMON_FLAGS,
@@ -101,7 +107,14 @@ async function startAzuriteOn(ports: AzuritePorts, location: string | undefined)
     ...['--queueHost', '127.0.0.1', '--queuePort', String(ports.queue)],
     ...['--tableHost', '127.0.0.1', '--tablePort', String(ports.table)],
   ];
-  const azurite = await supervise(AZURITE_BIN, args, [ports.queue, ports.table], location, 'SIGTERM');
+  const azurite = await supervise(
+    AZURITE_BIN,
+    args,
+    [ports.queue, ports.table],
+    location,
+    'SIGTERM',
+    nodeArgs,
+  );
   return Object.assign(azurite, {
     connectionString: azuriteConnectionString(ports),
     blobPort: ports.blob,
@@ -139,8 +152,9 @@ async function supervise(
   ports: number[],
   location: string | undefined,
   signal: NodeJS.Signals,
+  nodeArgs: string[] = [],
 ): Promise<Supervised> {
-  let child = await launch(bin, args, ports, location);
+  let child = await launch(bin, args, ports, location, nodeArgs);
   return {
     get pid() {
       return child.pid ?? -1;
@@ -149,7 +163,7 @@ async function supervise(
     stop: () => terminate(child, signal, location),
     async restart() {
       await terminate(child, signal, location);
-      child = await launch(bin, args, ports, location);
+      child = await launch(bin, args, ports, location, nodeArgs);
     },
   };
 }
@@ -161,12 +175,13 @@ async function launch(
   args: string[],
   ports: number[],
   location: string | undefined,
+  nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
   // Run the bin with our own node (its shebang would pick whatever `node` is on PATH).
   // In-memory mode still resolves a workspace folder, so keep it out of the repo.
   const child = spawn(
     process.execPath,
-    ['--import', `data:text/javascript,${encodeURIComponent(WATCHDOG)}`, bin, ...args],
+    ['--import', `data:text/javascript,${encodeURIComponent(WATCHDOG)}`, ...nodeArgs, bin, ...args],
     // Own process group: a terminal's Ctrl-C reaches only the sandbox, which stops things in order.
     { cwd: location ?? tmpdir(), stdio: ['pipe', 'ignore', 'pipe'], detached: true },
   );

@@ -1,4 +1,4 @@
-import type { UserRecord } from '../stores/conversations.js';
+import type { TeamRecord, UserRecord } from '../stores/conversations.js';
 import type { DeliveryRecord, DeliveryStatus } from '../stores/deliveryRecords.js';
 import { toFollowUpFields } from './followUpRows.js';
 import { keyPart } from './table.js';
@@ -13,6 +13,7 @@ import { keyPart } from './table.js';
  *   team|<teamId>             a team the bot was installed in             (conversation store)
  *   member|<teamId>|<userId>  roster membership, so an uninstall can find the team's users
  *   dlv|<jobId>|<recipient>   a delivery record                           (delivery record store)
+ *   person|<jobId>|<userId>   the job's one delivery to this person       (delivery record store)
  *   chat|<conversationId>|<n> a sent message, by chat and activity ID     (follow-up store, followUpRows.ts)
  *   readmark|<conversationId> a chat's last read receipt watermark       (follow-up store)
  *   count|<jobId>|<shard>     an audience job's totals                    (countedWrite.ts)
@@ -22,7 +23,8 @@ import { keyPart } from './table.js';
 
 export type Row = Record<string, unknown> & { etag?: string };
 
-export const partitionOf = (tenantId: string) => tenantId.toLowerCase();
+/** A tenant's partition: its ID in lower case (a GUID: encoding leaves it as it is). */
+export const partitionOf = (tenantId: string) => keyPart(tenantId.toLowerCase());
 export const userRow = (userId: string) => `user|${keyPart(userId)}`;
 export const aliasRow = (kind: 'aad' | 'upn', value: string) => `${kind}|${keyPart(value.toLowerCase())}`;
 export const teamRow = (teamId: string) => `team|${keyPart(teamId)}`;
@@ -30,6 +32,8 @@ export const memberPrefix = (teamId: string) => `member|${keyPart(teamId)}|`;
 export const deliveryRowPrefix = (jobId: string) => `dlv|${keyPart(jobId)}|`;
 export const deliveryRow = (jobId: string, recipient: string) =>
   deliveryRowPrefix(jobId) + keyPart(recipient);
+/** A job's claim on one person: which of its recipient keys reached this Teams user first. */
+export const personRow = (jobId: string, userId: string) => `person|${keyPart(jobId)}|${keyPart(userId)}`;
 
 export function toUser(tenantId: string, row: Row): UserRecord {
   return {
@@ -71,6 +75,20 @@ export function userEntity(user: Omit<UserRecord, 'etag'>) {
     capCount: user.capCount,
     chatNextAt: user.chatNextAt ?? 0,
     updatedAt: user.updatedAt,
+  };
+}
+
+/** A team row; fields left undefined keep what is stored (a merge), `name` included. */
+export function teamEntity(record: TeamRecord) {
+  const { name, rosterSync, etag: _etag, ...rest } = record;
+  return {
+    partitionKey: partitionOf(record.tenantId),
+    rowKey: teamRow(record.teamId),
+    ...rest,
+    ...(name !== undefined ? { name } : {}),
+    rosterSyncedAt: record.rosterSyncedAt ?? '',
+    ...(rosterSync ? { rosterSync: JSON.stringify(rosterSync) } : {}),
+    updatedAt: new Date().toISOString(),
   };
 }
 

@@ -11,7 +11,11 @@ import { keyPart } from './table.js';
 
 export const chatPrefix = (conversationId: string) => `chat|${keyPart(conversationId)}|`;
 export const chatRow = (conversationId: string, activityId: string) =>
-  chatPrefix(conversationId) + activityOrderKey(activityId);
+  chatPrefix(conversationId) + orderKeyPart(activityOrderKey(activityId));
+
+/** A non-numeric activity ID (`s…`) is taken as Teams gave it: encoded, like any ID in a key. */
+export const orderKeyPart = (orderKey: string) =>
+  orderKey.startsWith('s') ? `s${keyPart(orderKey.slice(1))}` : orderKey;
 export const readMarkRow = (conversationId: string) => `readmark|${keyPart(conversationId)}`;
 
 /**

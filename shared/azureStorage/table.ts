@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { TableClient, TableEntity, TableEntityResult } from '@azure/data-tables';
 
 /** A table that is created on first use, once per process. */
@@ -115,12 +116,27 @@ export async function listByPrefix<T extends object>(
   return out;
 }
 
-/** Row keys may not hold / \ # ? or control characters; encoding keeps any ID safe and sortable. */
+/**
+ * The longest a key part is kept readable. Table Storage keys hold "up to 1 KiB" and none of
+ * `/ \ # ?` or control characters ("Understanding the Table service data model",
+ * learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model); a key is
+ * UTF-16, so 512 characters, which is also Azurite's limit. Two parts and a prefix stay well inside.
+ */
+export const MAX_KEY_PART = 200;
+
+/**
+ * One ID as part of a key: URI-encoded, so it holds none of the characters keys may not hold, and
+ * sorts and compares as the ID does. An ID longer than MAX_KEY_PART encoded (a contract-valid 256
+ * characters can encode to 768) is its SHA-256 instead, marked `!` (which the encoding never leaves),
+ * so every key fits whatever the ID: the same ID always makes the same key part.
+ */
 export function keyPart(value: string): string {
-  return encodeURIComponent(value).replace(
+  const encoded = encodeURIComponent(value).replace(
     /[!'()*~]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
   );
+  if (encoded.length <= MAX_KEY_PART) return encoded;
+  return `!${createHash('sha256').update(value).digest('base64url')}`;
 }
 
 /** Table properties hold at most 32K UTF-16 characters; longer JSON is split over numbered properties. */

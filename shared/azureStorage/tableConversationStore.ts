@@ -9,10 +9,12 @@ import {
   type UserChange,
   type UserProfile,
   type UserRecord,
+  type RosterSync,
 } from '../stores/conversations.js';
 import {
   aliasRow,
   memberPrefix,
+  teamEntity,
   partitionOf,
   teamRow,
   toUser,
@@ -179,18 +181,18 @@ export class TableConversationStore implements ConversationStore {
   /** Merges: a record without `name` (roster sync, uninstall) keeps the stored name. */
   async saveTeam(record: TeamRecord): Promise<void> {
     const table = await this.table.client();
-    const { name, ...rest } = record;
-    await table.upsertEntity(
-      {
-        partitionKey: partitionOf(record.tenantId),
-        rowKey: teamRow(record.teamId),
-        ...rest,
-        ...(name !== undefined ? { name } : {}),
-        rosterSyncedAt: record.rosterSyncedAt ?? '',
-        updatedAt: new Date().toISOString(),
-      },
-      'Merge',
-    );
+    await table.upsertEntity(teamEntity(record), 'Merge');
+  }
+
+  async saveTeamIf(record: TeamRecord, etag: string | undefined): Promise<string | undefined> {
+    const table = await this.table.client();
+    if (etag) return mergeIfUnchanged(table, teamEntity(record), etag);
+    try {
+      return (await table.createEntity(teamEntity(record))).etag ?? '';
+    } catch (err) {
+      if (isConflict(err)) return undefined;
+      throw err;
+    }
   }
 
   async getTeam(tenantId: string, teamId: string): Promise<TeamRecord | undefined> {
@@ -205,6 +207,8 @@ export class TableConversationStore implements ConversationStore {
       installed: row.installed === true,
       memberCount: Number(row.memberCount ?? 0),
       rosterSyncedAt: (row.rosterSyncedAt as string) || undefined,
+      ...(row.rosterSync ? { rosterSync: JSON.parse(String(row.rosterSync)) as RosterSync } : {}),
+      etag: String(row.etag ?? ''),
     };
   }
 

@@ -16,6 +16,7 @@ import {
   deliveryRow,
   deliveryRowPrefix,
   partitionOf,
+  personRow,
   toDeliveryRecord,
   userEntity,
   type Row,
@@ -65,6 +66,13 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       args.existing ? ['update', row, 'Merge', { etag: args.existing.etag }] : ['create', row],
       ['update', userEntity(counted), 'Replace', { etag: userEtag }],
     ];
+    // The first claim of a delivery also claims its person for the job (a retry already holds it).
+    const person = {
+      partitionKey: pk,
+      rowKey: personRow(args.jobId, user.userId),
+      recipient: args.recipient,
+    };
+    if (!args.existing) actions.push(['create', person]);
     try {
       const result = await table.submitTransaction(actions);
       const deliveryEtag = result.subResponses[0]?.etag ?? '';
@@ -79,6 +87,12 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       const current = await this.get(args.tenantId, args.jobId, args.recipient);
       if (current && (!args.existing || current.etag !== args.existing.etag)) {
         return { kind: 'delivery-exists', delivery: current };
+      }
+      if (!args.existing) {
+        const first = await getOrUndefined<Row>(table, pk, person.rowKey);
+        if (first && first.recipient !== args.recipient) {
+          return { kind: 'same-person', recipient: String(first.recipient) };
+        }
       }
       return { kind: 'user-changed' };
     }

@@ -2,7 +2,7 @@ import type { DeliveryRecord, FollowUpFields } from '../stores/deliveryRecords.j
 import type { FollowUpStore, SentMessageRef } from '../stores/followUps.js';
 import { readRange } from '../followUps/readReceipts.js';
 import { clean, deliveryRow, partitionOf, type Row } from './conversationRows.js';
-import { chatPrefix, chatRow, followUpColumns, readMarkRow } from './followUpRows.js';
+import { chatPrefix, chatRow, followUpColumns, orderKeyPart, readMarkRow } from './followUpRows.js';
 import { merged } from '../jobs/outcomeCounts.js';
 import { writeDeliveryRow } from './countedWrite.js';
 import { getOrUndefined, isConflict, isPreconditionFailed, type LazyTable } from './table.js';
@@ -47,7 +47,7 @@ export class TableFollowUpStore implements FollowUpStore {
     if (!range) return [];
     const prefix = chatPrefix(conversationId);
     if (range.upTo.startsWith('s')) {
-      const row = await getOrUndefined<Row>(table, pk, prefix + range.upTo);
+      const row = await getOrUndefined<Row>(table, pk, prefix + orderKeyPart(range.upTo));
       return row ? [toRef(row)] : [];
     }
     const q = (v: string) => `'${v.replace(/'/g, "''")}'`;

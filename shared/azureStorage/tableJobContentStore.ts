@@ -3,6 +3,7 @@ import {
   recallField,
   sendsStopped,
   type ContentChange,
+  type FanOut,
   type JobContent,
   type JobContentStore,
   type NewJobContent,
@@ -11,24 +12,26 @@ import {
 import {
   getOrUndefined,
   isConflict,
+  mergeIfUnchanged,
   isPreconditionFailed,
-  keyPart,
   packJson,
   unpackJson,
   type LazyTable,
 } from './table.js';
+import { jobPartition } from './tableJobStore.js';
 
-/** A job's current content: row `content` in the job's partition of the `Jobs` table. */
+/** A job's current content: row `content` in the job's partition (tenant and ID) of the `Jobs` table. */
 
 const ROW = 'content';
+const FAN_OUT_ROW = 'changes';
 type Row = Record<string, unknown> & { etag?: string };
 
 export class TableJobContentStore implements JobContentStore {
   constructor(private readonly table: LazyTable) {}
 
-  async get(jobId: string): Promise<JobContent | undefined> {
+  async get(tenantId: string, jobId: string): Promise<JobContent | undefined> {
     const table = await this.table.client();
-    const row = await getOrUndefined<Row>(table, keyPart(jobId), ROW);
+    const row = await getOrUndefined<Row>(table, jobPartition(tenantId, jobId), ROW);
     if (!row) return undefined;
     return {
       jobId: String(row.jobId),
@@ -47,7 +50,7 @@ export class TableJobContentStore implements JobContentStore {
     const table = await this.table.client();
     try {
       await table.createEntity({
-        partitionKey: keyPart(content.jobId),
+        partitionKey: jobPartition(content.tenantId, content.jobId),
         rowKey: ROW,
         jobId: content.jobId,
         tenantId: content.tenantId,
@@ -74,6 +77,30 @@ export class TableJobContentStore implements JobContentStore {
     return this.write(current, { [field]: at }, { ...current, [field]: at });
   }
 
+  async fanOut(tenantId: string, jobId: string): Promise<FanOut | undefined> {
+    const table = await this.table.client();
+    const row = await getOrUndefined<Row>(table, jobPartition(tenantId, jobId), FAN_OUT_ROW);
+    if (!row) return undefined;
+    return { ...(JSON.parse(String(row.state)) as FanOut), etag: String(row.etag ?? '') };
+  }
+
+  async saveFanOut(
+    tenantId: string,
+    jobId: string,
+    state: FanOut,
+    etag?: string,
+  ): Promise<string | undefined> {
+    const table = await this.table.client();
+    const { etag: _etag, ...fields } = state;
+    const entity = {
+      partitionKey: jobPartition(tenantId, jobId),
+      rowKey: FAN_OUT_ROW,
+      state: JSON.stringify(fields),
+    };
+    if (etag) return mergeIfUnchanged(table, entity, etag);
+    return (await table.upsertEntity(entity, 'Replace')).etag ?? '';
+  }
+
   private async write(
     current: JobContent,
     fields: Record<string, string | number>,
@@ -82,7 +109,7 @@ export class TableJobContentStore implements JobContentStore {
     const table = await this.table.client();
     try {
       const result = await table.updateEntity(
-        { partitionKey: keyPart(current.jobId), rowKey: ROW, ...fields },
+        { partitionKey: jobPartition(current.tenantId, current.jobId), rowKey: ROW, ...fields },
         'Merge',
         { etag: current.etag },
       );

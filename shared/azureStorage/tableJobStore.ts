@@ -9,11 +9,29 @@ import {
 } from './table.js';
 
 import type { ExpansionState } from '../jobs/audience.js';
-import type { JobRecord, JobStore, RejectedJob, RejectedJobStore, RejectionSummary } from '../stores/jobs.js';
+import type {
+  JobRecord,
+  JobStore,
+  RecentRejection,
+  RejectedJob,
+  RejectedJobStore,
+  RejectionSummary,
+} from '../stores/jobs.js';
 
-/** Job records (table `Jobs`, PartitionKey = job ID): what was accepted, for status and idempotency. */
+/**
+ * Job records (table `Jobs`, PartitionKey = tenant and job ID, see jobPartition): what was accepted,
+ * for status and idempotency.
+ */
 
 type Row = Record<string, unknown>;
+
+/**
+ * A job's partition in the `Jobs` table: its tenant (lower case) and its ID, each URI-encoded, so
+ * the same job ID in two tenants is two jobs and a read names both. Its rows: `job` (here) and
+ * `content`, `changes` (tableJobContentStore.ts).
+ */
+export const jobPartition = (tenantId: string, jobId: string) =>
+  `${keyPart(tenantId.toLowerCase())}|${keyPart(jobId)}`;
 
 export class TableJobStore implements JobStore {
   constructor(private readonly table: LazyTable) {}
@@ -24,7 +42,7 @@ export class TableJobStore implements JobStore {
     const { recipients, audience, expansion, etag: _etag, ...rest } = job;
     try {
       const created = await table.createEntity({
-        partitionKey: keyPart(job.jobId),
+        partitionKey: jobPartition(job.tenantId, job.jobId),
         rowKey: 'job',
         ...stripUndefined(rest),
         total: recipients.length,
@@ -35,15 +53,15 @@ export class TableJobStore implements JobStore {
       return { created: true, job: { ...job, etag: created.etag } };
     } catch (err) {
       if (!isConflict(err)) throw err;
-      const existing = await this.get(job.jobId);
+      const existing = await this.get(job.tenantId, job.jobId);
       if (!existing) throw err;
       return { created: false, job: existing };
     }
   }
 
-  async get(jobId: string): Promise<JobRecord | undefined> {
+  async get(tenantId: string, jobId: string): Promise<JobRecord | undefined> {
     const table = await this.table.client();
-    const row = await getOrUndefined<Row>(table, keyPart(jobId), 'job');
+    const row = await getOrUndefined<Row>(table, jobPartition(tenantId, jobId), 'job');
     if (!row) return undefined;
     return {
       jobId: String(row.jobId),
@@ -61,16 +79,25 @@ export class TableJobStore implements JobStore {
     };
   }
 
-  async saveExpansion(jobId: string, state: ExpansionState, etag: string): Promise<string | undefined> {
+  async saveExpansion(
+    tenantId: string,
+    jobId: string,
+    state: ExpansionState,
+    etag: string,
+  ): Promise<string | undefined> {
     const table = await this.table.client();
-    const entity = { partitionKey: keyPart(jobId), rowKey: 'job', expansion: JSON.stringify(state) };
+    const entity = {
+      partitionKey: jobPartition(tenantId, jobId),
+      rowKey: 'job',
+      expansion: JSON.stringify(state),
+    };
     return mergeIfUnchanged(table, entity, etag);
   }
 
-  async markFannedOut(jobId: string): Promise<void> {
+  async markFannedOut(tenantId: string, jobId: string): Promise<void> {
     const table = await this.table.client();
     await table.updateEntity(
-      { partitionKey: keyPart(jobId), rowKey: 'job', fannedOutAt: new Date().toISOString() },
+      { partitionKey: jobPartition(tenantId, jobId), rowKey: 'job', fannedOutAt: new Date().toISOString() },
       'Merge',
     );
   }
@@ -89,7 +116,8 @@ function parseErrors(value: unknown): string[] {
 
 /**
  * Jobs that failed validation, kept with their reason (table `RejectedJobs`, one partition per day,
- * newest first), and the latest rejection per job ID (partition `byJob`) for status lookups.
+ * newest first), and the latest rejection per tenant and job ID (partition `byJob`, RowKey as the
+ * job's partition in `Jobs`) for status lookups.
  */
 export class TableRejectedJobStore implements RejectedJobStore {
   constructor(private readonly table: LazyTable) {}
@@ -106,17 +134,19 @@ export class TableRejectedJobStore implements RejectedJobStore {
       errors: JSON.stringify(rejected.errors).slice(0, 30_000),
       source: rejected.source,
       jobId: rejected.jobId ?? '',
+      tenantId: rejected.tenantId ?? '',
       queueMessageId: rejected.queueMessageId ?? '',
       body: rejected.body.slice(0, 30_000),
       rejectedAt: now.toISOString(),
     });
-    if (rejected.jobId) {
-      // The latest rejection per job ID, so a producer's status lookup finds it with one point read.
+    if (rejected.jobId && rejected.tenantId) {
+      // The latest rejection per tenant and job ID, so a producer's status lookup finds it with one point read.
       await table.upsertEntity(
         {
           partitionKey: BY_JOB,
-          rowKey: keyPart(rejected.jobId),
+          rowKey: jobPartition(rejected.tenantId, rejected.jobId),
           jobId: rejected.jobId,
+          tenantId: rejected.tenantId.toLowerCase(),
           reason: rejected.reason,
           errors: JSON.stringify(rejected.errors).slice(0, 30_000),
           source: rejected.source,
@@ -128,9 +158,9 @@ export class TableRejectedJobStore implements RejectedJobStore {
     return rowKey;
   }
 
-  async getForJob(jobId: string): Promise<RejectionSummary | undefined> {
+  async getForJob(tenantId: string, jobId: string): Promise<RejectionSummary | undefined> {
     const table = await this.table.client();
-    const row = await getOrUndefined<Row>(table, BY_JOB, keyPart(jobId));
+    const row = await getOrUndefined<Row>(table, BY_JOB, jobPartition(tenantId, jobId));
     if (!row) return undefined;
     return {
       reason: String(row.reason),
@@ -141,13 +171,14 @@ export class TableRejectedJobStore implements RejectedJobStore {
   }
 
   /** Rejections of the last `days` days (today included), newest first. */
-  async recent(days: number, limit = 100): Promise<Array<RejectionSummary & { jobId?: string | undefined }>> {
-    const out: Array<RejectionSummary & { jobId?: string | undefined }> = [];
+  async recent(days: number, limit = 100): Promise<RecentRejection[]> {
+    const out: RecentRejection[] = [];
     for (let i = 0; i < days && out.length < limit; i++) {
       const day = new Date(Date.now() - i * 86_400_000).toISOString().slice(0, 10);
       for (const row of await this.list(day)) {
         out.push({
           jobId: (row.jobId as string) || undefined,
+          tenantId: (row.tenantId as string) || undefined,
           reason: String(row.reason),
           errors: parseErrors(row.errors),
           source: String(row.source ?? ''),

@@ -94,5 +94,11 @@ export function taskOf(job: NotificationJob, acceptedAt: string): Omit<DeliveryT
   };
 }
 
-export const delayOf = (job: NotificationJob) =>
+/**
+ * The longest a queue message can stay hidden: Azure Queue Storage's visibility timeout is at most
+ * 7 days ("Put Message", learn.microsoft.com/rest/api/storageservices/put-message).
+ */
+export const MAX_QUEUE_DELAY_MS = 7 * 24 * 3600 * 1000;
+
+export const delayOf = (job: Pick<NotificationJob, 'notBefore'>) =>
   job.notBefore ? Math.max(0, Date.parse(job.notBefore) - Date.now()) : 0;

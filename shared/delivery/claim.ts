@@ -65,6 +65,15 @@ export async function claimDelivery(
       existing,
       counted: task.counted,
     });
+    if (claim.kind === 'same-person') {
+      // One person named twice (say by UPN and by user ID) gets one message: the other key's.
+      return o.outcomes.finishUnclaimed(task, {
+        status: 'skipped',
+        reason: 'DuplicateRecipient',
+        detail: `the same person as ${claim.recipient} in this job, which is their one delivery`,
+        userId: user.userId,
+      });
+    }
     if (claim.kind === 'user-changed') {
       o.recipients.forget(task.tenantId, key);
       continue;

@@ -53,7 +53,7 @@ export class ChangeService {
   }
 
   async apply(task: ChangeTask, attempt: AttemptContext): Promise<DeliveryResult> {
-    const content = await this.o.contents.get(task.jobId);
+    const content = await this.o.contents.get(task.tenantId, task.jobId);
     if (!content) return { kind: 'done', status: 'failed', reason: 'UnknownJob' };
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const record = await this.o.records.get(task.tenantId, task.jobId, task.recipient);

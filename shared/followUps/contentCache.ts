@@ -30,9 +30,9 @@ export class ContentCache {
     private readonly now = () => performance.now(),
   ) {}
 
-  async get(jobId: string): Promise<JobContent | undefined> {
+  async get(tenantId: string, jobId: string): Promise<JobContent | undefined> {
     for (let read = 0; read < MAX_READS; read++) {
-      const entry = this.entry(jobId);
+      const entry = this.entry(tenantId, jobId);
       const content = await entry.content;
       if (this.now() - entry.at < this.ttlMs) return content;
     }
@@ -40,13 +40,14 @@ export class ContentCache {
     throw new Error(`job content reads took over ${this.ttlMs} ms ${MAX_READS} times`);
   }
 
-  private entry(jobId: string) {
-    const hit = this.entries.get(jobId);
+  private entry(tenantId: string, jobId: string) {
+    const key = `${tenantId.toLowerCase()}|${jobId}`;
+    const hit = this.entries.get(key);
     if (hit && this.now() - hit.at < this.ttlMs) return hit;
-    const entry = { at: this.now(), content: this.contents.get(jobId) };
-    this.entries.set(jobId, entry);
+    const entry = { at: this.now(), content: this.contents.get(tenantId, jobId) };
+    this.entries.set(key, entry);
     entry.content.catch(() => {
-      if (this.entries.get(jobId) === entry) this.entries.delete(jobId); // a failed read is not kept
+      if (this.entries.get(key) === entry) this.entries.delete(key); // a failed read is not kept
     });
     if (this.entries.size > 1000) this.entries.delete(this.entries.keys().next().value!);
     return entry;

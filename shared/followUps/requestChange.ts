@@ -1,4 +1,4 @@
-import pMap from 'p-map';
+import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config.js';
 import { checkJob } from '../jobs/intake.js';
 import type { NotificationMessage } from '../jobs/contract.js';
@@ -7,21 +7,22 @@ import type { DeliveryRecordStore } from '../stores/deliveryRecords.js';
 import {
   sendsStopped,
   type ContentChange,
+  type FanOut,
   type JobContent,
   type JobContentStore,
 } from '../stores/jobContent.js';
-import type { JobRecord, JobStore } from '../stores/jobs.js';
+import type { JobRef, JobStore } from '../stores/jobs.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
-import type { ChangeTask } from './changeTask.js';
+import type { ChangeFanOutTask } from './changeFanOut.js';
 import { SETTLE_MS } from './contentCache.js';
 
 /**
  * Update and recall requests (PATCH and DELETE /api/notifications/{id}, `npm run update|recall`):
- * record the new revision or the recall on the job's content, wait until every instance sees it
- * (SETTLE_MS, contentCache.ts), then put one change task per recipient who may hold a copy on the
- * deliveries queue. Deliveries not sent yet need no task for an update
- * (they read the latest content before sending); for a recall every recipient gets one, so each
- * delivery not yet sent is recorded `cancelled` at once. Asking again resumes an interrupted fan-out.
+ * record the new revision, or the first stage of a recall, on the job's content and queue one
+ * fan-out task, then answer. Nothing in the request grows with the job's size: the fan-out task
+ * (changeFanOut.ts) runs once every instance sees the write (SETTLE_MS, contentCache.ts), records a
+ * recall's second stage and queues the change tasks a page of delivery records at a time. Asking
+ * again starts the fan-out again (an interrupted one, or one that found a send still in flight).
  */
 
 export interface ChangeDeps {
@@ -38,11 +39,13 @@ export type ChangeRequestResult =
   | {
       ok: true;
       jobId: string;
+      tenantId: string;
       revision: number;
       recalled: boolean;
-      /** When the recall took effect: nothing was sent after it. */
+      /** A recall's first stage: no send starts once an instance sees it. */
+      recallRequestedAt?: string | undefined;
+      /** When the recall took effect (nothing was sent after it), once the fan-out task recorded it. */
       recalledAt?: string | undefined;
-      tasks: number;
     }
   | { ok: false; status: 400 | 404 | 409; error: string; errors: string[] };
 type Refusal = Extract<ChangeRequestResult, { ok: false }>;
@@ -54,31 +57,34 @@ const refuse = (status: 400 | 404 | 409, error: string, ...errors: string[]): Re
   errors,
 });
 
-async function load(jobId: string, d: ChangeDeps) {
-  const [job, content] = await Promise.all([d.jobs.get(jobId), d.contents.get(jobId)]);
-  if (!job) return refuse(404, 'NotFound', `no job ${jobId}`);
+async function load(ref: JobRef, d: ChangeDeps) {
+  const [job, content] = await Promise.all([
+    d.jobs.get(ref.tenantId, ref.jobId),
+    d.contents.get(ref.tenantId, ref.jobId),
+  ]);
+  if (!job) return refuse(404, 'NotFound', `no job ${ref.jobId} in tenant ${ref.tenantId}`);
   if (!content) {
     return refuse(
       409,
       'NotChangeable',
-      `job ${jobId} was accepted before this version kept jobs' content, so it cannot be updated or recalled; what was sent stays as it is`,
+      `job ${ref.jobId} was accepted before this version kept jobs' content, so it cannot be updated or recalled; what was sent stays as it is`,
     );
   }
   return { job, content };
 }
 
 export async function updateJob(
-  jobId: string,
+  ref: JobRef,
   message: NotificationMessage,
   d: ChangeDeps,
 ): Promise<ChangeRequestResult> {
-  const loaded = await load(jobId, d);
+  const loaded = await load(ref, d);
   if ('ok' in loaded) return loaded;
   const { content } = loaded;
   // The new message is checked as a job would be: schema, size with the button, the card.
   const check = await checkJob(
     {
-      id: jobId,
+      id: ref.jobId,
       tenantId: content.tenantId,
       recipients: [{ userId: 'update-check' }],
       message,
@@ -88,70 +94,83 @@ export async function updateJob(
   );
   if (!check.ok) return refuse(400, check.reason, ...check.errors);
   const next = check.job.message;
-  // The same content again (a retried request) is the same revision: only the fan-out is resumed.
+  // The same content again (a retried request) is the same revision: only the fan-out starts again.
   // revise() refuses once a recall is asked for.
   const same = (c: JobContent) => JSON.stringify(c.message) === JSON.stringify(next);
-  const written = await writeContent(jobId, content, d, (c) =>
+  const written = await writeContent(ref, content, d, (c) =>
     same(c) && !sendsStopped(c) ? undefined : d.contents.revise(c, next),
   );
   if ('ok' in written) return written;
   if (written.changed) {
     telemetry().event(
       EventNames.jobUpdated,
-      { jobId, tenantId: written.content.tenantId },
+      { jobId: ref.jobId, tenantId: written.content.tenantId },
       { revision: written.content.revision },
     );
   }
-  // Sends still acting on the previous revision start within SETTLE_MS; their copies are sent by
-  // then, or `sending`, so the fan-out below finds them and replaces them.
-  await settle(d);
-  const tasks = await fanOut('update', loaded.job, written.content, d);
-  return { ok: true, jobId, revision: written.content.revision, recalled: false, tasks };
-}
-
-/**
- * A recall in two stages. `recallRequestedAt` stops every send that reads the content from then on;
- * once no instance can act on content read before it (SETTLE_MS), `recalledAt` is recorded: nothing
- * is sent after that moment. The fan-out then deletes every copy sent, those sent in between too.
- */
-export async function recallJob(jobId: string, d: ChangeDeps): Promise<ChangeRequestResult> {
-  const loaded = await load(jobId, d);
-  if ('ok' in loaded) return loaded;
-  let content = loaded.content;
-  if (!content.recalledAt) {
-    const requested = await writeContent(jobId, content, d, (c) =>
-      sendsStopped(c) ? undefined : d.contents.recall(c, 'requested'),
-    );
-    if ('ok' in requested) return requested;
-    await settle(d);
-    const effective = await writeContent(jobId, requested.content, d, (c) =>
-      c.recalledAt ? undefined : d.contents.recall(c, 'effective'),
-    );
-    if ('ok' in effective) return effective;
-    content = effective.content;
-    if (effective.changed) telemetry().event(EventNames.jobRecalled, { jobId, tenantId: content.tenantId });
-  }
-  const tasks = await fanOut('recall', loaded.job, content, d);
+  // Sends still acting on the previous revision start within SETTLE_MS; the fan-out task runs after
+  // that, so their copies are sent or `sending` by then and get their change tasks.
+  await startFanOut('update', ref, d);
   return {
     ok: true,
-    jobId,
-    revision: content.revision,
-    recalled: true,
-    recalledAt: content.recalledAt,
-    tasks,
+    jobId: ref.jobId,
+    tenantId: ref.tenantId,
+    revision: written.content.revision,
+    recalled: false,
   };
 }
 
-const settle = (d: ChangeDeps) => new Promise((resolve) => setTimeout(resolve, d.settleMs ?? SETTLE_MS));
+/**
+ * A recall in two stages. `recallRequestedAt` (recorded here) stops every send that reads the
+ * content from then on; once no instance can act on content read before it (SETTLE_MS), the fan-out
+ * task records `recalledAt`: nothing is sent after that moment. It then deletes every copy sent,
+ * those sent in between too, and cancels the rest.
+ */
+export async function recallJob(ref: JobRef, d: ChangeDeps): Promise<ChangeRequestResult> {
+  const loaded = await load(ref, d);
+  if ('ok' in loaded) return loaded;
+  const requested = await writeContent(ref, loaded.content, d, (c) =>
+    sendsStopped(c) ? undefined : d.contents.recall(c, 'requested'),
+  );
+  if ('ok' in requested) return requested;
+  const content = requested.content;
+  await startFanOut('recall', ref, d);
+  return {
+    ok: true,
+    jobId: ref.jobId,
+    tenantId: ref.tenantId,
+    revision: content.revision,
+    recalled: true,
+    recallRequestedAt: content.recallRequestedAt,
+    recalledAt: content.recalledAt,
+  };
+}
+
+/** A new fan-out replaces any other of the job's, and its task runs after the settle time. */
+async function startFanOut(op: FanOut['op'], ref: JobRef, d: ChangeDeps): Promise<void> {
+  const state: FanOut = {
+    id: randomUUID(),
+    op,
+    requestedAt: new Date().toISOString(),
+    queued: 0,
+    done: false,
+  };
+  await d.contents.saveFanOut(ref.tenantId, ref.jobId, state);
+  const { tenantId, jobId } = ref;
+  const task: ChangeFanOutTask = { v: 1, kind: 'changeFanOut', op, tenantId, jobId, fanOutId: state.id };
+  await d.deliveryQueue.send(task, settleMsOf(d));
+}
+
+export const settleMsOf = (d: Pick<ChangeDeps, 'settleMs'>) => d.settleMs ?? SETTLE_MS;
 
 /**
  * Writes a change to the content, reading it again when another writer got there first. `write`
  * answers undefined when there is nothing (left) to write.
  */
-async function writeContent(
-  jobId: string,
+export async function writeContent(
+  ref: JobRef,
   first: JobContent,
-  d: ChangeDeps,
+  d: Pick<ChangeDeps, 'contents'>,
   write: (current: JobContent) => Promise<ContentChange> | undefined,
 ): Promise<{ content: JobContent; changed: boolean } | Refusal> {
   let content = first;
@@ -161,42 +180,11 @@ async function writeContent(
     const result = await change;
     if (result.ok) return { content: result.content, changed: true };
     if (result.reason === 'Recalled') break;
-    const again = await d.contents.get(jobId);
+    const again = await d.contents.get(ref.tenantId, ref.jobId);
     if (!again) break;
     content = again;
   }
   if (sendsStopped(content))
-    return refuse(409, 'Recalled', `job ${jobId} was recalled; it cannot be updated`);
+    return refuse(409, 'Recalled', `job ${ref.jobId} was recalled; it cannot be updated`);
   return refuse(409, 'Conflict', 'the job changed meanwhile; try again');
-}
-
-async function fanOut(
-  op: 'update' | 'recall',
-  job: Pick<JobRecord, 'recipients' | 'audience'>,
-  content: JobContent,
-  d: ChangeDeps,
-): Promise<number> {
-  const records = new Map(
-    (await d.deliveryRecords.listForJob(content.tenantId, content.jobId)).map((r) => [r.recipient, r]),
-  );
-  const candidates = new Set([...(op === 'recall' ? job.recipients : []), ...records.keys()]);
-  const targets = [...candidates].filter((recipient) => {
-    const r = records.get(recipient);
-    if (!r || r.status === 'pending') return op === 'recall';
-    if (r.status === 'sent') return op === 'recall' || (r.revision ?? 0) < content.revision;
-    return r.status === 'sending';
-  });
-  const tasks: ChangeTask[] = targets.map((recipient) => ({
-    v: 1,
-    kind: 'change',
-    op,
-    jobId: content.jobId,
-    tenantId: content.tenantId,
-    recipient,
-    revision: content.revision,
-    reschedules: 0,
-    ...(job.audience ? { counted: true as const } : {}),
-  }));
-  await pMap(tasks, (task) => d.deliveryQueue.send(task), { concurrency: 16 });
-  return tasks.length;
 }

@@ -23,7 +23,7 @@ export interface SendHooks {
 export function sendHooks(contents: JobContentStore, cache = new ContentCache(contents)): SendHooks {
   return {
     async latest(task) {
-      const content = await cache.get(task.jobId);
+      const content = await cache.get(task.tenantId, task.jobId);
       if (!content) return undefined; // accepted before contents were recorded: as queued
       if (sendsStopped(content)) return 'recalled';
       return { activity: toActivity(messageFor(content)), revision: content.revision };

@@ -81,6 +81,12 @@ export async function parseAndCheckCard(input: unknown): Promise<ValidationResul
   if (!result.ok || !result.job.message.card) return result;
   const problems = await cardProblems(result.job.message.card);
   return problems.length
-    ? { ok: false, reason: 'CardInvalid', errors: problems, jobId: result.job.id }
+    ? {
+        ok: false,
+        reason: 'CardInvalid',
+        errors: problems,
+        jobId: result.job.id,
+        tenantId: result.job.tenantId,
+      }
     : result;
 }

@@ -4,7 +4,14 @@ import addFormatsModule from 'ajv-formats';
 import { withAcknowledgeButton } from './acknowledge.js';
 import { decodeJobText } from './decode.js';
 import schema from './notification-job.v1.schema.json' with { type: 'json' };
-import { recipientKeyString, toRecipientKey, type RecipientKey, type RecipientRef } from './recipient.js';
+import {
+  JOB_ID,
+  recipientKeyString,
+  TENANT_ID,
+  toRecipientKey,
+  type RecipientKey,
+  type RecipientRef,
+} from './recipient.js';
 import {
   audienceOf,
   isAudienceRef,
@@ -70,22 +77,36 @@ export type RejectionReason =
   | 'MessageTooLarge'
   | 'JobTooLarge'
   | 'Expired'
+  | 'NotBeforeTooFar'
   | 'TenantNotAllowed';
 
+/** A refusal names the job's ID and tenant when they are well formed: its status is looked up by both. */
 export type ValidationResult =
   | { ok: true; job: NotificationJob }
-  | { ok: false; reason: RejectionReason; errors: string[]; jobId?: string | undefined };
+  | {
+      ok: false;
+      reason: RejectionReason;
+      errors: string[];
+      jobId?: string | undefined;
+      tenantId?: string | undefined;
+    };
 
 export const MAX_RECIPIENTS = schema.properties.recipients.maxItems;
-const JOB_ID_PATTERN = new RegExp(schema.properties.id.pattern);
 /** Teams refuses bot messages over about 28 KB (HTTP 413); checked before anything is sent. */
 export const MAX_MESSAGE_BYTES = 28 * 1024;
+/**
+ * How far ahead `notBefore` may be. A queue message stays hidden at most 7 days (Azure's limit on a
+ * visibility timeout), so a job due later is carried there in hops (intake.ts); beyond this a
+ * schedule is refused (NotBeforeTooFar) rather than kept pending for months.
+ */
+export const MAX_NOT_BEFORE_DAYS = 30;
 /** Azure Storage queue messages are at most 64 KiB as sent (after base64 encoding). */
 export const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 // strictRequired is off: `anyOf: [{ required: [text] }, { required: [card] }]` names properties defined beside it.
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
+// verbose: a failed pattern can quote its field's description (what the field must be).
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true });
 addFormats(ajv);
 const validateSchema = ajv.compile<NotificationJobInput>(schema);
 
@@ -97,7 +118,22 @@ function describe(error: ErrorObject): string {
   if (error.keyword === 'enum' || error.keyword === 'const') {
     return `${where}: ${error.message} ${JSON.stringify(error.params.allowedValues ?? error.params.allowedValue)}`;
   }
+  if (error.keyword === 'pattern') {
+    const description = (error.parentSchema as { description?: unknown } | undefined)?.description;
+    if (typeof description === 'string') return `${where}: ${error.message} (${description})`;
+  }
   return `${where}: ${error.message}`;
+}
+
+/**
+ * The errors worth reading: where a recipient names a known field with a bad value, the oneOf's
+ * complaints about the other forms it did not take (required, unknown property, oneOf) are noise.
+ */
+function relevant(errors: ErrorObject[]): ErrorObject[] {
+  const deeper = (path: string) =>
+    errors.some((e) => e.instancePath.startsWith(`${path}/`) && e.keyword !== 'additionalProperties');
+  const noise = new Set(['required', 'additionalProperties', 'oneOf']);
+  return errors.filter((e) => !(noise.has(e.keyword) && e.instancePath && deeper(e.instancePath)));
 }
 
 /** The activity a message becomes; its size is what Teams limits. */
@@ -132,34 +168,49 @@ export function parseJob(body: string | unknown, now = new Date()): ValidationRe
 }
 
 export function validateJob(input: unknown, now = new Date()): ValidationResult {
-  // Reported with a rejection only when it is a well-formed ID: any string would end up in logs and tables.
-  const rawId = input && typeof input === 'object' ? (input as { id?: unknown }).id : undefined;
-  const jobId = typeof rawId === 'string' && JOB_ID_PATTERN.test(rawId) ? rawId : undefined;
+  // Reported with a rejection only when well formed: any string would end up in logs and tables.
+  const raw = (input && typeof input === 'object' ? input : {}) as { id?: unknown; tenantId?: unknown };
+  const jobId = typeof raw.id === 'string' && JOB_ID.test(raw.id) ? raw.id : undefined;
+  const tenantId =
+    typeof raw.tenantId === 'string' && TENANT_ID.test(raw.tenantId) ? raw.tenantId.toLowerCase() : undefined;
+  const refuse = (reason: RejectionReason, ...errors: string[]): ValidationResult => ({
+    ok: false,
+    reason,
+    errors,
+    jobId,
+    tenantId,
+  });
   if (!validateSchema(input)) {
-    const errors = (validateSchema.errors ?? []).map(describe);
-    return { ok: false, reason: 'SchemaInvalid', errors: [...new Set(errors)], jobId };
+    return refuse('SchemaInvalid', ...new Set(relevant(validateSchema.errors ?? []).map(describe)));
   }
   const id = input.id ?? randomUUID();
   const acknowledge = acknowledgeOption(input.acknowledge);
   const bytes = messageBytes(deliveredMessage({ id, message: input.message, acknowledge }));
   if (bytes > MAX_MESSAGE_BYTES) {
-    return {
-      ok: false,
-      reason: 'MessageTooLarge',
-      errors: [`/message: ${bytes} bytes as a Teams activity; Teams accepts at most ${MAX_MESSAGE_BYTES}`],
-      jobId,
-    };
+    return refuse(
+      'MessageTooLarge',
+      `/message: ${bytes} bytes as a Teams activity; Teams accepts at most ${MAX_MESSAGE_BYTES}`,
+    );
   }
   if (input.notBefore && input.expiresAt && Date.parse(input.expiresAt) <= Date.parse(input.notBefore)) {
-    return { ok: false, reason: 'SchemaInvalid', errors: ['/expiresAt: must be after notBefore'], jobId };
+    return refuse('SchemaInvalid', '/expiresAt: must be after notBefore');
   }
   if (input.expiresAt && Date.parse(input.expiresAt) <= now.getTime()) {
-    return { ok: false, reason: 'Expired', errors: [`/expiresAt: ${input.expiresAt} has passed`], jobId };
+    return refuse('Expired', `/expiresAt: ${input.expiresAt} has passed`);
+  }
+  const latest = now.getTime() + MAX_NOT_BEFORE_DAYS * 86_400_000;
+  if (input.notBefore && Date.parse(input.notBefore) > latest) {
+    return refuse(
+      'NotBeforeTooFar',
+      `/notBefore: ${input.notBefore} is more than ${MAX_NOT_BEFORE_DAYS} days ahead (latest accepted now: ${new Date(latest).toISOString()})`,
+    );
   }
   const audience = audienceOf(input.recipients);
   if (audience && audience.teams.length > MAX_AUDIENCE_TEAMS) {
-    const errors = [`/recipients: ${audience.teams.length} teams; a job names at most ${MAX_AUDIENCE_TEAMS}`];
-    return { ok: false, reason: 'SchemaInvalid', errors, jobId };
+    return refuse(
+      'SchemaInvalid',
+      `/recipients: ${audience.teams.length} teams; a job names at most ${MAX_AUDIENCE_TEAMS}`,
+    );
   }
   const seen = new Set<string>();
   const recipients: RecipientKey[] = [];

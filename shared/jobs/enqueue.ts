@@ -11,6 +11,7 @@ import { MAX_QUEUE_MESSAGE_BYTES, toWireJob, type NotificationJob } from './cont
 export async function enqueueJob(
   job: NotificationJob,
   queue: QueueSender,
+  delayMs = 0,
 ): Promise<{ ok: true } | { ok: false; bytes: number }> {
   return withProducerSpan(
     'Enqueue notification job',
@@ -19,7 +20,7 @@ export async function enqueueJob(
       const wire = toWireJob({ ...job, traceparent: job.traceparent ?? traceparent });
       const bytes = Buffer.byteLength(encodeMessage(wire));
       if (bytes > MAX_QUEUE_MESSAGE_BYTES) return { ok: false, bytes };
-      await queue.send(wire);
+      await queue.send(wire, delayMs);
       return { ok: true };
     },
   );

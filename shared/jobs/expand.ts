@@ -49,7 +49,7 @@ export class AudienceExpander {
     if (state?.done) return state;
     if (!state) {
       state = await this.start(job);
-      etag = await this.save(job.id, state, etag);
+      etag = await this.save(job, state, etag);
       if (state.done) return state;
     }
     const named = await this.namedUsers(job);
@@ -66,13 +66,13 @@ export class AudienceExpander {
         segment: page.token ? state.segment : state.segment + 1,
         token: page.token,
       };
-      etag = await this.save(job.id, state, etag);
+      etag = await this.save(job, state, etag);
     }
     state = { ...state, done: true };
     if (state.queued === 0) {
       state.error = { reason: 'EmptyAudience', errors: ['/recipients: the audience holds no active user'] };
     }
-    await this.save(job.id, state, etag);
+    await this.save(job, state, etag);
     return state;
   }
 
@@ -152,10 +152,10 @@ export class AudienceExpander {
     return { userIds: keep.filter((k): k is string => !!k), token: read.token, users: read.users };
   }
 
-  private async save(jobId: string, state: ExpansionState, etag: string): Promise<string> {
-    const next = await this.o.jobs.saveExpansion(jobId, state, etag);
+  private async save(job: NotificationJob, state: ExpansionState, etag: string): Promise<string> {
+    const next = await this.o.jobs.saveExpansion(job.tenantId, job.id, state, etag);
     if (next === undefined)
-      throw new ExpansionTakenOver(`job ${jobId}: another worker continued the expansion`);
+      throw new ExpansionTakenOver(`job ${job.id}: another worker continued the expansion`);
     return next;
   }
 }

@@ -1,6 +1,14 @@
 import pMap from 'p-map';
 import { isTenantAllowed, type AppConfig } from '../config.js';
-import { batchesOf, delayOf, taskOf, type BatchRecipient, type DeliveryBatch } from '../delivery/batch.js';
+import {
+  batchesOf,
+  delayOf,
+  MAX_QUEUE_DELAY_MS,
+  taskOf,
+  type BatchRecipient,
+  type DeliveryBatch,
+} from '../delivery/batch.js';
+import { enqueueJob } from './enqueue.js';
 import type { QueueSender } from '../queues.js';
 import type { JobContentStore } from '../stores/jobContent.js';
 import type { JobRecord, JobStore, RejectedJobStore } from '../stores/jobs.js';
@@ -28,7 +36,7 @@ import { userSnapshots } from './snapshots.js';
 
 type IntakeRejection = RejectionReason | 'DuplicateJobId';
 type IntakeResult =
-  | { ok: true; jobId: string; recipients: number; resumed: boolean }
+  | { ok: true; jobId: string; recipients: number; resumed: boolean; deferred?: boolean }
   | { ok: false; reason: IntakeRejection; errors: string[]; jobId?: string | undefined };
 
 interface IntakeOptions {
@@ -36,6 +44,8 @@ interface IntakeOptions {
   jobs: JobStore;
   rejected: RejectedJobStore;
   deliveryQueue: QueueSender;
+  /** Where a job due more than 7 days ahead waits (see deferred); without it the deliveries wait. */
+  jobQueue?: QueueSender | undefined;
   /** Where updates and recalls find the job's content (revision 0 is written here). */
   contents?: JobContentStore | undefined;
   fanOutConcurrency?: number;
@@ -60,6 +70,7 @@ export async function checkJob(
       reason: 'TenantNotAllowed',
       errors: [`/tenantId: tenant ${result.job.tenantId} is not in ALLOWED_TENANT_IDS`],
       jobId: result.job.id,
+      tenantId: result.job.tenantId,
     };
   }
   return result;
@@ -73,22 +84,39 @@ export class JobIntake {
     meta: { source: string; rawBody: string; queueMessageId?: string; acceptedAt?: string },
   ): Promise<IntakeResult> {
     const result = await checkJob(input, this.o.config);
-    if (!result.ok) return this.reject(result.reason, result.errors, meta, result.jobId);
+    if (!result.ok) return this.reject(result.reason, result.errors, meta, result);
     const job = result.job;
     const recorded = await this.record(job, meta);
-    if (!recorded.ok) return this.reject(recorded.reason, recorded.errors, meta, job.id);
+    if (!recorded.ok) return this.reject(recorded.reason, recorded.errors, meta, job);
     const { created, job: stored } = recorded;
+    if (!stored.fannedOutAt && (await this.deferred(job))) {
+      return { ok: true, jobId: job.id, recipients: 0, resumed: !created, deferred: true };
+    }
     if (job.audience) return this.expand({ ...job, audience: job.audience }, stored, created, meta);
     if (!stored.fannedOutAt) {
       await this.fanOut(job, stored.acceptedAt);
-      await this.o.jobs.markFannedOut(job.id);
+      await this.o.jobs.markFannedOut(job.tenantId, job.id);
     }
     return { ok: true, jobId: job.id, recipients: job.recipients.length, resumed: !created };
   }
 
-  /** A job whose ID was already accepted with other content, found before it is queued (HTTP). */
+  /**
+   * A job due further ahead than a queue message can stay hidden (7 days) is not fanned out yet: it
+   * goes back on the jobs queue, hidden as long as allowed, and comes back here (a hop) until its
+   * deliveries can be queued for `notBefore`. Its messages never expire (queueSender.ts), so no hop
+   * is lost; an audience is read when it is nearly due, not days before.
+   */
+  private async deferred(job: NotificationJob): Promise<boolean> {
+    const delayMs = delayOf(job);
+    if (delayMs <= MAX_QUEUE_DELAY_MS || !this.o.jobQueue) return false;
+    const sent = await enqueueJob(job, this.o.jobQueue, Math.min(delayMs, MAX_QUEUE_DELAY_MS));
+    if (!sent.ok) throw new Error(`job ${job.id} no longer fits a queue message`);
+    return true;
+  }
+
+  /** A job whose ID was already accepted in its tenant with other content, found before it is queued (HTTP). */
   async reusedId(job: NotificationJob): Promise<ReturnType<typeof reusedIdRefusal> | undefined> {
-    const existing = await this.o.jobs.get(job.id);
+    const existing = await this.o.jobs.get(job.tenantId, job.id);
     return existing && existing.contentHash !== contentHash(job) ? reusedIdRefusal(job.id) : undefined;
   }
 
@@ -173,10 +201,10 @@ export class JobIntake {
       return { ok: true, jobId: job.id, recipients: 0, resumed: true };
     }
     if (state.error) {
-      if (!wasDone) return this.reject(state.error.reason, state.error.errors, meta, job.id);
+      if (!wasDone) return this.reject(state.error.reason, state.error.errors, meta, job);
       return { ok: false, jobId: job.id, ...state.error } as IntakeResult;
     }
-    if (!stored.fannedOutAt) await this.o.jobs.markFannedOut(job.id);
+    if (!stored.fannedOutAt) await this.o.jobs.markFannedOut(job.tenantId, job.id);
     return { ok: true, jobId: job.id, recipients: state.queued, resumed: !created };
   }
 
@@ -189,22 +217,25 @@ export class JobIntake {
       rawBody: string;
       queueMessageId?: string | undefined;
       jobId?: string | undefined;
+      tenantId?: string | undefined;
     },
   ): Promise<void> {
-    await this.reject(reason, errors, meta, meta.jobId);
+    await this.reject(reason, errors, meta, meta);
   }
 
   private async reject(
     reason: IntakeRejection | string,
     errors: string[],
     meta: { source: string; rawBody: string; queueMessageId?: string | undefined },
-    jobId: string | undefined,
+    job: { id?: string | undefined; jobId?: string | undefined; tenantId?: string | undefined },
   ): Promise<IntakeResult> {
+    const jobId = job.id ?? job.jobId;
     await this.o.rejected.add({
       reason,
       errors,
       source: meta.source,
       jobId,
+      tenantId: job.tenantId,
       queueMessageId: meta.queueMessageId,
       body: meta.rawBody,
     });

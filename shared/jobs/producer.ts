@@ -9,7 +9,7 @@ import { enqueueJob } from './enqueue.js';
 /**
  * The typed client other TypeScript systems use to enqueue a notification job:
  *
- *   const { jobId } = await enqueueNotification({ tenantId, recipients: [{ upn }], message: { text } });
+ *   const { jobId, tenantId } = await enqueueNotification({ tenantId, recipients: [{ upn }], message: { text } });
  *
  * It validates against the v1 contract before anything is sent, so a bad job fails in the caller.
  */
@@ -55,7 +55,7 @@ function senderFor(options: EnqueueOptions): QueueSender {
 export async function enqueueNotification(
   input: NotificationJobInput | string,
   options: EnqueueOptions = {},
-): Promise<{ jobId: string }> {
+): Promise<{ jobId: string; tenantId: string }> {
   const result = await parseAndCheckCard(input);
   if (!result.ok) throw new JobValidationError(result.reason, result.errors);
   const job = result.job;
@@ -65,5 +65,6 @@ export async function enqueueNotification(
       `the job is ${sent.bytes} bytes encoded; a queue message holds 64 KiB: split the recipients over several jobs`,
     ]);
   }
-  return { jobId: job.id };
+  // Jobs are scoped by tenant: status, update and recall name both.
+  return { jobId: job.id, tenantId: job.tenantId };
 }

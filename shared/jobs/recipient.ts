@@ -1,3 +1,27 @@
+import schema from './notification-job.v1.schema.json' with { type: 'json' };
+
+/**
+ * A Teams user or team ID as the job contract bounds it (the schema's `userId` pattern): printable
+ * ASCII, 1 to 256 characters. IDs from activities and rosters are held to it too before they are
+ * stored, so every stored key is bounded (azureStorage/table.ts keyPart).
+ */
+type Field = { pattern: string; maxLength?: number };
+const forms = schema.properties.recipients.items.oneOf as unknown as Array<{
+  properties: Record<string, Field>;
+}>;
+const ruleOf = (index: number, name: string): RegExp => {
+  const field = forms[index]!.properties[name]!;
+  // A maxLength beside the pattern becomes a lookahead, so one regex says all.
+  return new RegExp(field.maxLength ? `(?=^.{1,${field.maxLength}}$)${field.pattern}` : field.pattern);
+};
+export const TEAMS_ID = ruleOf(0, 'userId');
+/** An AAD object ID and a UPN as the contract bounds them (the schema's patterns). */
+export const AAD_OBJECT_ID = ruleOf(1, 'aadObjectId');
+export const UPN = ruleOf(2, 'upn');
+/** A tenant ID and a job ID as the contract bounds them (the schema's patterns). */
+export const TENANT_ID = new RegExp(schema.properties.tenantId.pattern);
+export const JOB_ID = new RegExp(schema.properties.id.pattern);
+
 /** How a job names a recipient: one of three Teams/Entra identifiers. */
 export type RecipientRef = { userId: string } | { aadObjectId: string } | { upn: string };
 type RecipientKind = 'userId' | 'aadObjectId' | 'upn';

@@ -1,5 +1,6 @@
 import pMap from 'p-map';
 import type { ChannelAccount, TeamsChannelAccount } from 'botbuilder';
+import { AAD_OBJECT_ID, TEAMS_ID, UPN } from '../jobs/recipient.js';
 import type { UserProfile } from '../stores/conversations.js';
 
 /** Users as the bot learns them from activities and rosters (the bot and audience roster re-reads). */
@@ -23,8 +24,12 @@ export const isBotId = (id: string | undefined) => !!id && id.startsWith('28:');
  */
 export function isAddressable(member: TeamsChannelAccount | ChannelAccount): boolean {
   const m = member as RosterAccount;
-  return !isBotId(member.id) && m.userRole !== 'anonymous';
+  // An ID outside the job contract's rule could not be stored under a bounded key, nor named by a job.
+  return !isBotId(member.id) && m.userRole !== 'anonymous' && TEAMS_ID.test(member.id ?? '');
 }
+
+/** An object ID or UPN kept only as the contract allows it (an alias is a key). */
+const kept = (value: string | undefined, rule: RegExp) => (value && rule.test(value) ? value : undefined);
 
 export function profileFromAccount(
   member: TeamsChannelAccount | ChannelAccount,
@@ -33,9 +38,9 @@ export function profileFromAccount(
   const m = member as RosterAccount;
   return {
     userId: member.id,
-    aadObjectId: m.aadObjectId || m.objectId || undefined,
+    aadObjectId: kept(m.aadObjectId || m.objectId, AAD_OBJECT_ID),
     ...(m.userRole === 'anonymous' ? { anonymous: true } : {}),
-    upn: m.userPrincipalName || m.email || undefined,
+    upn: kept(m.userPrincipalName || m.email, UPN),
     name: m.name || undefined,
     serviceUrl,
   };

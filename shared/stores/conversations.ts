@@ -55,6 +55,24 @@ export interface TeamRecord {
   installed: boolean;
   memberCount: number;
   rosterSyncedAt?: string | undefined;
+  /** The roster read the last install asked for, queued (roster/rosterTask.ts), with its checkpoint. */
+  rosterSync?: RosterSync | undefined;
+  /** Version of the stored row, for saveTeamIf. */
+  etag?: string | undefined;
+}
+
+/** A queued roster read: asked for once per install, read page by page from its checkpoint. */
+export interface RosterSync {
+  /** The install that asked for it: a task of an older one stops. */
+  id: string;
+  requestedAt: string;
+  /** Teams' continuation token for the next roster page. */
+  token?: string | undefined;
+  /** Members stored so far. */
+  count: number;
+  doneAt?: string | undefined;
+  /** Why it stopped before the end (`Poisoned`). */
+  failed?: string | undefined;
 }
 
 /** A change to a user: return the new record, or undefined to leave it as it is. */
@@ -89,6 +107,11 @@ export interface ConversationStore {
   getTenant(tenantId: string): Promise<TenantRecord | undefined>;
   /** Merges: a record without `name` (roster sync, uninstall) keeps the stored name. */
   saveTeam(record: TeamRecord): Promise<void>;
+  /**
+   * saveTeam over the row as read: `etag` (undefined: only where there is no row yet). The new
+   * version, or undefined when another write came first (a concurrent install, another task).
+   */
+  saveTeamIf(record: TeamRecord, etag: string | undefined): Promise<string | undefined>;
   getTeam(tenantId: string, teamId: string): Promise<TeamRecord | undefined>;
   addTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void>;
   removeTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void>;

@@ -63,6 +63,8 @@ export type PendingOutcome = { status: 'pending'; reason?: string; detail?: stri
 export type ClaimResult =
   | { kind: 'claimed'; delivery: DeliveryRecord; userEtag: string }
   | { kind: 'delivery-exists'; delivery: DeliveryRecord }
+  /** The job names this person twice: the delivery of `recipient`, another key, claimed them first. */
+  | { kind: 'same-person'; recipient: string }
   | { kind: 'user-changed' };
 
 export interface ClaimRequest {
@@ -97,6 +99,8 @@ export interface DeliveryRecordStore {
   /**
    * Claims a delivery and counts it against the recipient's hourly cap, both or neither: fails if the
    * record exists (or changed since `existing` was read), or if the user changed since it was read.
+   * A first claim also claims the person for the job (one per Teams user and job), so two keys of a
+   * job that name the same person (`upn:` and `userId:`) send once: the second finds `same-person`.
    */
   claim(request: ClaimRequest): Promise<ClaimResult>;
   /**

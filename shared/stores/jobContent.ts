@@ -33,11 +33,31 @@ export const sendsStopped = (c: Pick<JobContent, 'recallRequestedAt' | 'recalled
 export type RecallStage = 'requested' | 'effective';
 export const recallField = { requested: 'recallRequestedAt', effective: 'recalledAt' } as const;
 
+/**
+ * An update's or a recall's fan-out: change tasks queued a page of delivery records at a time by a
+ * queued task (followUps/changeFanOut.ts), never inside the request. The checkpoint (`token`,
+ * `queued`) lets a redelivered task go on where the last one stopped; a later request replaces it.
+ */
+export interface FanOut {
+  /** The request that started it: a task of an older one stops. */
+  id: string;
+  op: 'update' | 'recall';
+  requestedAt: string;
+  /** The delivery records' next page. */
+  token?: string | undefined;
+  /** Change tasks queued so far. */
+  queued: number;
+  done: boolean;
+  /** Why it stopped before the end (`Poisoned`). */
+  failed?: string | undefined;
+  etag?: string | undefined;
+}
+
 export type ContentChange =
   { ok: true; content: JobContent } | { ok: false; reason: 'NotFound' | 'Recalled' | 'Conflict' };
 
 export interface JobContentStore {
-  get(jobId: string): Promise<JobContent | undefined>;
+  get(tenantId: string, jobId: string): Promise<JobContent | undefined>;
   /** Records revision 0 once; an existing row is left as it is. */
   ensure(content: NewJobContent): Promise<void>;
   /** The next revision, guarded by the etag read; refused once a recall is asked for. */
@@ -47,4 +67,11 @@ export interface JobContentStore {
    * idempotent: a stage already recorded is returned as it is.
    */
   recall(current: JobContent, stage: RecallStage): Promise<ContentChange>;
+  /** The latest update's or recall's fan-out (row `changes`). */
+  fanOut(tenantId: string, jobId: string): Promise<FanOut | undefined>;
+  /**
+   * Saves a fan-out: with `etag`, only over that version (a checkpoint; undefined back when another
+   * task moved it); without, as the new one, replacing any other. Returns the new version.
+   */
+  saveFanOut(tenantId: string, jobId: string, state: FanOut, etag?: string): Promise<string | undefined>;
 }

@@ -6,6 +6,12 @@ import type { Audience, ExpansionState } from '../jobs/audience.js';
  * reason). Table Storage adapters: azureStorage/tableJobStore.ts.
  */
 
+/** A job is named by its tenant and its ID together (jobs are scoped by tenant). */
+export interface JobRef {
+  tenantId: string;
+  jobId: string;
+}
+
 export interface JobRecord {
   jobId: string;
   tenantId: string;
@@ -24,16 +30,25 @@ export interface JobRecord {
   etag?: string | undefined;
 }
 
+/**
+ * Jobs are scoped by tenant: a job is named by its tenant and its ID together, so the same ID in
+ * two tenants is two jobs, and nothing reads or changes a job without naming its tenant.
+ */
 export interface JobStore {
-  /** Inserts the job; if one with this ID exists, returns it instead (the caller compares hashes). */
+  /** Inserts the job; if one with this tenant and ID exists, returns it instead (the caller compares hashes). */
   createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }>;
-  get(jobId: string): Promise<JobRecord | undefined>;
-  markFannedOut(jobId: string): Promise<void>;
+  get(tenantId: string, jobId: string): Promise<JobRecord | undefined>;
+  markFannedOut(tenantId: string, jobId: string): Promise<void>;
   /**
    * Saves an audience expansion checkpoint if the job row is still at `etag`; returns the new etag,
    * or undefined when someone else moved it (another worker took the expansion over).
    */
-  saveExpansion(jobId: string, state: ExpansionState, etag: string): Promise<string | undefined>;
+  saveExpansion(
+    tenantId: string,
+    jobId: string,
+    state: ExpansionState,
+    etag: string,
+  ): Promise<string | undefined>;
 }
 
 /**
@@ -50,6 +65,8 @@ export interface RejectedJob {
   errors: string[];
   source: string;
   jobId?: string | undefined;
+  /** The job's tenant when the job named a well-formed one: its status lookup is by tenant and ID. */
+  tenantId?: string | undefined;
   queueMessageId?: string | undefined;
   body: string;
 }
@@ -62,10 +79,15 @@ export interface RejectionSummary {
   rejectedAt: string;
 }
 
+export type RecentRejection = RejectionSummary & {
+  jobId?: string | undefined;
+  tenantId?: string | undefined;
+};
+
 export interface RejectedJobStore {
   add(rejected: RejectedJob): Promise<string>;
-  /** The latest rejection of a job ID (one point read). */
-  getForJob(jobId: string): Promise<RejectionSummary | undefined>;
+  /** The latest rejection of a job ID in a tenant (one point read). */
+  getForJob(tenantId: string, jobId: string): Promise<RejectionSummary | undefined>;
   /** Rejections of the last `days` days (today included), newest first. */
-  recent(days: number, limit?: number): Promise<Array<RejectionSummary & { jobId?: string | undefined }>>;
+  recent(days: number, limit?: number): Promise<RecentRejection[]>;
 }

@@ -37,6 +37,8 @@ export const EventNames = {
   recipientDeactivated: 'RecipientDeactivated',
   botInstalled: 'BotInstalled',
   botUninstalled: 'BotUninstalled',
+  /** A team's roster read after an install, ended (measurement `members`). */
+  rosterRead: 'RosterRead',
   optOut: 'OptOut',
   optIn: 'OptIn',
   /** A queue message failed its last allowed attempt; the host moves it to `<queue>-poison`. */

@@ -18,14 +18,17 @@ const nextEtag = () => `W/"fu${++version}"`;
 export class MemoryJobContentStore implements Content.JobContentStore {
   readonly rows = new Map<string, Content.JobContent>();
 
-  async get(jobId: string) {
-    const row = this.rows.get(jobId);
+  /** Rows by tenant and job ID, as the Table adapter's partitions. */
+  private key = (tenantId: string, jobId: string) => `${tenantId.toLowerCase()}|${jobId}`;
+
+  async get(tenantId: string, jobId: string) {
+    const row = this.rows.get(this.key(tenantId, jobId));
     return row && structuredClone(row);
   }
 
   async ensure(content: Content.NewJobContent) {
-    if (!this.rows.has(content.jobId))
-      this.rows.set(content.jobId, { ...content, revision: 0, etag: nextEtag() });
+    const key = this.key(content.tenantId, content.jobId);
+    if (!this.rows.has(key)) this.rows.set(key, { ...content, revision: 0, etag: nextEtag() });
   }
 
   async revise(current: Content.JobContent, message: NotificationMessage): Promise<Content.ContentChange> {
@@ -43,12 +46,28 @@ export class MemoryJobContentStore implements Content.JobContentStore {
     return this.write(current, { [field]: new Date().toISOString() });
   }
 
+  readonly fanOuts = new Map<string, Content.FanOut>();
+
+  async fanOut(tenantId: string, jobId: string) {
+    const state = this.fanOuts.get(this.key(tenantId, jobId));
+    return state && structuredClone(state);
+  }
+
+  async saveFanOut(tenantId: string, jobId: string, state: Content.FanOut, etag?: string) {
+    const key = this.key(tenantId, jobId);
+    if (etag && this.fanOuts.get(key)?.etag !== etag) return undefined;
+    const next = { ...structuredClone(state), etag: nextEtag() };
+    this.fanOuts.set(key, next);
+    return next.etag;
+  }
+
   private write(current: Content.JobContent, fields: Partial<Content.JobContent>): Content.ContentChange {
-    const stored = this.rows.get(current.jobId);
+    const key = this.key(current.tenantId, current.jobId);
+    const stored = this.rows.get(key);
     if (!stored) return { ok: false, reason: 'NotFound' };
     if (stored.etag !== current.etag) return { ok: false, reason: 'Conflict' };
     const next = { ...stored, ...fields, etag: nextEtag() };
-    this.rows.set(current.jobId, next);
+    this.rows.set(key, next);
     return { ok: true, content: structuredClone(next) };
   }
 }

@@ -108,12 +108,22 @@ export class MemoryConversationStore implements ConversationStore {
 
   async saveTeam(record: TeamRecord): Promise<void> {
     const key = `${record.tenantId.toLowerCase()}|${record.teamId}`;
-    const name = record.name ?? this.teams.get(key)?.name;
-    this.teams.set(key, { ...record, name });
+    const stored = this.teams.get(key);
+    const name = record.name ?? stored?.name;
+    const rosterSync = record.rosterSync ?? stored?.rosterSync;
+    this.teams.set(key, { ...record, name, rosterSync, etag: nextEtag() });
+  }
+
+  async saveTeamIf(record: TeamRecord, etag: string | undefined): Promise<string | undefined> {
+    const stored = this.teams.get(`${record.tenantId.toLowerCase()}|${record.teamId}`);
+    if (etag ? stored?.etag !== etag : stored) return undefined;
+    await this.saveTeam(record);
+    return (await this.getTeam(record.tenantId, record.teamId))?.etag;
   }
 
   async getTeam(tenantId: string, teamId: string): Promise<TeamRecord | undefined> {
-    return this.teams.get(`${tenantId.toLowerCase()}|${teamId}`);
+    const team = this.teams.get(`${tenantId.toLowerCase()}|${teamId}`);
+    return team && structuredClone(team);
   }
 
   async addTeamMembers(tenantId: string, teamId: string, userIds: string[]): Promise<void> {
@@ -160,12 +170,21 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     return record && { ...record };
   }
 
+  /** tenant|job|userId → the recipient key that claimed that person first (the `person|` rows). */
+  readonly persons = new Map<string, string>();
+
   async claim(args: ClaimRequest): Promise<ClaimResult> {
     const current = await this.get(args.tenantId, args.jobId, args.recipient);
     const user = await this.conversations.getUserById(args.tenantId, args.user.userId);
     const deliveryMoved = args.existing ? current?.etag !== args.existing.etag : current !== undefined;
     if (deliveryMoved && current) return { kind: 'delivery-exists', delivery: current };
+    const person = this.key(args.tenantId, args.jobId, args.user.userId);
+    const first = this.persons.get(person);
+    if (!args.existing && first !== undefined && first !== args.recipient) {
+      return { kind: 'same-person', recipient: first };
+    }
     if (!user || user.etag !== args.user.etag) return { kind: 'user-changed' };
+    if (!args.existing) this.persons.set(person, args.recipient);
     const now = new Date().toISOString();
     const { etag: _etag, ...rest } = args.user;
     const counted = this.conversations.put(countDelivery(rest, args.capHour));
@@ -254,28 +273,36 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
   }
 }
 
+/** Jobs by tenant and ID (`tenant|id`), as the Table adapter's partitions. */
+const jobKey = (tenantId: string, jobId: string) => `${tenantId.toLowerCase()}|${jobId}`;
+
 export class MemoryJobStore implements JobStore {
   readonly jobs = new Map<string, JobRecord>();
 
   async createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }> {
-    const existing = this.jobs.get(job.jobId);
+    const existing = this.jobs.get(jobKey(job.tenantId, job.jobId));
     if (existing) return { created: false, job: { ...existing } };
-    this.jobs.set(job.jobId, { ...job, etag: '1' });
+    this.jobs.set(jobKey(job.tenantId, job.jobId), { ...job, etag: '1' });
     return { created: true, job: { ...job, etag: '1' } };
   }
 
-  async get(jobId: string): Promise<JobRecord | undefined> {
-    const job = this.jobs.get(jobId);
+  async get(tenantId: string, jobId: string): Promise<JobRecord | undefined> {
+    const job = this.jobs.get(jobKey(tenantId, jobId));
     return job && { ...job };
   }
 
-  async markFannedOut(jobId: string): Promise<void> {
-    const job = this.jobs.get(jobId);
+  async markFannedOut(tenantId: string, jobId: string): Promise<void> {
+    const job = this.jobs.get(jobKey(tenantId, jobId));
     if (job) job.fannedOutAt = new Date().toISOString();
   }
 
-  async saveExpansion(jobId: string, state: ExpansionState, etag: string): Promise<string | undefined> {
-    const job = this.jobs.get(jobId);
+  async saveExpansion(
+    tenantId: string,
+    jobId: string,
+    state: ExpansionState,
+    etag: string,
+  ): Promise<string | undefined> {
+    const job = this.jobs.get(jobKey(tenantId, jobId));
     if (!job || job.etag !== etag) return undefined;
     job.expansion = structuredClone(state);
     job.etag = String(Number(etag) + 1);
@@ -287,12 +314,13 @@ export class MemoryRejectedJobStore implements RejectedJobStore {
   readonly rows: Array<RejectedJob & { rejectedAt: string }> = [];
 
   async add(rejected: RejectedJob): Promise<string> {
-    this.rows.unshift({ ...rejected, rejectedAt: new Date().toISOString() });
+    const tenantId = rejected.tenantId?.toLowerCase();
+    this.rows.unshift({ ...rejected, tenantId, rejectedAt: new Date().toISOString() });
     return String(this.rows.length);
   }
 
-  async getForJob(jobId: string): Promise<RejectionSummary | undefined> {
-    const row = this.rows.find((r) => r.jobId === jobId);
+  async getForJob(tenantId: string, jobId: string): Promise<RejectionSummary | undefined> {
+    const row = this.rows.find((r) => r.jobId === jobId && r.tenantId === tenantId.toLowerCase());
     return row && { reason: row.reason, errors: row.errors, source: row.source, rejectedAt: row.rejectedAt };
   }
 
@@ -301,8 +329,9 @@ export class MemoryRejectedJobStore implements RejectedJobStore {
     return this.rows
       .filter((r) => Date.parse(r.rejectedAt) >= since)
       .slice(0, limit)
-      .map(({ jobId, reason, errors, source, rejectedAt }) => ({
+      .map(({ jobId, tenantId, reason, errors, source, rejectedAt }) => ({
         jobId,
+        tenantId,
         reason,
         errors,
         source,
