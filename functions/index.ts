@@ -13,4 +13,6 @@ import './notificationJobs/index.js';
 import './notificationDeliveries/index.js';
 import './notificationJobsPoison/index.js';
 import './notificationDeliveriesPoison/index.js';
+import './notificationCallbacks/index.js';
 import './health/index.js';
+import './openApi/index.js';

@@ -55,6 +55,41 @@ export interface AppConfig {
   allowUnauthenticatedActivities: boolean;
   /** The Functions host's environment says the app runs in Azure. */
   runsInAzure: boolean;
+  /** Who may call the notification routes, and how much (shared/auth/, shared/quotas/). */
+  producers: ProducerSettings;
+  /** Completion callbacks (shared/callbacks/). */
+  callbacks: CallbackSettings;
+}
+
+export interface ProducerSettings {
+  /** `any`: a key or an Entra token; `entra`: tokens only (keys off); `key`: keys only. */
+  auth: 'any' | 'entra' | 'key';
+  /** Keys accepted as `x-functions-key` or `?code=` (PRODUCER_KEYS). */
+  keys: readonly string[];
+  /** Microsoft Entra tokens: undefined when no audience or tenant is known. */
+  entra:
+    | {
+        /** Accepted `aud` values: the App ID URI and the app ID. */
+        audiences: readonly string[];
+        /** Tenants whose tokens are accepted (`tid`). */
+        tenants: readonly string[];
+        /** The tenant's OpenID metadata, `{tenantId}` replaced by the token's tenant. */
+        metadataUrl: string;
+      }
+    | undefined;
+  jobsPerMinute: number;
+  recipientsPerHour: number;
+}
+
+export interface CallbackSettings {
+  /** Hosts (`host` or `host:port`, lower case) a job's callback may name. */
+  allowedHosts: readonly string[];
+  /** HMAC-SHA256 key of the callbacks' signature; without it no job may ask for a callback. */
+  secret: string | undefined;
+  /** The first wait after a failed attempt; each next one is three times longer (at most an hour). */
+  firstRetrySeconds: number;
+  /** Where the callbacks' status URLs point for jobs that did not come over HTTP. */
+  publicOrigin: string | undefined;
 }
 
 export interface StorageSettings {
@@ -140,6 +175,52 @@ export function loadConfig(env: Env = process.env): AppConfig {
     audienceFanOutConcurrency: num(env, 'AUDIENCE_FANOUT_CONCURRENCY', 64, 1, 512),
     allowUnauthenticatedActivities: flag(env, 'ALLOW_UNAUTHENTICATED_ACTIVITIES'),
     runsInAzure: runsInAzure(env),
+    producers: readProducerSettings(env),
+    callbacks: {
+      allowedHosts: list(env, 'CALLBACK_ALLOWED_HOSTS').map((host) => host.toLowerCase()),
+      secret: secretOf(env, 'CALLBACK_SIGNING_SECRET'),
+      firstRetrySeconds: num(env, 'CALLBACK_FIRST_RETRY_SECONDS', 10, 1, 3600),
+      // The platform sets WEBSITE_HOSTNAME to the app's default host name.
+      publicOrigin: str(env, 'WEBSITE_HOSTNAME') ? `https://${str(env, 'WEBSITE_HOSTNAME')}` : undefined,
+    },
+  };
+}
+
+/** A secret setting: long enough that it cannot be guessed (a generated value). */
+function secretOf(env: Env, name: string): string | undefined {
+  const value = str(env, name);
+  if (value !== undefined && value.length < 32)
+    throw new ConfigError(`${name} must be at least 32 characters (a generated secret)`);
+  return value;
+}
+
+/** Microsoft's v2.0 OpenID metadata of a tenant (learn.microsoft.com/entra/identity-platform/v2-protocols-oidc). */
+export const ENTRA_METADATA_URL = 'https://login.microsoftonline.com/{tenantId}/v2.0/.well-known/openid-configuration';
+
+/**
+ * Producers sign in with a key or a Microsoft Entra token for the bot's app registration: its App ID
+ * URI (`api://botid-<app ID>`, infra/bot-registration.bicep) or app ID, issued in its tenant.
+ */
+function readProducerSettings(env: Env): ProducerSettings {
+  const appId = str(env, 'MicrosoftAppId');
+  const audiences = list(env, 'PRODUCER_TOKEN_AUDIENCES');
+  if (!audiences.length && appId) audiences.push(`api://botid-${appId}`, appId);
+  const tenants = list(env, 'PRODUCER_TOKEN_TENANTS').map((t) => t.toLowerCase());
+  const appTenant = str(env, 'MicrosoftAppTenantId');
+  if (!tenants.length && appTenant) tenants.push(appTenant.toLowerCase());
+  const metadataUrl = str(env, 'PRODUCER_OPENID_METADATA_URL') ?? ENTRA_METADATA_URL;
+  if (runsInAzure(env) && !metadataUrl.startsWith('https://'))
+    throw new ConfigError('PRODUCER_OPENID_METADATA_URL must be an https URL in Azure');
+  const keys = list(env, 'PRODUCER_KEYS');
+  if (keys.some((key) => key.length < 16))
+    throw new ConfigError('PRODUCER_KEYS: each key must be at least 16 characters');
+  return {
+    auth: oneOf(env, 'PRODUCER_AUTH', ['any', 'entra', 'key'], 'any'),
+    keys,
+    entra: audiences.length && tenants.length ? { audiences, tenants, metadataUrl } : undefined,
+    jobsPerMinute: num(env, 'PRODUCER_JOBS_PER_MINUTE', 60, 1, 100_000),
+    // A job names at most 500 recipients: a smaller hourly quota would refuse it for ever.
+    recipientsPerHour: num(env, 'PRODUCER_RECIPIENTS_PER_HOUR', 20_000, 500, 10_000_000),
   };
 }
 

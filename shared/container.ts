@@ -6,7 +6,11 @@ import { DeliveryRateLimiter } from './delivery/rateLimiter.js';
 import { SharedTenantBudget } from './delivery/budget/sharedBudget.js';
 import { readQueueHostSettings } from './hostSettings.js';
 import { JobIntake } from './jobs/intake.js';
-import { DELIVERIES_QUEUE, JOBS_QUEUE } from './queues.js';
+import { CALLBACKS_QUEUE, DELIVERIES_QUEUE, JOBS_QUEUE } from './queues.js';
+import { CallbackService } from './callbacks/callbackService.js';
+import { TableCallbackStore } from './azureStorage/tableCallbackStore.js';
+import { TableQuotaStore } from './azureStorage/tableQuotaStore.js';
+import { ProducerQuotas } from './quotas/producerQuotas.js';
 import { queueClient, tableClient } from './azureStorage/connection.js';
 import { StorageQueueSender } from './azureStorage/queueSender.js';
 import { LazyTable } from './azureStorage/table.js';
@@ -52,6 +56,15 @@ export function buildServices(
   const rejected = new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected)));
   const jobQueue = new StorageQueueSender(queueClient(storage, JOBS_QUEUE));
   const deliveryQueue = new StorageQueueSender(queueClient(storage, DELIVERIES_QUEUE));
+  const budgetsTable = new LazyTable(tableClient(storage, TABLES.budgets));
+  const callbacks = new CallbackService({
+    store: new TableCallbackStore(jobsTable),
+    queue: new StorageQueueSender(queueClient(storage, CALLBACKS_QUEUE)),
+    secret: config.callbacks.secret,
+    policy: { allowedHosts: config.callbacks.allowedHosts, runsInAzure: config.runsInAzure },
+    firstRetrySeconds: config.callbacks.firstRetrySeconds,
+  });
+  const quotas = new ProducerQuotas(new TableQuotaStore(budgetsTable), config.producers);
   const connector =
     overrides.connector ??
     new HttpBotConnector({
@@ -62,7 +75,7 @@ export function buildServices(
   const budget =
     config.tenantBudget === 'shared'
       ? new SharedTenantBudget({
-          store: new TableBudgetStore(new LazyTable(tableClient(storage, TABLES.budgets))),
+          store: new TableBudgetStore(budgetsTable),
           ratePerSecond: config.tenantRatePerSecond,
         })
       : undefined;
@@ -111,6 +124,7 @@ export function buildServices(
     expander,
     users: conversations,
     contents,
+    callbacks,
   });
   return {
     config,
@@ -129,6 +143,9 @@ export function buildServices(
     followUps,
     changes,
     intake,
+    callbacks,
+    callbackStore: new TableCallbackStore(jobsTable),
+    quotas,
     queueHost: readQueueHostSettings(),
   };
 }

@@ -2,6 +2,8 @@
 export const JOBS_QUEUE = 'notification-jobs';
 /** Internal: one message per recipient, written by the job function. */
 export const DELIVERIES_QUEUE = 'notification-deliveries';
+/** Internal: a job's CloudEvent for its callback, retried with back-off (shared/callbacks/). */
+export const CALLBACKS_QUEUE = 'notification-callbacks';
 export const poisonQueueOf = (queue: string) => `${queue}-poison`;
 
 /** The port every enqueue goes through; azureStorage/queueSender.ts is the Storage Queue adapter. */

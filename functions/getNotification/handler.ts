@@ -1,12 +1,15 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { services } from '../../shared/container.js';
 import { jobRefParam } from '../../shared/triggers/jobRefParam.js';
+import { admitRequest, notOwner } from '../../shared/triggers/producerRequest.js';
 import type { DeliveryStatus } from '../../shared/stores/deliveryRecords.js';
 import { STATUS_FILTERS } from './audienceStatus.js';
 import { getJobStatus } from './jobStatus.js';
 
 export async function handleGetNotification(request: HttpRequest): Promise<HttpResponseInit> {
-  const { jobs, deliveryRecords, rejected, counters, contents, config } = services();
+  const { jobs, deliveryRecords, rejected, counters, contents, callbackStore, config } = services();
+  const admitted = await admitRequest(request, 'read', config);
+  if ('refused' in admitted) return admitted.refused;
   const ref = jobRefParam(request, config);
   if ('refused' in ref) return ref.refused;
   const filter = request.query.get('status') ?? undefined;
@@ -19,7 +22,7 @@ export async function handleGetNotification(request: HttpRequest): Promise<HttpR
   const size = request.query.get('pageSize');
   const status = await getJobStatus(
     ref,
-    { jobs, deliveryRecords, rejected, counters, contents },
+    { jobs, deliveryRecords, rejected, counters, contents, callbacks: callbackStore },
     {
       status: filter as DeliveryStatus | undefined,
       continuationToken: request.query.get('continuationToken') ?? undefined,
@@ -30,5 +33,5 @@ export async function handleGetNotification(request: HttpRequest): Promise<HttpR
     const errors = [`no job ${ref.jobId} in tenant ${ref.tenantId}`];
     return { status: 404, jsonBody: { error: 'NotFound', errors } };
   }
-  return { status: 200, jsonBody: status };
+  return notOwner(admitted.caller, ref.jobId, status.producer) ?? { status: 200, jsonBody: status };
 }

@@ -19,6 +19,8 @@ import type {
   RejectionSummary,
 } from '../../shared/stores/jobs.js';
 import { audienceJobStatus, type StatusPage } from './audienceStatus.js';
+import type { ProducerRef } from '../../shared/auth/roles.js';
+import type { CallbackRecord, CallbackStore } from '../../shared/callbacks/port.js';
 import { contentSummary, followUpFieldsOf, shownStatus } from './followUpStatus.js';
 
 /** A job's per-recipient outcomes and totals, as shown by the status API and `npm run status`. */
@@ -84,6 +86,10 @@ export interface JobStatus {
   rejectedAt?: string;
   /** For an accepted job: the latest submission with this ID that was refused (e.g. different content). */
   lastRejection?: RejectionSummary;
+  /** Who sent it over HTTP: how it signed in, its app (`azp`) and object (`oid`) IDs. */
+  producer?: ProducerRef;
+  /** Its callbacks (JobCompleted, JobRejected): where, how often tried, how they ended. */
+  callbacks?: CallbackRecord[];
 }
 
 export async function getJobStatus(
@@ -94,8 +100,19 @@ export async function getJobStatus(
     rejected?: RejectedJobStore;
     counters?: JobCounterStore;
     contents?: JobContentStore;
+    callbacks?: CallbackStore;
   },
   page: StatusPage = {},
+): Promise<JobStatus | undefined> {
+  const status = await statusOf(ref, stores, page);
+  const callbacks = status && (await stores.callbacks?.list(ref));
+  return status && callbacks?.length ? { ...status, callbacks } : status;
+}
+
+async function statusOf(
+  ref: JobRef,
+  stores: Parameters<typeof getJobStatus>[1],
+  page: StatusPage,
 ): Promise<JobStatus | undefined> {
   const { tenantId, jobId } = ref;
   const [job, rejection, content, fanOut] = await Promise.all([
@@ -126,6 +143,7 @@ export async function getJobStatus(
       ...status,
       ...contentSummary(content, fanOut),
       ...(rejection ? { lastRejection: rejection } : {}),
+      ...(job.producer ? { producer: job.producer } : {}),
     };
   }
   const records = new Map(
@@ -152,6 +170,7 @@ export async function getJobStatus(
     ...contentSummary(content, fanOut),
     recipients: page.status ? recipients.filter((r) => r.status === page.status) : recipients,
     ...(rejection ? { lastRejection: rejection } : {}),
+    ...(job.producer ? { producer: job.producer } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { handleChangeTask } from './changeTask.js';
 import { handleWorkTask } from './workTasks.js';
 import { deliverInTurn } from './batchTurn.js';
+import { completionCheck, type CallbackFlag } from './completion.js';
 
 const QUEUE = DELIVERIES_QUEUE;
 /** How long a batch's deliveries may start one after another before the rest go back to the queue. */
@@ -84,6 +85,9 @@ async function deliverOne(task: DeliveryTask, context: InvocationContext): Promi
           context.log(
             `job ${task.jobId}: delivery ${result.status}${result.reason ? ` (${result.reason})` : ''}${result.duplicate ? ', already recorded' : ''}; ${took}`,
           );
+          // Where a job's totals become final (shared/callbacks/completion.ts): an already recorded
+          // outcome checks too, since the attempt that recorded it may have stopped before checking.
+          if ((task as CallbackFlag).callback) await completionCheck(task, context);
           return;
         case 'reschedule':
           await requeueDelivery(deliveryQueue, task, result.delayMs, result.reason);

@@ -4,6 +4,7 @@ import { decodeJobText } from '../../shared/jobs/decode.js';
 import { JOBS_QUEUE } from '../../shared/queues.js';
 import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
 import { queueMessageText, reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
+import { completionCheck } from '../notificationDeliveries/completion.js';
 
 export async function handleJobMessage(item: unknown, context: InvocationContext): Promise<void> {
   const meta = context.triggerMetadata ?? {};
@@ -34,6 +35,8 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
       if (result.ok && result.deferred) {
         context.log(`job ${result.jobId}: due more than 7 days ahead; back on the jobs queue for 7 days`);
       } else if (result.ok) {
+        // An audience job can have every outcome before its expansion says it is done.
+        await completionCheck(result, context);
         context.log(
           `job ${result.jobId}: ${result.recipients} deliveries queued${result.resumed ? ' (resumed)' : ''}`,
         );

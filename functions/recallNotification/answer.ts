@@ -1,6 +1,19 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { ChangeRequestResult } from '../../shared/followUps/requestChange.js';
 import { statusUrlOf } from '../../shared/triggers/jobRefParam.js';
+import type { Caller } from '../../shared/auth/roles.js';
+import type { JobRef, JobStore } from '../../shared/stores/jobs.js';
+import { notOwner } from '../../shared/triggers/producerRequest.js';
+
+/** Another producer's job is refused before anything changes (a job that is not there answers 404 later). */
+export async function ownerRefusal(
+  jobs: JobStore,
+  ref: JobRef,
+  caller: Caller,
+): Promise<HttpResponseInit | undefined> {
+  const job = await jobs.get(ref.tenantId, ref.jobId);
+  return job ? notOwner(caller, ref.jobId, job.producer) : undefined;
+}
 
 /**
  * What PATCH and DELETE /api/notifications/{id} answer: 202 with the status URL once the change is

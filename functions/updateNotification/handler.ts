@@ -4,8 +4,9 @@ import { updateJob } from '../../shared/followUps/requestChange.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import type { NotificationMessage } from '../../shared/jobs/contract.js';
 import { readLimitedBody } from '../../shared/triggers/httpBody.js';
-import { changeAnswer } from '../recallNotification/answer.js';
 import { jobRefParam } from '../../shared/triggers/jobRefParam.js';
+import { admitRequest } from '../../shared/triggers/producerRequest.js';
+import { changeAnswer, ownerRefusal } from '../recallNotification/answer.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -14,8 +15,13 @@ export async function handleUpdateNotification(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const ref = jobRefParam(request, services().config);
+  const { config, jobs } = services();
+  const admitted = await admitRequest(request, 'update', config);
+  if ('refused' in admitted) return admitted.refused;
+  const ref = jobRefParam(request, config);
   if ('refused' in ref) return ref.refused;
+  const other = await ownerRefusal(jobs, ref, admitted.caller);
+  if (other) return other;
   const body = await readLimitedBody(request, MAX_BODY_BYTES);
   if (!body.ok)
     return {

@@ -9,6 +9,7 @@ import {
 } from './table.js';
 
 import type { ExpansionState } from '../jobs/audience.js';
+import type { ProducerRef } from '../auth/roles.js';
 import type {
   JobRecord,
   JobStore,
@@ -39,7 +40,7 @@ export class TableJobStore implements JobStore {
   /** Inserts the job; if one with this ID exists, returns it instead (the caller compares hashes). */
   async createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }> {
     const table = await this.table.client();
-    const { recipients, audience, expansion, etag: _etag, ...rest } = job;
+    const { recipients, audience, expansion, producer, etag: _etag, ...rest } = job;
     try {
       const created = await table.createEntity({
         partitionKey: jobPartition(job.tenantId, job.jobId),
@@ -49,6 +50,7 @@ export class TableJobStore implements JobStore {
         ...packJson('recipients', recipients),
         ...(audience ? { audience: JSON.stringify(audience) } : {}),
         ...(expansion ? { expansion: JSON.stringify(expansion) } : {}),
+        ...(producer ? { producer: JSON.stringify(producer) } : {}),
       });
       return { created: true, job: { ...job, etag: created.etag } };
     } catch (err) {
@@ -75,6 +77,10 @@ export class TableJobStore implements JobStore {
       fannedOutAt: (row.fannedOutAt as string) || undefined,
       ...(row.audience ? { audience: JSON.parse(String(row.audience)) as JobRecord['audience'] } : {}),
       ...(row.expansion ? { expansion: JSON.parse(String(row.expansion)) as ExpansionState } : {}),
+      ...(row.producer ? { producer: JSON.parse(String(row.producer)) as ProducerRef } : {}),
+      callbackUrl: (row.callbackUrl as string) || undefined,
+      origin: (row.origin as string) || undefined,
+      completedAt: (row.completedAt as string) || undefined,
       etag: String(row.etag ?? ''),
     };
   }
@@ -92,6 +98,12 @@ export class TableJobStore implements JobStore {
       expansion: JSON.stringify(state),
     };
     return mergeIfUnchanged(table, entity, etag);
+  }
+
+  async markCompleted(tenantId: string, jobId: string, at: string, etag: string): Promise<boolean> {
+    const table = await this.table.client();
+    const entity = { partitionKey: jobPartition(tenantId, jobId), rowKey: 'job', completedAt: at };
+    return (await mergeIfUnchanged(table, entity, etag)) !== undefined;
   }
 
   async markFannedOut(tenantId: string, jobId: string): Promise<void> {

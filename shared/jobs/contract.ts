@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { withAcknowledgeButton } from './acknowledge.js';
 import { decodeJobText } from './decode.js';
@@ -39,6 +39,8 @@ export interface NotificationJobInput {
   traceparent?: string;
   /** Add an acknowledgement button (acknowledge.ts); `title` is the button's text. */
   acknowledge?: boolean | { title?: string };
+  /** Where the job's CloudEvents go when it completes or is rejected (shared/callbacks/). */
+  callback?: { url: string };
 }
 
 /** A job after validation: ID assigned, tenant lower-cased, recipients normalised and de-duplicated. */
@@ -54,6 +56,8 @@ export interface NotificationJob {
   traceparent?: string | undefined;
   /** Set when the job asked for an acknowledgement button. */
   acknowledge?: { title: string } | undefined;
+  /** Set when the job asked to be called back (checked against the callback policy at intake). */
+  callback?: { url: string } | undefined;
 }
 
 /** What recipients get: the message, with the acknowledgement button when the job asked for one. */
@@ -103,10 +107,11 @@ export const MAX_NOT_BEFORE_DAYS = 30;
 /** Azure Storage queue messages are at most 64 KiB as sent (after base64 encoding). */
 export const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 // strictRequired is off: `anyOf: [{ required: [text] }, { required: [card] }]` names properties defined beside it.
 // verbose: a failed pattern can quote its field's description (what the field must be).
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true });
+// The schema's dialect is JSON Schema 2020-12, OpenAPI 3.1's own (shared/api/openapi.ts references it).
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, verbose: true });
 addFormats(ajv);
 const validateSchema = ajv.compile<NotificationJobInput>(schema);
 
@@ -235,6 +240,7 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
       expiresAt: input.expiresAt,
       traceparent: input.traceparent,
       ...(acknowledge ? { acknowledge } : {}),
+      ...(input.callback ? { callback: { url: input.callback.url } } : {}),
     },
   };
 }
@@ -256,12 +262,13 @@ export function toWireJob(job: NotificationJob): NotificationJobInput {
   if (job.expiresAt) wire.expiresAt = job.expiresAt;
   if (job.traceparent) wire.traceparent = job.traceparent;
   if (job.acknowledge) wire.acknowledge = job.acknowledge;
+  if (job.callback) wire.callback = job.callback;
   return wire;
 }
 
 /** Identity of a job's content, so a reused ID with different content is caught. */
 export function contentHash(job: NotificationJob): string {
-  const { tenantId, recipients, message, notBefore, expiresAt, audience, acknowledge } = job;
+  const { tenantId, recipients, message, notBefore, expiresAt, audience, acknowledge, callback } = job;
   const canonical = JSON.stringify({
     tenantId,
     recipients: recipients.map(recipientKeyString).sort(),
@@ -272,6 +279,7 @@ export function contentHash(job: NotificationJob): string {
     expiresAt: expiresAt ?? null,
     // Only present when asked for, so jobs accepted before the option existed keep their hash.
     ...(acknowledge ? { acknowledge } : {}),
+    ...(callback ? { callback } : {}),
   });
   return createHash('sha256').update(canonical).digest('base64url');
 }

@@ -25,3 +25,9 @@ export async function enqueueJob(
     },
   );
 }
+
+/** Whether the job fits one queue message once it carries a traceparent (checked before it is recorded). */
+export function fitsQueueMessage(job: NotificationJob): boolean {
+  const traceparent = job.traceparent ?? `00-${'0'.repeat(32)}-${'0'.repeat(16)}-00`;
+  return Buffer.byteLength(encodeMessage(toWireJob({ ...job, traceparent }))) <= MAX_QUEUE_MESSAGE_BYTES;
+}

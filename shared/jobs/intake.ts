@@ -25,6 +25,9 @@ import { recipientKeyString } from './recipient.js';
 import { ExpansionTakenOver, type AudienceExpander } from './expand.js';
 import type { Audience } from './audience.js';
 import { userSnapshots } from './snapshots.js';
+import type { ProducerRef } from '../auth/roles.js';
+import type { CallbackService } from '../callbacks/callbackService.js';
+import { decodeJobText } from './decode.js';
 
 /**
  * Accepting a job, the one way for every entry point: `checkJob` validates (HTTP, queue), `record`
@@ -36,7 +39,7 @@ import { userSnapshots } from './snapshots.js';
 
 type IntakeRejection = RejectionReason | 'DuplicateJobId';
 type IntakeResult =
-  | { ok: true; jobId: string; recipients: number; resumed: boolean; deferred?: boolean }
+  | { ok: true; jobId: string; tenantId: string; recipients: number; resumed: boolean; deferred?: boolean }
   | { ok: false; reason: IntakeRejection; errors: string[]; jobId?: string | undefined };
 
 interface IntakeOptions {
@@ -53,6 +56,8 @@ interface IntakeOptions {
   expander?: AudienceExpander | undefined;
   /** Reads a tenant's user records in bulk, so big jobs carry each recipient's record (see fanOut). */
   users?: Pick<ConversationStore, 'listUsers'> | undefined;
+  /** Where a rejected job's JobRejected event goes, when it asked for a callback. */
+  callbacks?: Pick<CallbackService, 'enqueue'> | undefined;
 }
 
 /**
@@ -90,14 +95,14 @@ export class JobIntake {
     if (!recorded.ok) return this.reject(recorded.reason, recorded.errors, meta, job);
     const { created, job: stored } = recorded;
     if (!stored.fannedOutAt && (await this.deferred(job))) {
-      return { ok: true, jobId: job.id, recipients: 0, resumed: !created, deferred: true };
+      return { ok: true, jobId: job.id, tenantId: job.tenantId, recipients: 0, resumed: !created, deferred: true };
     }
     if (job.audience) return this.expand({ ...job, audience: job.audience }, stored, created, meta);
     if (!stored.fannedOutAt) {
       await this.fanOut(job, stored.acceptedAt);
       await this.o.jobs.markFannedOut(job.tenantId, job.id);
     }
-    return { ok: true, jobId: job.id, recipients: job.recipients.length, resumed: !created };
+    return { ok: true, jobId: job.id, tenantId: job.tenantId, recipients: job.recipients.length, resumed: !created };
   }
 
   /**
@@ -123,7 +128,13 @@ export class JobIntake {
   /** Stores a valid job once: the same ID again with the same content is the same job. */
   async record(
     job: NotificationJob,
-    meta: { source: string; acceptedAt?: string | undefined },
+    meta: {
+      source: string;
+      acceptedAt?: string | undefined;
+      /** The HTTP caller that sent it (recorded on the job: ownership, status, quotas). */
+      producer?: ProducerRef | undefined;
+      origin?: string | undefined;
+    },
   ): Promise<
     { ok: true; created: boolean; job: JobRecord } | { ok: false; reason: 'DuplicateJobId'; errors: string[] }
   > {
@@ -138,6 +149,9 @@ export class JobIntake {
       source: meta.source,
       notBefore: job.notBefore,
       expiresAt: job.expiresAt,
+      producer: meta.producer,
+      callbackUrl: job.callback?.url,
+      origin: meta.origin,
     });
     if (!created && stored.contentHash !== hash) return reusedIdRefusal(job.id);
     // Before any delivery: an update or recall needs the content, and the bot an acknowledged card.
@@ -152,7 +166,14 @@ export class JobIntake {
     if (created) {
       telemetry().event(
         EventNames.jobAccepted,
-        { jobId: job.id, tenantId: job.tenantId, source: meta.source, card: !!job.message.card },
+        {
+          jobId: job.id,
+          tenantId: job.tenantId,
+          source: meta.source,
+          card: !!job.message.card,
+          producer: meta.producer?.id,
+          callback: !!job.callback,
+        },
         { recipients: job.recipients.length },
       );
     }
@@ -166,7 +187,7 @@ export class JobIntake {
       const recipient = recipientKeyString(r);
       return { recipient, user: users.get(recipient) };
     });
-    await this.sendBatches(job, recipients, taskOf(job, acceptedAt));
+    await this.sendBatches(job, recipients, { ...taskOf(job, acceptedAt), ...callbackFlag(job) });
   }
 
   private async sendBatches(
@@ -192,20 +213,20 @@ export class JobIntake {
     try {
       // Pages of all users carry each user's record: the delivery skips its own read (see snapshots.ts).
       // Audience outcomes are also counted on the job (status at scale).
-      const shared = { ...taskOf(job, stored.acceptedAt), counted: true as const };
+      const shared = { ...taskOf(job, stored.acceptedAt), counted: true as const, ...callbackFlag(job) };
       state = await this.o.expander.expand(job, stored, (recipients) =>
         this.sendBatches(job, recipients, shared),
       );
     } catch (err) {
       if (!(err instanceof ExpansionTakenOver)) throw err;
-      return { ok: true, jobId: job.id, recipients: 0, resumed: true };
+      return { ok: true, jobId: job.id, tenantId: job.tenantId, recipients: 0, resumed: true };
     }
     if (state.error) {
       if (!wasDone) return this.reject(state.error.reason, state.error.errors, meta, job);
       return { ok: false, jobId: job.id, ...state.error } as IntakeResult;
     }
     if (!stored.fannedOutAt) await this.o.jobs.markFannedOut(job.tenantId, job.id);
-    return { ok: true, jobId: job.id, recipients: state.queued, resumed: !created };
+    return { ok: true, jobId: job.id, tenantId: job.tenantId, recipients: state.queued, resumed: !created };
   }
 
   /** Sets a job aside in RejectedJobs with its reason and raises the rejection event (e.g. from a poison queue). */
@@ -245,6 +266,12 @@ export class JobIntake {
       jobId,
       errorCount: errors.length,
     });
+    const url = callbackUrlOf(meta.rawBody);
+    if (url && jobId && job.tenantId && this.o.callbacks) {
+      const ref = { tenantId: job.tenantId, jobId };
+      const data = { ...ref, totals: { recipients: 0 }, reason, errors: errors.slice(0, 10) };
+      await this.o.callbacks.enqueue('rejected', ref, url, data);
+    }
     return { ok: false, reason: reason as IntakeRejection, errors, jobId };
   }
 }
@@ -256,3 +283,13 @@ function reusedIdRefusal(jobId: string) {
     errors: [`/id: job ${jobId} was already accepted with different content; use a new ID`],
   };
 }
+
+/** The callback URL a refused job asked for, when its text still says so (the service checks the host). */
+function callbackUrlOf(rawBody: string): string | undefined {
+  const decoded = decodeJobText(rawBody);
+  const callback = decoded.ok ? (decoded.value as { callback?: { url?: unknown } } | null)?.callback : undefined;
+  return typeof callback?.url === 'string' && callback.url.length <= 2048 ? callback.url : undefined;
+}
+
+/** Deliveries of a job with a callback say so: their outcomes then check whether it is complete. */
+const callbackFlag = (job: NotificationJob) => (job.callback ? { callback: true as const } : {});

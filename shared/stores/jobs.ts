@@ -1,5 +1,6 @@
 import type { Counts } from '../jobs/outcomeCounts.js';
 import type { Audience, ExpansionState } from '../jobs/audience.js';
+import type { ProducerRef } from '../auth/roles.js';
 
 /**
  * The job store ports: accepted jobs (for status and idempotency) and rejected ones (with their
@@ -26,6 +27,14 @@ export interface JobRecord {
   /** Audience jobs only: the teams and allUsers named, and how far their expansion got. */
   audience?: Audience | undefined;
   expansion?: ExpansionState | undefined;
+  /** Who sent it over HTTP (its token's app and object IDs, or the key); none when it came on the queue. */
+  producer?: ProducerRef | undefined;
+  /** Where its CloudEvents go (shared/callbacks/). */
+  callbackUrl?: string | undefined;
+  /** The origin its status URL was answered with (HTTP), for the callbacks' status URL. */
+  origin?: string | undefined;
+  /** When a completion check first found every recipient with an outcome (callback jobs). */
+  completedAt?: string | undefined;
   /** Version of the stored row, for saveExpansion. */
   etag?: string | undefined;
 }
@@ -39,6 +48,8 @@ export interface JobStore {
   createOrGet(job: JobRecord): Promise<{ created: boolean; job: JobRecord }>;
   get(tenantId: string, jobId: string): Promise<JobRecord | undefined>;
   markFannedOut(tenantId: string, jobId: string): Promise<void>;
+  /** Records when the job was found complete, if nobody did (the row still at `etag`); false otherwise. */
+  markCompleted(tenantId: string, jobId: string, at: string, etag: string): Promise<boolean>;
   /**
    * Saves an audience expansion checkpoint if the job row is still at `etag`; returns the new etag,
    * or undefined when someone else moved it (another worker took the expansion over).

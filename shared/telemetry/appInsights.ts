@@ -25,7 +25,12 @@ import {
 
 type Env = Record<string, string | undefined>;
 
-const COUNTERS = new Set<string>([MetricNames.throttles, MetricNames.outcomes]);
+const COUNTERS = new Set<string>([
+  MetricNames.throttles,
+  MetricNames.outcomes,
+  MetricNames.producerJobs,
+  MetricNames.producerRecipients,
+]);
 
 function clean(properties: Properties | undefined): Attributes {
   const out: Attributes = {};

@@ -52,6 +52,13 @@ export const EventNames = {
   messageAcknowledged: 'MessageAcknowledged',
   jobUpdated: 'JobUpdated',
   jobRecalled: 'JobRecalled',
+  /** The front door refused a producer (401/403; properties operation, status, error). */
+  producerRefused: 'ProducerRefused',
+  /** A producer went over a quota (429; properties producer, quota). */
+  quotaExceeded: 'QuotaExceeded',
+  /** A job's CloudEvent reached its callback, or gave up (properties event, outcome, attempts). */
+  callbackDelivered: 'CallbackDelivered',
+  callbackFailed: 'CallbackFailed',
 } as const;
 
 export const MetricNames = {
@@ -63,6 +70,10 @@ export const MetricNames = {
   followUps: 'FollowUps',
   /** From the send to the first read receipt covering it. */
   timeToRead: 'TimeToReadMs',
+  /** Per producer (dimension `producer`, its app ID or `key`): jobs by outcome (accepted, throttled, refused). */
+  producerJobs: 'ProducerJobs',
+  /** Per producer: named recipients of its accepted jobs. */
+  producerRecipients: 'ProducerRecipients',
 } as const;
 
 export type UserIdMode = 'hash' | 'omit' | 'raw';
