@@ -24,6 +24,35 @@ param ownerId string = ''
 var federatedIssuer = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
 var federatedAudience = 'api://AzureADTokenExchange'
 
+// The producers' app roles (shared/auth/roles.ts), granted to their managed identities or apps
+// (docs/deploy.md, "Producers"). An app role's `id` is chosen by the app that defines it ("You must
+// specify a new GUID identifier when you create a new app role": Microsoft Graph's appRole resource,
+// learn.microsoft.com/graph/api/resources/approle): these are Teams Notifier's own, generated once
+// and never changed, since assignments name them. test/microsoft-constants.test.ts accepts them as
+// ours only here, as app role IDs, and checks that no ID of Microsoft's hides among them.
+var ownAppRoleIds = {
+  'Notifications.Send': '01f0af30-3ee2-4178-b666-a4fa6ed9735f'
+  'Notifications.Read': '66d09dab-44c6-4088-af3c-9f99ab0f521b'
+  'Notifications.Admin': '14209c7a-6561-48c4-9a96-d9531b5390cc'
+}
+var producerRoles = [
+  {
+    value: 'Notifications.Send'
+    displayName: 'Send notifications'
+    description: 'Send notification jobs, and update and recall the jobs it sent.'
+  }
+  {
+    value: 'Notifications.Read'
+    displayName: 'Read notification status'
+    description: 'Read the status of the jobs it sent.'
+  }
+  {
+    value: 'Notifications.Admin'
+    displayName: 'Administer notifications'
+    description: 'Read, update and recall every job, whoever sent it.'
+  }
+]
+
 resource app 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: uniqueName
   displayName: displayName
@@ -31,9 +60,21 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
   owners: { relationships: empty(ownerId) ? [] : [ownerId] }
   // What later releases add here: the Microsoft Graph application permissions the bot asks for
   // (requiredResourceAccess, e.g. User.Read.All; granted by Microsoft.Graph/appRoleAssignedTo on
-  // servicePrincipal below, once, with admin rights), and the producers' app roles with an App ID
-  // URI (appRoles, identifierUris). Every ID such an entry names comes from Microsoft's published
-  // list, which test/microsoft-constants.test.ts checks.
+  // servicePrincipal below, once, with admin rights). Every ID such an entry names comes from
+  // Microsoft's published list, which test/microsoft-constants.test.ts checks.
+  // Producers' tokens are v2.0 (issuer https://login.microsoftonline.com/<tenant>/v2.0), the only
+  // kind the app accepts (shared/auth/entraTokens.ts). The App ID URI: identifier-uri.bicep.
+  api: { requestedAccessTokenVersion: 2 }
+  appRoles: [
+    for role in producerRoles: {
+      id: ownAppRoleIds[role.value]
+      value: role.value
+      displayName: role.displayName
+      description: role.description
+      allowedMemberTypes: ['Application']
+      isEnabled: true
+    }
+  ]
 
   resource managedIdentityCredential 'federatedIdentityCredentials@v1.0' = {
     name: '${app.uniqueName}/function-app-identity'
@@ -47,6 +88,17 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
 // Tokens are issued in this tenant only to an app with a service principal here.
 resource servicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
   appId: app.appId
+}
+
+// The App ID URI producers ask tokens for names the app's own ID, which exists only once the app
+// does: a second upsert of the same registration (by uniqueName) adds it.
+module identifierUri 'identifier-uri.bicep' = {
+  name: 'teams-notifier-bot-identifier-uri'
+  params: {
+    uniqueName: uniqueName
+    displayName: displayName
+    appId: app.appId
+  }
 }
 
 // Taken from the service principal so that whatever uses the app ID waits for both.

@@ -28,6 +28,8 @@ var queueNames = [
   'notification-deliveries-poison'
   'notification-jobs-poison-poison'
   'notification-deliveries-poison-poison'
+  'notification-callbacks'
+  'notification-callbacks-poison'
 ]
 var tableNames = [
   'Conversations'

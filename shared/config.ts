@@ -178,7 +178,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     producers: readProducerSettings(env),
     callbacks: {
       allowedHosts: list(env, 'CALLBACK_ALLOWED_HOSTS').map((host) => host.toLowerCase()),
-      secret: secretOf(env, 'CALLBACK_SIGNING_SECRET'),
+      secret: secretOf('CALLBACK_SIGNING_SECRET', str(env, 'CALLBACK_SIGNING_SECRET')),
       firstRetrySeconds: num(env, 'CALLBACK_FIRST_RETRY_SECONDS', 10, 1, 3600),
       // The platform sets WEBSITE_HOSTNAME to the app's default host name.
       publicOrigin: str(env, 'WEBSITE_HOSTNAME') ? `https://${str(env, 'WEBSITE_HOSTNAME')}` : undefined,
@@ -187,8 +187,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 }
 
 /** A secret setting: long enough that it cannot be guessed (a generated value). */
-function secretOf(env: Env, name: string): string | undefined {
-  const value = str(env, name);
+function secretOf(name: string, value: string | undefined): string | undefined {
   if (value !== undefined && value.length < 32)
     throw new ConfigError(`${name} must be at least 32 characters (a generated secret)`);
   return value;

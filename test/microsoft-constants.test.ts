@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/app.js';
+import { ROLES } from '../shared/auth/roles.js';
 import {
   checkMicrosoftConstants,
   readInfraFiles,
@@ -78,5 +79,42 @@ describe("infra/ uses Microsoft's constants", () => {
     ).toEqual([
       "the credential's subject (managedIdentityPrincipalId) is given appIdentity.properties.clientId, not a managed identity's principal ID (the managed identity's Object (Principal) ID)",
     ]);
+  });
+
+  describe("IDs of our own: the producers' app role IDs, and only there", () => {
+    const send = '01f0af30-3ee2-4178-b666-a4fa6ed9735f';
+
+    it('are accepted in the ownAppRoleIds block, as the ids of the roles the code checks', () => {
+      const bicep = infra['bot-registration.bicep']!;
+      const values = [...bicep.matchAll(/^\s+value: '([^']+)'$/gm)].map((m) => m[1]);
+      expect(values.sort()).toEqual(Object.values(ROLES).sort());
+      expect(bicep).toContain(`'Notifications.Send': '${send}'`);
+    });
+
+    it('are still flagged anywhere else in infra/', () => {
+      const problems = mutated('resources.bicep', 'var token = ', `var ownRole = '${send}'\nvar token = `);
+      expect(problems).toEqual([
+        expect.stringMatching(`${send} is not checked against any list of Microsoft's$`),
+      ]);
+    });
+
+    it("never let one of Microsoft's IDs, or a made-up one, pass as ours", () => {
+      const microsoft = mutated('bot-registration.bicep', send, '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3');
+      expect(microsoft).toContain(
+        "bot-registration.bicep:34: 0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3 (Notifications.Send) is Microsoft's, not ours",
+      );
+      const wellKnown = mutated('bot-registration.bicep', send, '00000003-0000-0000-c000-000000000000');
+      expect(wellKnown).toEqual([
+        'bot-registration.bicep:34: 00000003-0000-0000-c000-000000000000 (Notifications.Send) is not a random (version 4) GUID of our own',
+      ]);
+      const stray = mutated('bot-registration.bicep', "'Notifications.Send': ", "'Notifications.Sned': ");
+      expect(stray).toContain(
+        'bot-registration.bicep:34: Notifications.Sned is not an app role the registration defines',
+      );
+      const unwired = mutated('bot-registration.bicep', 'id: ownAppRoleIds[role.value]', `id: '${send}'`);
+      expect(unwired).toContain(
+        "bot-registration.bicep: the app roles' ids are not ownAppRoleIds[role.value]",
+      );
+    });
   });
 });

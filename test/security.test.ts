@@ -306,7 +306,7 @@ describe('oversized bodies are refused before they are parsed', () => {
             controller.enqueue(new Uint8Array(64 * 1024).fill(0x78));
           },
         });
-        const headers = new Headers({ 'content-type': 'application/json' });
+        const headers = new Headers({ 'content-type': 'application/json', 'x-functions-key': FUNCTION_KEY });
         if (declared) headers.set('content-length', declared);
         const request = new HttpRequest({
           nativeRequest: new Request('http://localhost/api/x', {

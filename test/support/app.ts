@@ -57,6 +57,8 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
   const env: Record<string, string> = {
     AzureWebJobsStorage: azurite.connectionString,
     FUNCTIONS_KEY: FUNCTION_KEY,
+    // The notification routes check keys themselves (shared/auth/): the same key as the host's.
+    PRODUCER_KEYS: FUNCTION_KEY,
     MicrosoftAppId: '',
     // Tests stand in for Teams without tokens (test/auth.test.ts sets an app ID to check them).
     ALLOW_UNAUTHENTICATED_ACTIVITIES: 'true',

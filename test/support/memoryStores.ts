@@ -295,6 +295,11 @@ export class MemoryJobStore implements JobStore {
     const job = this.jobs.get(jobKey(tenantId, jobId));
     if (job) job.fannedOutAt = new Date().toISOString();
   }
+  async markCompleted(tenantId: string, jobId: string, at: string, etag: string): Promise<boolean> {
+    const job = this.jobs.get(jobKey(tenantId, jobId));
+    if (job?.etag === etag) Object.assign(job, { completedAt: at, etag: String(Number(etag) + 1) });
+    return job?.completedAt === at;
+  }
 
   async saveExpansion(
     tenantId: string,

@@ -68,10 +68,14 @@ export function checkMicrosoftConstants(infra: Record<string, string>, ms: Micro
     }
   }
 
+  // --- IDs of our own: the producers' app role IDs, in one block, and nowhere else.
+  const ours = ownAppRoleIds(infra['bot-registration.bicep'] ?? '', ms, problems);
+
   // --- No other well-known ID hides anywhere in infra/: every GUID is one checked above.
   for (const [file, text] of Object.entries(infra)) {
     text.split('\n').forEach((line, i) => {
       for (const m of line.matchAll(GUID)) {
+        if (file === 'bot-registration.bicep' && ours.lines.has(i + 1)) continue;
         if (!known.has(m[0].toLowerCase()))
           problems.push(`${file}:${i + 1}: ${m[0]} is not checked against any list of Microsoft's`);
       }
@@ -124,4 +128,43 @@ export function checkMicrosoftConstants(infra: Record<string, string>, ms: Micro
       `the credential's subject (${subjectParam}) is given ${passed ?? 'nothing'}, not a managed identity's principal ID (${ms.managedIdentityCredential.subject})`,
     );
   return problems;
+}
+
+/**
+ * The one principled exception to "every GUID in infra/ is Microsoft's": an app role's `id` is chosen
+ * by the app that defines it (Microsoft Graph's appRole resource: "You must specify a new GUID
+ * identifier when you create a new app role"). Ours are accepted only in bot-registration.bicep's
+ * `var ownAppRoleIds` block, one per app role the registration defines and used as that role's `id`,
+ * each a random (version 4) GUID, none repeated and none one of Microsoft's. A GUID anywhere else
+ * is still checked against Microsoft's lists.
+ */
+function ownAppRoleIds(bicep: string, ms: MicrosoftFixtures, problems: string[]): { lines: Set<number> } {
+  const lines = new Set<number>();
+  const block = /^var ownAppRoleIds = \{([\s\S]*?)^\}/m.exec(bicep);
+  if (!block) return { lines };
+  const firstLine = bicep.slice(0, block.index).split('\n').length;
+  const microsoft = new Set(
+    [...Object.values(ms.roles), ...JSON.stringify(ms.managedIdentityCredential).matchAll(GUID)].map((id) =>
+      String(id).toLowerCase(),
+    ),
+  );
+  const roleValues = new Set([...bicep.matchAll(/^\s+value: '([^']+)'$/gm)].map((m) => m[1]!));
+  const seen = new Set<string>();
+  block[1]!.split('\n').forEach((text, i) => {
+    const m = /^\s+'([^']+)':\s*'([^']*)'\s*$/.exec(text);
+    if (!m) return;
+    const [, role, id] = m as unknown as [string, string, string];
+    const line = firstLine + i;
+    lines.add(line);
+    const where = `bot-registration.bicep:${line}`;
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id))
+      problems.push(`${where}: ${id} (${role}) is not a random (version 4) GUID of our own`);
+    if (microsoft.has(id.toLowerCase())) problems.push(`${where}: ${id} (${role}) is Microsoft's, not ours`);
+    if (seen.has(id.toLowerCase())) problems.push(`${where}: ${id} (${role}) is used twice`);
+    seen.add(id.toLowerCase());
+    if (!roleValues.has(role)) problems.push(`${where}: ${role} is not an app role the registration defines`);
+  });
+  if (!/^\s+id: ownAppRoleIds\[role\.value\]$/m.test(bicep))
+    problems.push("bot-registration.bicep: the app roles' ids are not ownAppRoleIds[role.value]");
+  return { lines };
 }
