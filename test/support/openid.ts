@@ -33,6 +33,8 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { CryptoKey, JWTPayload } from 'jose';
 
 export const DEFAULT_CHANNEL_ISSUER = 'https://api.botframework.com';
+/** A Microsoft Entra tenant's v2.0 token issuer ("Access token claims reference": `iss`). */
+export const entraIssuer = (tenantId: string) => `https://login.microsoftonline.com/${tenantId}/v2.0`;
 
 export interface OpenIdServerOptions {
   /** Token issuer; configure the bot's ToBotFromChannelTokenIssuer with the same value. */
@@ -55,6 +57,11 @@ export interface SignOptions {
 
 export interface OpenIdServer {
   metadataUrl: string;
+  /**
+   * The same keys as a Microsoft Entra ID tenant's v2.0 metadata, `{tenantId}` in the path as in
+   * Microsoft's URL (PRODUCER_OPENID_METADATA_URL): its issuer is the tenant's v2.0 issuer (entraIssuer).
+   */
+  entraMetadataUrl: string;
   jwksUrl: string;
   issuer: string;
   kid: string;
@@ -90,7 +97,18 @@ export async function startOpenIdServer(opts: OpenIdServerOptions = {}): Promise
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     requests.push(path);
     let body: unknown;
-    if (req.method === 'GET' && path.endsWith('/.well-known/openidconfiguration')) {
+    const tenant = /\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path)?.[1];
+    if (req.method === 'GET' && tenant) {
+      // The fields Microsoft's sample response has that a resource server reads ("Find your app's
+      // OpenID configuration document URI", docs/identity-platform/v2-protocols-oidc.md).
+      body = {
+        issuer: entraIssuer(tenant),
+        jwks_uri: `${origin}${prefix}/keys`,
+        token_endpoint: `https://login.microsoftonline.com/${tenant}/oauth2/v2.0/token`,
+        id_token_signing_alg_values_supported: ['RS256'],
+        tenant_region_scope: 'EU',
+      };
+    } else if (req.method === 'GET' && path.endsWith('/.well-known/openidconfiguration')) {
       body = {
         issuer,
         jwks_uri: `${origin}${prefix}/keys`,
@@ -108,6 +126,7 @@ export async function startOpenIdServer(opts: OpenIdServerOptions = {}): Promise
 
   return {
     metadataUrl: `${origin}${prefix}/.well-known/openidconfiguration`,
+    entraMetadataUrl: `${origin}${prefix}/{tenantId}/v2.0/.well-known/openid-configuration`,
     jwksUrl: `${origin}${prefix}/keys`,
     issuer,
     kid,
