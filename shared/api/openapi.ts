@@ -51,6 +51,8 @@ export const API_VERSION = '1.0.0';
 export function openApiDocument() {
   return {
     openapi: '3.1.0',
+    // Every schema here is plain JSON Schema 2020-12, the job contract's own dialect ($schema in its file).
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: {
       title: 'Teams Notifier',
       version: API_VERSION,
