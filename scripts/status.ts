@@ -1,14 +1,8 @@
 #!/usr/bin/env node
 import { loadLocalSettings } from './localSettings.js';
-import { TABLES } from '../shared/container.js';
 import { getJobStatus, type JobStatus } from '../functions/getNotification/jobStatus.js';
-import { tableClient } from '../shared/azureStorage/connection.js';
-import { LazyTable } from '../shared/azureStorage/table.js';
-import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
-import { TableJobStore, TableRejectedJobStore } from '../shared/azureStorage/tableJobStore.js';
-import { readStorageSettings } from '../shared/config.js';
-import { TableJobContentStore } from '../shared/azureStorage/tableJobContentStore.js';
-import { TableJobCounters } from '../shared/azureStorage/tableJobCounters.js';
+import { plural } from '../shared/text.js';
+import { statusStores } from './jobStores.js';
 import { STATUS_FILTERS } from '../functions/getNotification/audienceStatus.js';
 import type { DeliveryStatus } from '../shared/stores/deliveryRecords.js';
 
@@ -17,8 +11,8 @@ const USAGE = `usage: npm run status -- <jobId> [--tenant <tenantId>] [--json] [
 /**
  * `npm run status -- <jobId> [--tenant T] [--json] [--status failed] [--limit N]`: totals of a job and its
  * per-recipient outcomes (of one kind with --status; an audience job lists them only then, page by
- * page up to --limit), or why it was rejected. Exits 1 when the job was rejected or any delivery
- * failed, so scripts can check it.
+ * page up to --limit), or why it was rejected. Exits 1 when the job was rejected, any delivery
+ * failed or the update or recall of any copy failed, so scripts can check it.
  */
 async function main(args: string[]): Promise<number> {
   loadLocalSettings();
@@ -38,16 +32,7 @@ async function main(args: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const storage = readStorageSettings();
-  const jobsTable = new LazyTable(tableClient(storage, TABLES.jobs));
-  const conversationsTable = new LazyTable(tableClient(storage, TABLES.conversations));
-  const stores = {
-    jobs: new TableJobStore(jobsTable),
-    counters: new TableJobCounters(conversationsTable),
-    deliveryRecords: new TableDeliveryRecordStore(conversationsTable),
-    rejected: new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected))),
-    contents: new TableJobContentStore(jobsTable),
-  };
+  const stores = statusStores();
   const ref = { tenantId, jobId: id };
   const status = await getJobStatus(ref, stores, { status: kind, size: Math.min(limit, 1000) });
   // An audience job's outcomes come a page at a time: follow the pages up to --limit.
@@ -62,7 +47,9 @@ async function main(args: string[]): Promise<number> {
     process.stderr.write(`status: no job ${id} in tenant ${tenantId}\n`);
     return 1;
   }
-  const failing = status.rejected === true || status.totals.failed > 0;
+  // A failed delivery, or a copy whose update or recall failed: the job did not do what was asked.
+  const failing =
+    status.rejected === true || status.totals.failed > 0 || (status.totals.changeFailed ?? 0) > 0;
   if (json) {
     process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return failing ? 1 : 0;
@@ -77,11 +64,11 @@ async function main(args: string[]): Promise<number> {
   const t = status.totals;
   process.stdout.write(
     `job ${status.jobId} (tenant ${status.tenantId}, accepted ${status.acceptedAt})\n` +
-      `${t.recipients} recipients: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n` +
+      `${plural(t.recipients, 'recipient')}: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n` +
       // Audience jobs count outcomes only; follow-ups are shown per recipient (--status).
       (t.read === undefined
         ? ''
-        : `after the send: ${t.read} read, ${t.acknowledged} acknowledged, ${t.updated} updated, ${t.recalled} recalled, ${t.cancelled} cancelled, ${t.changeFailed} changes failed`) +
+        : `after the send: ${t.read} read, ${t.acknowledged} acknowledged, ${t.updated} updated, ${t.recalled} recalled, ${t.cancelled} cancelled, ${plural(t.changeFailed, 'change')} failed`) +
       `${status.revision ? ` (revision ${status.revision})` : ''}${recallNote(status)}\n`,
   );
   if (status.expansion) {
@@ -104,6 +91,13 @@ async function main(args: string[]): Promise<number> {
         : [r.reason, r.detail].filter(Boolean).join(': ');
     const failure = r.changeFailure ? `  ${r.changeFailure.op} failed: ${r.changeFailure.reason}` : '';
     process.stdout.write(`  ${r.status.padEnd(9)} ${r.recipient}${extra ? `  ${extra}` : ''}${failure}\n`);
+  }
+  for (const c of status.callbacks ?? []) {
+    const how =
+      c.state === 'delivered'
+        ? `delivered after ${plural(c.attempts, 'attempt')}`
+        : `${c.state} (${plural(c.attempts, 'attempt')}${c.lastStatus ? `, last answer ${c.lastStatus}` : ''}${c.lastError ? `, ${c.lastError}` : ''})`;
+    process.stdout.write(`callback ${c.event}: ${how}\n`);
   }
   if (status.lastRejection) {
     const r = status.lastRejection;

@@ -194,7 +194,8 @@ function secretOf(name: string, value: string | undefined): string | undefined {
 }
 
 /** Microsoft's v2.0 OpenID metadata of a tenant (learn.microsoft.com/entra/identity-platform/v2-protocols-oidc). */
-export const ENTRA_METADATA_URL = 'https://login.microsoftonline.com/{tenantId}/v2.0/.well-known/openid-configuration';
+export const ENTRA_METADATA_URL =
+  'https://login.microsoftonline.com/{tenantId}/v2.0/.well-known/openid-configuration';
 
 /**
  * Producers sign in with a key or a Microsoft Entra token for the bot's app registration: its App ID

@@ -9,6 +9,7 @@ import type {
 } from '../../shared/stores/deliveryRecords.js';
 import type { FollowUpStore } from '../../shared/stores/followUps.js';
 import { sendsStopped, type JobContentStore } from '../../shared/stores/jobContent.js';
+import { plural } from '../../shared/text.js';
 
 /**
  * After the send, from the recipient's side: an acknowledgement press (`adaptiveCard/action` invoke
@@ -116,7 +117,7 @@ export class FollowUps {
       );
     }
     await this.d.followUps.setReadMark(tenantId, chat, watermark);
-    return `read receipt: ${marked} of ${refs.length} messages newly read`;
+    return `read receipt: ${marked} of ${plural(refs.length, 'message')} newly read`;
   };
 
   /** Sets a first-time field, retrying on concurrent writes; says whether this write was the first. */

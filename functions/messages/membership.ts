@@ -6,6 +6,7 @@ import { forEachLimited, isBotId } from '../../shared/roster/accounts.js';
 import { requestRosterSync } from '../../shared/roster/rosterTask.js';
 import { profileOf } from './profiles.js';
 import type { BotDependencies, ChannelData } from './botTypes.js';
+import { plural } from '../../shared/text.js';
 
 /**
  * Installs, uninstalls and roster changes: who the bot can DM, and from which team or chat it knows
@@ -66,7 +67,7 @@ export class Membership {
       memberCount: 0,
     });
     telemetry().event(EventNames.botUninstalled, { tenantId, scope: 'team' });
-    return `removed from a team (${members.length} members)`;
+    return `removed from a team (${plural(members.length, 'member')})`;
   };
 
   teamMembersChanged = async (context: TurnContext, tenantId: string, channelData: ChannelData) => {

@@ -12,6 +12,7 @@ import { handleChangeTask } from './changeTask.js';
 import { handleWorkTask } from './workTasks.js';
 import { deliverInTurn } from './batchTurn.js';
 import { completionCheck, type CallbackFlag } from './completion.js';
+import { plural } from '../../shared/text.js';
 
 const QUEUE = DELIVERIES_QUEUE;
 /** How long a batch's deliveries may start one after another before the rest go back to the queue. */
@@ -39,7 +40,7 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
   });
   if (handedBack) {
     context.log(
-      `job ${tasks[0]!.jobId}: ${handedBack} of a batch's ${tasks.length} deliveries handed back to the queue after ${BATCH_TURN_MS / 1000} s`,
+      `job ${tasks[0]!.jobId}: ${handedBack} of a batch's ${plural(tasks.length, 'delivery', 'deliveries')} handed back to the queue after ${BATCH_TURN_MS / 1000} s`,
     );
   }
   if (failure) throw failure;

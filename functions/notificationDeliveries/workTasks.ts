@@ -5,6 +5,7 @@ import { isRosterTask, runRosterTask } from '../../shared/roster/rosterTask.js';
 import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { reportPoisoned } from '../../shared/triggers/queueTelemetry.js';
+import { plural } from '../../shared/text.js';
 
 /**
  * The long work that request handlers queue instead of doing (issue 22): an update's or recall's
@@ -20,7 +21,7 @@ export async function handleWorkTask(value: unknown, context: InvocationContext)
       await services().deliveryQueue.send(value, result.delayMs);
       context.log(`${what}: continues in ${result.delayMs} ms (${result.reason})`);
     } else {
-      context.log(`${what}: ${result.reason}, ${result.queued} change tasks queued`);
+      context.log(`${what}: ${result.reason}, ${plural(result.queued, 'change task')} queued`);
     }
     return true;
   }
@@ -31,7 +32,7 @@ export async function handleWorkTask(value: unknown, context: InvocationContext)
     const result = await runRosterTask(value, { conversations, reader: teamsRosterReader(config) });
     if (result.kind === 'again') {
       await services().deliveryQueue.send(value);
-      context.log(`team roster read: ${result.members} members so far; continues as a new message`);
+      context.log(`team roster read: ${plural(result.members, 'member')} so far; continues as a new message`);
       return true;
     }
     if (result.reason === 'Done') {
@@ -41,7 +42,7 @@ export async function handleWorkTask(value: unknown, context: InvocationContext)
         { members: result.members },
       );
     }
-    context.log(`team roster read: ${result.reason} (${result.members} members)`);
+    context.log(`team roster read: ${result.reason} (${plural(result.members, 'member')})`);
     return true;
   }
   return false;

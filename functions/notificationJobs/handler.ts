@@ -5,6 +5,7 @@ import { JOBS_QUEUE } from '../../shared/queues.js';
 import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
 import { queueMessageText, reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
 import { completionCheck } from '../notificationDeliveries/completion.js';
+import { plural } from '../../shared/text.js';
 
 export async function handleJobMessage(item: unknown, context: InvocationContext): Promise<void> {
   const meta = context.triggerMetadata ?? {};
@@ -38,13 +39,13 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
         // An audience job can have every outcome before its expansion says it is done.
         await completionCheck(result, context);
         context.log(
-          `job ${result.jobId}: ${result.recipients} deliveries queued${result.resumed ? ' (resumed)' : ''}`,
+          `job ${result.jobId}: ${plural(result.recipients, 'delivery', 'deliveries')} queued${result.resumed ? ' (resumed)' : ''}`,
         );
       } else {
         // Set aside in RejectedJobs; returning normally completes the message so it is never retried.
         // The errors stay in that row: they can quote the job (JSON parse snippets, property names).
         context.warn(
-          `job ${result.jobId ?? '(no id)'} rejected: ${result.reason} (${result.errors.length} errors; see RejectedJobs)`,
+          `job ${result.jobId ?? '(no id)'} rejected: ${result.reason} (${plural(result.errors.length, 'error')}; see RejectedJobs)`,
         );
       }
     },

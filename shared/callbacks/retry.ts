@@ -1,3 +1,5 @@
+import { plural } from '../text.js';
+
 /**
  * What to do after a callback attempt, as a pure decision: a 2xx is delivered; a refusal by the
  * receiver (other 4xx, a redirect, which is never followed) or an address the policy forbids ends it;
@@ -31,7 +33,7 @@ export function decideAfterAttempt(
     if (!RETRIABLE.has(result.status) && result.status < 500)
       return { do: 'give-up', why: `${why}: refused by the receiver` };
   }
-  if (attempt >= MAX_ATTEMPTS) return { do: 'give-up', why: `${why} after ${attempt} attempts` };
+  if (attempt >= MAX_ATTEMPTS) return { do: 'give-up', why: `${why} after ${plural(attempt, 'attempt')}` };
   const backOff = Math.min(MAX_WAIT_S, firstRetrySeconds * 3 ** (attempt - 1));
   const asked = result.kind === 'answered' ? (result.retryAfterSeconds ?? 0) : 0;
   return { do: 'retry', delaySeconds: Math.min(MAX_WAIT_S, Math.max(backOff, asked)), why };

@@ -19,6 +19,7 @@ import {
   type Audience,
   type AudienceRef,
 } from './audience.js';
+import { plural } from '../text.js';
 
 /** Job contract v1: the JSON other systems put on the queue. The schema file is the published contract. */
 
@@ -214,7 +215,7 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
   if (audience && audience.teams.length > MAX_AUDIENCE_TEAMS) {
     return refuse(
       'SchemaInvalid',
-      `/recipients: ${audience.teams.length} teams; a job names at most ${MAX_AUDIENCE_TEAMS}`,
+      `/recipients: ${plural(audience.teams.length, 'team')}; a job names at most ${MAX_AUDIENCE_TEAMS}`,
     );
   }
   const seen = new Set<string>();

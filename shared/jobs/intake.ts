@@ -95,14 +95,27 @@ export class JobIntake {
     if (!recorded.ok) return this.reject(recorded.reason, recorded.errors, meta, job);
     const { created, job: stored } = recorded;
     if (!stored.fannedOutAt && (await this.deferred(job))) {
-      return { ok: true, jobId: job.id, tenantId: job.tenantId, recipients: 0, resumed: !created, deferred: true };
+      return {
+        ok: true,
+        jobId: job.id,
+        tenantId: job.tenantId,
+        recipients: 0,
+        resumed: !created,
+        deferred: true,
+      };
     }
     if (job.audience) return this.expand({ ...job, audience: job.audience }, stored, created, meta);
     if (!stored.fannedOutAt) {
       await this.fanOut(job, stored.acceptedAt);
       await this.o.jobs.markFannedOut(job.tenantId, job.id);
     }
-    return { ok: true, jobId: job.id, tenantId: job.tenantId, recipients: job.recipients.length, resumed: !created };
+    return {
+      ok: true,
+      jobId: job.id,
+      tenantId: job.tenantId,
+      recipients: job.recipients.length,
+      resumed: !created,
+    };
   }
 
   /**
@@ -287,7 +300,9 @@ function reusedIdRefusal(jobId: string) {
 /** The callback URL a refused job asked for, when its text still says so (the service checks the host). */
 function callbackUrlOf(rawBody: string): string | undefined {
   const decoded = decodeJobText(rawBody);
-  const callback = decoded.ok ? (decoded.value as { callback?: { url?: unknown } } | null)?.callback : undefined;
+  const callback = decoded.ok
+    ? (decoded.value as { callback?: { url?: unknown } } | null)?.callback
+    : undefined;
   return typeof callback?.url === 'string' && callback.url.length <= 2048 ? callback.url : undefined;
 }
 
