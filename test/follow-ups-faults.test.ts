@@ -124,7 +124,7 @@ describe('update', () => {
     await eventually(
       () =>
         app.logs.some((l) =>
-          l.message.includes(`job ${jobId}: update (revision 1): sent (already up to date)`),
+          l.message.includes(`job ${jobId}: update (revision 1): nothing to do (already up to date)`),
         ),
       15_000,
       'the copy to be handled',
