@@ -48,7 +48,8 @@ const security = (role: string) => [{ entra: [role] }, { functionKey: [] }, { fu
 /** The API's version follows the job contract's (v1); a breaking change would be a v2 beside it. */
 export const API_VERSION = '1.0.0';
 
-export function openApiDocument() {
+/** The document; `origin` (the app's, as the request that asked for it reached it) makes the server URL absolute. */
+export function openApiDocument(origin = '') {
   return {
     openapi: '3.1.0',
     // Every schema here is plain JSON Schema 2020-12, the job contract's own dialect ($schema in its file).
@@ -59,7 +60,7 @@ export function openApiDocument() {
       description:
         'Send Microsoft Teams users 1:1 notifications from a bot, see how each was delivered, update or recall them. Sign in with a Microsoft Entra token for the app (app roles) or a key.',
     },
-    servers: [{ url: '/api' }],
+    servers: [{ url: `${origin}/api` }],
     paths: {
       '/notifications': {
         post: {
@@ -111,7 +112,8 @@ export function openApiDocument() {
             content: json({
               type: 'object',
               required: ['message'],
-              properties: { message: { $ref: `${jobSchema.$id}#/properties/message` } },
+              // The job's own message schema, taken from the contract file when the document is made.
+              properties: { message: jobSchema.properties.message },
             }),
           },
           responses: {
