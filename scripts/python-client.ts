@@ -39,7 +39,7 @@ const DEBIAN = {
   yaml: 'python3-yaml',
   black: 'black',
   docutils: 'python3-docutils',
-  venv: 'python3-venv',
+  ensurepip: 'python3-venv',
 };
 
 function run(cmd: string, args: string[], cwd: string): void {
