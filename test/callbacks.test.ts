@@ -186,6 +186,23 @@ describe('completion callbacks', () => {
       error: 'CallbackNotAllowed',
       errors: ['/callback/url: host attacker.example is not in CALLBACK_ALLOWED_HOSTS'],
     });
+    // On the queue too: the job is set aside with the reason, and nothing is called.
+    const queued = {
+      id: 'cb-elsewhere-q',
+      tenantId: TENANT,
+      recipients: [{ upn: users[0] }],
+      message: { text: 'x' },
+      callback: { url: 'https://attacker.example/q' },
+    };
+    await app.queue(JOBS_QUEUE).sendMessage(JSON.stringify(queued));
+    const refused = await eventually(async () => {
+      const body = (await (await app.get('notifications/cb-elsewhere-q', key)).json()) as {
+        rejected?: boolean;
+        reason?: string;
+      };
+      return body.rejected && body;
+    });
+    expect(refused.reason).toBe('CallbackNotAllowed');
   });
 
   it('in Azure, never connects to a host whose name resolves to a loopback address', async () => {

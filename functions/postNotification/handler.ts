@@ -1,6 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { mayTouchJob, producerOf, type Caller } from '../../shared/auth/roles.js';
-import { refuseCallbackUrl } from '../../shared/callbacks/addressPolicy.js';
 import { services } from '../../shared/container.js';
 import type { NotificationJob } from '../../shared/jobs/contract.js';
 import { contentHash } from '../../shared/jobs/contract.js';
@@ -58,8 +57,6 @@ export async function handlePostNotification(
     return refuse(context, status, result.reason, result.errors, result.jobId);
   }
   const job = result.job;
-  const callbackRefusal = refuseCallback(job, config);
-  if (callbackRefusal) return refuse(context, 400, 'CallbackNotAllowed', [callbackRefusal], job.id);
   if (!fitsQueueMessage(job)) {
     const errors = ['the job does not fit in a 64 KiB queue message: split the recipients'];
     return refuse(context, 400, 'JobTooLarge', errors, job.id);
@@ -99,15 +96,6 @@ export async function handlePostNotification(
       ...(job.audience ? { audience: job.audience } : {}),
     },
   };
-}
-
-function refuseCallback(job: NotificationJob, config: ReturnType<typeof services>['config']) {
-  if (!job.callback) return undefined;
-  if (!config.callbacks.secret) return '/callback: callbacks are off here (no CALLBACK_SIGNING_SECRET)';
-  return refuseCallbackUrl(job.callback.url, {
-    allowedHosts: config.callbacks.allowedHosts,
-    runsInAzure: config.runsInAzure,
-  });
 }
 
 /** The job's share of its producer's quotas; over a quota: the message and Retry-After. */

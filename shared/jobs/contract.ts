@@ -83,7 +83,8 @@ export type RejectionReason =
   | 'JobTooLarge'
   | 'Expired'
   | 'NotBeforeTooFar'
-  | 'TenantNotAllowed';
+  | 'TenantNotAllowed'
+  | 'CallbackNotAllowed';
 
 /** A refusal names the job's ID and tenant when they are well formed: its status is looked up by both. */
 export type ValidationResult =

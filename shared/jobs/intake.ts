@@ -27,6 +27,7 @@ import type { Audience } from './audience.js';
 import { userSnapshots } from './snapshots.js';
 import type { ProducerRef } from '../auth/roles.js';
 import type { CallbackService } from '../callbacks/callbackService.js';
+import { refuseCallbackUrl } from '../callbacks/addressPolicy.js';
 import { decodeJobText } from './decode.js';
 
 /**
@@ -43,7 +44,7 @@ type IntakeResult =
   | { ok: false; reason: IntakeRejection; errors: string[]; jobId?: string | undefined };
 
 interface IntakeOptions {
-  config: Pick<AppConfig, 'allowedTenantIds'>;
+  config: Pick<AppConfig, 'allowedTenantIds'> & Partial<Pick<AppConfig, 'callbacks' | 'runsInAzure'>>;
   jobs: JobStore;
   rejected: RejectedJobStore;
   deliveryQueue: QueueSender;
@@ -66,19 +67,35 @@ interface IntakeOptions {
  */
 export async function checkJob(
   input: unknown,
-  config: Pick<AppConfig, 'allowedTenantIds'>,
+  config: Pick<AppConfig, 'allowedTenantIds'> & Partial<Pick<AppConfig, 'callbacks' | 'runsInAzure'>>,
 ): Promise<ValidationResult> {
   const result = await parseAndCheckCard(input);
-  if (result.ok && !isTenantAllowed(config as AppConfig, result.job.tenantId)) {
-    return {
-      ok: false,
-      reason: 'TenantNotAllowed',
-      errors: [`/tenantId: tenant ${result.job.tenantId} is not in ALLOWED_TENANT_IDS`],
-      jobId: result.job.id,
-      tenantId: result.job.tenantId,
-    };
-  }
-  return result;
+  if (!result.ok) return result;
+  const refuse = (reason: RejectionReason, error: string): ValidationResult => ({
+    ok: false,
+    reason,
+    errors: [error],
+    jobId: result.job.id,
+    tenantId: result.job.tenantId,
+  });
+  if (!isTenantAllowed(config as AppConfig, result.job.tenantId))
+    return refuse(
+      'TenantNotAllowed',
+      `/tenantId: tenant ${result.job.tenantId} is not in ALLOWED_TENANT_IDS`,
+    );
+  const callback =
+    result.job.callback && config.callbacks && callbackRefusal(result.job.callback.url, config);
+  return callback ? refuse('CallbackNotAllowed', callback) : result;
+}
+
+/** Why a job's callback cannot be called here (no secret, or the URL: callbacks/addressPolicy.ts). */
+function callbackRefusal(
+  url: string,
+  config: Partial<Pick<AppConfig, 'callbacks' | 'runsInAzure'>>,
+): string | undefined {
+  if (!config.callbacks?.secret) return '/callback: callbacks are off here (no CALLBACK_SIGNING_SECRET)';
+  const { allowedHosts } = config.callbacks;
+  return refuseCallbackUrl(url, { allowedHosts, runsInAzure: config.runsInAzure === true });
 }
 
 export class JobIntake {
@@ -280,7 +297,7 @@ export class JobIntake {
       errorCount: errors.length,
     });
     const url = callbackUrlOf(meta.rawBody);
-    if (url && jobId && job.tenantId && this.o.callbacks) {
+    if (url && jobId && job.tenantId && this.o.callbacks && reason !== 'CallbackNotAllowed') {
       const ref = { tenantId: job.tenantId, jobId };
       const data = { ...ref, totals: { recipients: 0 }, reason, errors: errors.slice(0, 10) };
       await this.o.callbacks.enqueue('rejected', ref, url, data);
