@@ -282,7 +282,7 @@ describe('producers and status', () => {
     expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
     await settled(app, jobId);
     const out = await run(process.execPath, ['dist/scripts/status.js', jobId], { cwd: ROOT, env });
-    expect(out.stdout).toMatch(/1 recipients: 1 sent, 0 failed, 0 skipped, 0 pending/);
+    expect(out.stdout).toMatch(/1 recipient: 1 sent, 0 failed, 0 skipped, 0 pending/);
     expect(out.stdout).toMatch(new RegExp(`sent\\s+upn:${user.upn!.replace('.', '\\.')}\\s+activity `));
     const bad = await run(process.execPath, ['dist/scripts/notify.js', '--to', 'x@y.z'], {
       cwd: ROOT,

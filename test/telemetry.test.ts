@@ -129,9 +129,13 @@ describe('Application Insights telemetry', () => {
 
   it('reports job accepted and delivery sent with latency, attempts and chat', () => {
     const accepted = customEvents(ingestion.envelopes, 'JobAccepted');
-    for (const jobId of [jobA, jobB]) {
+    // A job sent over HTTP is recorded at the door (source http); B came on the queue.
+    for (const [jobId, source] of [
+      [jobA, 'http'],
+      [jobB, 'queue'],
+    ]) {
       const event = accepted.find((e) => e.properties.jobId === jobId);
-      expect(event?.properties).toMatchObject({ tenantId: TENANT, source: 'queue', card: 'false' });
+      expect(event?.properties).toMatchObject({ tenantId: TENANT, source, card: 'false' });
       expect(event?.measurements.recipients).toBe(1);
     }
     const sent = customEvents(ingestion.envelopes, 'DeliverySent');
