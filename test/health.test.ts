@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appChecks, failureCode, runChecks, type HealthReport } from '../functions/health/checks.js';
 import { configurationProblems } from '../functions/health/configuration.js';
 import { TABLES } from '../shared/container.js';
-import { DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../shared/queues.js';
+import { CALLBACKS_QUEUE, DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../shared/queues.js';
 import { TENANT, eventually, startApp, type TestApp } from './support/app.js';
 
 /**
@@ -15,7 +15,7 @@ import { TENANT, eventually, startApp, type TestApp } from './support/app.js';
  * naming what is missing or failing; never a secret or a tenant ID in the answer.
  */
 
-const QUEUES = [JOBS_QUEUE, DELIVERIES_QUEUE].flatMap((q) => [q, poisonQueueOf(q)]);
+const QUEUES = [...[JOBS_QUEUE, DELIVERIES_QUEUE].flatMap((q) => [q, poisonQueueOf(q)]), CALLBACKS_QUEUE];
 const PASSWORD = 'health-test-password-never-shown';
 
 async function health(app: TestApp): Promise<{ status: number; text: string; body: HealthReport }> {
@@ -209,11 +209,12 @@ describe('the checks', () => {
     ).toEqual(['APPLICATIONINSIGHTS_CONNECTION_STRING is not set']);
   });
 
-  it('check the budget table only when the tenant budget is shared', () => {
+  it("check the budget table however the tenant budget is kept: the producers' quotas live there too", () => {
     const names = (env: Record<string, string>) =>
       appChecks({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ...env }).map((c) => c.name);
     expect(names({})).toContain(`table ${TABLES.budgets}`);
-    expect(names({ TENANT_BUDGET: 'local' })).not.toContain(`table ${TABLES.budgets}`);
+    expect(names({ TENANT_BUDGET: 'local' })).toContain(`table ${TABLES.budgets}`);
+    expect(names({})).toContain('queue notification-callbacks');
     expect(appChecks({}).map((c) => c.name)).toEqual(['configuration']);
   });
 });

@@ -98,7 +98,7 @@ export function appChecks(env: Record<string, string | undefined> = process.env)
   const storage = readStorageSettings(env);
   const usable = storage.connectionString || (storage.queueServiceUri && storage.tableServiceUri);
   // Without storage settings there is nothing to ask; the configuration check names what is missing.
-  return usable ? [configuration, ...storageProbes(storage, env)] : [configuration];
+  return usable ? [configuration, ...storageProbes(storage)] : [configuration];
 }
 
 let checks: Check[] | undefined;
