@@ -52,6 +52,9 @@ export const EventNames = {
   messageAcknowledged: 'MessageAcknowledged',
   jobUpdated: 'JobUpdated',
   jobRecalled: 'JobRecalled',
+  /** Microsoft Graph (shared/graph/): the app installed for a user it never met; a 429/503 from Graph. */
+  appInstalledForUser: 'AppInstalledForUser',
+  graphThrottled: 'GraphThrottled',
 } as const;
 
 export const MetricNames = {
