@@ -100,6 +100,12 @@ export async function startTestGraph(
     announced,
     attach(next: Pick<TestApp, 'connector' | 'post'>) {
       app = next;
+      // Apps installed before the test have their chat in Teams already.
+      for (const [userId, apps] of Object.entries(o.installed ?? {})) {
+        const user = o.users.find((u) => u.id === userId);
+        for (const appId of apps)
+          if (user) next.connector.registerConversation(`19:${user.id}_${appId}@unq.gbl.spaces`, { tenantId: TENANT, members: [member(user)] });
+      }
     },
   });
 }
