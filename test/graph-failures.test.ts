@@ -55,9 +55,9 @@ describe('failures a person can act on', () => {
 
   it('Graph not configured: a group audience is refused, saying so', async () => {
     const { jobId } = await enqueue(bare, { recipients: [{ groupId: '02bd9fd6-8f93-4758-87c3-1fb73740a315' }], message: { text: 'x' } });
-    const s = await eventually(() => status(bare, jobId).then((r) => (r?.rejected ? r : undefined)), 20_000, 'the refusal');
-    expect(s).toMatchObject({ reason: 'GraphNotConfigured' });
-    expect(s.errors?.[0]).toMatch(/group 02bd9fd6-8f93-4758-87c3-1fb73740a315 is read through Microsoft Graph: Microsoft Graph is not configured/);
+    const s = await eventually(() => status(bare, jobId).then((r) => (r?.expansion?.state === 'failed' ? r : undefined)), 20_000, 'the refusal');
+    expect(s.expansion).toMatchObject({ reason: 'GraphNotConfigured', expanded: 0 });
+    expect(s.expansion?.errors?.[0]).toMatch(/group 02bd9fd6-8f93-4758-87c3-1fb73740a315 is read through Microsoft Graph: Microsoft Graph is not configured/);
   });
 
   it('not in the directory', async () => {
