@@ -26,7 +26,7 @@ const [known1, unknown2, named3, teamMember4, unknown5, teamOnly6, guest, disabl
   person({ displayName: 'Team Six' }),
   person({ userType: 'Guest' }),
   person({ accountEnabled: false }),
-] as [DirectoryUser, ...DirectoryUser[]];
+] as [DirectoryUser, DirectoryUser, DirectoryUser, DirectoryUser, DirectoryUser, DirectoryUser, DirectoryUser, DirectoryUser];
 const TEAM = '19:group-test-team@thread.tacv2';
 const ROOT_GROUP = '02bd9fd6-8f93-4758-87c3-1fb73740a315';
 const NESTED = '4d0ef681-e88f-42a3-a2db-e6bf1e249e10';
@@ -34,11 +34,11 @@ const SECOND = 'd9fb0c47-c783-40a1-bce1-53b52ada51fc';
 
 beforeAll(async () => {
   graph = await startTestGraph({
-    users: [known1, unknown2, named3, teamMember4, unknown5, teamOnly6!, guest!, disabled!],
+    users: [known1, unknown2, named3, teamMember4, unknown5, teamOnly6, guest, disabled],
     groups: [
-      { id: ROOT_GROUP, displayName: 'Finance', members: [known1.id, unknown2!.id, NESTED] },
-      { id: NESTED, displayName: 'Finance EMEA', members: [named3!.id, teamMember4!.id, guest!.id, disabled!.id, known1.id] },
-      { id: SECOND, displayName: 'Audit', members: [unknown2!.id, unknown5!.id] },
+      { id: ROOT_GROUP, displayName: 'Finance', members: [known1.id, unknown2.id, NESTED] },
+      { id: NESTED, displayName: 'Finance EMEA', members: [named3.id, teamMember4.id, guest.id, disabled.id, known1.id] },
+      { id: SECOND, displayName: 'Audit', members: [unknown2.id, unknown5.id] },
     ],
   });
   app = await startApp({ env: { ...FAST_QUEUES, ...graphEnv(graph), AUDIENCE_PAGE_SIZE: '2' } });
@@ -47,8 +47,8 @@ beforeAll(async () => {
   const s = store(app);
   await s.saveTenant({ tenantId: TENANT, serviceUrl: app.connector.url, botId: BOT_ID });
   for (const [user, source] of [[known1, 'personal'], [teamMember4, `team:${TEAM}`], [teamOnly6, `team:${TEAM}`]] as const)
-    await s.saveUser(TENANT, { userId: teamsIdOf(user!), aadObjectId: user!.id, upn: user!.userPrincipalName, serviceUrl: app.connector.url }, { source });
-  await seedMembers(app.azurite.connectionString, TENANT, TEAM, [teamsIdOf(teamMember4!), teamsIdOf(teamOnly6!)]);
+    await s.saveUser(TENANT, { userId: teamsIdOf(user), aadObjectId: user.id, upn: user.userPrincipalName, serviceUrl: app.connector.url }, { source });
+  await seedMembers(app.azurite.connectionString, TENANT, TEAM, [teamsIdOf(teamMember4), teamsIdOf(teamOnly6)]);
   await s.saveTeam({ tenantId: TENANT, teamId: TEAM, serviceUrl: app.connector.url, installed: true, memberCount: 2, rosterSyncedAt: new Date().toISOString() });
 });
 afterAll(async () => {
@@ -67,7 +67,7 @@ describe('an Entra group audience', () => {
     // Page 2 of the root group is throttled past the in-process retries: the job waits and continues from its checkpoint.
     graph.fault({ route: (r) => r.route === 'listMembers' && r.query.has('$skiptoken'), reply: 'throttle', retryAfterSeconds: 0.2, times: 4 });
     const { jobId } = await enqueue(app, {
-      recipients: [{ upn: named3!.userPrincipalName }, { teamId: TEAM }, { groupId: ROOT_GROUP }, { groupId: SECOND }],
+      recipients: [{ upn: named3.userPrincipalName }, { teamId: TEAM }, { groupId: ROOT_GROUP }, { groupId: SECOND }],
       message: { text: 'Quarter closes Friday' },
     });
     const done = await settled(app, jobId, 45_000);
@@ -75,8 +75,8 @@ describe('an Entra group audience', () => {
     expect(done.totals).toMatchObject({ recipients: 8, sent: 6, skipped: 2, failed: 0, pending: 0 });
     expect(done.expansion).toMatchObject({ state: 'done', expanded: 8 });
     expect(done.expansion!.estimate).toBeGreaterThanOrEqual(8);
-    for (const user of [known1, unknown2, named3, teamMember4, unknown5, teamOnly6]) expect(received(user!), user!.displayName).toBe(1);
-    expect(received(guest!) + received(disabled!)).toBe(0);
+    for (const user of [known1, unknown2, named3, teamMember4, unknown5, teamOnly6]) expect(received(user), user.displayName).toBe(1);
+    expect(received(guest) + received(disabled)).toBe(0);
     const page = await app.get(`notifications/${jobId}?status=skipped`, { 'x-functions-key': FUNCTION_KEY });
     const skipped = ((await page.json()) as JobStatus).recipients;
     expect(skipped.map((r) => r.reason).sort()).toEqual(['AccountDisabled', 'GuestAccount']);

@@ -74,6 +74,8 @@ const quoted = (f: GraphFailure) => `Microsoft Graph answered ${f.status} ${f.co
 
 export function decideGraphFailure(f: GraphFailure, roles: readonly string[] | undefined, attempt = 0): GraphAction {
   const { status, call } = f;
+  // Refused before any request: a page from outside the service root is never read (middleware.ts).
+  if (f.code === 'UntrustedGraphUrl') return { do: 'fail', reason: 'UntrustedGraphUrl', detail: f.message };
   if (status === 429 || status === 503 || status === 504) {
     // Waited out, never the delivery's failure: Retry-After when Graph gives one, else a back-off.
     return { do: 'reschedule', reason: status === 429 ? 'GraphThrottled' : 'GraphUnavailable', delayMs: f.retryAfterMs ?? backoffMs(attempt) };

@@ -71,9 +71,10 @@ export async function startTestGraph(
     if (!app) throw new Error('the fake Graph is not attached to an app');
     return app.connector;
   };
+  const { announce, users, groups, installed, catalog, ...rest } = o;
   const graph = await startFakeGraph({
-    ...o,
-    directory: { users: o.users, groups: o.groups ?? [], catalog: o.catalog ?? [CATALOG_APP], installed: o.installed ?? {} },
+    ...rest,
+    directory: { users, groups: groups ?? [], catalog: catalog ?? [CATALOG_APP], installed: installed ?? {} },
     createChat: async (user) => {
       // Graph names the chat 19:...@unq.gbl.spaces (userscopeteamsappinstallation-get-chat.md);
       // the Bot Connector knows it by that ID too, and by the a:... ID of the bot's own activities.
@@ -81,7 +82,7 @@ export async function startTestGraph(
       connector().registerConversation(chatId, { tenantId: TENANT, members: [member(user)] });
       return chatId;
     },
-    ...(o.announce
+    ...(announce
       ? {
           announce: async (user: DirectoryUser) => {
             const c = connector();
