@@ -36,9 +36,13 @@ export const TEAMS_RATE_PER_SECOND = 30;
  */
 export const DIRECTORY_RATE_PER_SECOND = 70;
 
-function number(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
+function str(env: Env, name: string): string | undefined {
+  return env[name]?.trim() || undefined;
+}
+
+function num(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || value > max)
     throw new Error(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
@@ -46,13 +50,12 @@ function number(env: Env, name: string, fallback: number, min: number, max: numb
 }
 
 export function readGraphSettings(env: Env): GraphSettings {
-  const text = (name: string) => env[name]?.trim() || undefined;
   return {
-    baseUrl: text('GRAPH_BASE_URL') ?? DEFAULT_GRAPH_BASE_URL,
-    catalogId: text('TEAMS_APP_CATALOG_ID'),
-    manifestId: text('TEAMS_APP_ID'),
-    teamsRatePerSecond: number(env, 'GRAPH_TEAMS_RATE_PER_SECOND', TEAMS_RATE_PER_SECOND, 1, 1000),
-    directoryRatePerSecond: number(env, 'GRAPH_DIRECTORY_RATE_PER_SECOND', DIRECTORY_RATE_PER_SECOND, 1, 1000),
-    timeoutMs: number(env, 'GRAPH_TIMEOUT_MS', 15_000, 100, 120_000),
+    baseUrl: str(env, 'GRAPH_BASE_URL') ?? DEFAULT_GRAPH_BASE_URL,
+    catalogId: str(env, 'TEAMS_APP_CATALOG_ID'),
+    manifestId: str(env, 'TEAMS_APP_ID'),
+    teamsRatePerSecond: num(env, 'GRAPH_TEAMS_RATE_PER_SECOND', TEAMS_RATE_PER_SECOND, 1, 1000),
+    directoryRatePerSecond: num(env, 'GRAPH_DIRECTORY_RATE_PER_SECOND', DIRECTORY_RATE_PER_SECOND, 1, 1000),
+    timeoutMs: num(env, 'GRAPH_TIMEOUT_MS', 15_000, 100, 120_000),
   };
 }
