@@ -173,7 +173,9 @@ export class GraphClient implements GraphPort {
         : this.request('groupMembers', tenantId, `/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user`)
             .query({ $count: 'true' })
             .select(USER_FIELDS)
-            .top(pageSize);
+            // Directory pages hold at most 999 ("Invalid page size specified: '1000'. Must be
+            // between 1 and 999 inclusive", Microsoft Q&A 1129204; concepts/paging.md).
+            .top(Math.min(pageSize, 999));
       const page = (await request.header('ConsistencyLevel', 'eventual').get()) as {
         value?: GraphUser[];
         '@odata.nextLink'?: string;

@@ -53,7 +53,7 @@ export class GraphRecipients implements UnknownRecipients {
         outcome: {
           status: 'failed',
           reason: 'RecipientNotFound',
-          detail: `no user with ${key.kind} stored in this tenant, and ${problem ?? 'Microsoft Graph is not configured'}, so people the bot never met cannot be reached (docs/graph.md)`,
+          detail: `no user with ${key.kind} stored in this tenant: install the bot for the user or in one of their teams. ${problem ?? 'Microsoft Graph is not configured'}, so the app cannot install itself for people it never met (docs/graph.md)`,
         },
       };
     }

@@ -235,7 +235,9 @@ export async function startFakeGraph(o: FakeGraphOptions): Promise<FakeGraph> {
 
   function listMembers(groupId: string, users: DirectoryUser[], query: URLSearchParams, limited: boolean): Reply {
     const top = Number(query.get('$top') ?? o.defaultPageSize ?? 100);
-    if (!Number.isInteger(top) || top < 1 || top > 999) return errorReply(400, 'invalidRequest', 'Invalid page size specified: $top must be 1 to 999.');
+    // Default 100 (concepts/paging.md); at most 999, as Graph answers a larger one (Microsoft Q&A 1129204).
+    if (!Number.isInteger(top) || top < 1 || top > 999)
+      return errorReply(400, 'invalidRequest', `Invalid page size specified: '${query.get('$top')}'. Must be between 1 and 999 inclusive.`);
     const offset = Number(Buffer.from(query.get('$skiptoken') ?? '', 'base64url').toString('utf8') || 0);
     const page = users.slice(offset, offset + top);
     const next = new URLSearchParams(query);
