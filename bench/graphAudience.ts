@@ -26,10 +26,20 @@ import { startRamDiskAzurite } from './ramAzurite.js';
 const TENANT = '11111111-2222-3333-4444-777777777777';
 const BOT_ID = '28:00000000-0000-0000-0000-00000000b0b0';
 const KEY = 'bench-key';
-const APP = { id: 'b1c5353a-7aca-41b3-830f-27d5218fe0e5', externalId: 'f31b1263-ba99-435a-a679-911d24850d7c', displayName: 'Teams Notifier', distributionMethod: 'organization' as const };
+const APP = {
+  id: 'b1c5353a-7aca-41b3-830f-27d5218fe0e5',
+  externalId: 'f31b1263-ba99-435a-a679-911d24850d7c',
+  displayName: 'Teams Notifier',
+  distributionMethod: 'organization' as const,
+};
 const GROUP = '02bd9fd6-8f93-4758-87c3-1fb73740a315';
 /** Teams' Bot Connector limits (docs/rate-limits.md) and Microsoft Graph's (settings.ts, throttle.ts). */
-export const LIMITS = { connectorPerSecond: 50, graphTeamsReadPerSecond: 30, graphTeamsWritePerSecond: 30, identityUnitsPerSecond: 800 };
+export const LIMITS = {
+  connectorPerSecond: 50,
+  graphTeamsReadPerSecond: 30,
+  graphTeamsWritePerSecond: 30,
+  identityUnitsPerSecond: 800,
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
@@ -65,20 +75,36 @@ export function optimum(members: number, neverInstalled: number) {
 export async function graphBenchmark(o: GraphBenchOptions) {
   const store = await startRamDiskAzurite('graph');
   const connector = await startFakeConnector({
-    rateLimits: { perAppTenant: [{ limit: LIMITS.connectorPerSecond, windowMs: 1000 }], perConversation: [{ limit: 7, windowMs: 1000 }], retryAfter: true },
+    rateLimits: {
+      perAppTenant: [{ limit: LIMITS.connectorPerSecond, windowMs: 1000 }],
+      perConversation: [{ limit: 7, windowMs: 1000 }],
+      retryAfter: true,
+    },
   });
   const neverInstalled = Math.round(o.members * o.neverInstalledShare);
-  const users: DirectoryUser[] = Array.from({ length: o.members }, (_, i) => ({ id: oidOf(i), userPrincipalName: `member${i}@contoso.com`, displayName: `Member ${i}` }));
+  const users: DirectoryUser[] = Array.from({ length: o.members }, (_, i) => ({
+    id: oidOf(i),
+    userPrincipalName: `member${i}@contoso.com`,
+    displayName: `Member ${i}`,
+  }));
   // Spread the installed members through the group, as in a real department.
   const installed = new Set(users.filter((_, i) => i % 5 === 0 || i % 5 === 3).map((u) => u.id));
   while (installed.size > o.members - neverInstalled) installed.delete([...installed].pop()!);
   const teamsId = (oid: string) => `29:bench-${oid.slice(-12)}`;
   const graph = await startFakeGraph({
-    directory: { users, groups: [{ id: GROUP, displayName: 'Everyone', members: users.map((u) => u.id) }], catalog: [APP] },
+    directory: {
+      users,
+      groups: [{ id: GROUP, displayName: 'Everyone', members: users.map((u) => u.id) }],
+      catalog: [APP],
+    },
     limits: 'documented',
     createChat: async (user) => {
       const chat = `19:${user.id}_${APP.id}@unq.gbl.spaces`;
-      connector.registerConversation(chat, { tenantId: TENANT, botId: BOT_ID, members: [{ id: teamsId(user.id), objectId: user.id }] });
+      connector.registerConversation(chat, {
+        tenantId: TENANT,
+        botId: BOT_ID,
+        members: [{ id: teamsId(user.id), objectId: user.id }],
+      });
       return chat;
     },
   });
@@ -87,11 +113,29 @@ export async function graphBenchmark(o: GraphBenchOptions) {
     // The installed members: stored with their chat and object ID alias, as after their installs.
     const known = users.filter((u) => installed.has(u.id));
     const chatOf = (userId: string) => connector.conversationIdFor(TENANT, userId, BOT_ID);
-    for (const u of known) connector.registerConversation(chatOf(teamsId(u.id)), { tenantId: TENANT, botId: BOT_ID, members: [{ id: teamsId(u.id) }] });
-    const conversations = new TableConversationStore(new LazyTable(tableClient({ connectionString: store.connectionString }, 'Conversations')));
+    for (const u of known)
+      connector.registerConversation(chatOf(teamsId(u.id)), {
+        tenantId: TENANT,
+        botId: BOT_ID,
+        members: [{ id: teamsId(u.id) }],
+      });
+    const conversations = new TableConversationStore(
+      new LazyTable(tableClient({ connectionString: store.connectionString }, 'Conversations')),
+    );
     await conversations.saveTenant({ tenantId: TENANT, serviceUrl: connector.url, botId: BOT_ID });
-    await seedUsers({ connectionString: store.connectionString, tenantId: TENANT, serviceUrl: connector.url, userIds: known.map((u) => teamsId(u.id)), source: 'personal', conversationIdOf: chatOf });
-    await seedAadAliases(store.connectionString, TENANT, known.map((u) => ({ userId: teamsId(u.id), aadObjectId: u.id })));
+    await seedUsers({
+      connectionString: store.connectionString,
+      tenantId: TENANT,
+      serviceUrl: connector.url,
+      userIds: known.map((u) => teamsId(u.id)),
+      source: 'personal',
+      conversationIdOf: chatOf,
+    });
+    await seedAadAliases(
+      store.connectionString,
+      TENANT,
+      known.map((u) => ({ userId: teamsId(u.id), aadObjectId: u.id })),
+    );
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -112,10 +156,12 @@ export async function graphBenchmark(o: GraphBenchOptions) {
           port: 0,
           env,
           onLine: (line) => {
-            if (process.env.BENCH_GRAPH_LOG) appendFileSync(process.env.BENCH_GRAPH_LOG, `${Date.now()} ${line}\n`);
+            if (process.env.BENCH_GRAPH_LOG)
+              appendFileSync(process.env.BENCH_GRAPH_LOG, `${Date.now()} ${line}\n`);
             // Start-up lines (the poison functions' names, no app ID for the emulator) are not problems.
             if (/MicrosoftAppId is not set|Poison: queue/.test(line)) return;
-            if (/warn|error|fail|poison/i.test(line) && problems.length < 100) problems.push(line.slice(0, 300));
+            if (/warn|error|fail|poison/i.test(line) && problems.length < 100)
+              problems.push(line.slice(0, 300));
           },
         }),
       ),
@@ -127,14 +173,26 @@ export async function graphBenchmark(o: GraphBenchOptions) {
     const res = await fetch(`${hosts[0]!.url}/api/notifications`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-functions-key': KEY },
-      body: JSON.stringify({ id: `graph-bench-${randomUUID()}`, tenantId: TENANT, recipients: [{ groupId: GROUP }], message: { text: 'Everyone: the office is closed on Friday' } }),
+      body: JSON.stringify({
+        id: `graph-bench-${randomUUID()}`,
+        tenantId: TENANT,
+        recipients: [{ groupId: GROUP }],
+        message: { text: 'Everyone: the office is closed on Friday' },
+      }),
     });
     const jobId = ((await res.json()) as { jobId: string }).jobId;
     if (res.status !== 202) throw new Error(`job not accepted: ${res.status}`);
 
     // Each member's chat: the installation's for the never-installed, the stored one for the others.
-    const memberChat = new Map(users.map((u) => [installed.has(u.id) ? chatOf(teamsId(u.id)) : `19:${u.id}_${APP.id}@unq.gbl.spaces`, u.id]));
-    const reached = () => new Set(connector.accepted.filter((a) => memberChat.has(a.conversationId)).map((a) => a.conversationId)).size;
+    const memberChat = new Map(
+      users.map((u) => [
+        installed.has(u.id) ? chatOf(teamsId(u.id)) : `19:${u.id}_${APP.id}@unq.gbl.spaces`,
+        u.id,
+      ]),
+    );
+    const reached = () =>
+      new Set(connector.accepted.filter((a) => memberChat.has(a.conversationId)).map((a) => a.conversationId))
+        .size;
     const { optimumS, seconds } = optimum(o.members, neverInstalled);
     const deadline = t0 + optimumS * 3000 + 60_000;
     while (reached() < o.members && Date.now() < deadline) await sleep(500);
@@ -144,8 +202,12 @@ export async function graphBenchmark(o: GraphBenchOptions) {
     const cpuShare = round((cpu() - cpu0) / runS, 2);
 
     const perChat = new Map<string, number>();
-    for (const a of connector.accepted) if (memberChat.has(a.conversationId)) perChat.set(a.conversationId, (perChat.get(a.conversationId) ?? 0) + 1);
-    const records = await new TableDeliveryRecordStore(new LazyTable(tableClient({ connectionString: store.connectionString }, 'Conversations'))).listForJob(TENANT, jobId);
+    for (const a of connector.accepted)
+      if (memberChat.has(a.conversationId))
+        perChat.set(a.conversationId, (perChat.get(a.conversationId) ?? 0) + 1);
+    const records = await new TableDeliveryRecordStore(
+      new LazyTable(tableClient({ connectionString: store.connectionString }, 'Conversations')),
+    ).listForJob(TENANT, jobId);
     const statuses: Record<string, number> = {};
     for (const r of records) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
     const terminal = records.filter((r) => ['sent', 'failed', 'skipped'].includes(r.status)).length;

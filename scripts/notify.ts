@@ -18,7 +18,12 @@ export function parseNotifyArgs(
     .description('Enqueue a Teams Notifier job')
     .option('--job <file>', 'a whole job as JSON (plain or base64, BOM allowed); other options are ignored')
     .option('--to <recipient>', 'UPN/email, AAD object ID or Teams user ID (repeat for more)', collect, [])
-    .option('--group <groupId>', 'every user of a Microsoft Entra group, by object ID (repeat for more)', collect, [])
+    .option(
+      '--group <groupId>',
+      'every user of a Microsoft Entra group, by object ID (repeat for more)',
+      collect,
+      [],
+    )
     .option('--text <text>', 'message text (Teams markdown)')
     .option('--card <file>', 'Adaptive Card JSON file')
     .option('--summary <text>', 'notification summary')

@@ -44,7 +44,8 @@ async function outcome(a: TestApp, recipient: Record<string, string>) {
   const { jobId } = await enqueue(a, { recipients: [recipient as { upn: string }], message: { text: 'x' } });
   return { jobId, ...(await settled(a, jobId, 30_000)).recipients[0]! };
 }
-const installs = (user: DirectoryUser) => graph.requests.filter((r) => r.route === 'installApp' && r.path.includes(user.id));
+const installs = (user: DirectoryUser) =>
+  graph.requests.filter((r) => r.route === 'installApp' && r.path.includes(user.id));
 
 describe('failures a person can act on', () => {
   it('Graph not configured: everything as before, and the reason says why', async () => {
@@ -54,26 +55,46 @@ describe('failures a person can act on', () => {
   });
 
   it('Graph not configured: a group audience is refused, saying so', async () => {
-    const { jobId } = await enqueue(bare, { recipients: [{ groupId: '02bd9fd6-8f93-4758-87c3-1fb73740a315' }], message: { text: 'x' } });
-    const s = await eventually(() => status(bare, jobId).then((r) => (r?.expansion?.state === 'failed' ? r : undefined)), 20_000, 'the refusal');
+    const { jobId } = await enqueue(bare, {
+      recipients: [{ groupId: '02bd9fd6-8f93-4758-87c3-1fb73740a315' }],
+      message: { text: 'x' },
+    });
+    const s = await eventually(
+      () => status(bare, jobId).then((r) => (r?.expansion?.state === 'failed' ? r : undefined)),
+      20_000,
+      'the refusal',
+    );
     expect(s.expansion).toMatchObject({ reason: 'GraphNotConfigured', expanded: 0 });
-    expect(s.expansion?.errors?.[0]).toMatch(/group 02bd9fd6-8f93-4758-87c3-1fb73740a315 is read through Microsoft Graph: Microsoft Graph is not configured/);
+    expect(s.expansion?.errors?.[0]).toMatch(
+      /group 02bd9fd6-8f93-4758-87c3-1fb73740a315 is read through Microsoft Graph: Microsoft Graph is not configured/,
+    );
   });
 
   it('not in the directory', async () => {
     const r = await outcome(app, { upn: 'left-the-company@contoso.com' });
     expect(r).toMatchObject({ status: 'failed', reason: 'NotInDirectory' });
-    expect(r.detail).toMatch(/no such user in the tenant's directory \(Microsoft Graph answered 404 itemNotFound/);
+    expect(r.detail).toMatch(
+      /no such user in the tenant's directory \(Microsoft Graph answered 404 itemNotFound/,
+    );
   });
 
   it('a permission missing, named (a directory read refused)', async () => {
-    graph.setRoles(['AppCatalog.Read.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All', 'GroupMember.Read.All']);
+    graph.setRoles([
+      'AppCatalog.Read.All',
+      'TeamsAppInstallation.ReadWriteSelfForUser.All',
+      'GroupMember.Read.All',
+    ]);
     try {
       const r = await outcome(app, { aadObjectId: unpermitted.id });
       expect(r).toMatchObject({ status: 'failed', reason: 'GraphPermissionMissing' });
       expect(r.detail).toMatch(/grant it the Microsoft Graph application permission User\.Read\.All/);
     } finally {
-      graph.setRoles(['User.Read.All', 'AppCatalog.Read.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All', 'GroupMember.Read.All']);
+      graph.setRoles([
+        'User.Read.All',
+        'AppCatalog.Read.All',
+        'TeamsAppInstallation.ReadWriteSelfForUser.All',
+        'GroupMember.Read.All',
+      ]);
     }
   });
 
@@ -87,8 +108,14 @@ describe('failures a person can act on', () => {
   });
 
   it('guests and disabled accounts are skipped, with the reason, and nothing is installed for them', async () => {
-    expect(await outcome(app, { upn: guest.userPrincipalName })).toMatchObject({ status: 'skipped', reason: 'GuestAccount' });
-    expect(await outcome(app, { aadObjectId: disabled.id })).toMatchObject({ status: 'skipped', reason: 'AccountDisabled' });
+    expect(await outcome(app, { upn: guest.userPrincipalName })).toMatchObject({
+      status: 'skipped',
+      reason: 'GuestAccount',
+    });
+    expect(await outcome(app, { aadObjectId: disabled.id })).toMatchObject({
+      status: 'skipped',
+      reason: 'AccountDisabled',
+    });
     expect([...installs(guest), ...installs(disabled)]).toEqual([]);
   });
 
@@ -108,17 +135,31 @@ describe('failures a person can act on', () => {
 
 describe("Graph's throttling is waited out", () => {
   it('429s with Retry-After on the install: waited in process, then sent, never failed', async () => {
-    graph.fault({ route: (r) => r.route === 'installApp' && r.path.includes(throttled.id), reply: 'throttle', retryAfterSeconds: 0.3, times: 2 });
+    graph.fault({
+      route: (r) => r.route === 'installApp' && r.path.includes(throttled.id),
+      reply: 'throttle',
+      retryAfterSeconds: 0.3,
+      times: 2,
+    });
     const r = await outcome(app, { upn: throttled.userPrincipalName });
     expect(r).toMatchObject({ status: 'sent' });
     expect(installs(throttled).map((c) => c.status)).toEqual([429, 429, 201]);
   });
 
   it('more 429s than the in-process retries: rescheduled through the queue, then sent', async () => {
-    graph.fault({ route: (r) => r.route === 'getUser' && r.path.includes(rescheduled.id), reply: 'throttle', retryAfterSeconds: 0.2, times: 5 });
+    graph.fault({
+      route: (r) => r.route === 'getUser' && r.path.includes(rescheduled.id),
+      reply: 'throttle',
+      retryAfterSeconds: 0.2,
+      times: 5,
+    });
     const r = await outcome(app, { aadObjectId: rescheduled.id });
     expect(r).toMatchObject({ status: 'sent' });
-    expect(graph.requests.filter((c) => c.route === 'getUser' && c.path.includes(rescheduled.id)).map((c) => c.status)).toEqual([429, 429, 429, 429, 429, 200]);
+    expect(
+      graph.requests
+        .filter((c) => c.route === 'getUser' && c.path.includes(rescheduled.id))
+        .map((c) => c.status),
+    ).toEqual([429, 429, 429, 429, 429, 200]);
     expect(app.logs.some((l) => /rescheduled in \d+ ms \(GraphThrottled\)/.test(l.message))).toBe(true);
   });
 });
@@ -126,35 +167,57 @@ describe("Graph's throttling is waited out", () => {
 describe("the app's catalog ID", () => {
   it('a wrong TEAMS_APP_CATALOG_ID: AppNotInCatalog, telling how to publish', async () => {
     const other = await startApp({
-      env: { ...FAST_QUEUES, ...graphEnv(graph), TEAMS_APP_CATALOG_ID: '00000000-0000-0000-0000-00000000dead' },
+      env: {
+        ...FAST_QUEUES,
+        ...graphEnv(graph),
+        TEAMS_APP_CATALOG_ID: '00000000-0000-0000-0000-00000000dead',
+      },
       childProcess: true,
     });
     try {
       const user = person();
       graph.directory.addUser(user);
       const r2 = await outcome(other, { upn: user.userPrincipalName });
-      expect(r2).toMatchObject({ status: 'failed', reason: 'AppNotInCatalog', detail: expect.stringMatching(/publish it \(docs\/deploy\.md\)/) });
+      expect(r2).toMatchObject({
+        status: 'failed',
+        reason: 'AppNotInCatalog',
+        detail: expect.stringMatching(/publish it \(docs\/deploy\.md\)/),
+      });
     } finally {
       await other.stop();
     }
   });
 
   it('looked up by the manifest ID when TEAMS_APP_CATALOG_ID is empty; not published: AppNotInCatalog', async () => {
-    const lookUp = await startApp({ env: { ...FAST_QUEUES, ...graphEnv(graph, { lookUpCatalog: true }) }, childProcess: true });
+    const lookUp = await startApp({
+      env: { ...FAST_QUEUES, ...graphEnv(graph, { lookUpCatalog: true }) },
+      childProcess: true,
+    });
     graph.attach(lookUp);
     try {
       const found = person();
       graph.directory.addUser(found);
       expect(await outcome(lookUp, { upn: found.userPrincipalName })).toMatchObject({ status: 'sent' });
-      expect(graph.requests.some((r) => r.route === 'listCatalog' && r.query.get('$filter') === `externalId eq '${CATALOG_APP.externalId}'`)).toBe(true);
+      expect(
+        graph.requests.some(
+          (r) =>
+            r.route === 'listCatalog' &&
+            r.query.get('$filter') === `externalId eq '${CATALOG_APP.externalId}'`,
+        ),
+      ).toBe(true);
       graph.directory.catalog.length = 0; // unpublished
-      const unpublished = await startApp({ env: { ...FAST_QUEUES, ...graphEnv(graph, { lookUpCatalog: true }) }, childProcess: true });
+      const unpublished = await startApp({
+        env: { ...FAST_QUEUES, ...graphEnv(graph, { lookUpCatalog: true }) },
+        childProcess: true,
+      });
       try {
         const missing = person();
         graph.directory.addUser(missing);
         const r = await outcome(unpublished, { upn: missing.userPrincipalName });
         expect(r).toMatchObject({ status: 'failed', reason: 'AppNotInCatalog' });
-        expect(r.detail).toMatch(new RegExp(`no app with manifest id ${CATALOG_APP.externalId} in the organization's app catalog`));
+        expect(r.detail).toMatch(
+          new RegExp(`no app with manifest id ${CATALOG_APP.externalId} in the organization's app catalog`),
+        );
       } finally {
         await unpublished.stop();
       }

@@ -27,29 +27,56 @@ const setupOf = (env: Record<string, string>) => graphSetup(loadConfig(env));
 describe('where Microsoft Graph is, and who gets a token', () => {
   it('the deployment: Microsoft Graph, the app registration token, the app tenant only', () => {
     const setup = setupOf(FEDERATED);
-    expect(setup).toEqual({ enabled: true, origin: 'https://graph.microsoft.com', version: 'v1.0', auth: 'app', tenantId: TENANT });
+    expect(setup).toEqual({
+      enabled: true,
+      origin: 'https://graph.microsoft.com',
+      version: 'v1.0',
+      auth: 'app',
+      tenantId: TENANT,
+    });
     expect(graphScope(setup as never)).toBe('https://graph.microsoft.com/.default');
     expect(tenantProblem(setup, TENANT)).toBeUndefined();
-    expect(tenantProblem(setup, '00000000-0000-0000-0000-000000000001')).toMatch(/set up for tenant 72f988bf.* only/);
+    expect(tenantProblem(setup, '00000000-0000-0000-0000-000000000001')).toMatch(
+      /set up for tenant 72f988bf.* only/,
+    );
   });
 
   it("national clouds' roots are Microsoft Graph too (concepts/deployments.md)", () => {
-    for (const root of ['https://graph.microsoft.us/v1.0', 'https://dod-graph.microsoft.us/v1.0', 'https://microsoftgraph.chinacloudapi.cn/v1.0'])
+    for (const root of [
+      'https://graph.microsoft.us/v1.0',
+      'https://dod-graph.microsoft.us/v1.0',
+      'https://microsoftgraph.chinacloudapi.cn/v1.0',
+    ])
       expect(setupOf({ ...FEDERATED, GRAPH_BASE_URL: root })).toMatchObject({ enabled: true, auth: 'app' });
   });
 
   it('a loopback fake without an app ID: called without a token, any tenant', () => {
     const setup = setupOf({ GRAPH_BASE_URL: 'http://127.0.0.1:4567/v1.0' });
-    expect(setup).toEqual({ enabled: true, origin: 'http://127.0.0.1:4567', version: 'v1.0', auth: 'none', tenantId: undefined });
+    expect(setup).toEqual({
+      enabled: true,
+      origin: 'http://127.0.0.1:4567',
+      version: 'v1.0',
+      auth: 'none',
+      tenantId: undefined,
+    });
     expect(tenantProblem(setup, TENANT)).toBeUndefined();
   });
 
   it('never a token for anything but Microsoft Graph over https: such a root is "not configured"', () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
-      [{ ...FEDERATED, GRAPH_BASE_URL: 'http://127.0.0.1:4567/v1.0' }, /not Microsoft Graph: the app's token goes to Microsoft Graph only/],
-      [{ ...FEDERATED, GRAPH_BASE_URL: 'https://graph.example.net/v1.0' }, /host graph\.example\.net is not Microsoft Graph/],
+      [
+        { ...FEDERATED, GRAPH_BASE_URL: 'http://127.0.0.1:4567/v1.0' },
+        /not Microsoft Graph: the app's token goes to Microsoft Graph only/,
+      ],
+      [
+        { ...FEDERATED, GRAPH_BASE_URL: 'https://graph.example.net/v1.0' },
+        /host graph\.example\.net is not Microsoft Graph/,
+      ],
       [{ ...FEDERATED, GRAPH_BASE_URL: 'http://graph.microsoft.com/v1.0' }, /is not Microsoft Graph/],
-      [{ ...FEDERATED, GRAPH_BASE_URL: 'https://graph.microsoft.com.evil.io/v1.0' }, /is not Microsoft Graph/],
+      [
+        { ...FEDERATED, GRAPH_BASE_URL: 'https://graph.microsoft.com.evil.io/v1.0' },
+        /is not Microsoft Graph/,
+      ],
       [{ GRAPH_BASE_URL: 'https://graph.example.net/v1.0' }, /is not Microsoft Graph/],
       [{}, /MicrosoftAppId is not set/],
       [{ MicrosoftAppId: FEDERATED.MicrosoftAppId }, /no credential/],
@@ -65,9 +92,12 @@ describe('where Microsoft Graph is, and who gets a token', () => {
 
   it('a next page is read only from where the first came from', () => {
     const setup = setupOf({ GRAPH_BASE_URL: 'http://127.0.0.1:4567/v1.0' }) as never;
-    expect(relativeLink(setup, 'http://127.0.0.1:4567/v1.0/groups/g/transitiveMembers/microsoft.graph.user?$skiptoken=X')).toBe(
-      'groups/g/transitiveMembers/microsoft.graph.user?$skiptoken=X',
-    );
+    expect(
+      relativeLink(
+        setup,
+        'http://127.0.0.1:4567/v1.0/groups/g/transitiveMembers/microsoft.graph.user?$skiptoken=X',
+      ),
+    ).toBe('groups/g/transitiveMembers/microsoft.graph.user?$skiptoken=X');
     expect(relativeLink(setup, 'http://127.0.0.2:4567/v1.0/groups/g')).toBeUndefined();
     expect(relativeLink(setup, 'https://graph.microsoft.com/v1.0/groups/g')).toBeUndefined();
     expect(relativeLink(setup, 'http://127.0.0.1:4567/beta/groups/g')).toBeUndefined();
@@ -85,8 +115,16 @@ const failure = (call: GraphCall, status: number, retryAfterMs?: number): GraphF
 
 describe('what each Graph answer becomes', () => {
   it('429 and 503 are waited out, with Retry-After or a back-off: never the delivery failing', () => {
-    expect(decideGraphFailure(failure('installApp', 429, 2128), undefined)).toEqual({ do: 'reschedule', reason: 'GraphThrottled', delayMs: 2128 });
-    expect(decideGraphFailure(failure('getUser', 503, 5000), undefined)).toEqual({ do: 'reschedule', reason: 'GraphUnavailable', delayMs: 5000 });
+    expect(decideGraphFailure(failure('installApp', 429, 2128), undefined)).toEqual({
+      do: 'reschedule',
+      reason: 'GraphThrottled',
+      delayMs: 2128,
+    });
+    expect(decideGraphFailure(failure('getUser', 503, 5000), undefined)).toEqual({
+      do: 'reschedule',
+      reason: 'GraphUnavailable',
+      delayMs: 5000,
+    });
     const backoff = decideGraphFailure(failure('getChat', 429), undefined, 2);
     expect(backoff.do).toBe('reschedule');
     expect((backoff as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(2000);
@@ -94,13 +132,25 @@ describe('what each Graph answer becomes', () => {
 
   it('no answer, 5xx and 401 are retried through the queue', () => {
     for (const status of [0, 500, 502])
-      expect(decideGraphFailure(failure('getUser', status), undefined)).toMatchObject({ do: 'retry', reason: 'GraphUnavailable' });
-    expect(decideGraphFailure(failure('getUser', 401), undefined)).toMatchObject({ do: 'retry', reason: 'GraphUnauthorized' });
+      expect(decideGraphFailure(failure('getUser', status), undefined)).toMatchObject({
+        do: 'retry',
+        reason: 'GraphUnavailable',
+      });
+    expect(decideGraphFailure(failure('getUser', 401), undefined)).toMatchObject({
+      do: 'retry',
+      reason: 'GraphUnauthorized',
+    });
   });
 
   it('404: not in the directory, no such group, or the app is not in the catalog', () => {
-    expect(decideGraphFailure(failure('getUser', 404), undefined)).toMatchObject({ do: 'fail', reason: 'NotInDirectory' });
-    expect(decideGraphFailure(failure('groupMembers', 404), undefined)).toMatchObject({ do: 'fail', reason: 'UnknownGroup' });
+    expect(decideGraphFailure(failure('getUser', 404), undefined)).toMatchObject({
+      do: 'fail',
+      reason: 'NotInDirectory',
+    });
+    expect(decideGraphFailure(failure('groupMembers', 404), undefined)).toMatchObject({
+      do: 'fail',
+      reason: 'UnknownGroup',
+    });
     expect(decideGraphFailure(failure('installApp', 404), undefined)).toMatchObject({
       do: 'fail',
       reason: 'AppNotInCatalog',
@@ -121,15 +171,26 @@ describe('what each Graph answer becomes', () => {
   it('403 on an install: a missing permission when the token lacks it, else Teams refused the user', () => {
     const missing = decideGraphFailure(failure('installApp', 403), ['User.Read.All']);
     expect(missing).toEqual(permissionMissing('installApp'));
-    expect(missing).toMatchObject({ detail: expect.stringContaining('TeamsAppInstallation.ReadWriteSelfForUser.All') });
-    const blocked = decideGraphFailure(failure('installApp', 403), ['TeamsAppInstallation.ReadWriteSelfForUser.All']);
-    expect(blocked).toMatchObject({ do: 'fail', reason: 'InstallBlocked', detail: expect.stringMatching(/Teams licence.*app permission policy/) });
+    expect(missing).toMatchObject({
+      detail: expect.stringContaining('TeamsAppInstallation.ReadWriteSelfForUser.All'),
+    });
+    const blocked = decideGraphFailure(failure('installApp', 403), [
+      'TeamsAppInstallation.ReadWriteSelfForUser.All',
+    ]);
+    expect(blocked).toMatchObject({
+      do: 'fail',
+      reason: 'InstallBlocked',
+      detail: expect.stringMatching(/Teams licence.*app permission policy/),
+    });
     expect((blocked as { detail: string }).detail).not.toMatch(/lacks/);
     const unknown = decideGraphFailure(failure('installApp', 403), undefined);
-    expect(unknown).toMatchObject({ reason: 'InstallBlocked', detail: expect.stringMatching(/or the app lacks TeamsAppInstallation/) });
+    expect(unknown).toMatchObject({
+      reason: 'InstallBlocked',
+      detail: expect.stringMatching(/or the app lacks TeamsAppInstallation/),
+    });
   });
 
-  it('reads a token\'s roles, and which roles allow a call', () => {
+  it("reads a token's roles, and which roles allow a call", () => {
     const jwt = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
     expect(rolesOf(jwt({ roles: ['User.Read.All'] }))).toEqual(['User.Read.All']);
     expect(rolesOf(jwt({}))).toEqual([]);
@@ -141,7 +202,9 @@ describe('what each Graph answer becomes', () => {
 
   it('Retry-After in seconds (fractions too, as throttling.md shows) or as a date', () => {
     expect(parseRetryAfter('2.128')).toBe(2128);
-    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:58 GMT'))).toBe(2000);
+    expect(
+      parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:58 GMT')),
+    ).toBe(2000);
     expect(parseRetryAfter(null)).toBeUndefined();
   });
 });
@@ -153,18 +216,36 @@ describe('who the app installs itself for', () => {
     expect(installEligibility(user)).toBeUndefined();
   });
   it('not disabled accounts nor guests: skipped, with the reason', () => {
-    expect(installEligibility({ ...user, accountEnabled: false })).toMatchObject({ status: 'skipped', reason: 'AccountDisabled' });
-    expect(installEligibility({ ...user, userType: 'Guest' })).toMatchObject({ status: 'skipped', reason: 'GuestAccount' });
+    expect(installEligibility({ ...user, accountEnabled: false })).toMatchObject({
+      status: 'skipped',
+      reason: 'AccountDisabled',
+    });
+    expect(installEligibility({ ...user, userType: 'Guest' })).toMatchObject({
+      status: 'skipped',
+      reason: 'GuestAccount',
+    });
   });
 });
 
 describe("Graph's budgets (throttling-limits.md)", () => {
   it('installs, installedApps reads and directory reads each spend their own per-tenant budget', () => {
     expect(budgetOf('installApp')).toBe('teamsWrite');
-    expect(['findInstallation', 'getChat', 'findCatalogApp'].map((c) => budgetOf(c as GraphCall))).toEqual(['teamsRead', 'teamsRead', 'teamsRead']);
-    expect(['getUser', 'groupMembers', 'countGroupMembers'].map((c) => budgetOf(c as GraphCall))).toEqual(['directory', 'directory', 'directory']);
+    expect(['findInstallation', 'getChat', 'findCatalogApp'].map((c) => budgetOf(c as GraphCall))).toEqual([
+      'teamsRead',
+      'teamsRead',
+      'teamsRead',
+    ]);
+    expect(['getUser', 'groupMembers', 'countGroupMembers'].map((c) => budgetOf(c as GraphCall))).toEqual([
+      'directory',
+      'directory',
+      'directory',
+    ]);
     const settings = loadConfig({}).graph;
     // Teams: 30 rps per app per tenant per row; identity (S tenants) 3,500 units / 10 s at 5 units a page.
-    expect([rateOf('teamsRead', settings), rateOf('teamsWrite', settings), rateOf('directory', settings)]).toEqual([30, 30, 70]);
+    expect([
+      rateOf('teamsRead', settings),
+      rateOf('teamsWrite', settings),
+      rateOf('directory', settings),
+    ]).toEqual([30, 30, 70]);
   });
 });

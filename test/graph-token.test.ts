@@ -2,7 +2,12 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryUser } from '../scripts/sandbox/fakeGraph/directory.js';
 import { eventually, startApp, TENANT, type TestApp } from './support/app.js';
-import { JWT_BEARER, TOKEN_EXCHANGE_AUDIENCE, startEntraLogin, type EntraLogin } from './support/entraLogin.js';
+import {
+  JWT_BEARER,
+  TOKEN_EXCHANGE_AUDIENCE,
+  startEntraLogin,
+  type EntraLogin,
+} from './support/entraLogin.js';
 import { CATALOG_APP, person, startTestGraph, type TestGraph } from './support/fakeGraph.js';
 import { graphCertificate, routeGraph } from './support/graphRouting.js';
 import { startManagedIdentity, type ManagedIdentityServer } from './support/managedIdentity.js';
@@ -45,7 +50,10 @@ beforeAll(async () => {
     tokenLifetimeSeconds: 60,
   });
   msi = await startManagedIdentity({
-    issue: async ({ resource }) => ({ token: await login.mintManagedIdentityToken(MI_PRINCIPAL_ID, resource, 3600), expiresIn: 3600 }),
+    issue: async ({ resource }) => ({
+      token: await login.mintManagedIdentityToken(MI_PRINCIPAL_ID, resource, 3600),
+      expiresIn: 3600,
+    }),
   });
   graph = await startTestGraph({
     users: [first, second],
@@ -56,17 +64,7 @@ beforeAll(async () => {
   });
   undo.push(login.route(), routeGraph(graph.port, tls.cert));
   app = await startApp({
-    env: (connector) => ({
-      ...FAST_QUEUES,
-      MicrosoftAppId: APP_ID,
-      MicrosoftAppType: 'SingleTenant',
-      MicrosoftAppTenantId: TENANT,
-      MicrosoftAppClientId: MI_CLIENT_ID,
-      ...msi.env,
-      BOT_EXTRA_SERVICE_HOSTS: new URL(connector.url).host,
-      ALLOWED_TENANT_IDS: TENANT,
-      TEAMS_APP_CATALOG_ID: CATALOG_APP.id,
-    }),
+    env: (connector) => deploymentEnv(connector.url, { TEAMS_APP_CATALOG_ID: CATALOG_APP.id }),
   });
   graph.attach(app);
 });
@@ -76,28 +74,66 @@ afterAll(async () => {
   await Promise.all([login?.stop(), msi?.stop(), graph?.stop(), trap?.stop()]);
 });
 
-const graphTokens = () => login.tokenRequests.filter((r) => r.form.scope === 'https://graph.microsoft.com/.default');
+/** The deployment's bot identity (infra/resources.bicep): single tenant, the managed identity as credential. */
+const deploymentEnv = (connectorUrl: string, extra: Record<string, string>) => ({
+  ...FAST_QUEUES,
+  MicrosoftAppId: APP_ID,
+  MicrosoftAppType: 'SingleTenant',
+  MicrosoftAppTenantId: TENANT,
+  MicrosoftAppClientId: MI_CLIENT_ID,
+  ...msi.env,
+  BOT_EXTRA_SERVICE_HOSTS: new URL(connectorUrl).host,
+  ALLOWED_TENANT_IDS: TENANT,
+  ...extra,
+});
+
+const graphTokens = () =>
+  login.tokenRequests.filter((r) => r.form.scope === 'https://graph.microsoft.com/.default');
 
 describe('Microsoft Graph with the app registration token', () => {
   it("signs in as the app with the managed identity's token as client assertion; its roles name what is missing", async () => {
-    const r = (await settled(app, (await enqueue(app, { recipients: [{ upn: first.userPrincipalName }], message: { text: 'x' } })).jobId, 30_000)).recipients[0];
+    const r = (
+      await settled(
+        app,
+        (await enqueue(app, { recipients: [{ upn: first.userPrincipalName }], message: { text: 'x' } }))
+          .jobId,
+        30_000,
+      )
+    ).recipients[0];
     expect(r).toMatchObject({ status: 'failed', reason: 'GraphPermissionMissing' });
-    expect(r!.detail).toMatch(/grant it the Microsoft Graph application permission TeamsAppInstallation\.ReadWriteSelfForUser\.All/);
+    expect(r!.detail).toMatch(
+      /grant it the Microsoft Graph application permission TeamsAppInstallation\.ReadWriteSelfForUser\.All/,
+    );
     // No install was tried without the permission; the user was read with the token.
     expect(graph.requests.map((q) => `${q.route} ${q.status}`)).toEqual(['getUser 200']);
     expect(graphTokens().length).toBeGreaterThan(0);
     for (const request of graphTokens()) {
-      expect(request.form).toMatchObject({ grant_type: 'client_credentials', client_id: APP_ID, client_assertion_type: JWT_BEARER });
+      expect(request.form).toMatchObject({
+        grant_type: 'client_credentials',
+        client_id: APP_ID,
+        client_assertion_type: JWT_BEARER,
+      });
       expect(request.form).not.toHaveProperty('client_secret');
-      expect(decodeJwt(request.form.client_assertion!)).toMatchObject({ iss: ISSUER, sub: MI_PRINCIPAL_ID, aud: TOKEN_EXCHANGE_AUDIENCE });
+      expect(decodeJwt(request.form.client_assertion!)).toMatchObject({
+        iss: ISSUER,
+        sub: MI_PRINCIPAL_ID,
+        aud: TOKEN_EXCHANGE_AUDIENCE,
+      });
     }
   });
 
   it('with the permission granted, installs and sends; every Graph call carried a Graph token, nothing else did', async () => {
     roles[APP_ID] = [...WITHOUT_INSTALL, 'TeamsAppInstallation.ReadWriteSelfForUser.All'];
-    const s = await settled(app, (await enqueue(app, { recipients: [{ upn: second.userPrincipalName }], message: { text: 'hi' } })).jobId, 30_000);
+    const s = await settled(
+      app,
+      (await enqueue(app, { recipients: [{ upn: second.userPrincipalName }], message: { text: 'hi' } }))
+        .jobId,
+      30_000,
+    );
     expect(s.recipients[0]).toMatchObject({ status: 'sent' });
-    expect(graph.requests.map((q) => q.route)).toEqual(expect.arrayContaining(['installApp', 'listInstalledApps', 'getChat']));
+    expect(graph.requests.map((q) => q.route)).toEqual(
+      expect.arrayContaining(['installApp', 'listInstalledApps', 'getChat']),
+    );
     const bearer = graph.requests.map((q) => q.authorization);
     expect(bearer.every((a) => /^Bearer ey/.test(a ?? ''))).toBe(true);
     // The Bot Connector got Bot Framework tokens only.
@@ -109,11 +145,21 @@ describe('Microsoft Graph with the app registration token', () => {
   it('a next page from another host is never read: the token does not leave for it', async () => {
     graph.fault({
       route: 'listMembers',
-      reply: { status: 200, body: { value: [], '@odata.nextLink': `${trap.url}v1.0/groups/${GROUP}/transitiveMembers/microsoft.graph.user?$skiptoken=x` } },
+      reply: {
+        status: 200,
+        body: {
+          value: [],
+          '@odata.nextLink': `${trap.url}v1.0/groups/${GROUP}/transitiveMembers/microsoft.graph.user?$skiptoken=x`,
+        },
+      },
       times: 1,
     });
     const { jobId } = await enqueue(app, { recipients: [{ groupId: GROUP }], message: { text: 'x' } });
-    const s = await eventually(() => status(app, jobId).then((r) => (r?.expansion?.state === 'failed' ? r : undefined)), 30_000, 'the refusal');
+    const s = await eventually(
+      () => status(app, jobId).then((r) => (r?.expansion?.state === 'failed' ? r : undefined)),
+      30_000,
+      'the refusal',
+    );
     expect(s.expansion).toMatchObject({ reason: 'UntrustedGraphUrl' });
     expect(trap.requests).toEqual([]);
   });
@@ -123,21 +169,20 @@ describe('a GRAPH_BASE_URL that is not Microsoft Graph', () => {
   it('gets no call and no token; an unknown recipient fails saying why', async () => {
     const other = await startApp({
       childProcess: true,
-      env: (connector) => ({
-        ...FAST_QUEUES,
-        MicrosoftAppId: APP_ID,
-        MicrosoftAppType: 'SingleTenant',
-        MicrosoftAppTenantId: TENANT,
-        MicrosoftAppClientId: MI_CLIENT_ID,
-        ...msi.env,
-        BOT_EXTRA_SERVICE_HOSTS: new URL(connector.url).host,
-        GRAPH_BASE_URL: `${trap.url}v1.0`,
-      }),
+      env: (connector) => deploymentEnv(connector.url, { GRAPH_BASE_URL: `${trap.url}v1.0` }),
     });
     try {
-      const r = (await settled(other, (await enqueue(other, { recipients: [{ upn: first.userPrincipalName }], message: { text: 'x' } })).jobId)).recipients[0];
+      const r = (
+        await settled(
+          other,
+          (await enqueue(other, { recipients: [{ upn: first.userPrincipalName }], message: { text: 'x' } }))
+            .jobId,
+        )
+      ).recipients[0];
       expect(r).toMatchObject({ status: 'failed', reason: 'RecipientNotFound' });
-      expect(r!.detail).toMatch(/GRAPH_BASE_URL points at 127\.0\.0\.1:\d+, not Microsoft Graph: the app's token goes to Microsoft Graph only/);
+      expect(r!.detail).toMatch(
+        /GRAPH_BASE_URL points at 127\.0\.0\.1:\d+, not Microsoft Graph: the app's token goes to Microsoft Graph only/,
+      );
       expect(trap.requests).toEqual([]);
     } finally {
       await other.stop();

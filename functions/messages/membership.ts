@@ -23,7 +23,11 @@ export class Membership {
     const mark = aad ? await this.d.installMarks?.get(tenantId, aad) : undefined;
     const ours = isFreshMark(mark);
     const profile = ours
-      ? { ...profileFromAccount(activity.from, activity.serviceUrl), upn: mark.upn, name: mark.name ?? activity.from.name }
+      ? {
+          ...profileFromAccount(activity.from, activity.serviceUrl),
+          upn: mark.upn,
+          name: mark.name ?? activity.from.name,
+        }
       : await profileOf(context, activity.from);
     await this.d.conversations.saveUser(tenantId, profile, {
       source: 'personal',
@@ -32,7 +36,9 @@ export class Membership {
     });
     telemetry().event(EventNames.botInstalled, { tenantId, scope: 'personal', by: ours ? 'graph' : 'user' });
     await this.welcomeOnce(context, tenantId, profile, ours);
-    return ours ? 'installed (personal, by the app through Microsoft Graph: no welcome)' : 'installed (personal)';
+    return ours
+      ? 'installed (personal, by the app through Microsoft Graph: no welcome)'
+      : 'installed (personal)';
   };
 
   uninstallPersonal = async (context: TurnContext, tenantId: string) => {

@@ -33,7 +33,10 @@ const toDirectoryUser = (u: PlaygroundUser): DirectoryUser => ({
  * Starts the fake Graph for the sandbox. `playground` is read when someone is installed for, so
  * the Playground may start at the same time.
  */
-export async function startSandboxGraph(playground: () => Playground | undefined, log: (line: string) => void): Promise<FakeGraph> {
+export async function startSandboxGraph(
+  playground: () => Playground | undefined,
+  log: (line: string) => void,
+): Promise<FakeGraph> {
   const tenant = PLAYGROUND_DEFAULTS;
   const people = [tenant.currentUser, ...tenant.users];
   const teamsId = new Map(people.map((u) => [u.aadObjectId.toLowerCase(), u.id]));
@@ -46,7 +49,13 @@ export async function startSandboxGraph(playground: () => Playground | undefined
     directory: {
       users: people.map(toDirectoryUser),
       // The Playground's team as an Entra group (its aadGroupId), for `npm run notify -- --group`.
-      groups: [{ id: tenant.team.aadGroupId, displayName: tenant.team.name, members: people.map((u) => u.aadObjectId) }],
+      groups: [
+        {
+          id: tenant.team.aadGroupId,
+          displayName: tenant.team.name,
+          members: people.map((u) => u.aadObjectId),
+        },
+      ],
       catalog: [SANDBOX_CATALOG_APP],
     },
     createChat: async (user) => {
@@ -63,12 +72,18 @@ export async function startSandboxGraph(playground: () => Playground | undefined
         }),
       });
       const chat = ((await res.json()) as { id: string }).id;
-      log(`installed Teams Notifier for ${user.userPrincipalName} (Microsoft Graph, proactive install); chat ${chat}`);
+      log(
+        `installed Teams Notifier for ${user.userPrincipalName} (Microsoft Graph, proactive install); chat ${chat}`,
+      );
       return chat;
     },
     announce: async (user, _app, chatId) => {
       const p = connector();
-      const from = { id: teamsId.get(user.id.toLowerCase()) ?? user.id, aadObjectId: user.id, name: user.displayName };
+      const from = {
+        id: teamsId.get(user.id.toLowerCase()) ?? user.id,
+        aadObjectId: user.id,
+        name: user.displayName,
+      };
       // As the Playground's own personal install sends them (docs/agents-playground-notes.md).
       const base = {
         channelId: 'msteams',
@@ -79,8 +94,18 @@ export async function startSandboxGraph(playground: () => Playground | undefined
         channelData: { tenant: { id: tenant.tenantId } },
         timestamp: new Date().toISOString(),
       };
-      await p.sendCustomActivity({ ...base, id: crypto.randomUUID(), type: 'installationUpdate', action: 'add' });
-      await p.sendCustomActivity({ ...base, id: crypto.randomUUID(), type: 'conversationUpdate', membersAdded: [from, { id: tenant.bot.id }] });
+      await p.sendCustomActivity({
+        ...base,
+        id: crypto.randomUUID(),
+        type: 'installationUpdate',
+        action: 'add',
+      });
+      await p.sendCustomActivity({
+        ...base,
+        id: crypto.randomUUID(),
+        type: 'conversationUpdate',
+        membersAdded: [from, { id: tenant.bot.id }],
+      });
     },
   });
 }

@@ -94,7 +94,9 @@ export function sandboxAppSettings(ports: SandboxPorts, graphUrl?: string): Reco
     // The sandbox's fake Microsoft Graph (graph.ts), on a loopback port, called without a token; the
     // app finds its catalog ID by the manifest ID (TEAMS_APP_ID), as a deployment without
     // TEAMS_APP_CATALOG_ID does.
-    ...(graphUrl ? { GRAPH_BASE_URL: graphUrl, TEAMS_APP_ID: SANDBOX_CATALOG_APP.externalId, TEAMS_APP_CATALOG_ID: '' } : {}),
+    ...(graphUrl
+      ? { GRAPH_BASE_URL: graphUrl, TEAMS_APP_ID: SANDBOX_CATALOG_APP.externalId, TEAMS_APP_CATALOG_ID: '' }
+      : {}),
     FUNCTIONS_WORKER_RUNTIME: 'node',
     AzureWebJobsStorage: storageConnection(ports),
     // The Playground sends no token and serves no token endpoint: run without authentication.

@@ -23,6 +23,10 @@ export class TableGroupRows implements GroupRows {
 
   async has(tenantId: string, jobId: string, index: number, aadObjectId: string): Promise<boolean> {
     const table = await this.table.client();
-    return !!(await getOrUndefined<Row>(table, partitionOf(tenantId), groupMemberRow(jobId, index, aadObjectId)));
+    return !!(await getOrUndefined<Row>(
+      table,
+      partitionOf(tenantId),
+      groupMemberRow(jobId, index, aadObjectId),
+    ));
   }
 }

@@ -16,7 +16,11 @@ export class TableInstallMarks implements InstallMarks {
 
   async put(tenantId: string, mark: InstallMark): Promise<void> {
     const table = await this.table.client();
-    const entity = clean({ partitionKey: partitionOf(tenantId), rowKey: installRow(mark.aadObjectId), ...mark });
+    const entity = clean({
+      partitionKey: partitionOf(tenantId),
+      rowKey: installRow(mark.aadObjectId),
+      ...mark,
+    });
     await table.upsertEntity(entity, 'Merge');
   }
 }

@@ -75,7 +75,8 @@ interface HttpConnectorOptions {
   fetch?: typeof fetch;
 }
 
-function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+/** Retry-After as milliseconds: seconds (fractions too) or an HTTP date. */
+export function parseRetryAfter(header: string | null | undefined, now = Date.now()): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
@@ -125,7 +126,13 @@ export class HttpBotConnector implements BotConnector {
   // As botbuilder's ConnectorClient lists a conversation's members (Conversations.getConversationMembers).
   getConversationMembers(serviceUrl: string, conversationId: string) {
     const path = `v3/conversations/${encodeURIComponent(conversationId)}/members`;
-    return this.call<Array<Record<string, unknown>>>(serviceUrl, path, 'GetConversationMembers', undefined, 'GET');
+    return this.call<Array<Record<string, unknown>>>(
+      serviceUrl,
+      path,
+      'GetConversationMembers',
+      undefined,
+      'GET',
+    );
   }
 
   deleteActivity(serviceUrl: string, conversationId: string, activityId: string) {

@@ -35,13 +35,17 @@ export class CatalogIds {
   private async lookUp(tenantId: string): Promise<CatalogAnswer> {
     const manifestId = this.settings.manifestId;
     if (!manifestId) {
-      return notInCatalog('TEAMS_APP_CATALOG_ID is not set, nor TEAMS_APP_ID (the manifest id) to look it up by');
+      return notInCatalog(
+        'TEAMS_APP_CATALOG_ID is not set, nor TEAMS_APP_ID (the manifest id) to look it up by',
+      );
     }
     const found = await this.graph.findCatalogApp(tenantId, manifestId);
     if (found.ok) {
       return found.value
         ? { ok: true, id: found.value }
-        : notInCatalog(`no app with manifest id ${manifestId} in the organization's app catalog: publish it (docs/deploy.md)`);
+        : notInCatalog(
+            `no app with manifest id ${manifestId} in the organization's app catalog: publish it (docs/deploy.md)`,
+          );
     }
     if (found.status === 403) {
       const missing = permissionMissing('findCatalogApp');

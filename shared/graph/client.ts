@@ -44,7 +44,11 @@ export class GraphClient implements GraphPort {
     private readonly setup: Enabled,
     private readonly o: GraphClientOptions,
   ) {
-    this.budget = new BudgetMiddleware({ origin: setup.origin, limiters: o.limiters, timeoutMs: o.timeoutMs });
+    this.budget = new BudgetMiddleware({
+      origin: setup.origin,
+      limiters: o.limiters,
+      timeoutMs: o.timeoutMs,
+    });
     const retry = new RetryHandler(
       new RetryHandlerOptions(1, 3, (_delay, _attempt, _request, _options, response) => {
         const wait = parseRetryAfter((response as Response | undefined)?.headers.get('retry-after'));
@@ -55,7 +59,11 @@ export class GraphClient implements GraphPort {
     auth.setNext(retry);
     retry.setNext(this.budget);
     this.budget.setNext(new HTTPMessageHandler());
-    this.client = Client.initWithMiddleware({ middleware: auth, baseUrl: setup.origin, defaultVersion: setup.version });
+    this.client = Client.initWithMiddleware({
+      middleware: auth,
+      baseUrl: setup.origin,
+      defaultVersion: setup.version,
+    });
   }
 
   /** A request for `call` in `tenantId`, with that tenant's token (none without an app identity). */
@@ -73,7 +81,8 @@ export class GraphClient implements GraphPort {
     try {
       return { ok: true, value: await work() };
     } catch (err) {
-      if (err instanceof OffRootError) return { ok: false, call, status: 0, code: 'UntrustedGraphUrl', message: err.message };
+      if (err instanceof OffRootError)
+        return { ok: false, call, status: 0, code: 'UntrustedGraphUrl', message: err.message };
       const e = err as GraphError & { cause?: { name?: string } };
       status = e instanceof GraphError && e.statusCode > 0 ? e.statusCode : 0;
       const timedOut = /TimeoutError|AbortError/.test(`${e.name} ${e.code ?? ''} ${e.cause?.name ?? ''}`);
@@ -98,9 +107,12 @@ export class GraphClient implements GraphPort {
 
   getUser(tenantId: string, idOrUpn: string) {
     // A UPN starting with $ must be quoted (user-get.md, "HTTP request" tip); # is encoded.
-    const path = idOrUpn.startsWith('$') ? `/users('${idOrUpn.replace(/'/g, "''")}')` : `/users/${encodeURIComponent(idOrUpn)}`;
-    return this.run('getUser', async () =>
-      (await this.request('getUser', tenantId, path).select(USER_FIELDS).get()) as GraphUser,
+    const path = idOrUpn.startsWith('$')
+      ? `/users('${idOrUpn.replace(/'/g, "''")}')`
+      : `/users/${encodeURIComponent(idOrUpn)}`;
+    return this.run(
+      'getUser',
+      async () => (await this.request('getUser', tenantId, path).select(USER_FIELDS).get()) as GraphUser,
     );
   }
 
@@ -111,10 +123,15 @@ export class GraphClient implements GraphPort {
       );
       let found: string | undefined;
       // The SDK's PageIterator walks the pages (appcatalogs-list-teamsapps.md; one in practice).
-      const pages = new PageIterator(this.client, await request.get(), (app: { id?: string }) => {
-        found = app.id;
-        return false;
-      }, { middlewareOptions: [new GraphCallOption('findCatalogApp', tenantId)] });
+      const pages = new PageIterator(
+        this.client,
+        await request.get(),
+        (app: { id?: string }) => {
+          found = app.id;
+          return false;
+        },
+        { middlewareOptions: [new GraphCallOption('findCatalogApp', tenantId)] },
+      );
       await pages.iterate();
       return found;
     });
@@ -124,7 +141,11 @@ export class GraphClient implements GraphPort {
     return this.run('installApp', async () => {
       const bind = `${this.setup.origin}/${this.setup.version}/appCatalogs/teamsApps/${catalogId}`;
       try {
-        await this.request('installApp', tenantId, `/users/${encodeURIComponent(userId)}/teamwork/installedApps`).post({
+        await this.request(
+          'installApp',
+          tenantId,
+          `/users/${encodeURIComponent(userId)}/teamwork/installedApps`,
+        ).post({
           'teamsApp@odata.bind': bind,
         });
         return 'installed' as const;
@@ -139,7 +160,11 @@ export class GraphClient implements GraphPort {
 
   findInstallation(tenantId: string, userId: string, catalogId: string) {
     return this.run('findInstallation', async () => {
-      const page = (await this.request('findInstallation', tenantId, `/users/${encodeURIComponent(userId)}/teamwork/installedApps`)
+      const page = (await this.request(
+        'findInstallation',
+        tenantId,
+        `/users/${encodeURIComponent(userId)}/teamwork/installedApps`,
+      )
         .expand('teamsApp')
         .filter(`teamsApp/id eq '${odataString(catalogId)}'`)
         .get()) as { value?: Array<{ id?: string }> };
@@ -159,7 +184,11 @@ export class GraphClient implements GraphPort {
   countGroupMembers(tenantId: string, groupId: string) {
     return this.run('countGroupMembers', async () => {
       // The OData cast and $count need ConsistencyLevel: eventual (group-list-transitivemembers.md).
-      const text = await this.request('countGroupMembers', tenantId, `/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user/$count`)
+      const text = await this.request(
+        'countGroupMembers',
+        tenantId,
+        `/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user/$count`,
+      )
         .header('ConsistencyLevel', 'eventual')
         .get();
       return Number(text) || 0;
@@ -170,7 +199,11 @@ export class GraphClient implements GraphPort {
     return this.run('groupMembers', async (): Promise<GroupMembersPage> => {
       const request = next
         ? this.request('groupMembers', tenantId, `/${next}`)
-        : this.request('groupMembers', tenantId, `/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user`)
+        : this.request(
+            'groupMembers',
+            tenantId,
+            `/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user`,
+          )
             .query({ $count: 'true' })
             .select(USER_FIELDS)
             // Directory pages hold at most 999 ("Invalid page size specified: '1000'. Must be

@@ -32,8 +32,20 @@ export const ACCEPTED_ROLES: Record<GraphCall, readonly string[]> = {
     'TeamsAppInstallation.ReadForUser.All',
     'TeamsAppInstallation.ReadWriteForUser.All',
   ],
-  countGroupMembers: ['GroupMember.Read.All', 'Group.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.Read.All'],
-  groupMembers: ['GroupMember.Read.All', 'Group.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.Read.All'],
+  countGroupMembers: [
+    'GroupMember.Read.All',
+    'Group.Read.All',
+    'GroupMember.ReadWrite.All',
+    'Group.ReadWrite.All',
+    'Directory.Read.All',
+  ],
+  groupMembers: [
+    'GroupMember.Read.All',
+    'Group.Read.All',
+    'GroupMember.ReadWrite.All',
+    'Group.ReadWrite.All',
+    'Directory.Read.All',
+  ],
 };
 
 /** What each call does, for a reason a person can read. */
@@ -70,18 +82,31 @@ export function permissionMissing(call: GraphCall): GraphAction {
   };
 }
 
-const quoted = (f: GraphFailure) => `Microsoft Graph answered ${f.status} ${f.code}${f.message ? `: ${f.message.slice(0, 200)}` : ''}`;
+const quoted = (f: GraphFailure) =>
+  `Microsoft Graph answered ${f.status} ${f.code}${f.message ? `: ${f.message.slice(0, 200)}` : ''}`;
 
-export function decideGraphFailure(f: GraphFailure, roles: readonly string[] | undefined, attempt = 0): GraphAction {
+export function decideGraphFailure(
+  f: GraphFailure,
+  roles: readonly string[] | undefined,
+  attempt = 0,
+): GraphAction {
   const { status, call } = f;
   // Refused before any request: a page from outside the service root is never read (middleware.ts).
   if (f.code === 'UntrustedGraphUrl') return { do: 'fail', reason: 'UntrustedGraphUrl', detail: f.message };
   if (status === 429 || status === 503 || status === 504) {
     // Waited out, never the delivery's failure: Retry-After when Graph gives one, else a back-off.
-    return { do: 'reschedule', reason: status === 429 ? 'GraphThrottled' : 'GraphUnavailable', delayMs: f.retryAfterMs ?? backoffMs(attempt) };
+    return {
+      do: 'reschedule',
+      reason: status === 429 ? 'GraphThrottled' : 'GraphUnavailable',
+      delayMs: f.retryAfterMs ?? backoffMs(attempt),
+    };
   }
   if (status === 0 || status === 401 || status >= 500)
-    return { do: 'retry', reason: status === 401 ? 'GraphUnauthorized' : 'GraphUnavailable', detail: quoted(f) };
+    return {
+      do: 'retry',
+      reason: status === 401 ? 'GraphUnauthorized' : 'GraphUnavailable',
+      detail: quoted(f),
+    };
   if (status === 403) {
     const allowed = rolesAllow(call, roles);
     if (!TEAMS_CALLS.has(call) || allowed === false) return permissionMissing(call);
@@ -101,8 +126,16 @@ export function decideGraphFailure(f: GraphFailure, roles: readonly string[] | u
         detail: `the app is not in the organization's app catalog under the ID used (TEAMS_APP_CATALOG_ID or the lookup by TEAMS_APP_ID): publish it (docs/deploy.md) (${quoted(f)})`,
       };
     if (call === 'countGroupMembers' || call === 'groupMembers')
-      return { do: 'fail', reason: 'UnknownGroup', detail: `no such group in the tenant's directory (${quoted(f)})` };
-    return { do: 'fail', reason: 'NotInDirectory', detail: `no such user in the tenant's directory (${quoted(f)})` };
+      return {
+        do: 'fail',
+        reason: 'UnknownGroup',
+        detail: `no such group in the tenant's directory (${quoted(f)})`,
+      };
+    return {
+      do: 'fail',
+      reason: 'NotInDirectory',
+      detail: `no such user in the tenant's directory (${quoted(f)})`,
+    };
   }
   return { do: 'fail', reason: 'GraphRequestFailed', detail: `could not ${WHAT[call]}: ${quoted(f)}` };
 }

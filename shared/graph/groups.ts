@@ -42,7 +42,10 @@ export interface GroupPageRequest {
 
 export interface GroupAudience {
   /** Before anything is queued: the group's size, or why it cannot be expanded. */
-  check(tenantId: string, groupId: string): Promise<{ members: number } | { error: ExpansionError } | Deferred>;
+  check(
+    tenantId: string,
+    groupId: string,
+  ): Promise<{ members: number } | { error: ExpansionError } | Deferred>;
   page(request: GroupPageRequest): Promise<IdPage | { error: ExpansionError } | Deferred>;
 }
 
@@ -60,7 +63,10 @@ export class GraphGroups implements GroupAudience {
   async check(tenantId: string, groupId: string) {
     const problem = tenantProblem(this.o.setup, tenantId);
     if (problem || !this.o.graph) {
-      return error('GraphNotConfigured', `/recipients: group ${groupId} is read through Microsoft Graph: ${problem ?? 'not configured'} (docs/graph.md)`);
+      return error(
+        'GraphNotConfigured',
+        `/recipients: group ${groupId} is read through Microsoft Graph: ${problem ?? 'not configured'} (docs/graph.md)`,
+      );
     }
     const counted = await this.o.graph.countGroupMembers(tenantId, groupId);
     return counted.ok ? { members: counted.value } : this.failed(counted, groupId);
@@ -96,7 +102,13 @@ export class GraphGroups implements GroupAudience {
     );
     const queued = kept.filter((k): k is { oid: string; key: string } => !!k);
     // Remembered for the later groups of the job only, before their keys are queued.
-    if (r.index < r.groups - 1) await this.o.rows.add(r.tenantId, r.jobId, r.index, queued.map((k) => k.oid));
+    if (r.index < r.groups - 1)
+      await this.o.rows.add(
+        r.tenantId,
+        r.jobId,
+        r.index,
+        queued.map((k) => k.oid),
+      );
     return { userIds: queued.map((k) => k.key), token: read.value.next, users };
   }
 

@@ -59,7 +59,11 @@ export function graphLimiters(
     const shared = store && new SharedTenantBudget({ store: store(BUDGET_ROWS[budget]), ratePerSecond });
     if (shared) budgets.push(shared);
     // Graph calls are not into a conversation: the per-conversation pace never applies.
-    return new DeliveryRateLimiter({ tenantPerSecond: ratePerSecond, conversationPerSecond: 1, budget: shared });
+    return new DeliveryRateLimiter({
+      tenantPerSecond: ratePerSecond,
+      conversationPerSecond: 1,
+      budget: shared,
+    });
   };
   return {
     directory: make('directory'),

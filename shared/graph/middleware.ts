@@ -1,5 +1,8 @@
 import type { Context, Middleware, MiddlewareOptions } from '@microsoft/microsoft-graph-client';
+import { parseRetryAfter } from '../delivery/connector.js';
 import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
+
+export { parseRetryAfter };
 import { budgetOf, type GraphLimiters } from './limits.js';
 import type { GraphCall } from './port.js';
 
@@ -30,21 +33,11 @@ export interface GraphCallStats {
   throttled: number;
 }
 
-export function parseRetryAfter(header: string | null | undefined, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 export class BudgetMiddleware implements Middleware {
   private next: Middleware | undefined;
   readonly stats: GraphCallStats = { calls: 0, throttled: 0 };
 
-  constructor(
-    private readonly o: { origin: string; limiters: GraphLimiters; timeoutMs: number },
-  ) {}
+  constructor(private readonly o: { origin: string; limiters: GraphLimiters; timeoutMs: number }) {}
 
   setNext(next: Middleware): void {
     this.next = next;
@@ -52,8 +45,10 @@ export class BudgetMiddleware implements Middleware {
 
   async execute(context: Context): Promise<void> {
     const url = typeof context.request === 'string' ? context.request : context.request.url;
-    if (new URL(url).origin !== this.o.origin) throw new OffRootError(`refused a Graph request to ${new URL(url).host}`);
-    const option = context.middlewareControl?.getMiddlewareOptions(GraphCallOption) as GraphCallOption | undefined;
+    if (new URL(url).origin !== this.o.origin)
+      throw new OffRootError(`refused a Graph request to ${new URL(url).host}`);
+    const option = context.middlewareControl?.getMiddlewareOptions(GraphCallOption) as
+      GraphCallOption | undefined;
     if (!option) throw new Error('a Graph request without its call');
     const limiter = this.o.limiters[budgetOf(option.call)];
     await limiter.schedule(option.tenantId, undefined, async () => {

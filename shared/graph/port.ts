@@ -48,9 +48,17 @@ export interface GraphPort {
   /** The catalog ID of the app whose manifest ID is `externalId`, or undefined when the catalog has none. */
   findCatalogApp(tenantId: string, externalId: string): Promise<GraphResult<string | undefined>>;
   /** `POST /users/{id}/teamwork/installedApps`: `installed`, or `already` (Graph answered 409). */
-  installApp(tenantId: string, userId: string, catalogId: string): Promise<GraphResult<'installed' | 'already'>>;
+  installApp(
+    tenantId: string,
+    userId: string,
+    catalogId: string,
+  ): Promise<GraphResult<'installed' | 'already'>>;
   /** The user's installation of the app, or undefined when it is not installed for them. */
-  findInstallation(tenantId: string, userId: string, catalogId: string): Promise<GraphResult<string | undefined>>;
+  findInstallation(
+    tenantId: string,
+    userId: string,
+    catalogId: string,
+  ): Promise<GraphResult<string | undefined>>;
   /** The 1:1 chat between the user and the app: its ID. */
   getChat(tenantId: string, userId: string, installationId: string): Promise<GraphResult<string>>;
   /** How many users a group holds, nested groups included (also: whether it exists and may be read). */

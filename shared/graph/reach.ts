@@ -60,7 +60,8 @@ export class GraphRecipients implements UnknownRecipients {
     const act = (action: GraphAction) => this.act(action, task, attempt);
 
     const found = await graph.getUser(tenantId, key.value);
-    if (!found.ok) return act(decideGraphFailure(found, await graph.grantedRoles(tenantId), task.reschedules));
+    if (!found.ok)
+      return act(decideGraphFailure(found, await graph.grantedRoles(tenantId), task.reschedules));
     const person = found.value;
     const skip = installEligibility(person);
     if (skip) return { outcome: skip };
@@ -75,17 +76,27 @@ export class GraphRecipients implements UnknownRecipients {
       if (rolesAllow('installApp', roles) === false) return act(permissionMissing('installApp'));
       // Marked before installing: Teams' installation activity may come before Graph answers.
       if (!isFreshMark(mark)) {
-        mark = { aadObjectId: person.id, upn: upnOf(person), name: person.displayName ?? undefined, at: new Date().toISOString() };
+        mark = {
+          aadObjectId: person.id,
+          upn: upnOf(person),
+          name: person.displayName ?? undefined,
+          at: new Date().toISOString(),
+        };
         await this.o.marks.put(tenantId, mark);
       }
       const installed = await graph.installApp(tenantId, person.id, catalogId.id);
       if (!installed.ok) return act(decideGraphFailure(installed, roles, task.reschedules));
-      telemetry().event(EventNames.appInstalledForUser, { tenantId, jobId: task.jobId, result: installed.value });
+      telemetry().event(EventNames.appInstalledForUser, {
+        tenantId,
+        jobId: task.jobId,
+        result: installed.value,
+      });
       const stored = await this.knownAs(tenantId, person);
       if (stored?.conversationId) return { user: stored };
       const installation = await graph.findInstallation(tenantId, person.id, catalogId.id);
       if (!installation.ok) return act(decideGraphFailure(installation, roles, task.reschedules));
-      if (!installation.value) return act({ do: 'reschedule', reason: 'InstallPending', delayMs: INSTALL_PENDING_MS });
+      if (!installation.value)
+        return act({ do: 'reschedule', reason: 'InstallPending', delayMs: INSTALL_PENDING_MS });
       const chat = await graph.getChat(tenantId, person.id, installation.value);
       if (!chat.ok) return act(decideGraphFailure(chat, roles, task.reschedules));
       mark = { ...mark, chatId: chat.value };
@@ -103,35 +114,66 @@ export class GraphRecipients implements UnknownRecipients {
   ): Promise<Reached> {
     const tenantId = task.tenantId;
     const chatId = mark.chatId!;
-    const serviceUrl = (await this.o.conversations.getTenant(tenantId))?.serviceUrl ?? this.o.defaultServiceUrl;
+    const serviceUrl =
+      (await this.o.conversations.getTenant(tenantId))?.serviceUrl ?? this.o.defaultServiceUrl;
     const connector = this.o.connector;
     if (!connector.getConversationMembers) throw new Error('the Bot Connector cannot list members');
-    const answer: ConnectorResult<Array<Record<string, unknown>>> = await this.o.limiter.schedule(tenantId, undefined, () =>
-      connector.getConversationMembers!(serviceUrl, chatId),
+    const answer: ConnectorResult<Array<Record<string, unknown>>> = await this.o.limiter.schedule(
+      tenantId,
+      undefined,
+      () => connector.getConversationMembers!(serviceUrl, chatId),
     );
     if (!answer.ok) {
       if (answer.status === 429) this.o.limiter.throttled(tenantId, answer.retryAfterMs ?? 1000, 429);
       if ([429, 412, 502, 503, 504].includes(answer.status))
-        return this.act({ do: 'reschedule', reason: 'Throttled', delayMs: answer.retryAfterMs ?? backoffMs(task.reschedules) }, task, attempt);
+        return this.act(
+          {
+            do: 'reschedule',
+            reason: 'Throttled',
+            delayMs: answer.retryAfterMs ?? backoffMs(task.reschedules),
+          },
+          task,
+          attempt,
+        );
       if (answer.status === 404) {
         // Graph named a chat the Bot Connector does not know (yet): ask Graph again next time.
         await this.o.marks.put(tenantId, { ...mark, chatId: '' });
-        return this.act({ do: 'reschedule', reason: 'ChatNotReady', delayMs: INSTALL_PENDING_MS }, task, attempt);
+        return this.act(
+          { do: 'reschedule', reason: 'ChatNotReady', delayMs: INSTALL_PENDING_MS },
+          task,
+          attempt,
+        );
       }
       const detail = `the Bot Connector answered ${answer.status} ${answer.code} listing the chat's members`;
       if (answer.status === 0 && answer.code !== 'Timeout' && answer.code !== 'NetworkError')
         return { outcome: { status: 'failed', reason: answer.code, detail } };
-      return this.act(answer.status >= 400 && answer.status < 500 && answer.status !== 401
-        ? { do: 'fail', reason: 'ChatMembersUnavailable', detail }
-        : { do: 'retry', reason: 'ConnectorUnavailable', detail }, task, attempt);
+      return this.act(
+        answer.status >= 400 && answer.status < 500 && answer.status !== 401
+          ? { do: 'fail', reason: 'ChatMembersUnavailable', detail }
+          : { do: 'retry', reason: 'ConnectorUnavailable', detail },
+        task,
+        attempt,
+      );
     }
     const members = Array.isArray(answer.body) ? answer.body : [];
     const wanted = person.id.toLowerCase();
     const member =
-      members.find((m) => [m.aadObjectId, m.objectId].some((id) => typeof id === 'string' && id.toLowerCase() === wanted)) ??
-      (members.filter((m) => !isBotId(String(m.id))).length === 1 ? members.find((m) => !isBotId(String(m.id))) : undefined);
+      members.find((m) =>
+        [m.aadObjectId, m.objectId].some((id) => typeof id === 'string' && id.toLowerCase() === wanted),
+      ) ??
+      (members.filter((m) => !isBotId(String(m.id))).length === 1
+        ? members.find((m) => !isBotId(String(m.id)))
+        : undefined);
     if (!member || typeof member.id !== 'string')
-      return this.act({ do: 'retry', reason: 'ChatMembersUnavailable', detail: 'the chat Graph named does not list the user' }, task, attempt);
+      return this.act(
+        {
+          do: 'retry',
+          reason: 'ChatMembersUnavailable',
+          detail: 'the chat Graph named does not list the user',
+        },
+        task,
+        attempt,
+      );
     const profile = {
       ...profileFromAccount(member as never, serviceUrl),
       aadObjectId: wanted,
@@ -139,7 +181,12 @@ export class GraphRecipients implements UnknownRecipients {
       name: person.displayName ?? undefined,
     };
     const now = new Date().toISOString();
-    const change = profileChange(tenantId, profile, { source: 'personal', conversationId: chatId, reactivate: true }, now);
+    const change = profileChange(
+      tenantId,
+      profile,
+      { source: 'personal', conversationId: chatId, reactivate: true },
+      now,
+    );
     // The notification that caused the install is their first message: no welcome after it.
     const { user } = await this.o.conversations.updateUser(tenantId, profile.userId, (current) => {
       const next = change(current) ?? current;
@@ -156,15 +203,28 @@ export class GraphRecipients implements UnknownRecipients {
   }
 
   private act(action: GraphAction, task: DeliveryTask, attempt: AttemptContext): Reached {
-    if (action.do === 'fail') return { outcome: { status: 'failed', reason: action.reason, detail: action.detail } };
+    if (action.do === 'fail')
+      return { outcome: { status: 'failed', reason: action.reason, detail: action.detail } };
     if (action.do === 'reschedule') {
       if (task.reschedules >= MAX_RESCHEDULES) {
-        return { outcome: { status: 'failed', reason: 'ThrottledTooLong', detail: `still ${action.reason} after ${task.reschedules} reschedules` } };
+        return {
+          outcome: {
+            status: 'failed',
+            reason: 'ThrottledTooLong',
+            detail: `still ${action.reason} after ${task.reschedules} reschedules`,
+          },
+        };
       }
       return { result: { kind: 'reschedule', delayMs: action.delayMs, reason: action.reason } };
     }
     if (attempt.dequeueCount >= attempt.maxDequeueCount) {
-      return { outcome: { status: 'failed', reason: action.reason, detail: `${action.detail} (after ${attempt.dequeueCount} attempts)` } };
+      return {
+        outcome: {
+          status: 'failed',
+          reason: action.reason,
+          detail: `${action.detail} (after ${attempt.dequeueCount} attempts)`,
+        },
+      };
     }
     return { result: { kind: 'retry', reason: action.reason } };
   }

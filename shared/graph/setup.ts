@@ -50,7 +50,9 @@ export function graphSetup(config: Pick<AppConfig, 'bot' | 'graph' | 'runsInAzur
   const { bot, graph } = config;
   const url = parse(graph.baseUrl);
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash)
-    return notConfigured(`GRAPH_BASE_URL "${graph.baseUrl}" is not a service root such as ${'https://graph.microsoft.com/v1.0'}`);
+    return notConfigured(
+      `GRAPH_BASE_URL "${graph.baseUrl}" is not a service root such as ${'https://graph.microsoft.com/v1.0'}`,
+    );
   const host = url.hostname.toLowerCase();
   const version = url.pathname.replace(/^\/+|\/+$/g, '');
   const base = { enabled: true as const, origin: url.origin, version };
@@ -63,12 +65,16 @@ export function graphSetup(config: Pick<AppConfig, 'bot' | 'graph' | 'runsInAzur
     return { ...base, auth: 'none', tenantId: undefined };
   }
   if (url.protocol !== 'https:' || !MICROSOFT_GRAPH_HOSTS.includes(host))
-    return notConfigured(`GRAPH_BASE_URL host ${url.host} is not Microsoft Graph (${MICROSOFT_GRAPH_HOSTS.join(', ')})`);
+    return notConfigured(
+      `GRAPH_BASE_URL host ${url.host} is not Microsoft Graph (${MICROSOFT_GRAPH_HOSTS.join(', ')})`,
+    );
   if (!bot.appId)
     return notConfigured('MicrosoftAppId is not set: the app has no identity to call Microsoft Graph with');
   const federated = !!bot.managedIdentityClientId;
   if (bot.appType !== 'UserAssignedMsi' && !federated && !bot.appPassword)
-    return notConfigured('the bot has no credential to sign in to Microsoft Graph with (MicrosoftAppClientId or MicrosoftAppPassword)');
+    return notConfigured(
+      'the bot has no credential to sign in to Microsoft Graph with (MicrosoftAppClientId or MicrosoftAppPassword)',
+    );
   const singleTenant = bot.appType !== 'MultiTenant';
   if (singleTenant && !bot.appTenantId) return notConfigured('MicrosoftAppTenantId is not set');
   return { ...base, auth: 'app', tenantId: singleTenant ? bot.appTenantId!.toLowerCase() : undefined };

@@ -32,7 +32,11 @@ function credentialFor(bot: AppConfig['bot'], tenantId: string): TokenCredential
   if (bot.appType === 'UserAssignedMsi') return new ManagedIdentityCredential({ clientId: appId });
   if (bot.managedIdentityClientId) {
     const identity = new ManagedIdentityCredential({ clientId: bot.managedIdentityClientId });
-    return new ClientAssertionCredential(tenantId, appId, async () => (await identity.getToken(TOKEN_EXCHANGE_SCOPE)).token);
+    return new ClientAssertionCredential(
+      tenantId,
+      appId,
+      async () => (await identity.getToken(TOKEN_EXCHANGE_SCOPE)).token,
+    );
   }
   return new ClientSecretCredential(tenantId, appId, bot.appPassword!);
 }

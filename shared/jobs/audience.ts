@@ -56,7 +56,11 @@ export function segmentsOf(audience: Audience): Segment[] {
   const rest: Segment[] = audience.allUsers
     ? [{ kind: 'allUsers' }]
     : audience.teams.map((teamId) => ({ kind: 'team', teamId }));
-  const groups: Segment[] = (audience.groups ?? []).map((groupId, index) => ({ kind: 'group', groupId, index }));
+  const groups: Segment[] = (audience.groups ?? []).map((groupId, index) => ({
+    kind: 'group',
+    groupId,
+    index,
+  }));
   return [{ kind: 'users' }, ...rest, ...groups];
 }
 

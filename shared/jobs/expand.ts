@@ -131,7 +131,12 @@ export class AudienceExpander {
     for (const groupId of job.audience.groups ?? []) {
       const checked = this.o.groups
         ? await this.o.groups.check(job.tenantId, groupId)
-        : { error: { reason: 'GraphNotConfigured', errors: [`/recipients: group ${groupId} needs Microsoft Graph`] } };
+        : {
+            error: {
+              reason: 'GraphNotConfigured',
+              errors: [`/recipients: group ${groupId} needs Microsoft Graph`],
+            },
+          };
       if ('delayMs' in checked) throw new ExpansionDeferred(checked.delayMs);
       if ('error' in checked) return { ...fresh, done: true, error: checked.error };
       members += checked.members;

@@ -210,7 +210,14 @@ export class JobIntake {
         // (a wait, not a failed attempt of this message).
         const sent = await enqueueJob(job, this.o.jobQueue, err.delayMs);
         if (!sent.ok) throw new Error(`job ${job.id} no longer fits a queue message`);
-        return { ok: true, jobId: job.id, recipients: 0, resumed: true, deferred: true, delayMs: err.delayMs };
+        return {
+          ok: true,
+          jobId: job.id,
+          recipients: 0,
+          resumed: true,
+          deferred: true,
+          delayMs: err.delayMs,
+        };
       }
       if (!(err instanceof ExpansionTakenOver)) throw err;
       return { ok: true, jobId: job.id, recipients: 0, resumed: true };

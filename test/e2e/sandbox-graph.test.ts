@@ -35,7 +35,14 @@ describe('the sandbox reaches someone who never opened the Playground', () => {
     const { stdout } = await run(
       process.execPath,
       ['dist/scripts/notify.js', '--to', NEVER_MET.userPrincipleName, '--text', 'Welcome to the team'],
-      { cwd: ROOT, env: { ...process.env, AzureWebJobsStorage: storageConnection(sandbox.ports), DEFAULT_TENANT_ID: PLAYGROUND_TENANT } },
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          AzureWebJobsStorage: storageConnection(sandbox.ports),
+          DEFAULT_TENANT_ID: PLAYGROUND_TENANT,
+        },
+      },
     );
     const jobId = stdout.trim();
     const status = await eventually(

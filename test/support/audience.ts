@@ -1,7 +1,12 @@
 import type { TransactionAction } from '@azure/data-tables';
 import pMap from 'p-map';
 import { tableClient } from '../../shared/azureStorage/connection.js';
-import { aliasRow, memberPrefix, partitionOf, userEntity } from '../../shared/azureStorage/conversationRows.js';
+import {
+  aliasRow,
+  memberPrefix,
+  partitionOf,
+  userEntity,
+} from '../../shared/azureStorage/conversationRows.js';
 import { keyPart } from '../../shared/azureStorage/table.js';
 
 /**
@@ -93,11 +98,13 @@ export async function seedAadAliases(
   await table.createTable();
   for (let i = 0; i < pairs.length; i += 100) {
     await table.submitTransaction(
-      pairs.slice(i, i + 100).map(({ userId, aadObjectId }) => [
-        'upsert',
-        { partitionKey: partitionOf(tenantId), rowKey: aliasRow('aad', aadObjectId), userId },
-        'Replace',
-      ]),
+      pairs
+        .slice(i, i + 100)
+        .map(({ userId, aadObjectId }) => [
+          'upsert',
+          { partitionKey: partitionOf(tenantId), rowKey: aliasRow('aad', aadObjectId), userId },
+          'Replace',
+        ]),
     );
   }
 }

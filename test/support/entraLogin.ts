@@ -155,7 +155,13 @@ export async function startEntraLogin(options: EntraLoginOptions): Promise<Entra
     const graph = /^https:\/\/graph\.microsoft\.com\/\.default$/.test(form.scope ?? '');
     const accessToken =
       roles && graph
-        ? await new SignJWT({ aud: 'https://graph.microsoft.com', tid: tenantId, appid: form.client_id, roles: [...roles], idtyp: 'app' })
+        ? await new SignJWT({
+            aud: 'https://graph.microsoft.com',
+            tid: tenantId,
+            appid: form.client_id,
+            roles: [...roles],
+            idtyp: 'app',
+          })
             .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })
             .setIssuer(`https://sts.windows.net/${tenantId}/`)
             .setIssuedAt()
@@ -226,7 +232,11 @@ export async function startEntraLogin(options: EntraLoginOptions): Promise<Entra
           options.host === LOGIN_HOST
             ? { ...options, host: '127.0.0.1', port, servername: LOGIN_HOST, ca: [pems.cert] }
             : options;
-        return (original as (this: https.Agent, o: tls.ConnectionOptions, cb?: never) => unknown).call(this, target, callback);
+        return (original as (this: https.Agent, o: tls.ConnectionOptions, cb?: never) => unknown).call(
+          this,
+          target,
+          callback,
+        );
       };
       https.Agent.prototype.createConnection = patched as typeof original;
       https.globalAgent.destroy();
@@ -238,7 +248,9 @@ export async function startEntraLogin(options: EntraLoginOptions): Promise<Entra
     /** Verifies an access token it issued for Microsoft Graph: its roles, or undefined. */
     async graphTokenRoles(token: string) {
       try {
-        const { payload } = await jwtVerify(token, keys.publicKey, { audience: 'https://graph.microsoft.com' });
+        const { payload } = await jwtVerify(token, keys.publicKey, {
+          audience: 'https://graph.microsoft.com',
+        });
         return Array.isArray(payload.roles) ? (payload.roles as string[]) : undefined;
       } catch {
         return undefined;

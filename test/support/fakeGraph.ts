@@ -1,5 +1,9 @@
 import type { CatalogApp, DirectoryGroup, DirectoryUser } from '../../scripts/sandbox/fakeGraph/directory.js';
-import { startFakeGraph, type FakeGraph, type FakeGraphOptions } from '../../scripts/sandbox/fakeGraph/server.js';
+import {
+  startFakeGraph,
+  type FakeGraph,
+  type FakeGraphOptions,
+} from '../../scripts/sandbox/fakeGraph/server.js';
 import { personalInstall, personalMembersAdded } from './activities.js';
 import { BOT_ID, TENANT, type TestApp } from './app.js';
 import type { FakeConnector } from './fakeConnector.js';
@@ -89,7 +93,10 @@ export async function startTestGraph(
             const chatId = c.conversationIdFor(TENANT, teamsIdOf(user), BOT_ID);
             c.registerConversation(chatId, { tenantId: TENANT, members: [member(user)] });
             const from = { id: teamsIdOf(user), aadObjectId: user.id };
-            for (const activity of [personalInstall(c.url, from, chatId), personalMembersAdded(c.url, from, chatId)]) {
+            for (const activity of [
+              personalInstall(c.url, from, chatId),
+              personalMembersAdded(c.url, from, chatId),
+            ]) {
               announced.push(activity);
               await app!.post('messages', activity);
             }
@@ -105,7 +112,11 @@ export async function startTestGraph(
       for (const [userId, apps] of Object.entries(o.installed ?? {})) {
         const user = o.users.find((u) => u.id === userId);
         for (const appId of apps)
-          if (user) next.connector.registerConversation(`19:${user.id}_${appId}@unq.gbl.spaces`, { tenantId: TENANT, members: [member(user)] });
+          if (user)
+            next.connector.registerConversation(`19:${user.id}_${appId}@unq.gbl.spaces`, {
+              tenantId: TENANT,
+              members: [member(user)],
+            });
       }
     },
   });

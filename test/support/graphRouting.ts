@@ -29,7 +29,10 @@ export function routeGraph(port: number, cert: string): () => void {
     new Agent({
       connect: (options, callback) =>
         options.hostname === GRAPH_HOST
-          ? toFake({ ...options, hostname: '127.0.0.1', port: String(port), servername: GRAPH_HOST }, callback)
+          ? toFake(
+              { ...options, hostname: '127.0.0.1', port: String(port), servername: GRAPH_HOST },
+              callback,
+            )
           : asUsual(options, callback),
     }),
   );

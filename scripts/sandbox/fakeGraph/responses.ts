@@ -17,7 +17,12 @@ export interface Reply {
  * An error: `{ error: { code, message, innerError: { request-id, date } } }` (concepts/errors.md,
  * "Error resource type" and its example of a full JSON error body).
  */
-export function errorReply(status: number, code: string, message: string, headers?: Record<string, string>): Reply {
+export function errorReply(
+  status: number,
+  code: string,
+  message: string,
+  headers?: Record<string, string>,
+): Reply {
   return {
     status,
     ...(headers ? { headers } : {}),
@@ -57,12 +62,18 @@ export function throttledReply(retryAfterSeconds: number): Reply {
 
 /** 503 with Retry-After (errors.md: "may be specified in a Retry-After header"; code serviceNotAvailable). */
 export const unavailableReply = (retryAfterSeconds: number) =>
-  errorReply(503, 'serviceNotAvailable', 'The service is not available. Try the request again after a delay.', {
-    'retry-after': String(retryAfterSeconds),
-  });
+  errorReply(
+    503,
+    'serviceNotAvailable',
+    'The service is not available. Try the request again after a delay.',
+    {
+      'retry-after': String(retryAfterSeconds),
+    },
+  );
 
 /** 404 (user-get.md: "If a user with the ID doesn't exist, this method returns a 404 Not Found"; errors.md code itemNotFound). */
-export const notFoundReply = (what: string) => errorReply(404, 'itemNotFound', `The resource could not be found: ${what}`);
+export const notFoundReply = (what: string) =>
+  errorReply(404, 'itemNotFound', `The resource could not be found: ${what}`);
 
 /**
  * 403 (errors.md: "Access is denied to the requested resource. The user might not have enough

@@ -10,12 +10,17 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { Directory, installKey, type CatalogApp, type DirectoryData, type DirectoryUser } from './directory.js';
+import {
+  Directory,
+  installKey,
+  type CatalogApp,
+  type DirectoryData,
+  type DirectoryUser,
+} from './directory.js';
 import {
   chatReply,
   collection,
   conflictReply,
-  DEFAULT_USER_PROPERTIES,
   forbiddenReply,
   installationId,
   notFoundReply,
@@ -27,16 +32,9 @@ import {
   type Reply,
 } from './responses.js';
 import { documentedLimits, Throttle, type Limit, type Window } from './throttle.js';
+import { ALL_ROLES, filterClauses, PERMISSIONS, routeOf, select, type GraphRoute } from './routes.js';
 
-export type GraphRoute =
-  | 'getUser'
-  | 'listCatalog'
-  | 'installApp'
-  | 'listInstalledApps'
-  | 'getChat'
-  | 'countMembers'
-  | 'listMembers'
-  | 'unknown';
+export type { GraphRoute } from './routes.js';
 
 export interface GraphRequestRecord {
   method: string;
@@ -90,48 +88,6 @@ export interface FakeGraph {
   stop(): Promise<void>;
 }
 
-/** Application permissions each call accepts, from its page's "Permissions" table. */
-const PERMISSIONS: Record<Exclude<GraphRoute, 'unknown'>, readonly string[]> = {
-  getUser: ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
-  listCatalog: ['AppCatalog.Read.All', 'AppCatalog.ReadWrite.All'],
-  installApp: ['TeamsAppInstallation.ReadWriteSelfForUser.All', 'TeamsAppInstallation.ReadWriteForUser.All'],
-  listInstalledApps: ['TeamsAppInstallation.ReadForUser.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All', 'TeamsAppInstallation.ReadWriteForUser.All'],
-  getChat: ['TeamsAppInstallation.ReadForUser.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All', 'TeamsAppInstallation.ReadWriteForUser.All'],
-  countMembers: ['GroupMember.Read.All', 'Group.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.Read.All'],
-  listMembers: ['GroupMember.Read.All', 'Group.Read.All', 'GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.Read.All'],
-};
-const ALL_ROLES = ['User.Read.All', 'AppCatalog.Read.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All', 'GroupMember.Read.All'];
-
-function routeOf(method: string, path: string): { route: GraphRoute; params: string[] } {
-  const m = (re: RegExp) => re.exec(path)?.slice(1).map((p) => decodeURIComponent(p));
-  let p: string[] | undefined;
-  if (method === 'GET' && (p = m(/^\/users\('(.+)'\)$/) ?? m(/^\/users\/([^/]+)$/))) return { route: 'getUser', params: p };
-  if (method === 'GET' && path === '/appCatalogs/teamsApps') return { route: 'listCatalog', params: [] };
-  if ((p = m(/^\/users\/([^/]+)\/teamwork\/installedApps$/)))
-    return { route: method === 'POST' ? 'installApp' : method === 'GET' ? 'listInstalledApps' : 'unknown', params: p };
-  if (method === 'GET' && (p = m(/^\/users\/([^/]+)\/teamwork\/installedApps\/([^/]+)\/chat$/))) return { route: 'getChat', params: p };
-  if (method === 'GET' && (p = m(/^\/groups\/([^/]+)\/transitiveMembers\/microsoft\.graph\.user\/\$count$/)))
-    return { route: 'countMembers', params: p };
-  if (method === 'GET' && (p = m(/^\/groups\/([^/]+)\/transitiveMembers\/microsoft\.graph\.user$/))) return { route: 'listMembers', params: p };
-  return { route: 'unknown', params: [] };
-}
-
-/** `name eq 'value'` clauses of a $filter (the forms the docs' examples use). */
-function filterClauses(filter: string | null): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [, name, value] of (filter ?? '').matchAll(/([\w/]+) eq '((?:[^']|'')*)'/g)) out.set(name!, value!.replace(/''/g, "'"));
-  return out;
-}
-
-function select(user: DirectoryUser, fields: string[] | undefined, limited: boolean): Record<string, unknown> {
-  const full: Record<string, unknown> = { accountEnabled: true, userType: 'Member', businessPhones: [], ...user };
-  delete full.teams;
-  // Without permission to read users, a group's user members come back with their type and ID only
-  // (permissions-reference.md, "Limited information returned for inaccessible member objects").
-  if (limited) return { '@odata.type': '#microsoft.graph.user', id: user.id, ...Object.fromEntries((fields ?? []).filter((f) => f !== 'id').map((f) => [f, null])) };
-  return Object.fromEntries((fields ?? DEFAULT_USER_PROPERTIES).map((f) => [f, full[f] ?? null]));
-}
-
 export async function startFakeGraph(o: FakeGraphOptions): Promise<FakeGraph> {
   const directory = new Directory(o.directory);
   const requests: GraphRequestRecord[] = [];
@@ -142,7 +98,9 @@ export async function startFakeGraph(o: FakeGraphOptions): Promise<FakeGraph> {
   let origin = '';
 
   function scripted(record: GraphRequestRecord): Reply | undefined {
-    const f = faults.find((x) => x.left > 0 && (typeof x.route === 'function' ? x.route(record) : x.route === record.route));
+    const f = faults.find(
+      (x) => x.left > 0 && (typeof x.route === 'function' ? x.route(record) : x.route === record.route),
+    );
     if (!f) return undefined;
     f.left--;
     if (f.reply === 'throttle') return throttledReply(f.retryAfterSeconds ?? 1);
@@ -152,15 +110,22 @@ export async function startFakeGraph(o: FakeGraphOptions): Promise<FakeGraph> {
 
   function limitOf(route: GraphRoute, query: URLSearchParams): { limit: Limit; cost: number } | undefined {
     if (route === 'installApp') return { limit: 'teamsInstalledAppsWrite', cost: 1 };
-    if (route === 'listCatalog' || route === 'listInstalledApps' || route === 'getChat') return { limit: 'teamsInstalledAppsRead', cost: 1 };
+    if (route === 'listCatalog' || route === 'listInstalledApps' || route === 'getChat')
+      return { limit: 'teamsInstalledAppsRead', cost: 1 };
     if (route === 'getUser' || route === 'countMembers') return { limit: 'identity', cost: 1 };
     if (route === 'listMembers') return { limit: 'identity', cost: query.has('$select') ? 4 : 5 };
     return undefined;
   }
 
-  async function answer(record: GraphRequestRecord, params: string[], body: unknown, req: IncomingMessage): Promise<Reply> {
+  async function answer(
+    record: GraphRequestRecord,
+    params: string[],
+    body: unknown,
+    req: IncomingMessage,
+  ): Promise<Reply> {
     const { route, query } = record;
-    if (route === 'unknown') return errorReply(400, 'invalidRequest', `no such request: ${record.method} ${record.path}`);
+    if (route === 'unknown')
+      return errorReply(400, 'invalidRequest', `no such request: ${record.method} ${record.path}`);
     let granted = roles;
     if (o.verifyToken) {
       const token = /^Bearer (.+)$/.exec(record.authorization ?? '')?.[1];
@@ -184,7 +149,9 @@ export async function startFakeGraph(o: FakeGraphOptions): Promise<FakeGraph> {
       }
       case 'listCatalog': {
         const f = filterClauses(query.get('$filter'));
-        const apps = directory.catalog.filter((a) => [...f].every(([k, v]) => (a as unknown as Record<string, string>)[k] === v));
+        const apps = directory.catalog.filter((a) =>
+          [...f].every(([k, v]) => (a as unknown as Record<string, string>)[k] === v),
+        );
         return collection(apps, { '@odata.context': `${origin}/v1.0/$metadata#appCatalogs/teamsApps` });
       }
       case 'installApp':
@@ -194,14 +161,22 @@ export async function startFakeGraph(o: FakeGraphOptions): Promise<FakeGraph> {
         if (!user) return notFoundReply(`user ${params[0]}`);
         const f = filterClauses(query.get('$filter'));
         const apps = directory.catalog.filter(
-          (a) => directory.isInstalled(user.id, a.id) && (!f.has('teamsApp/id') || f.get('teamsApp/id') === a.id) && (!f.has('teamsApp/externalId') || f.get('teamsApp/externalId') === a.externalId),
+          (a) =>
+            directory.isInstalled(user.id, a.id) &&
+            (!f.has('teamsApp/id') || f.get('teamsApp/id') === a.id) &&
+            (!f.has('teamsApp/externalId') || f.get('teamsApp/externalId') === a.externalId),
         );
         const expand = (query.get('$expand') ?? '').split(',').includes('teamsApp');
-        return collection(apps.map((a) => ({ id: installationId(user.id, a.id), ...(expand ? { teamsApp: a } : {}) })));
+        return collection(
+          apps.map((a) => ({ id: installationId(user.id, a.id), ...(expand ? { teamsApp: a } : {}) })),
+        );
       }
       case 'getChat': {
         const [userId, appId] = Buffer.from(params[1]!, 'base64').toString('utf8').split('##');
-        const chat = userId && userId === params[0] && appId ? directory.installs.get(installKey(userId, appId)) : undefined;
+        const chat =
+          userId && userId === params[0] && appId
+            ? directory.installs.get(installKey(userId, appId))
+            : undefined;
         if (chat === undefined) return notFoundReply(`installation ${params[1]}`);
         return chatReply(origin, chat || `19:${userId}_${appId}@unq.gbl.spaces`);
       }
@@ -233,22 +208,36 @@ export async function startFakeGraph(o: FakeGraphOptions): Promise<FakeGraph> {
     return { status: 201 };
   }
 
-  function listMembers(groupId: string, users: DirectoryUser[], query: URLSearchParams, limited: boolean): Reply {
+  function listMembers(
+    groupId: string,
+    users: DirectoryUser[],
+    query: URLSearchParams,
+    limited: boolean,
+  ): Reply {
     const top = Number(query.get('$top') ?? o.defaultPageSize ?? 100);
     // Default 100 (concepts/paging.md); at most 999, as Graph answers a larger one (Microsoft Q&A 1129204).
     if (!Number.isInteger(top) || top < 1 || top > 999)
-      return errorReply(400, 'invalidRequest', `Invalid page size specified: '${query.get('$top')}'. Must be between 1 and 999 inclusive.`);
+      return errorReply(
+        400,
+        'invalidRequest',
+        `Invalid page size specified: '${query.get('$top')}'. Must be between 1 and 999 inclusive.`,
+      );
     const offset = Number(Buffer.from(query.get('$skiptoken') ?? '', 'base64url').toString('utf8') || 0);
     const page = users.slice(offset, offset + top);
     const next = new URLSearchParams(query);
     next.set('$skiptoken', Buffer.from(String(offset + top)).toString('base64url'));
-    return collection(page.map((u) => select(u, query.get('$select')?.split(','), limited)), {
-      '@odata.context': `${origin}/v1.0/$metadata#users`,
-      ...(query.get('$count') === 'true' ? { '@odata.count': users.length } : {}),
-      ...(offset + top < users.length
-        ? { '@odata.nextLink': `${origin}/v1.0/groups/${groupId}/transitiveMembers/microsoft.graph.user?${next.toString()}` }
-        : {}),
-    });
+    return collection(
+      page.map((u) => select(u, query.get('$select')?.split(','), limited)),
+      {
+        '@odata.context': `${origin}/v1.0/$metadata#users`,
+        ...(query.get('$count') === 'true' ? { '@odata.count': users.length } : {}),
+        ...(offset + top < users.length
+          ? {
+              '@odata.nextLink': `${origin}/v1.0/groups/${groupId}/transitiveMembers/microsoft.graph.user?${next.toString()}`,
+            }
+          : {}),
+      },
+    );
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -280,14 +269,20 @@ export async function startFakeGraph(o: FakeGraphOptions): Promise<FakeGraph> {
           record.status = reply.status;
           const json = reply.text === undefined && reply.body !== undefined;
           res.writeHead(reply.status, {
-            ...(json ? { 'content-type': 'application/json' } : reply.text !== undefined ? { 'content-type': 'text/plain' } : {}),
+            ...(json
+              ? { 'content-type': 'application/json' }
+              : reply.text !== undefined
+                ? { 'content-type': 'text/plain' }
+                : {}),
             ...reply.headers,
           });
           res.end(reply.text ?? (json ? JSON.stringify(reply.body) : undefined));
         });
     });
   };
-  const server = o.tls ? createHttpsServer({ key: o.tls.key, cert: o.tls.cert }, handler) : createHttpServer(handler);
+  const server = o.tls
+    ? createHttpsServer({ key: o.tls.key, cert: o.tls.cert }, handler)
+    : createHttpServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   origin = o.publicOrigin ?? `http://127.0.0.1:${port}`;

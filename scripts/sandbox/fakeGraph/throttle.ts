@@ -36,7 +36,8 @@ class SlidingWindow {
   constructor(private readonly w: Window) {}
 
   spend(now: number, cost: number): number {
-    while (this.spent.length && this.spent[0]!.at <= now - this.w.windowMs) this.total -= this.spent.shift()!.cost;
+    while (this.spent.length && this.spent[0]!.at <= now - this.w.windowMs)
+      this.total -= this.spent.shift()!.cost;
     const over = this.total + cost > this.w.limit;
     this.spent.push({ at: now, cost });
     this.total += cost;
@@ -45,7 +46,8 @@ class SlidingWindow {
     let freed = 0;
     for (const s of this.spent) {
       freed += s.cost;
-      if (this.total - freed + cost <= this.w.limit) return Math.max(0.001, (s.at + this.w.windowMs - now) / 1000);
+      if (this.total - freed + cost <= this.w.limit)
+        return Math.max(0.001, (s.at + this.w.windowMs - now) / 1000);
     }
     return this.w.windowMs / 1000;
   }
