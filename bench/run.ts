@@ -28,6 +28,7 @@ import { formatMarkdown, writeBody, writeSection } from './results.js';
 import { audienceBenchmark, audienceSection } from './audience.js';
 import { deployZipResults } from './deployZip.js';
 import { handlers } from './requestHandlers.js';
+import { graphBench } from './graphSection.js';
 import { countStorageRequests, type RequestCounter } from './storageRequests.js';
 
 type StartFake = typeof startFakeConnector;
@@ -510,6 +511,7 @@ async function benchmark(connectionString: string, pid: number) {
     return;
   }
   if (process.env.BENCH_ONLY === 'handlers') return handlers(ROOT);
+  if (process.env.BENCH_ONLY === 'graph') return void (await graphBench(ROOT));
   if (process.env.BENCH_ONLY === 'scaleout') {
     await scaleOut({
       root: ROOT,
@@ -695,6 +697,7 @@ ${(['k1', 'k3', 'k8'] as const)
   await audience();
   await deployZipResults(ROOT);
   await handlers(ROOT);
+  await graphBench(ROOT);
 }
 
 /** The audience section (issue 15): its own part of RESULTS.md, so it can be run alone. */

@@ -18,6 +18,32 @@ param managedIdentityPrincipalId string
 @description('Object ID of whoever runs `azd provision`, made an owner so that they can update the registration next time. Empty: none.')
 param ownerId string = ''
 
+@description('The app\'s ID in the organization\'s Teams app catalog (TEAMS_APP_CATALOG_ID). Empty: the app looks it up by the manifest ID, which takes AppCatalog.Read.All.')
+param teamsAppCatalogId string = ''
+
+@description('Grant the Microsoft Graph application permissions in this deployment (whoever runs azd must be a Privileged Role Administrator or Global Administrator). false: an administrator grants admin consent once (docs/deploy.md).')
+param grantGraphPermissions bool = false
+
+// Microsoft Graph's application ID, the same in every tenant (microsoftgraph/msgraph-bicep-types
+// quickstart-templates/apps-permissions-and-grants/main.bicep, `graphAppId`).
+var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
+
+// The Microsoft Graph application permissions the bot needs, least privilege (docs/graph.md
+// "Permissions"): each is the least privileged one its API's page lists for application access,
+// and its ID is Microsoft's (permissions-reference, "All permissions and IDs"), which
+// test/microsoft-constants.test.ts checks. User.Read.All, not User.ReadBasic.All: the basic profile
+// has no accountEnabled or userType, which decide disabled accounts and guests.
+var graphPermissions = {
+  'User.Read.All': 'df021288-bdef-4463-88db-98f22de89214'
+  'GroupMember.Read.All': '98830695-27a2-44f7-8c18-0c3ebc9698f6'
+  'TeamsAppInstallation.ReadWriteSelfForUser.All': '908de74d-f8b2-4d6b-a9ed-2a17b3b78179'
+  'AppCatalog.Read.All': 'e12dae10-5a57-4817-b79d-dfbec5348930'
+}
+// The catalog lookup is needed only without TEAMS_APP_CATALOG_ID.
+var neededPermissions = empty(teamsAppCatalogId)
+  ? ['User.Read.All', 'GroupMember.Read.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All', 'AppCatalog.Read.All']
+  : ['User.Read.All', 'GroupMember.Read.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All']
+
 // Trusting a managed identity (learn.microsoft.com/entra/workload-id/workload-identity-federation-config-app-trust-managed-identity):
 // the issuer is the tenant's authority, the subject the identity's object (principal) ID, and the
 // audience Microsoft Entra ID's token exchange (global service).
@@ -58,10 +84,15 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
   displayName: displayName
   signInAudience: 'AzureADMyOrg'
   owners: { relationships: empty(ownerId) ? [] : [ownerId] }
-  // What later releases add here: the Microsoft Graph application permissions the bot asks for
-  // (requiredResourceAccess, e.g. User.Read.All; granted by Microsoft.Graph/appRoleAssignedTo on
-  // servicePrincipal below, once, with admin rights). Every ID such an entry names comes from
-  // Microsoft's published list, which test/microsoft-constants.test.ts checks.
+  // The permissions it asks for: what "Grant admin consent" (or `az ad app permission admin-consent`)
+  // grants in one step when grantGraphPermissions is false. Every ID comes from Microsoft's published
+  // list, which test/microsoft-constants.test.ts checks.
+  requiredResourceAccess: [
+    {
+      resourceAppId: microsoftGraphAppId
+      resourceAccess: [for name in neededPermissions: { id: graphPermissions[name], type: 'Role' }]
+    }
+  ]
   // Producers' tokens are v2.0 (issuer https://login.microsoftonline.com/<tenant>/v2.0), the only
   // kind the app accepts (shared/auth/entraTokens.ts). The App ID URI: identifier-uri.bicep.
   api: { requestedAccessTokenVersion: 2 }
@@ -100,6 +131,23 @@ module identifierUri 'identifier-uri.bicep' = {
     appId: app.appId
   }
 }
+
+// Microsoft Graph's own service principal in this tenant: the resource the permissions are on.
+resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
+  appId: microsoftGraphAppId
+}
+
+// Granting an application permission is an app role assignment to the bot's service principal
+// (Microsoft Graph Bicep types: Microsoft.Graph/appRoleAssignedTo: appRoleId, principalId,
+// resourceId), admin consent in effect; only a Privileged Role Administrator or Global
+// Administrator may make it, hence the parameter.
+resource graphGrants 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [
+  for name in neededPermissions: if (grantGraphPermissions) {
+    appRoleId: graphPermissions[name]
+    principalId: servicePrincipal.id
+    resourceId: microsoftGraph.id
+  }
+]
 
 // Taken from the service principal so that whatever uses the app ID waits for both.
 output appId string = servicePrincipal.appId

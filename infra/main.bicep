@@ -41,6 +41,12 @@ param alertEmail string = ''
 @metadata({ azd: { type: 'generate', config: { length: 32, noSpecial: true } } })
 param telemetryUserIdSalt string
 
+@description('The app\'s ID in the organization\'s Teams app catalog, once published (docs/deploy.md). Empty: the app looks it up by the manifest ID.')
+param teamsAppCatalogId string = ''
+
+@description('Grant the Microsoft Graph application permissions in this deployment: only when whoever runs azd is a Privileged Role Administrator or Global Administrator. Otherwise an administrator consents once (docs/deploy.md).')
+param grantGraphPermissions bool = false
+
 var tags = { 'azd-env-name': environmentName }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -62,6 +68,8 @@ module resources 'resources.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     alertEmail: alertEmail
     telemetryUserIdSalt: telemetryUserIdSalt
+    teamsAppCatalogId: teamsAppCatalogId
+    grantGraphPermissions: grantGraphPermissions
   }
 }
 

@@ -12,8 +12,12 @@ param maximumInstanceCount int
 param alertEmail string
 @secure()
 param telemetryUserIdSalt string
+param teamsAppCatalogId string
+param grantGraphPermissions bool
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+// The Teams app package's `id` (appPackage/manifest.json, TEAMS_APP_ID): stable per deployment.
+var teamsAppId = guid(resourceGroup().id, 'teams-notifier-app')
 var functionAppName = 'func-notifier-${token}'
 var deploymentContainer = 'app-package-${token}'
 
@@ -81,6 +85,8 @@ module botRegistration 'bot-registration.bicep' = {
     displayName: 'Teams Notifier (${environmentName})'
     managedIdentityPrincipalId: appIdentity.properties.principalId
     ownerId: principalId
+    teamsAppCatalogId: teamsAppCatalogId
+    grantGraphPermissions: grantGraphPermissions
   }
 }
 
@@ -249,6 +255,10 @@ var appSettings = {
   MicrosoftAppType: 'SingleTenant'
   MicrosoftAppTenantId: tenant().tenantId
   MicrosoftAppClientId: appIdentity.properties.clientId
+  // Microsoft Graph (docs/graph.md): the app installs itself from the organization's catalog, by
+  // the catalog ID when given, else by the manifest's ID (the Teams app package's `id`).
+  TEAMS_APP_CATALOG_ID: teamsAppCatalogId
+  TEAMS_APP_ID: teamsAppId
   ALLOWED_TENANT_IDS: allowedTenantIds
   DEFAULT_TENANT_ID: tenant().tenantId
   // Teams' limit for the whole tenant: every instance takes its call times from one shared budget
@@ -360,7 +370,7 @@ output botId string = botRegistration.outputs.appId
 output botEndpoint string = messagingEndpoint
 output botServiceName string = bot.name
 // A stable GUID per deployment for the Teams app's manifest ID.
-output teamsAppId string = guid(resourceGroup().id, 'teams-notifier-app')
+output teamsAppId string = teamsAppId
 output appIdentityClientId string = appIdentity.properties.clientId
 output applicationInsightsName string = appInsights.name
 output storageAccountName string = storage.name

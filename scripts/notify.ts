@@ -18,6 +18,12 @@ export function parseNotifyArgs(
     .description('Enqueue a Teams Notifier job')
     .option('--job <file>', 'a whole job as JSON (plain or base64, BOM allowed); other options are ignored')
     .option('--to <recipient>', 'UPN/email, AAD object ID or Teams user ID (repeat for more)', collect, [])
+    .option(
+      '--group <groupId>',
+      'every user of a Microsoft Entra group, by object ID (repeat for more)',
+      collect,
+      [],
+    )
     .option('--text <text>', 'message text (Teams markdown)')
     .option('--card <file>', 'Adaptive Card JSON file')
     .option('--summary <text>', 'notification summary')
@@ -31,6 +37,7 @@ export function parseNotifyArgs(
   const o = program.opts<{
     job?: string;
     to: string[];
+    group: string[];
     text?: string;
     card?: string;
     summary?: string;
@@ -47,7 +54,8 @@ export function parseNotifyArgs(
       throw new UsageError(`cannot read --job ${o.job}: ${(err as Error).message}`);
     }
   }
-  if (o.to.length === 0) throw new UsageError('no recipient: pass --to (or --job <file>)');
+  if (o.to.length === 0 && o.group.length === 0)
+    throw new UsageError('no recipient: pass --to or --group (or --job <file>)');
   const tenantId = o.tenant ?? loadConfig(env).defaultTenantId;
   if (!tenantId) throw new UsageError('no tenant: pass --tenant or set DEFAULT_TENANT_ID');
   if (!o.text && !o.card) throw new UsageError('nothing to send: pass --text and/or --card');
@@ -63,7 +71,7 @@ export function parseNotifyArgs(
   }
   const job: NotificationJobInput = {
     tenantId,
-    recipients: o.to.map(guessRecipient),
+    recipients: [...o.to.map(guessRecipient), ...o.group.map((groupId) => ({ groupId }))],
     message: {
       ...(o.text ? { text: o.text } : {}),
       ...(card ? { card } : {}),

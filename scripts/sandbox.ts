@@ -18,6 +18,7 @@ import {
   usesDefaultAzuritePorts,
 } from './sandbox/settings.js';
 import { startSandbox, type Sandbox } from './sandbox/stack.js';
+import { NEVER_MET } from './sandbox/graph.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -49,11 +50,17 @@ function banner(sandbox: Sandbox): string {
     `  Agents Playground   ${playgroundUrl(ports)}`,
     `  Messages endpoint   ${messagesEndpoint(ports)}`,
     `  Queue               ${SANDBOX_QUEUE} on Azurite (${storage}, in memory)`,
+    `  Microsoft Graph     ${sandbox.graph.url} (a fake: the Playground's people as the directory)`,
     '',
     'Open the Playground: loading it installs the bot for its user, Alex Wilber, and Personal Chat',
     'shows the welcome. Then, in another terminal, DM Alex from the command line:',
     '',
     `  ${notify}`,
+    '',
+    `${NEVER_MET.name} never opened the Playground: the bot finds her in Microsoft Graph, installs itself`,
+    'for her and DMs her (the Log Panel shows the installation and the DM):',
+    '',
+    `  ${notifyCommand(ports, NEVER_MET.userPrincipleName, 'Welcome to the team', ROOT)}`,
     '',
     'Press Ctrl+C to stop everything.',
     '',
@@ -92,6 +99,7 @@ async function main(): Promise<number> {
       ...(host.funcPath ? { funcPath: host.funcPath } : {}),
       onStatus: (m) => console.log(m),
       onAppLine: (line) => console.log(`[app] ${line}`),
+      onGraphLine: (line) => console.log(`[graph] ${line}`),
     });
   } catch (err) {
     if (stopping) return 0;

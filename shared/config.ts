@@ -1,3 +1,5 @@
+import { readGraphSettings, type GraphSettings } from './graph/settings.js';
+
 /**
  * Every setting the app reads, parsed once from the environment (app settings in Azure,
  * local.settings.json locally). Invalid values fail fast with the setting's name. The host's own
@@ -55,6 +57,8 @@ export interface AppConfig {
   allowUnauthenticatedActivities: boolean;
   /** The Functions host's environment says the app runs in Azure. */
   runsInAzure: boolean;
+  /** Microsoft Graph: reaching people the bot never met (graph/settings.ts, docs/graph.md). */
+  graph: GraphSettings;
   /** Who may call the notification routes, and how much (shared/auth/, shared/quotas/). */
   producers: ProducerSettings;
   /** Completion callbacks (shared/callbacks/). */
@@ -175,6 +179,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     audienceFanOutConcurrency: num(env, 'AUDIENCE_FANOUT_CONCURRENCY', 64, 1, 512),
     allowUnauthenticatedActivities: flag(env, 'ALLOW_UNAUTHENTICATED_ACTIVITIES'),
     runsInAzure: runsInAzure(env),
+    graph: readGraphSettings(env),
     producers: readProducerSettings(env),
     callbacks: {
       allowedHosts: list(env, 'CALLBACK_ALLOWED_HOSTS').map((host) => host.toLowerCase()),

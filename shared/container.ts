@@ -26,6 +26,9 @@ import { TableFollowUpStore } from './azureStorage/tableFollowUpStore.js';
 import { TableJobContentStore } from './azureStorage/tableJobContentStore.js';
 import { ChangeService } from './followUps/changeService.js';
 import { sendHooks } from './followUps/sendHooks.js';
+import { TableInstallMarks } from './azureStorage/tableInstallMarks.js';
+import { TableGroupRows } from './azureStorage/tableGroupRows.js';
+import { graphServices } from './graph/services.js';
 
 /** Table names; all created on first use. */
 export const TABLES = {
@@ -84,6 +87,17 @@ export function buildServices(
     conversationPerSecond: config.conversationRatePerSecond,
     budget,
   });
+  const installMarks = new TableInstallMarks(conversationsTable);
+  const graph = graphServices(config, {
+    conversations,
+    audiences,
+    marks: installMarks,
+    groupRows: new TableGroupRows(conversationsTable),
+    connector,
+    limiter,
+    budgetStore:
+      config.tenantBudget === 'shared' ? (row: string) => new TableBudgetStore(budgetsTable, row) : undefined,
+  });
   const delivery = new DeliveryService({
     conversations,
     records: deliveryRecords,
@@ -93,6 +107,7 @@ export function buildServices(
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
     hooks: sendHooks(contents),
+    unknownRecipients: graph.recipients,
   });
   const expander = new AudienceExpander({
     jobs,
@@ -105,6 +120,7 @@ export function buildServices(
     // botbuilder is loaded only when a stale roster must be read again.
     refreshRoster: async (team: TeamRecord) =>
       (await import('./roster/refresh.js')).refreshRoster(team, { config, conversations, audiences }),
+    groups: graph.groups,
   });
   const changes = new ChangeService({
     records: deliveryRecords,
@@ -139,6 +155,8 @@ export function buildServices(
     delivery,
     limiter,
     budget,
+    graph,
+    installMarks,
     contents,
     followUps,
     changes,

@@ -52,12 +52,57 @@ describe("infra/ uses Microsoft's constants", () => {
     const problems = mutated(
       'bot-registration.bicep',
       "signInAudience: 'AzureADMyOrg'",
-      "signInAudience: 'AzureADMyOrg'\n  requiredResourceAccess: [{ resourceAppId: '00000003-0000-0000-c000-000000000000', resourceAccess: [] }]",
+      "signInAudience: 'AzureADMyOrg'\n  tags: ['a0b1c2d3-0000-4000-8000-000000000001']",
     );
     expect(problems).toEqual([
       expect.stringMatching(
-        /^bot-registration\.bicep:\d+: 00000003-0000-0000-c000-000000000000 is not checked against any list of Microsoft's$/,
+        /^bot-registration\.bicep:\d+: a0b1c2d3-0000-4000-8000-000000000001 is not checked against any list of Microsoft's$/,
       ),
+    ]);
+  });
+
+  // Issue 23: the bot's Microsoft Graph application permissions.
+  it("names Microsoft Graph's application permissions with Microsoft's IDs", () => {
+    // User.Read.All's delegated ID instead of its application one.
+    expect(
+      mutated(
+        'bot-registration.bicep',
+        "'User.Read.All': 'df021288-bdef-4463-88db-98f22de89214'",
+        "'User.Read.All': 'a154be20-db9c-4678-8ab7-66f6cc099a59'",
+      ),
+    ).toEqual([
+      "User.Read.All is a154be20-db9c-4678-8ab7-66f6cc099a59 in infra, df021288-bdef-4463-88db-98f22de89214 in Microsoft's list",
+      expect.stringMatching(
+        /a154be20-db9c-4678-8ab7-66f6cc099a59 is not checked against any list of Microsoft's$/,
+      ),
+    ]);
+    expect(
+      mutated(
+        'bot-registration.bicep',
+        "var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'",
+        "var microsoftGraphAppId = '00000002-0000-0000-c000-000000000000'",
+      )[0],
+    ).toBe(
+      "Microsoft Graph's app ID is 00000002-0000-0000-c000-000000000000 in infra, 00000003-0000-0000-c000-000000000000 in Microsoft's list",
+    );
+  });
+
+  it('grants least privilege: each API the app calls allowed, nothing broader or unneeded', () => {
+    const broader = mutated('bot-registration.bicep', /'User\.Read\.All'(?!:)/g, "'User.ReadWrite.All'");
+    expect(broader).toContain(
+      'without a catalog ID, User.ReadWrite.All is not the least privileged permission of an API the app calls',
+    );
+    const missing = mutated('bot-registration.bicep', ", 'AppCatalog.Read.All']", ']');
+    expect(missing).toContain(
+      'without a catalog ID, the app may not call GET /appCatalogs/teamsApps: none of AppCatalog.Read.All, AppCatalog.ReadWrite.All is granted',
+    );
+    const unneeded = mutated(
+      'bot-registration.bicep',
+      "'GroupMember.Read.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All']",
+      "'GroupMember.Read.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All', 'AppCatalog.Read.All']",
+    );
+    expect(unneeded).toEqual([
+      'with a catalog ID, AppCatalog.Read.All is not the least privileged permission of an API the app calls',
     ]);
   });
 

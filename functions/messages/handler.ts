@@ -47,6 +47,7 @@ function botServices() {
         delivery: s.delivery,
         followUps: { contents: s.contents, followUps: s.followUps, deliveryRecords: s.deliveryRecords },
         deliveryQueue: s.deliveryQueue,
+        installMarks: s.installMarks,
       }),
     };
   }

@@ -2,7 +2,8 @@ import type { TurnContext } from 'botbuilder';
 import { withoutSource, type UserProfile } from '../../shared/stores/conversations.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { welcomeText } from './commands.js';
-import { forEachLimited, isBotId } from '../../shared/roster/accounts.js';
+import { forEachLimited, isBotId, profileFromAccount } from '../../shared/roster/accounts.js';
+import { isFreshMark } from '../../shared/stores/installMarks.js';
 import { requestRosterSync } from '../../shared/roster/rosterTask.js';
 import { profileOf } from './profiles.js';
 import type { BotDependencies, ChannelData } from './botTypes.js';
@@ -17,15 +18,28 @@ export class Membership {
 
   installPersonal = async (context: TurnContext, tenantId: string) => {
     const activity = context.activity;
-    const profile = await profileOf(context, activity.from);
+    // An install the app made itself through Microsoft Graph, for a notification (shared/graph/reach.ts):
+    // the mark holds the profile (no roster call), and that notification is their first message.
+    const aad = activity.from.aadObjectId;
+    const mark = aad ? await this.d.installMarks?.get(tenantId, aad) : undefined;
+    const ours = isFreshMark(mark);
+    const profile = ours
+      ? {
+          ...profileFromAccount(activity.from, activity.serviceUrl),
+          upn: mark.upn,
+          name: mark.name ?? activity.from.name,
+        }
+      : await profileOf(context, activity.from);
     await this.d.conversations.saveUser(tenantId, profile, {
       source: 'personal',
       conversationId: activity.conversation.id,
       reactivate: true,
     });
-    telemetry().event(EventNames.botInstalled, { tenantId, scope: 'personal' });
-    await this.welcomeOnce(context, tenantId, profile);
-    return 'installed (personal)';
+    telemetry().event(EventNames.botInstalled, { tenantId, scope: 'personal', by: ours ? 'graph' : 'user' });
+    await this.welcomeOnce(context, tenantId, profile, ours);
+    return ours
+      ? 'installed (personal, by the app through Microsoft Graph: no welcome)'
+      : 'installed (personal)';
   };
 
   uninstallPersonal = async (context: TurnContext, tenantId: string) => {
@@ -104,12 +118,18 @@ export class Membership {
     if (existing) await this.d.conversations.saveTeam({ ...existing, name });
   };
 
-  private async welcomeOnce(context: TurnContext, tenantId: string, profile: UserProfile): Promise<void> {
+  /** Welcomes a user once; `silently`: only notes them as welcomed (a notification came first). */
+  private async welcomeOnce(
+    context: TurnContext,
+    tenantId: string,
+    profile: UserProfile,
+    silently = false,
+  ): Promise<void> {
     const now = new Date().toISOString();
     const { changed } = await this.d.conversations.updateUser(tenantId, profile.userId, (current) =>
       current && !current.welcomedAt ? { ...current, welcomedAt: now, updatedAt: now } : undefined,
     );
-    if (!changed) return;
+    if (!changed || silently) return;
     try {
       await context.sendActivity(welcomeText(profile.name));
     } catch (err) {

@@ -33,7 +33,9 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
           typeof meta.insertionTime === 'string' ? new Date(meta.insertionTime).toISOString() : undefined,
       });
       span.setAttributes({ outcome: result.ok ? 'accepted' : 'rejected' });
-      if (result.ok && result.deferred) {
+      if (result.ok && result.deferred && result.delayMs !== undefined) {
+        context.log(`job ${result.jobId}: Microsoft Graph asked to wait; continues in ${result.delayMs} ms`);
+      } else if (result.ok && result.deferred) {
         context.log(`job ${result.jobId}: due more than 7 days ahead; back on the jobs queue for 7 days`);
       } else if (result.ok) {
         // An audience job can have every outcome before its expansion says it is done.

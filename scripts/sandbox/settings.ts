@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { JOBS_QUEUE } from '../../shared/queues.js';
 import { AZURITE_DEFAULT_PORTS, azuriteConnectionString } from './azurite.js';
 import { PLAYGROUND_DEFAULTS } from './playground.js';
+import { SANDBOX_CATALOG_APP } from './graph.js';
 import { freePort } from './ports.js';
 
 export interface SandboxPorts {
@@ -88,8 +89,14 @@ export const messagesEndpoint = (ports: SandboxPorts) => `http://127.0.0.1:${por
  * App settings for the sandbox. They win over local.settings.json (both hosts let the environment
  * win), so a local.settings.json made for a real tenant does not point the sandbox at Azure.
  */
-export function sandboxAppSettings(ports: SandboxPorts): Record<string, string> {
+export function sandboxAppSettings(ports: SandboxPorts, graphUrl?: string): Record<string, string> {
   return {
+    // The sandbox's fake Microsoft Graph (graph.ts), on a loopback port, called without a token; the
+    // app finds its catalog ID by the manifest ID (TEAMS_APP_ID), as a deployment without
+    // TEAMS_APP_CATALOG_ID does.
+    ...(graphUrl
+      ? { GRAPH_BASE_URL: graphUrl, TEAMS_APP_ID: SANDBOX_CATALOG_APP.externalId, TEAMS_APP_CATALOG_ID: '' }
+      : {}),
     FUNCTIONS_WORKER_RUNTIME: 'node',
     AzureWebJobsStorage: storageConnection(ports),
     // The Playground sends no token and serves no token endpoint: run without authentication.

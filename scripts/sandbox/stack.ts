@@ -6,6 +6,8 @@ import { DEPLOY_DIR, deployDir } from '../deploy/layout.js';
 import { startAzurite, type Azurite } from './azurite.js';
 import { startFunctionApp, type AppHostKind, type FunctionApp } from './functionApp.js';
 import { startPlayground, type Playground } from './playground.js';
+import { startSandboxGraph } from './graph.js';
+import type { FakeGraph } from './fakeGraph/server.js';
 import { portTaken } from './ports.js';
 import {
   PORT_SETTINGS,
@@ -27,12 +29,16 @@ export interface SandboxOptions {
   onAppLine?: (line: string) => void;
   /** Progress messages. */
   onStatus?: (message: string) => void;
+  /** What the sandbox's fake Microsoft Graph did (proactive installs). */
+  onGraphLine?: (line: string) => void;
 }
 
 export interface Sandbox {
   ports: SandboxPorts;
   azurite: Azurite;
   playground: Playground;
+  /** The fake Microsoft Graph the app is given (graph.ts). */
+  graph: FakeGraph;
   app: FunctionApp;
   /** Resolves with the name of the first process that exits (the others are then still running). */
   firstExit(): Promise<{ name: string; code: number | null; signal: NodeJS.Signals | null }>;
@@ -70,19 +76,21 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
 
   let azurite: Azurite | undefined;
   let playground: Playground | undefined;
+  let graph: FakeGraph | undefined;
   let app: FunctionApp | undefined;
   const stopAll = async () => {
     await app?.stop();
-    await Promise.all([playground?.stop(), azurite?.stop()]);
+    await Promise.all([playground?.stop(), azurite?.stop(), graph?.stop()]);
   };
 
   try {
     status(`Starting Azurite (in memory) on ports ${ports.blob}, ${ports.queue}, ${ports.table}`);
     status(`Starting Microsoft 365 Agents Playground on port ${ports.playground}`);
     const messages = `http://127.0.0.1:${ports.app}/api/messages`;
-    [azurite, playground] = await Promise.all([
+    [azurite, playground, graph] = await Promise.all([
       startAzurite({ ports: { blob: ports.blob, queue: ports.queue, table: ports.table } }),
       startPlayground({ botEndpoint: messages, port: ports.playground }),
+      startSandboxGraph(() => playground, o.onGraphLine ?? (() => undefined)),
     ]);
     if (playground.port !== ports.playground) {
       // It silently moves to a random port when its own is taken (between our check and its start).
@@ -100,7 +108,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
       appDir: deployDir(o.root),
       localSettings: readLocalSettingsValues(o.root),
       port: ports.app,
-      settings: { ...sandboxAppSettings(ports), ...o.settings },
+      settings: { ...sandboxAppSettings(ports, graph.url), ...o.settings },
       kind: o.appHost,
       ...(o.funcPath ? { funcPath: o.funcPath } : {}),
       ...(o.onAppLine ? { onLine: o.onAppLine } : {}),
@@ -122,6 +130,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     ports,
     azurite,
     playground,
+    graph,
     app,
     firstExit: () => first,
     stop() {

@@ -17,6 +17,8 @@ import { keyPart } from './table.js';
  *   chat|<conversationId>|<n> a sent message, by chat and activity ID     (follow-up store, followUpRows.ts)
  *   readmark|<conversationId> a chat's last read receipt watermark       (follow-up store)
  *   count|<jobId>|<shard>     an audience job's totals                    (countedWrite.ts)
+ *   install|<aadObjectId>     the app installed itself for this user      (install marks, tableInstallMarks.ts)
+ *   gm|<jobId>|<n>|<oid>      a job's n-th group holds this person         (group rows, tableGroupRows.ts)
  * Delivery records share the recipient's partition so a claim and the recipient's hourly counter
  * commit in one entity-group transaction.
  */
@@ -32,6 +34,11 @@ export const memberPrefix = (teamId: string) => `member|${keyPart(teamId)}|`;
 export const deliveryRowPrefix = (jobId: string) => `dlv|${keyPart(jobId)}|`;
 export const deliveryRow = (jobId: string, recipient: string) =>
   deliveryRowPrefix(jobId) + keyPart(recipient);
+/** The app installed itself for this user through Microsoft Graph (stores/installMarks.ts). */
+export const installRow = (aadObjectId: string) => `install|${keyPart(aadObjectId.toLowerCase())}`;
+/** A member of a job's `index`-th group audience, kept only while a later group must be de-duplicated against it. */
+export const groupMemberRow = (jobId: string, index: number, aadObjectId: string) =>
+  `gm|${keyPart(jobId)}|${index}|${keyPart(aadObjectId.toLowerCase())}`;
 /** A job's claim on one person: which of its recipient keys reached this Teams user first. */
 export const personRow = (jobId: string, userId: string) => `person|${keyPart(jobId)}|${keyPart(userId)}`;
 

@@ -49,6 +49,13 @@ export async function claimDelivery(
       found = await o.recipients.resolve(task.tenantId, key, true);
     }
     fresh = true;
+    if (!found) {
+      // Never met: Microsoft Graph may find, install for and store them (shared/graph/reach.ts).
+      const reached = await o.recipients.reach(task, key, attempt);
+      if (reached && 'result' in reached) return reached.result;
+      if (reached && 'outcome' in reached) return o.outcomes.finishUnclaimed(task, reached.outcome);
+      found = reached?.user;
+    }
     const check = eligibility(found, key, now, o.recipientHourlyCap);
     if (!check.eligible) return o.outcomes.finishUnclaimed(task, check.outcome);
     // The claim also reserves this send's time in the user's chat, shared by every instance.

@@ -45,6 +45,14 @@ export interface BotConnector {
     activityId: string,
     activity: Record<string, unknown>,
   ): Promise<ConnectorResult<{ id?: string }>>;
+  /**
+   * GET /v3/conversations/{conversationId}/members: who is in a chat (a 1:1's user, with their Teams
+   * user ID), for a chat Microsoft Graph named (shared/graph/reach.ts).
+   */
+  getConversationMembers?(
+    serviceUrl: string,
+    conversationId: string,
+  ): Promise<ConnectorResult<Array<Record<string, unknown>>>>;
   /** DELETE /v3/conversations/{conversationId}/activities/{activityId}: delete a sent message. */
   deleteActivity?(
     serviceUrl: string,
@@ -67,7 +75,8 @@ interface HttpConnectorOptions {
   fetch?: typeof fetch;
 }
 
-function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+/** Retry-After as milliseconds: seconds (fractions too) or an HTTP date. */
+export function parseRetryAfter(header: string | null | undefined, now = Date.now()): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
@@ -114,6 +123,18 @@ export class HttpBotConnector implements BotConnector {
     return this.call<{ id?: string }>(serviceUrl, path, 'UpdateActivity', body, 'PUT');
   }
 
+  // As botbuilder's ConnectorClient lists a conversation's members (Conversations.getConversationMembers).
+  getConversationMembers(serviceUrl: string, conversationId: string) {
+    const path = `v3/conversations/${encodeURIComponent(conversationId)}/members`;
+    return this.call<Array<Record<string, unknown>>>(
+      serviceUrl,
+      path,
+      'GetConversationMembers',
+      undefined,
+      'GET',
+    );
+  }
+
   deleteActivity(serviceUrl: string, conversationId: string, activityId: string) {
     const path = activityPath(conversationId, activityId);
     return this.call<unknown>(serviceUrl, path, 'DeleteActivity', undefined, 'DELETE');
@@ -124,7 +145,7 @@ export class HttpBotConnector implements BotConnector {
     path: string,
     name: string,
     body: unknown,
-    method: 'POST' | 'PUT' | 'DELETE' = 'POST',
+    method: 'POST' | 'PUT' | 'DELETE' | 'GET' = 'POST',
   ): Promise<ConnectorResult<T>> {
     const token = await this.options.token();
     // With a token the target must be a Bot Framework host; without one (local emulator) nothing secret leaves.

@@ -6,7 +6,7 @@ import type { BotConnector } from './connector.js';
 import { OutcomeRecorder } from './outcome.js';
 import { dueness } from './policy.js';
 import type { DeliveryRateLimiter } from './rateLimiter.js';
-import { Recipients } from './recipients.js';
+import { Recipients, type UnknownRecipients } from './recipients.js';
 import { openChatAndSend, type SendOptions } from './send.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
 import type { SendHooks } from '../followUps/sendHooks.js';
@@ -39,6 +39,8 @@ interface DeliveryServiceOptions {
   outcomeWriteRetryMs?: number;
   /** Updates and recalls: see send.ts. */
   hooks?: SendHooks | undefined;
+  /** People the store does not know, by UPN or AAD object ID: Microsoft Graph (shared/graph/reach.ts). */
+  unknownRecipients?: UnknownRecipients | undefined;
 }
 
 export class DeliveryService {
@@ -47,7 +49,11 @@ export class DeliveryService {
   private readonly sendOptions: SendOptions;
 
   constructor(o: DeliveryServiceOptions) {
-    const recipients = new Recipients(o.conversations, { botId: o.botId, serviceUrl: o.defaultServiceUrl });
+    const recipients = new Recipients(
+      o.conversations,
+      { botId: o.botId, serviceUrl: o.defaultServiceUrl },
+      o.unknownRecipients,
+    );
     this.outcomes = new OutcomeRecorder(o.records, {
       maxReschedules: o.maxReschedules ?? 50,
       outcomeWriteRetryMs: o.outcomeWriteRetryMs ?? 60_000,

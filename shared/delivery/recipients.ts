@@ -1,7 +1,20 @@
 import { LRUCache } from 'lru-cache';
 import type { RecipientKey } from '../jobs/recipient.js';
 import type { ConversationStore, UserRecord } from '../stores/conversations.js';
+import type { DeliveryOutcome } from '../stores/deliveryRecords.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
+import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
+
+/** What became of a recipient the store does not know: a user to deliver to, an outcome, or a later try. */
+export type Reached = { user: UserRecord } | { outcome: DeliveryOutcome } | { result: DeliveryResult };
+
+/**
+ * Reaches a recipient named by UPN or AAD object ID whom the bot never met: through Microsoft Graph
+ * (shared/graph/reach.ts), or, with Graph not configured, a failure saying so.
+ */
+export interface UnknownRecipients {
+  reach(task: DeliveryTask, key: RecipientKey, attempt: AttemptContext): Promise<Reached>;
+}
 
 /**
  * Delivery's view of the conversation store: recipients by key with a small in-process cache (every
@@ -15,7 +28,16 @@ export class Recipients {
   constructor(
     private readonly conversations: ConversationStore,
     private readonly defaults: { botId: string | undefined; serviceUrl: string },
+    private readonly unknown?: UnknownRecipients,
   ) {}
+
+  /** A recipient the store does not know, by UPN or AAD object ID; undefined when nothing can reach them. */
+  async reach(task: DeliveryTask, key: RecipientKey, attempt: AttemptContext): Promise<Reached | undefined> {
+    if (!this.unknown || key.kind === 'userId') return undefined;
+    const reached = await this.unknown.reach(task, key, attempt);
+    if ('user' in reached) this.users.set(keyOf(task.tenantId, key), reached.user);
+    return reached;
+  }
 
   /** A user by key: from the cache or the fan-out's `snapshot` unless `fresh`, else from the store. */
   async resolve(

@@ -15,6 +15,7 @@ import {
 import {
   audienceOf,
   isAudienceRef,
+  MAX_AUDIENCE_GROUPS,
   MAX_AUDIENCE_TEAMS,
   type Audience,
   type AudienceRef,
@@ -49,7 +50,7 @@ export interface NotificationJob {
   id: string;
   tenantId: string;
   recipients: RecipientKey[];
-  /** Teams and/or all users, expanded into recipients after the job is accepted (audience.ts). */
+  /** Teams, groups and/or all users, expanded into recipients after the job is accepted (audience.ts). */
   audience?: Audience | undefined;
   message: NotificationMessage;
   notBefore?: string | undefined;
@@ -219,6 +220,12 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
       `/recipients: ${plural(audience.teams.length, 'team')}; a job names at most ${MAX_AUDIENCE_TEAMS}`,
     );
   }
+  if (audience?.groups && audience.groups.length > MAX_AUDIENCE_GROUPS) {
+    return refuse(
+      'SchemaInvalid',
+      `/recipients: ${audience.groups.length} groups; a job names at most ${MAX_AUDIENCE_GROUPS}`,
+    );
+  }
   const seen = new Set<string>();
   const recipients: RecipientKey[] = [];
   for (const ref of input.recipients) {
@@ -257,6 +264,7 @@ export function toWireJob(job: NotificationJob): NotificationJobInput {
       ...job.recipients.map((r) => ({ [r.kind]: r.value }) as RecipientRef),
       ...(job.audience?.teams ?? []).map((teamId) => ({ teamId })),
       ...(job.audience?.allUsers ? [{ allUsers: true as const }] : []),
+      ...(job.audience?.groups ?? []).map((groupId) => ({ groupId })),
     ],
     message: job.message,
   };
@@ -275,7 +283,16 @@ export function contentHash(job: NotificationJob): string {
     tenantId,
     recipients: recipients.map(recipientKeyString).sort(),
     // Only present for audience jobs, so the hash of every other job stays as it was.
-    ...(audience ? { audience: { teams: [...audience.teams].sort(), allUsers: audience.allUsers } } : {}),
+    // Groups only when named, so the hash of a job accepted before groups existed stays as it was.
+    ...(audience
+      ? {
+          audience: {
+            teams: [...audience.teams].sort(),
+            allUsers: audience.allUsers,
+            ...(audience.groups?.length ? { groups: [...audience.groups].sort() } : {}),
+          },
+        }
+      : {}),
     message,
     notBefore: notBefore ?? null,
     expiresAt: expiresAt ?? null,

@@ -4,9 +4,17 @@ import type { AudienceStore, IdPage } from '../stores/audiences.js';
 import type { ConversationStore, TeamRecord } from '../stores/conversations.js';
 import { chunksOf, type BatchRecipient } from '../delivery/batch.js';
 import type { JobRecord, JobStore } from '../stores/jobs.js';
-import { rosterIsStale, segmentsOf, type Audience, type ExpansionState, type Segment } from './audience.js';
+import {
+  rosterIsStale,
+  segmentsOf,
+  type Audience,
+  type ExpansionError,
+  type ExpansionState,
+  type Segment,
+} from './audience.js';
 import type { NotificationJob } from './contract.js';
 import { recipientKeyString } from './recipient.js';
+import type { GroupAudience } from '../graph/groups.js';
 
 /**
  * Streaming audience expansion: the audience is read a page at a time (range reads of the tenant's
@@ -27,10 +35,19 @@ export interface ExpanderOptions {
   rosterMaxAgeMs: number;
   /** Reads a team's roster from Teams again (roster/refresh.ts); absent where no bot is configured. */
   refreshRoster?: ((team: TeamRecord) => Promise<void>) | undefined;
+  /** Entra groups, through Microsoft Graph (graph/groups.ts). */
+  groups?: GroupAudience | undefined;
 }
 
 /** Stops an expansion whose checkpoint another worker moved on (it took the job over). */
 export class ExpansionTakenOver extends Error {}
+
+/** Graph asked to wait (429, 503): the job comes back after `delayMs` and continues from its checkpoint. */
+export class ExpansionDeferred extends Error {
+  constructor(readonly delayMs: number) {
+    super(`the expansion waits ${delayMs} ms for Microsoft Graph`);
+  }
+}
 
 export class AudienceExpander {
   constructor(private readonly o: ExpanderOptions) {}
@@ -57,6 +74,12 @@ export class AudienceExpander {
     while (state.segment < segments.length) {
       const segment = segments[state.segment] as Segment;
       const page = await this.page(job, segment, state.token, named);
+      if ('delayMs' in page) throw new ExpansionDeferred(page.delayMs);
+      if ('error' in page) {
+        state = { ...state, done: true, error: page.error };
+        await this.save(job, state, etag);
+        return state;
+      }
       const snapshots = new Map((page.users ?? []).map((u) => [`userId:${u.userId}`, u]));
       const recipients = page.userIds.map((recipient) => ({ recipient, user: snapshots.get(recipient) }));
       await pMap(chunksOf(recipients), send, { concurrency: this.o.fanOutConcurrency });
@@ -105,6 +128,19 @@ export class AudienceExpander {
       members += team.memberCount;
     }
     if (job.audience.allUsers) members = (await this.o.conversations.getTenant(job.tenantId))?.userCount ?? 0;
+    for (const groupId of job.audience.groups ?? []) {
+      const checked = this.o.groups
+        ? await this.o.groups.check(job.tenantId, groupId)
+        : {
+            error: {
+              reason: 'GraphNotConfigured',
+              errors: [`/recipients: group ${groupId} needs Microsoft Graph`],
+            },
+          };
+      if ('delayMs' in checked) throw new ExpansionDeferred(checked.delayMs);
+      if ('error' in checked) return { ...fresh, done: true, error: checked.error };
+      members += checked.members;
+    }
     return { ...fresh, estimate: fresh.estimate + members };
   }
 
@@ -130,8 +166,23 @@ export class AudienceExpander {
     segment: Segment,
     token: string | undefined,
     named: Map<string, string>,
-  ): Promise<IdPage> {
+  ): Promise<IdPage | { error: ExpansionError } | { delayMs: number }> {
     if (segment.kind === 'users') return { userIds: [...new Set(named.values())] };
+    if (segment.kind === 'group') {
+      const { teams, allUsers, groups = [] } = job.audience;
+      return this.o.groups!.page({
+        tenantId: job.tenantId,
+        jobId: job.id,
+        groupId: segment.groupId,
+        index: segment.index,
+        groups: groups.length,
+        teams: allUsers ? [] : teams,
+        allUsers,
+        named,
+        token,
+        pageSize: this.o.pageSize,
+      });
+    }
     const read =
       segment.kind === 'allUsers'
         ? await this.o.audiences.pageUsers(job.tenantId, this.o.pageSize, token)

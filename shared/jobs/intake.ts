@@ -22,7 +22,7 @@ import {
 } from './contract.js';
 import { parseAndCheckCard } from './card.js';
 import { recipientKeyString } from './recipient.js';
-import { ExpansionTakenOver, type AudienceExpander } from './expand.js';
+import { ExpansionDeferred, ExpansionTakenOver, type AudienceExpander } from './expand.js';
 import type { Audience } from './audience.js';
 import { userSnapshots } from './snapshots.js';
 import type { ProducerRef } from '../auth/roles.js';
@@ -40,7 +40,16 @@ import { decodeJobText } from './decode.js';
 
 type IntakeRejection = RejectionReason | 'DuplicateJobId';
 type IntakeResult =
-  | { ok: true; jobId: string; tenantId: string; recipients: number; resumed: boolean; deferred?: boolean }
+  | {
+      ok: true;
+      jobId: string;
+      tenantId: string;
+      recipients: number;
+      resumed: boolean;
+      /** Put back on the jobs queue: due more than 7 days ahead, or Microsoft Graph asked to wait (`delayMs`). */
+      deferred?: boolean;
+      delayMs?: number;
+    }
   | { ok: false; reason: IntakeRejection; errors: string[]; jobId?: string | undefined };
 
 interface IntakeOptions {
@@ -248,6 +257,21 @@ export class JobIntake {
         this.sendBatches(job, recipients, shared),
       );
     } catch (err) {
+      if (err instanceof ExpansionDeferred && this.o.jobQueue) {
+        // Microsoft Graph asked to wait: the job comes back then and continues from its checkpoint
+        // (a wait, not a failed attempt of this message).
+        const sent = await enqueueJob(job, this.o.jobQueue, err.delayMs);
+        if (!sent.ok) throw new Error(`job ${job.id} no longer fits a queue message`);
+        return {
+          ok: true,
+          jobId: job.id,
+          tenantId: job.tenantId,
+          recipients: 0,
+          resumed: true,
+          deferred: true,
+          delayMs: err.delayMs,
+        };
+      }
       if (!(err instanceof ExpansionTakenOver)) throw err;
       return { ok: true, jobId: job.id, tenantId: job.tenantId, recipients: 0, resumed: true };
     }

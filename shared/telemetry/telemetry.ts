@@ -59,6 +59,9 @@ export const EventNames = {
   /** A job's CloudEvent reached its callback, or gave up (properties event, outcome, attempts). */
   callbackDelivered: 'CallbackDelivered',
   callbackFailed: 'CallbackFailed',
+  /** Microsoft Graph (shared/graph/): the app installed for a user it never met; a 429/503 from Graph. */
+  appInstalledForUser: 'AppInstalledForUser',
+  graphThrottled: 'GraphThrottled',
 } as const;
 
 export const MetricNames = {

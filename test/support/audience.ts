@@ -1,7 +1,12 @@
 import type { TransactionAction } from '@azure/data-tables';
 import pMap from 'p-map';
 import { tableClient } from '../../shared/azureStorage/connection.js';
-import { memberPrefix, partitionOf, userEntity } from '../../shared/azureStorage/conversationRows.js';
+import {
+  aliasRow,
+  memberPrefix,
+  partitionOf,
+  userEntity,
+} from '../../shared/azureStorage/conversationRows.js';
 import { keyPart } from '../../shared/azureStorage/table.js';
 
 /**
@@ -76,6 +81,30 @@ export async function seedMembers(
         },
         'Replace',
       ]),
+    );
+  }
+}
+
+/**
+ * Alias rows `aad|<aadObjectId>` → user, as the conversation store writes them with a user (a user
+ * the bot met through Teams, so found by object ID), 100 to a transaction.
+ */
+export async function seedAadAliases(
+  connectionString: string,
+  tenantId: string,
+  pairs: Array<{ userId: string; aadObjectId: string }>,
+): Promise<void> {
+  const table = tableClient({ connectionString }, 'Conversations');
+  await table.createTable();
+  for (let i = 0; i < pairs.length; i += 100) {
+    await table.submitTransaction(
+      pairs
+        .slice(i, i + 100)
+        .map(({ userId, aadObjectId }) => [
+          'upsert',
+          { partitionKey: partitionOf(tenantId), rowKey: aliasRow('aad', aadObjectId), userId },
+          'Replace',
+        ]),
     );
   }
 }

@@ -60,6 +60,7 @@ export interface EntraLogin {
   mintManagedIdentityToken(principalId: string, audience: string, lifetimeSeconds: number): Promise<string>;
   /** Sends this process's https connections for login.microsoftonline.com here; returns the undo. */
   route(): () => void;
+  graphTokenRoles(token: string): Promise<readonly string[] | undefined>;
   stop(): Promise<void>;
 }
 
@@ -69,6 +70,13 @@ export interface EntraLoginOptions {
   apps: Record<string, FederatedCredential[]>;
   /** Lifetime of the access tokens handed out (the docs' example: 3599). */
   tokenLifetimeSeconds?: number;
+  /**
+   * The application permissions granted to each app (app ID → roles). For a Microsoft Graph scope
+   * the access token is then a JWT with them in its `roles` claim, as Entra issues app-only tokens
+   * ("Access token claims reference", entra-docs docs/identity-platform/access-token-claims-reference.md:
+   * `aud`, `iss`, `tid`, `appid`, `roles`, `idtyp` "app"); other tokens stay opaque.
+   */
+  graphRoles?: Record<string, readonly string[]>;
 }
 
 export async function startEntraLogin(options: EntraLoginOptions): Promise<EntraLogin> {
@@ -143,7 +151,23 @@ export async function startEntraLogin(options: EntraLoginOptions): Promise<Entra
         70011,
         "The provided value for the input parameter 'scope' is not valid.",
       );
-    const accessToken = `entra-access-token-${randomUUID()}`;
+    const roles = options.graphRoles?.[form.client_id ?? ''];
+    const graph = /^https:\/\/graph\.microsoft\.com\/\.default$/.test(form.scope ?? '');
+    const accessToken =
+      roles && graph
+        ? await new SignJWT({
+            aud: 'https://graph.microsoft.com',
+            tid: tenantId,
+            appid: form.client_id,
+            roles: [...roles],
+            idtyp: 'app',
+          })
+            .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })
+            .setIssuer(`https://sts.windows.net/${tenantId}/`)
+            .setIssuedAt()
+            .setExpirationTime(Math.floor(Date.now() / 1000) + (options.tokenLifetimeSeconds ?? 3599))
+            .sign(keys.privateKey as CryptoKey)
+        : `entra-access-token-${randomUUID()}`;
     issuedTokens.push(accessToken);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
@@ -201,12 +225,36 @@ export async function startEntraLogin(options: EntraLoginOptions): Promise<Entra
         .setExpirationTime(Math.floor(Date.now() / 1000) + lifetimeSeconds)
         .sign(keys.privateKey as CryptoKey),
     route() {
-      const original = https.globalAgent;
-      https.globalAgent = new LoginRoutingAgent(port, pems.cert);
-      return () => {
-        https.globalAgent.destroy();
-        https.globalAgent = original;
+      // Every https agent: msal-node uses the global one, @azure/identity agents of its own.
+      const original = https.Agent.prototype.createConnection;
+      const patched = function (this: https.Agent, options: tls.ConnectionOptions, callback?: never) {
+        const target =
+          options.host === LOGIN_HOST
+            ? { ...options, host: '127.0.0.1', port, servername: LOGIN_HOST, ca: [pems.cert] }
+            : options;
+        return (original as (this: https.Agent, o: tls.ConnectionOptions, cb?: never) => unknown).call(
+          this,
+          target,
+          callback,
+        );
       };
+      https.Agent.prototype.createConnection = patched as typeof original;
+      https.globalAgent.destroy();
+      return () => {
+        https.Agent.prototype.createConnection = original;
+        https.globalAgent.destroy();
+      };
+    },
+    /** Verifies an access token it issued for Microsoft Graph: its roles, or undefined. */
+    async graphTokenRoles(token: string) {
+      try {
+        const { payload } = await jwtVerify(token, keys.publicKey, {
+          audience: 'https://graph.microsoft.com',
+        });
+        return Array.isArray(payload.roles) ? (payload.roles as string[]) : undefined;
+      } catch {
+        return undefined;
+      }
     },
     stop: () =>
       new Promise<void>((resolve, reject) => {
@@ -214,22 +262,4 @@ export async function startEntraLogin(options: EntraLoginOptions): Promise<Entra
         server.closeAllConnections();
       }),
   };
-}
-
-/** Connects login.microsoftonline.com:443 to the fake's port, verifying its certificate for that name. */
-class LoginRoutingAgent extends https.Agent {
-  constructor(
-    private readonly port: number,
-    private readonly cert: string,
-  ) {
-    super({ keepAlive: false });
-  }
-
-  override createConnection(options: tls.ConnectionOptions, callback?: never) {
-    const target =
-      options.host === LOGIN_HOST
-        ? { ...options, host: '127.0.0.1', port: this.port, servername: LOGIN_HOST, ca: [this.cert] }
-        : options;
-    return super.createConnection(target, callback);
-  }
 }

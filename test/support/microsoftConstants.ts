@@ -10,6 +10,13 @@ export interface MicrosoftFixtures {
   /** Built-in role name → role definition ID. */
   roles: Record<string, string>;
   managedIdentityCredential: { issuer: string; subject: string; audiences: Record<string, string> };
+  graph: {
+    microsoftGraphAppId: string;
+    /** Application permission name → ID. */
+    applicationPermissions: Record<string, string>;
+    /** API → its application permissions, least privileged first. */
+    apis: Record<string, string[]>;
+  };
 }
 
 export function readMicrosoftFixtures(root: string): MicrosoftFixtures {
@@ -22,6 +29,7 @@ export function readMicrosoftFixtures(root: string): MicrosoftFixtures {
     roles: read('azure-built-in-roles.json').roles as MicrosoftFixtures['roles'],
     managedIdentityCredential: read('workload-identity-federation.json')
       .managedIdentityCredential as MicrosoftFixtures['managedIdentityCredential'],
+    graph: read('graph-permissions.json') as unknown as MicrosoftFixtures['graph'],
   };
 }
 
@@ -68,6 +76,7 @@ export function checkMicrosoftConstants(infra: Record<string, string>, ms: Micro
     }
   }
 
+  problems.push(...checkGraphPermissions(infra['bot-registration.bicep'] ?? '', ms.graph, known));
   // --- IDs of our own: the producers' app role IDs, in one block, and nowhere else.
   const ours = ownAppRoleIds(infra['bot-registration.bicep'] ?? '', ms, problems);
 
@@ -167,4 +176,81 @@ function ownAppRoleIds(bicep: string, ms: MicrosoftFixtures, problems: string[])
   if (!/^\s+id: ownAppRoleIds\[role\.value\]$/m.test(bicep))
     problems.push("bot-registration.bicep: the app roles' ids are not ownAppRoleIds[role.value]");
   return { lines };
+}
+
+const CATALOG_API = 'GET /appCatalogs/teamsApps';
+
+/**
+ * The bot's Microsoft Graph application permissions: Microsoft Graph's app ID, each permission's
+ * ID as Microsoft lists it, and least privilege for the APIs the app calls: each API is allowed by
+ * a granted permission, and each granted permission is the least privileged one of an API that no
+ * other grant allows (the catalog list only when the app must look its catalog ID up).
+ */
+function checkGraphPermissions(
+  registration: string,
+  ms: MicrosoftFixtures['graph'],
+  known: Set<string>,
+): string[] {
+  const problems: string[] = [];
+  const appId = /^var microsoftGraphAppId = '([^']*)'/m.exec(registration)?.[1];
+  if (appId === undefined)
+    return ['bot-registration.bicep does not name Microsoft Graph (var microsoftGraphAppId)'];
+  if (appId.toLowerCase() !== ms.microsoftGraphAppId)
+    problems.push(
+      `Microsoft Graph's app ID is ${appId} in infra, ${ms.microsoftGraphAppId} in Microsoft's list`,
+    );
+  else known.add(appId.toLowerCase());
+  const block = /^var graphPermissions = \{([\s\S]*?)^\}/m.exec(registration)?.[1] ?? '';
+  const ids = new Map(
+    block.split('\n').flatMap((line) => {
+      const m = /^\s+'([^']+)':\s*'([^']*)'/.exec(line);
+      return m ? [[m[1]!, m[2]!] as const] : [];
+    }),
+  );
+  for (const [name, id] of ids) {
+    const published = ms.applicationPermissions[name];
+    if (!published)
+      problems.push(`${name} is not a Microsoft Graph application permission in Microsoft's list`);
+    else if (published !== id.toLowerCase())
+      problems.push(`${name} is ${id} in infra, ${published} in Microsoft's list`);
+    else known.add(published);
+  }
+  const branches =
+    /^var neededPermissions = empty\(teamsAppCatalogId\)\s*\?\s*\[([^\]]*)\]\s*:\s*\[([^\]]*)\]/m.exec(
+      registration,
+    );
+  if (!branches)
+    return [
+      ...problems,
+      'bot-registration.bicep has no `var neededPermissions = empty(teamsAppCatalogId) ? [...] : [...]`',
+    ];
+  const names = (list: string) => [...list.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+  for (const [granted, lookUp] of [
+    [names(branches[1]!), true],
+    [names(branches[2]!), false],
+  ] as const) {
+    const apis = Object.entries(ms.apis).filter(([api]) => lookUp || api !== CATALOG_API);
+    const when = lookUp ? 'without a catalog ID' : 'with a catalog ID';
+    for (const name of granted)
+      if (!ids.has(name)) problems.push(`${name} is granted but has no ID in var graphPermissions`);
+    for (const [api, allowed] of apis)
+      if (!granted.some((g) => allowed.includes(g)))
+        problems.push(`${when}, the app may not call ${api}: none of ${allowed.join(', ')} is granted`);
+    for (const name of granted) {
+      const needs = apis.some(
+        ([, allowed]) => allowed[0] === name && !granted.some((g) => g !== name && allowed.includes(g)),
+      );
+      if (!needs)
+        problems.push(`${when}, ${name} is not the least privileged permission of an API the app calls`);
+    }
+  }
+  for (const use of [
+    /requiredResourceAccess:[\s\S]*?for name in neededPermissions: \{ id: graphPermissions\[name\], type: 'Role' \}/,
+    /'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = \[\s*for name in neededPermissions:[\s\S]*?appRoleId: graphPermissions\[name\]/,
+  ])
+    if (!use.test(registration))
+      problems.push(
+        `bot-registration.bicep does not ask for or grant neededPermissions (${use.source.slice(0, 40)}...)`,
+      );
+  return problems;
 }
