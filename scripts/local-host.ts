@@ -6,6 +6,7 @@
  * Environment: LOCAL_HOST_ROOT (app root, default cwd), FUNCTIONS_HTTP_PORT (7071),
  * FUNCTIONS_HTTP_HOST (127.0.0.1), FUNCTIONS_KEY, FUNCTIONS_MASTER_KEY, FUNCTIONS_MAX_BODY_BYTES,
  * LOCAL_HOST_QUEUE_LEASE_MS (how long a message being handled stays hidden; default 10 minutes).
+ * SIGUSR2 restarts the app's worker process as at a function timeout (fault injection).
  */
 import {
   isExpectedStartupError,
@@ -54,6 +55,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Fault injection: restart the language worker as at a function timeout (every invocation on it fails).
+  process.on('SIGUSR2', () => host.restartWorker('SIGUSR2'));
 }
 
 main().catch((err: unknown) => {
