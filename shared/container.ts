@@ -1,12 +1,13 @@
 import { loadConfig, type AppConfig } from './config.js';
 import { createTokenSource } from './botFramework.js';
 import { HttpBotConnector, type BotConnector } from './delivery/connector.js';
-import { DeliveryService } from './delivery/deliver.js';
+import { invocationDeadline, type DeadlinePolicy } from './delivery/deadline.js';
+import { CLAIM_LEASE_MS, DeliveryService } from './delivery/deliver.js';
 import { DeliveryRateLimiter } from './delivery/rateLimiter.js';
 import { SharedTenantBudget } from './delivery/budget/sharedBudget.js';
 import { readQueueHostSettings } from './hostSettings.js';
 import { JobIntake } from './jobs/intake.js';
-import { DELIVERIES_QUEUE, JOBS_QUEUE } from './queues.js';
+import { DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from './queues.js';
 import { queueClient, tableClient } from './azureStorage/connection.js';
 import { StorageQueueSender } from './azureStorage/queueSender.js';
 import { LazyTable } from './azureStorage/table.js';
@@ -52,6 +53,13 @@ export function buildServices(
   const rejected = new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected)));
   const jobQueue = new StorageQueueSender(queueClient(storage, JOBS_QUEUE));
   const deliveryQueue = new StorageQueueSender(queueClient(storage, DELIVERIES_QUEUE));
+  const deliveryPoisonQueue = new StorageQueueSender(queueClient(storage, poisonQueueOf(DELIVERIES_QUEUE)));
+  const queueHost = readQueueHostSettings();
+  const deadlinePolicy: DeadlinePolicy = {
+    functionTimeoutMs: queueHost.functionTimeoutMs,
+    connectorTimeoutMs: config.connectorTimeoutMs,
+    claimLeaseMs: CLAIM_LEASE_MS,
+  };
   const connector =
     overrides.connector ??
     new HttpBotConnector({
@@ -79,6 +87,8 @@ export function buildServices(
     botId: config.bot.appId ? `28:${config.bot.appId}` : undefined,
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
+    retryWindowMs: config.deliveryRetryWindowMs,
+    deadlinePolicy,
     hooks: sendHooks(contents),
   });
   const expander = new AudienceExpander({
@@ -101,6 +111,7 @@ export function buildServices(
     connector,
     limiter,
     defaultServiceUrl: config.defaultServiceUrl,
+    deadlinePolicy,
   });
   const intake = new JobIntake({
     config,
@@ -121,6 +132,7 @@ export function buildServices(
     rejected,
     jobQueue,
     deliveryQueue,
+    deliveryPoisonQueue,
     delivery,
     limiter,
     budget,
@@ -128,7 +140,9 @@ export function buildServices(
     followUps,
     changes,
     intake,
-    queueHost: readQueueHostSettings(),
+    queueHost,
+    /** The deadline of an invocation that started at `startedAt` (epoch ms): delivery/deadline.ts. */
+    deadlineOf: (startedAt: number) => invocationDeadline(startedAt, deadlinePolicy),
   };
 }
 

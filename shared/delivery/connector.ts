@@ -23,15 +23,22 @@ interface CreateConversationParams {
   tenantId: string;
 }
 
+/** Per call: a timeout shorter than the connector's own, so the call ends before the invocation must. */
+export interface CallOptions {
+  timeoutMs?: number | undefined;
+}
+
 export interface BotConnector {
   createConversation(
     serviceUrl: string,
     params: CreateConversationParams,
+    o?: CallOptions,
   ): Promise<ConnectorResult<{ id: string }>>;
   sendToConversation(
     serviceUrl: string,
     conversationId: string,
     activity: Record<string, unknown>,
+    o?: CallOptions,
   ): Promise<ConnectorResult<{ id?: string }>>;
   /**
    * Gets ready what a call needs (the bot's token, refreshed about hourly), so a check made after it
@@ -44,12 +51,14 @@ export interface BotConnector {
     conversationId: string,
     activityId: string,
     activity: Record<string, unknown>,
+    o?: CallOptions,
   ): Promise<ConnectorResult<{ id?: string }>>;
   /** DELETE /v3/conversations/{conversationId}/activities/{activityId}: delete a sent message. */
   deleteActivity?(
     serviceUrl: string,
     conversationId: string,
     activityId: string,
+    o?: CallOptions,
   ): Promise<ConnectorResult<unknown>>;
 }
 
@@ -82,23 +91,29 @@ export class HttpBotConnector implements BotConnector {
     this.fetch = options.fetch ?? fetch;
   }
 
-  createConversation(serviceUrl: string, params: CreateConversationParams) {
-    return this.call<{ id: string }>(serviceUrl, 'v3/conversations', 'CreateConversation', {
+  createConversation(serviceUrl: string, params: CreateConversationParams, o?: CallOptions) {
+    const body = {
       bot: { id: params.botId },
       members: [{ id: params.userId }],
       isGroup: false,
       tenantId: params.tenantId,
       channelData: { tenant: { id: params.tenantId } },
-    });
+    };
+    return this.call<{ id: string }>(serviceUrl, 'v3/conversations', 'CreateConversation', body, 'POST', o);
   }
 
   async prepare(): Promise<void> {
     await this.options.token();
   }
 
-  sendToConversation(serviceUrl: string, conversationId: string, activity: Record<string, unknown>) {
+  sendToConversation(
+    serviceUrl: string,
+    conversationId: string,
+    activity: Record<string, unknown>,
+    o?: CallOptions,
+  ) {
     const path = `v3/conversations/${encodeURIComponent(conversationId)}/activities`;
-    return this.call<{ id?: string }>(serviceUrl, path, 'SendToConversation', activity);
+    return this.call<{ id?: string }>(serviceUrl, path, 'SendToConversation', activity, 'POST', o);
   }
 
   // Update and delete, as Microsoft documents them for bots (and botbuilder's ConnectorClient sends them):
@@ -108,15 +123,16 @@ export class HttpBotConnector implements BotConnector {
     conversationId: string,
     activityId: string,
     activity: Record<string, unknown>,
+    o?: CallOptions,
   ) {
     const path = activityPath(conversationId, activityId);
     const body = { ...activity, id: activityId };
-    return this.call<{ id?: string }>(serviceUrl, path, 'UpdateActivity', body, 'PUT');
+    return this.call<{ id?: string }>(serviceUrl, path, 'UpdateActivity', body, 'PUT', o);
   }
 
-  deleteActivity(serviceUrl: string, conversationId: string, activityId: string) {
+  deleteActivity(serviceUrl: string, conversationId: string, activityId: string, o?: CallOptions) {
     const path = activityPath(conversationId, activityId);
-    return this.call<unknown>(serviceUrl, path, 'DeleteActivity', undefined, 'DELETE');
+    return this.call<unknown>(serviceUrl, path, 'DeleteActivity', undefined, 'DELETE', o);
   }
 
   private async call<T>(
@@ -125,7 +141,9 @@ export class HttpBotConnector implements BotConnector {
     name: string,
     body: unknown,
     method: 'POST' | 'PUT' | 'DELETE' = 'POST',
+    o: CallOptions = {},
   ): Promise<ConnectorResult<T>> {
+    const timeoutMs = Math.min(this.options.timeoutMs, o.timeoutMs ?? Infinity);
     const token = await this.options.token();
     // With a token the target must be a Bot Framework host; without one (local emulator) nothing secret leaves.
     if (token && !isTrustedServiceUrl(serviceUrl, this.options.extraHosts)) {
@@ -148,7 +166,7 @@ export class HttpBotConnector implements BotConnector {
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       status = response.status;
       const text = await response.text();
@@ -168,7 +186,7 @@ export class HttpBotConnector implements BotConnector {
         ok: false,
         status: 0,
         code: timedOut ? 'Timeout' : 'NetworkError',
-        message: timedOut ? `no answer within ${this.options.timeoutMs} ms` : String((err as Error).message),
+        message: timedOut ? `no answer within ${timeoutMs} ms` : String((err as Error).message),
       };
     } finally {
       telemetry().dependency({

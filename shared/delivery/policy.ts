@@ -60,9 +60,11 @@ export interface SendState {
   transientRetries: number;
   /** Throttled calls wait in-process up to this long before going back to the queue. */
   maxWaitMs: number;
+  /** Times this delivery was rescheduled already: the back-off without Retry-After keeps growing. */
+  reschedules?: number | undefined;
 }
 
-type FailureAction =
+export type FailureAction =
   | { do: 'wait'; delayMs: number; reason: string }
   | { do: 'reschedule'; delayMs: number; reason: string }
   | { do: 'reopen-chat'; reason: string }
@@ -84,7 +86,7 @@ export function decideFailure(failure: Failure, state: SendState): FailureAction
   const reason = reasonOf(failure);
   switch (classifyFailure(failure)) {
     case 'throttled': {
-      const delayMs = failure.retryAfterMs ?? backoffMs(state.call);
+      const delayMs = failure.retryAfterMs ?? backoffMs(state.call + (state.reschedules ?? 0));
       return delayMs <= state.maxWaitMs && state.call < 3
         ? { do: 'wait', delayMs, reason }
         : { do: 'reschedule', delayMs, reason };
@@ -167,9 +169,39 @@ export function eligibility(
 type ExistingAction = { do: 'duplicate' } | { do: 'reschedule'; delayMs: number } | { do: 'take-over' };
 
 /**
+ * `<queue message ID>:<dequeue count>:<invocation ID>`: which message, which delivery of it, and which
+ * invocation holds a claim. IDs are GUIDs, so neither `:` nor `|` (change claims) occur in them.
+ */
+export const claimTokenOf = (messageId: string, dequeueCount: number, invocationId: string) =>
+  `${messageId}:${dequeueCount}:${invocationId}`;
+
+function parseClaimToken(token: string | undefined) {
+  const [messageId, count, invocationId] = (token ?? '').split(':');
+  const dequeueCount = Number(count);
+  return messageId && invocationId && Number.isInteger(dequeueCount)
+    ? { messageId, dequeueCount, invocationId }
+    : undefined;
+}
+
+/**
+ * The claim was made by an earlier delivery of the same queue message. The host delivers a message
+ * again only once it gave the earlier invocation up: it failed, or its worker was restarted past
+ * functionTimeout, or its host died (a message is hidden for 10 minutes while it runs, longer than
+ * functionTimeout). A claim token of a single message ID is from before tokens named invocations.
+ */
+function earlierDeliveryOfSameMessage(held: string | undefined, mine: string): boolean {
+  const m = parseClaimToken(mine);
+  if (!m || !held) return false;
+  if (held === m.messageId) return true;
+  const h = parseClaimToken(held);
+  return !!h && h.messageId === m.messageId && h.dequeueCount < m.dequeueCount;
+}
+
+/**
  * A delivery record already exists: a final one stands (the copy is a duplicate); a claim held by a
- * live worker is left alone until its lease ends; an abandoned one (pending, our own queue message,
- * or past its lease) is taken over.
+ * live invocation is left alone until its lease ends (every Teams call renews it: claim.ts); an
+ * abandoned one (pending, ours, an earlier delivery of our queue message, or past its lease) is taken
+ * over.
  */
 export function existingDeliveryAction(
   existing: DeliveryRecord,
@@ -178,7 +210,10 @@ export function existingDeliveryAction(
   leaseMs: number,
 ): ExistingAction {
   if (TERMINAL.has(existing.status)) return { do: 'duplicate' };
-  const abandoned = existing.status === 'pending' || existing.claimToken === claimToken;
+  const abandoned =
+    existing.status === 'pending' ||
+    existing.claimToken === claimToken ||
+    earlierDeliveryOfSameMessage(existing.claimToken, claimToken);
   const age = now.getTime() - Date.parse(existing.claimedAt ?? existing.updatedAt);
   if (!abandoned && age < leaseMs) return { do: 'reschedule', delayMs: leaseMs - age };
   return { do: 'take-over' };

@@ -97,7 +97,15 @@ async function startChildHost(env: Record<string, string>, logs: LogRecord[]): P
       env: { PATH: process.env.PATH ?? '', ...env },
       onLine: (message) => logs.push({ level: 'information', category: 'host', message }),
     });
-    return { url: host.url, port: port!, functions: [], stop: () => host.stop() };
+    return {
+      url: host.url,
+      port: port!,
+      functions: [],
+      // As at a function timeout, through the entry's SIGUSR2 (scripts/local-host.ts).
+      restartWorker: () => void host.child.kill('SIGUSR2'),
+      workerRestarts: 0,
+      stop: () => host.stop(),
+    };
   });
 }
 

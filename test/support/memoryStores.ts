@@ -16,6 +16,7 @@ import {
   type UserRecord,
 } from '../../shared/stores/conversations.js';
 import {
+  claimCounts,
   claimFields,
   TERMINAL,
   type ClaimRequest,
@@ -168,10 +169,20 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     if (!user || user.etag !== args.user.etag) return { kind: 'user-changed' };
     const now = new Date().toISOString();
     const { etag: _etag, ...rest } = args.user;
-    const counted = this.conversations.put(countDelivery(rest, args.capHour));
+    const counted = this.conversations.put(claimCounts(args) ? countDelivery(rest, args.capHour) : rest);
     const delivery: DeliveryRecord = { ...args.existing, ...claimFields(args, now), etag: nextEtag() };
     this.put(args.tenantId, args.existing, delivery);
     return { kind: 'claimed', delivery: { ...delivery }, userEtag: counted.etag };
+  }
+
+  async renew(tenantId: string, claimed: DeliveryRecord): Promise<DeliveryRecord | undefined> {
+    const key = this.key(tenantId, claimed.jobId, claimed.recipient);
+    const current = this.records.get(key);
+    if (!current || current.etag !== claimed.etag) return undefined;
+    const now = new Date().toISOString();
+    const renewed = { ...current, claimedAt: now, updatedAt: now, etag: nextEtag() };
+    this.records.set(key, renewed);
+    return { ...renewed };
   }
 
   async complete(
