@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BOT_ID, TENANT, eventually, startApp, type TestApp } from './support/app.js';
+import { BOT_ID, TENANT, startApp, type TestApp } from './support/app.js';
 import { seedChatUsers } from './support/chatUsers.js';
 import { FAST_QUEUES, enqueue, queueLength, sentTo, settled, store } from './support/pipeline.js';
 

@@ -5,19 +5,25 @@ import { seedChatUsers } from './support/chatUsers.js';
 import { enqueue, queueLength, sentTo, status, store } from './support/pipeline.js';
 
 /**
- * Issue 22: a 2-minute Bot Connector outage during three 100-recipient jobs, each seeing it another
- * way: 502 without Retry-After, 503 with Retry-After, and no answer at all (the connection hangs past
- * the app's 15 s call timeout, then drops). host.json as deployed (visibilityTimeout 10 s,
- * maxDequeueCount 5) and Teams' rate limits. Every person gets the message once after the outage and
- * no delivery fails or is poisoned. The first two held before; without answers, a batch used to keep
- * trying all 16 recipients (3 calls of 15 s each: 12 minutes) before handing anything back, past
- * functionTimeout. Retrying is bounded by a documented window (DELIVERY_RETRY_HOURS, docs/delivery.md).
+ * Issue 22: a 2-minute Bot Connector outage during three 100-recipient broadcasts, each seeing it
+ * another way: 502 without Retry-After, 503 with Retry-After, and no answer at all (the connection
+ * hangs past the app's 15 s call timeout, then drops). host.json as deployed (visibilityTimeout 10 s,
+ * maxDequeueCount 5), Teams' rate limits, and an hourly cap of 6 notifications a person. Every person
+ * gets the message once after the outage and no delivery fails, is skipped or is poisoned. Retrying
+ * is bounded by a documented window (DELIVERY_RETRY_HOURS, docs/delivery.md).
+ *
+ * With the default cap this held before too (issue 22, item 5); the cap is what gave way: every retry
+ * of a throttled delivery counted as a notification, so a person retried through the outage more than
+ * six times was recorded `skipped` (HourlyCapReached) and never got it. A delivery now counts once.
  */
 const OUTAGE_MS = 120_000;
 let app: TestApp;
 
 beforeAll(async () => {
-  app = await startApp({ connector: { rateLimits: { retryAfter: true } } });
+  app = await startApp({
+    env: { RECIPIENT_HOURLY_CAP: '6' },
+    connector: { rateLimits: { retryAfter: true } },
+  });
 });
 
 afterAll(async () => {

@@ -11,11 +11,14 @@ import { TERMINAL, type DeliveryOutcome, type DeliveryRecord } from '../stores/d
  */
 
 type FailureClass =
-  | 'throttled' // 429, 412, 502, 503, 504: retry after Retry-After (or a jittered back-off)
+  // 429, 412, 502, 503, 504, and no answer at all (a timeout, a network error): Teams is busy or out of
+  // reach, not this message's fault; retry after Retry-After (or a jittered back-off), never using up
+  // the message's attempts, until the retry window ends (so an outage is waited out)
+  | 'throttled'
   | 'blocked' // 403 with a code that means the user cannot get messages: deactivate, no retry
   | 'conversation-not-found' // 404 ConversationNotFound: forget the chat, create it again once
   | 'permanent' // 400, 413, other 4xx: fail without retry
-  | 'transient'; // other 5xx, 401, timeouts, network errors: retry through the queue
+  | 'transient'; // other 5xx, 401: retry through the queue
 
 const BLOCKING_CODES: ReadonlySet<string> = new Set([
   'ConversationBlockedByUser',
@@ -29,10 +32,10 @@ type Failure = Extract<ConnectorResult<unknown>, { ok: false }>;
 function classifyFailure(failure: Failure): FailureClass {
   const { status, code } = failure;
   if (code === UNTRUSTED_SERVICE_URL) return 'permanent'; // refused before any call: retrying cannot help
-  if ([429, 412, 502, 503, 504].includes(status)) return 'throttled';
+  if ([429, 412, 502, 503, 504].includes(status) || status === 0) return 'throttled';
   if (status === 403) return BLOCKING_CODES.has(code) ? 'blocked' : 'permanent';
   if (status === 404) return code === 'ConversationNotFound' ? 'conversation-not-found' : 'permanent';
-  if (status === 0 || status === 401 || status >= 500) return 'transient';
+  if (status === 401 || status >= 500) return 'transient';
   return 'permanent';
 }
 

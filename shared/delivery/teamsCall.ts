@@ -134,6 +134,7 @@ export class TeamsCalls {
 
   private throttled(name: string, answer: Failure, delayMs: number): void {
     const { tenantId, jobId } = this.o;
+    if (answer.status === 0) return; // no answer: not throttling, nothing for the limiter to learn
     this.o.limiter.throttled(tenantId, delayMs, answer.status);
     telemetry().event(
       EventNames.throttled,

@@ -11,7 +11,8 @@ import { startFakeConnector, type FakeConnector, type FakeConnectorOptions } fro
 
 /**
  * The whole app for a test: real Azurite, the compiled functions (dist/, built by `npm test`)
- * served by the local host in this process, and a Teams-like connector as the bot's service URL.
+ * served by the local host started in this process (the app runs in its language worker, a child
+ * process, as under the real host), and a Teams-like connector as the bot's service URL.
  */
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
