@@ -1,13 +1,18 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { BotConnector } from '../shared/delivery/connector.js';
 import { DeliveryService } from '../shared/delivery/deliver.js';
-import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
 import type { DeliveryTask } from '../shared/delivery/task.js';
 import { CONTENT_TTL_MS, ContentCache } from '../shared/followUps/contentCache.js';
 import { sendHooks } from '../shared/followUps/sendHooks.js';
 import { MemoryJobContentStore } from './support/memoryFollowUps.js';
 import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
-import { fail, ok, ScriptedConnector, type Answer } from './support/scriptedConnector.js';
+import {
+  fail,
+  memoryDeliveryService,
+  ok,
+  ScriptedConnector,
+  type Answer,
+} from './support/scriptedConnector.js';
 
 /**
  * DeliveryService on the in-memory store twins: claim, open-chat-and-send and outcome recording
@@ -50,16 +55,7 @@ function service(
   connector: BotConnector,
   over: Partial<ConstructorParameters<typeof DeliveryService>[0]> = {},
 ) {
-  return new DeliveryService({
-    conversations,
-    records,
-    connector,
-    limiter: new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 }),
-    botId: undefined,
-    defaultServiceUrl: SERVICE_URL,
-    recipientHourlyCap: 30,
-    ...over,
-  });
+  return memoryDeliveryService({ conversations, records }, connector, { serviceUrl: SERVICE_URL, ...over });
 }
 
 const task = (userId: string, jobId = 'job-1'): DeliveryTask => ({

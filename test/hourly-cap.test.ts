@@ -5,13 +5,11 @@
  * documents (support/scriptedConnector.ts).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DeliveryService } from '../shared/delivery/deliver.js';
 import { hourOf } from '../shared/delivery/policy.js';
-import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
 import type { DeliveryTask } from '../shared/delivery/task.js';
 import type { SendHooks } from '../shared/followUps/sendHooks.js';
 import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
-import { fail, ScriptedConnector } from './support/scriptedConnector.js';
+import { fail, memoryDeliveryService, ScriptedConnector } from './support/scriptedConnector.js';
 
 const TENANT = 'a1b2c3d4-0000-4000-8000-00000000ca9';
 const SERVICE_URL = 'https://smba.trafficmanager.net/amer/';
@@ -31,13 +29,8 @@ beforeEach(async () => {
 });
 
 const service = (connector: ScriptedConnector, cap: number, hooks?: SendHooks) =>
-  new DeliveryService({
-    conversations,
-    records,
-    connector,
-    limiter: new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 }),
-    botId: undefined,
-    defaultServiceUrl: SERVICE_URL,
+  memoryDeliveryService({ conversations, records }, connector, {
+    serviceUrl: SERVICE_URL,
     recipientHourlyCap: cap,
     hooks,
   });

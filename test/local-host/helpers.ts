@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LogRecord } from '../../scripts/local-host/index.js';
+import { startLocalHost, type LocalHost, type LogRecord } from '../../scripts/local-host/index.js';
+import type { Azurite } from '../support/azurite.js';
 
 export const fixtureRoot = fileURLToPath(new URL('./fixture/', import.meta.url));
 
@@ -47,4 +48,19 @@ export async function waitFor<T>(
 export function logCollector(): { records: LogRecord[]; log: (r: LogRecord) => void } {
   const records: LogRecord[] = [];
   return { records, log: (r) => records.push(r) };
+}
+
+/** The fixture app on a local host with storage on `azurite`; its events go to `eventsFile`. */
+export function startFixtureHost(o: {
+  azurite: Azurite;
+  eventsFile: string;
+  log: (r: LogRecord) => void;
+  env?: Record<string, string>;
+}): Promise<LocalHost> {
+  return startLocalHost({
+    root: fixtureRoot,
+    port: 0,
+    log: o.log,
+    env: { AzureWebJobsStorage: o.azurite.connectionString, FIXTURE_EVENTS: o.eventsFile, ...o.env },
+  });
 }

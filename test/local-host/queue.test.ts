@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
+import type { LocalHost } from '../../scripts/local-host/index.js';
 import { startAzurite, type Azurite } from '../support/azurite.js';
-import { fixtureEvents, fixtureRoot, logCollector, waitFor, type FixtureEvent } from './helpers.js';
+import { fixtureEvents, logCollector, startFixtureHost, waitFor, type FixtureEvent } from './helpers.js';
 
 // fixture/host.json: batchSize 4, newBatchThreshold 2, visibilityTimeout 1 s, maxDequeueCount 3.
 const BATCH_SIZE = 4;
@@ -32,16 +32,11 @@ describe('local host: storage queue triggers', () => {
   beforeAll(async () => {
     azurite = await startAzurite();
     service = QueueServiceClient.fromConnectionString(azurite.connectionString);
-    host = await startLocalHost({
-      root: fixtureRoot,
-      port: 0,
+    host = await startFixtureHost({
+      azurite,
+      eventsFile: events.file,
       log: logs.log,
-      env: {
-        AzureWebJobsStorage: azurite.connectionString,
-        JOBS_QUEUE: jobsQueue,
-        FIXTURE_EVENTS: events.file,
-        'AzureWebJobs.hang.Disabled': 'true',
-      },
+      env: { JOBS_QUEUE: jobsQueue, 'AzureWebJobs.hang.Disabled': 'true' },
     });
     // The host creates the trigger queues itself.
     await waitFor(

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
+import type { LocalHost } from '../../scripts/local-host/index.js';
 import { startAzurite, type Azurite } from '../support/azurite.js';
-import { fixtureEvents, fixtureRoot, logCollector, waitFor, type FixtureEvent } from './helpers.js';
+import { fixtureEvents, logCollector, startFixtureHost, waitFor, type FixtureEvent } from './helpers.js';
 
 /**
  * host.json `functionTimeout` as Azure enforces it: past it the language worker is restarted, which
@@ -26,15 +26,11 @@ describe('local host: functionTimeout', () => {
   beforeAll(async () => {
     azurite = await startAzurite();
     service = QueueServiceClient.fromConnectionString(azurite.connectionString);
-    host = await startLocalHost({
-      root: fixtureRoot,
-      port: 0,
+    host = await startFixtureHost({
+      azurite,
+      eventsFile: events.file,
       log: logs.log,
-      env: {
-        AzureWebJobsStorage: azurite.connectionString,
-        JOBS_QUEUE: `jobs-${randomBytes(4).toString('hex')}`,
-        FIXTURE_EVENTS: events.file,
-      },
+      env: { JOBS_QUEUE: `jobs-${randomBytes(4).toString('hex')}` },
     });
   });
 

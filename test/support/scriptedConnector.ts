@@ -1,4 +1,7 @@
 import type { BotConnector, ConnectorResult } from '../../shared/delivery/connector.js';
+import { DeliveryService } from '../../shared/delivery/deliver.js';
+import { DeliveryRateLimiter } from '../../shared/delivery/rateLimiter.js';
+import type { MemoryConversationStore, MemoryDeliveryRecordStore } from './memoryStores.js';
 
 /**
  * A Bot Connector for in-memory delivery tests, answering with Microsoft's documented results for the
@@ -32,4 +35,22 @@ export class ScriptedConnector implements BotConnector {
     this.calls.push({ call: 'send', conversationId });
     return this.sends.shift() ?? ok(`1:activity-${this.calls.length}`);
   }
+}
+
+/** A DeliveryService on in-memory stores with limits that never make a unit test wait. */
+export function memoryDeliveryService(
+  stores: { conversations: MemoryConversationStore; records: MemoryDeliveryRecordStore },
+  connector: BotConnector,
+  o: { serviceUrl: string } & Partial<ConstructorParameters<typeof DeliveryService>[0]>,
+): DeliveryService {
+  const { serviceUrl, ...over } = o;
+  return new DeliveryService({
+    ...stores,
+    connector,
+    limiter: new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 }),
+    botId: undefined,
+    defaultServiceUrl: serviceUrl,
+    recipientHourlyCap: 30,
+    ...over,
+  });
 }
