@@ -21,7 +21,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { seededRandom, startFakeConnector } from '../test/support/fakeConnector.js';
-import { cpuSecondsOf } from './cpu.js';
+import { cpuSecondsOfTree } from './cpu.js';
 import { ramBackedDir, startSplitAzurite } from './ramAzurite.js';
 import { DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../shared/queues.js';
 import { tableClient } from '../shared/azureStorage/connection.js';
@@ -217,7 +217,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         const at = Date.now();
         let downAt = at;
         if (kind === 'host-sigkill') {
-          used.host += cpuSecondsOf(host.child.pid) ?? 0;
+          used.host += cpuSecondsOfTree(host.child.pid) ?? 0;
           await host.stop('SIGKILL');
           downAt = Date.now();
           log(`soak: host killed (SIGKILL) at ${round(progress * 100)} % accepted; restarting it`);
@@ -300,7 +300,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const elapsedMs = end - startedAt;
     // Where the time went: the emulator's on-disk mode, not the app, is what a soak here waits on.
     used.azurite += azurite.cpuSeconds();
-    used.host += cpuSecondsOf(host.child.pid) ?? 0;
+    used.host += cpuSecondsOfTree(host.child.pid) ?? 0;
 
     const cpu = os.cpus();
     const { log: _log, ...options } = o;
@@ -363,7 +363,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const { main } = await import('./soak/cli.js');
-  main(process.argv).then(
+  main(process.argv, { runSoak, root: ROOT }).then(
     (code) => process.exit(code),
     (err: unknown) => {
       console.error(err);

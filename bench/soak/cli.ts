@@ -3,9 +3,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { formatMarkdown, writeSection } from '../results.js';
-import { ROOT, runSoak } from '../soak.js';
 import { resultsSection, summaryTable } from './report.js';
-import { DEFAULT_FAULTS, DEFAULT_OPTIONS } from './types.js';
+import { DEFAULT_FAULTS, DEFAULT_OPTIONS, type SoakOptions, type SoakReport } from './types.js';
 
 function number(min: number, max: number, integer = false) {
   return (value: string): number => {
@@ -17,7 +16,11 @@ function number(min: number, max: number, integer = false) {
 }
 
 /** `npm run soak -- …`: runs the soak, prints the summary, writes the soak section of RESULTS.md. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(
+  argv: string[],
+  // Passed in by the entry (bench/soak.ts), which imports this module: no import cycle.
+  { runSoak, root: ROOT }: { runSoak: (o: Partial<SoakOptions>) => Promise<SoakReport>; root: string },
+): Promise<number> {
   const d = DEFAULT_OPTIONS;
   const f = DEFAULT_FAULTS;
   const program = new Command()

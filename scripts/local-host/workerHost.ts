@@ -273,6 +273,10 @@ export class WorkerHost {
           child.emit(`worker:${m.t}`, m);
       }
     });
+    // Sending to a worker that is just exiting fails; its exit (below) fails what it ran.
+    child.on('error', (err) => {
+      if (!worker.gone) logger.warn(`The language worker's channel failed: ${err.message}`);
+    });
     child.once('exit', (code, signal) => {
       settleLoad?.reject(
         new LocalHostConfigError(`The language worker exited (${code ?? signal}) while loading the app.`),
