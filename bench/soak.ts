@@ -58,6 +58,11 @@ function findRoot(): string {
 export const ROOT = findRoot();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Requests a killed process wrote just before it died still reach the connector (in this process)
+ * a moment later: a copy accepted up to this long after the kill was seen was sent before it.
+ */
+const KILL_SETTLE_MS = 250;
 
 /** The local host as a child process, so SIGKILL is a real crash; its output goes to `log`. */
 function startHost(
@@ -219,6 +224,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         if (kind === 'host-sigkill') {
           used.host += cpuSecondsOfTree(host.child.pid) ?? 0;
           await host.stop('SIGKILL');
+          await sleep(KILL_SETTLE_MS);
           downAt = Date.now();
           log(`soak: host killed (SIGKILL) at ${round(progress * 100)} % accepted; restarting it`);
           host = await startHost(hostEnv, hostLog, onLine);
@@ -227,6 +233,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
           const seen = new Promise<void>((resolve) => (workerRestartSeen = resolve));
           host.child.kill('SIGUSR2');
           await Promise.race([seen, sleep(10_000)]);
+          await sleep(KILL_SETTLE_MS);
           downAt = Date.now();
           log(
             `soak: the host's worker restarted as at a function timeout at ${round(progress * 100)} % accepted`,

@@ -87,7 +87,7 @@ ${summaryTable(r)}
 
 - **Exactly once** = Teams holds one message for that job and chat and the record says \`sent\` with its activity ID.
   **Lost** = Teams holds none and the record is missing, not final, or says \`sent\`. A **duplicate** is explained only
-  if every extra copy was accepted before a killed host's exit (or a restarted worker) was seen and the next one after it, the record counts a claim per copy, and its last claim
+  if every extra copy was accepted before a killed host's exit (or a restarted worker) was seen (and what it had sent had arrived) and the next one after it, the record counts a claim per copy, and its last claim
   came after that kill (the crash window in docs/delivery.md); any other duplicate fails the soak.
 - **Optimum** = the busiest tenant's fault-free connector calls (one send per delivery plus one
   createConversation per first-contact user) ÷ the tenant limit (tenants are limited independently), or the busiest

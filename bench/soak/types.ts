@@ -92,8 +92,9 @@ export interface SoakEvent {
   atProgress: number;
   at: number;
   /**
-   * When the killed host's exit (or the killed worker's restart) was seen (a SIGKILL takes a moment to
-   * land on a loaded machine: the host may still send until then); for an Azurite restart, `at`.
+   * When the killed host's exit (or the killed worker's restart) was seen, and what it had sent had
+   * reached the connector (a SIGKILL takes a moment to land on a loaded machine: the host may still
+   * send until then); for an Azurite restart, `at`.
    */
   downAt: number;
   /** Until the host (or its worker) was ready / Azurite listened again. */
