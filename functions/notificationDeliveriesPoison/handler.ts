@@ -1,6 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
 import { isDeliveryBatch, tasksOf } from '../../shared/delivery/batch.js';
+import { refundHourlyCap } from '../../shared/delivery/hourlyCap.js';
 import type { DeliveryTask } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
@@ -39,7 +40,7 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     // A batch fails as a whole when one recipient keeps failing: the others' outcomes stand, and
     // those still unfinished are recorded here.
     let recorded = 0;
-    for (const task of tasksOf(value)) if (await recordUnfinished(task)) recorded++;
+    for (const task of tasksOf(value)) if (await recordUnfinished(task, undefined, true)) recorded++;
     const { jobId, tenantId } = value.task;
     reportPoisoned(DELIVERIES_QUEUE, 'Poisoned', jobId, tenantId);
     context.warn(
@@ -85,12 +86,19 @@ async function recordPoisoned(task: DeliveryTask, context: InvocationContext): P
 
 /**
  * A delivery whose last attempt could not record an outcome (a storage outage, a crash) is recorded
- * `failed` (`Poisoned`), so the job's status says so; true when it was.
+ * `failed` (`Poisoned`), so the job's status says so; true when it was. A batch's recipient that went
+ * back to the queue as a message of its own (a reschedule in flight, a failing recipient handed back)
+ * is not: that message owns it now and will end it.
  */
-async function recordUnfinished(task: DeliveryTask, current?: DeliveryRecord | undefined): Promise<boolean> {
-  const { deliveryRecords, queueHost } = services();
+async function recordUnfinished(
+  task: DeliveryTask,
+  current?: DeliveryRecord | undefined,
+  ofBatch = false,
+): Promise<boolean> {
+  const { deliveryRecords, queueHost, conversations } = services();
   current ??= await deliveryRecords.get(task.tenantId, task.jobId, task.recipient);
   if (current && TERMINAL.has(current.status)) return false;
+  if (ofBatch && current?.status === 'pending' && current.requeued) return false;
   const detail = `delivery failed on every attempt (maxDequeueCount ${queueHost.maxDequeueCount})${current?.reason ? `; last error ${current.reason}` : ''}`;
   // An audience job's failure is counted with the record (its status reads the counters).
   await recordWithoutClaim(
@@ -101,6 +109,7 @@ async function recordUnfinished(task: DeliveryTask, current?: DeliveryRecord | u
     { status: 'failed', reason: 'Poisoned', detail },
     { counted: task.counted },
   );
+  await refundHourlyCap(conversations, task.tenantId, current);
   telemetry().event(EventNames.deliveryFailed, {
     jobId: task.jobId,
     tenantId: task.tenantId,
