@@ -119,11 +119,13 @@ export class DeliveryService {
     const due = dueness(task, now);
     if ('outcome' in due) return this.outcomes.finishUnclaimed(task, due.outcome);
     if ('delayMs' in due) return { kind: 'reschedule', delayMs: due.delayMs, reason: 'NotBefore' };
+    // The claim's own waits (Microsoft Graph, for people the bot never met) keep the deadline too.
+    const deadline = attempt.deadline ?? invocationDeadline(now.getTime(), this.deadlinePolicy);
+    const timed = { ...attempt, deadline };
     const claimStarted = performance.now();
-    const claim = await claimDelivery(task, key, attempt, now, this.claimOptions);
+    const claim = await claimDelivery(task, key, timed, now, this.claimOptions);
     if (attempt.timings) attempt.timings.claimMs += performance.now() - claimStarted;
     if ('kind' in claim) return claim;
-    const deadline = attempt.deadline ?? invocationDeadline(now.getTime(), this.deadlinePolicy);
-    return openChatAndSend(task, key, claim, { ...attempt, deadline }, this.sendOptions);
+    return openChatAndSend(task, key, claim, timed, this.sendOptions);
   }
 }
