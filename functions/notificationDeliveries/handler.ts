@@ -151,6 +151,8 @@ async function deliverOne(task: DeliveryTask, inv: Invocation): Promise<void> {
           );
           return;
         case 'retry':
+          // The last attempt recorded its failure: an outcome like any other for the job's totals.
+          if (result.last && (task as CallbackFlag).callback) await completionCheck(task, context);
           throw new RetryDelivery(`delivery will be retried: ${result.reason}; ${took}`, !!result.last);
       }
     },

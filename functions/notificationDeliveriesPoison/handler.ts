@@ -9,6 +9,7 @@ import { recordWithoutClaim, TERMINAL, type DeliveryRecord } from '../../shared/
 import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { queueMessageText, reportPoisoned } from '../../shared/triggers/queueTelemetry.js';
+import { completionCheck, type CallbackFlag } from '../notificationDeliveries/completion.js';
 import { recordPoisonedWorkTask } from '../notificationDeliveries/workTasks.js';
 
 /**
@@ -46,6 +47,8 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     context.warn(
       `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${jobId}: a batch of ${value.recipients.length} failed on every attempt; ${recorded} unfinished recorded as failed (Poisoned)`,
     );
+    // Outcomes like any other for a job that asked for a callback (completion.ts).
+    if (recorded > 0 && (value.task as CallbackFlag).callback) await completionCheck(value.task, context);
     return;
   }
   if (await recordPoisonedWorkTask(value, context)) return;
@@ -77,11 +80,13 @@ async function recordPoisoned(task: DeliveryTask, context: InvocationContext): P
     context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: ${task.op} failed on every attempt`);
     return;
   }
-  const reason = (await recordUnfinished(task, current)) ? 'Poisoned' : (current?.reason ?? 'Poisoned');
+  const recorded = await recordUnfinished(task, current);
+  const reason = recorded ? 'Poisoned' : (current?.reason ?? 'Poisoned');
   reportPoisoned(DELIVERIES_QUEUE, reason, task.jobId, task.tenantId);
   context.warn(
     `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: delivery recorded as failed (${reason})`,
   );
+  if (recorded && (task as CallbackFlag).callback) await completionCheck(task, context);
 }
 
 /**
