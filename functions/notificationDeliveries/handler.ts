@@ -55,7 +55,7 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
     deadline: deadlineOf(startedAt),
   };
   if (isChangeTask(value)) return handleChangeTask(value, invocation, changes, deliveryQueue, queueHost);
-  if (await handleWorkTask(value, context)) return;
+  if (await handleWorkTask(value, context, invocation.deadline)) return;
   const tasks = isDeliveryBatch(value) ? tasksOf(value) : [value as DeliveryTask];
   if (!tasks.every(isDeliveryTask)) {
     // Only the job function writes this queue; anything else is not ours to retry.
