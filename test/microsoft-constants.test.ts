@@ -144,17 +144,20 @@ describe("infra/ uses Microsoft's constants", () => {
     });
 
     it("never let one of Microsoft's IDs, or a made-up one, pass as ours", () => {
+      const line =
+        infra['bot-registration.bicep']!.split('\n').findIndex((l) => l.includes("'Notifications.Send': ")) +
+        1;
       const microsoft = mutated('bot-registration.bicep', send, '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3');
       expect(microsoft).toContain(
-        "bot-registration.bicep:34: 0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3 (Notifications.Send) is Microsoft's, not ours",
+        `bot-registration.bicep:${line}: 0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3 (Notifications.Send) is Microsoft's, not ours`,
       );
       const wellKnown = mutated('bot-registration.bicep', send, '00000003-0000-0000-c000-000000000000');
       expect(wellKnown).toEqual([
-        'bot-registration.bicep:34: 00000003-0000-0000-c000-000000000000 (Notifications.Send) is not a random (version 4) GUID of our own',
+        `bot-registration.bicep:${line}: 00000003-0000-0000-c000-000000000000 (Notifications.Send) is not a random (version 4) GUID of our own`,
       ]);
       const stray = mutated('bot-registration.bicep', "'Notifications.Send': ", "'Notifications.Sned': ");
       expect(stray).toContain(
-        'bot-registration.bicep:34: Notifications.Sned is not an app role the registration defines',
+        `bot-registration.bicep:${line}: Notifications.Sned is not an app role the registration defines`,
       );
       const unwired = mutated('bot-registration.bicep', 'id: ownAppRoleIds[role.value]', `id: '${send}'`);
       expect(unwired).toContain(
