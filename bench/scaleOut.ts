@@ -15,7 +15,7 @@ import { buildServices } from '../shared/container.js';
 import { deployDir } from '../scripts/deploy/layout.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { startRamDiskAzurite } from './ramAzurite.js';
-import { cpuSecondsOf } from './cpu.js';
+import { cpuSecondsOfTree } from './cpu.js';
 import { startFakeConnector, type CallRecord } from '../test/support/fakeConnector.js';
 import { busiestWindow } from '../test/support/windows.js';
 
@@ -138,7 +138,7 @@ async function scaleOutOn(o: ScaleOutOptions, connectionString: string, azuriteC
     : undefined;
   const cpuNow = () => [
     azuriteCpu(),
-    hosts.reduce((a, h) => a + (cpuSecondsOf(h.child.pid) ?? 0), 0),
+    hosts.reduce((a, h) => a + (cpuSecondsOfTree(h.child.pid) ?? 0), 0),
     process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
   ];
   try {

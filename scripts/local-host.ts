@@ -10,6 +10,7 @@
  * LOCAL_HOST_QUEUE_LEASE_MS (how long a message being handled stays hidden; default 10 minutes),
  * LOCAL_HOST_CONFINE (default on: the app may load modules only from its folder, as in Azure; `0`
  * lets it resolve packages above the folder as Node does, for an app that is not self-contained).
+ * SIGUSR2 restarts the app's worker process as at a function timeout (fault injection).
  */
 import path from 'node:path';
 import {
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Fault injection: restart the language worker as at a function timeout (every invocation on it fails).
+  process.on('SIGUSR2', () => host.restartWorker('SIGUSR2'));
 }
 
 main().catch((err: unknown) => {

@@ -42,6 +42,8 @@ export interface AppConfig {
   tenantBudget: 'shared' | 'local';
   recipientHourlyCap: number;
   connectorTimeoutMs: number;
+  /** Throttling and Teams outages are waited out this long after a job was accepted, then `failed`. */
+  deliveryRetryWindowMs: number;
   /** Members per roster page when reading a team (Teams allows up to 500). */
   rosterPageSize: number;
   /** A team roster older than this is read from Teams again before a team audience is expanded. */
@@ -173,6 +175,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tenantBudget: oneOf(env, 'TENANT_BUDGET', ['shared', 'local'], 'shared'),
     recipientHourlyCap: num(env, 'RECIPIENT_HOURLY_CAP', 30, 1, 100_000),
     connectorTimeoutMs: num(env, 'CONNECTOR_TIMEOUT_MS', 15_000, 100, 120_000),
+    deliveryRetryWindowMs: num(env, 'DELIVERY_RETRY_HOURS', 24, 1, 168) * 3600_000,
     rosterPageSize: num(env, 'ROSTER_PAGE_SIZE', 500, 1, 500),
     rosterMaxAgeMs: num(env, 'ROSTER_MAX_AGE_MINUTES', 1440, 0, 525_600) * 60_000,
     audiencePageSize: num(env, 'AUDIENCE_PAGE_SIZE', 1000, 1, 1000),

@@ -1,12 +1,13 @@
 import { loadConfig, type AppConfig } from './config.js';
 import { createTokenSource } from './botFramework.js';
 import { HttpBotConnector, type BotConnector } from './delivery/connector.js';
-import { DeliveryService } from './delivery/deliver.js';
+import { invocationDeadline, type DeadlinePolicy } from './delivery/deadline.js';
+import { CLAIM_LEASE_MS, DeliveryService } from './delivery/deliver.js';
 import { DeliveryRateLimiter } from './delivery/rateLimiter.js';
 import { SharedTenantBudget } from './delivery/budget/sharedBudget.js';
 import { readQueueHostSettings } from './hostSettings.js';
 import { JobIntake } from './jobs/intake.js';
-import { CALLBACKS_QUEUE, DELIVERIES_QUEUE, JOBS_QUEUE } from './queues.js';
+import { CALLBACKS_QUEUE, DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from './queues.js';
 import { CallbackService } from './callbacks/callbackService.js';
 import { TableCallbackStore } from './azureStorage/tableCallbackStore.js';
 import { TableQuotaStore } from './azureStorage/tableQuotaStore.js';
@@ -68,6 +69,13 @@ export function buildServices(
     firstRetrySeconds: config.callbacks.firstRetrySeconds,
   });
   const quotas = new ProducerQuotas(new TableQuotaStore(budgetsTable), config.producers);
+  const deliveryPoisonQueue = new StorageQueueSender(queueClient(storage, poisonQueueOf(DELIVERIES_QUEUE)));
+  const queueHost = readQueueHostSettings();
+  const deadlinePolicy: DeadlinePolicy = {
+    functionTimeoutMs: queueHost.functionTimeoutMs,
+    connectorTimeoutMs: config.connectorTimeoutMs,
+    claimLeaseMs: CLAIM_LEASE_MS,
+  };
   const connector =
     overrides.connector ??
     new HttpBotConnector({
@@ -106,6 +114,8 @@ export function buildServices(
     botId: config.bot.appId ? `28:${config.bot.appId}` : undefined,
     defaultServiceUrl: config.defaultServiceUrl,
     recipientHourlyCap: config.recipientHourlyCap,
+    retryWindowMs: config.deliveryRetryWindowMs,
+    deadlinePolicy,
     hooks: sendHooks(contents),
     unknownRecipients: graph.recipients,
   });
@@ -130,6 +140,7 @@ export function buildServices(
     connector,
     limiter,
     defaultServiceUrl: config.defaultServiceUrl,
+    deadlinePolicy,
   });
   const intake = new JobIntake({
     config,
@@ -152,6 +163,7 @@ export function buildServices(
     rejected,
     jobQueue,
     deliveryQueue,
+    deliveryPoisonQueue,
     delivery,
     limiter,
     budget,
@@ -164,7 +176,9 @@ export function buildServices(
     callbacks,
     callbackStore: new TableCallbackStore(jobsTable),
     quotas,
-    queueHost: readQueueHostSettings(),
+    queueHost,
+    /** The deadline of an invocation that started at `startedAt` (epoch ms): delivery/deadline.ts. */
+    deadlineOf: (startedAt: number) => invocationDeadline(startedAt, deadlinePolicy),
   };
 }
 

@@ -35,10 +35,36 @@ export function withHostOverrides(
   return root;
 }
 
-/** The host.json values the code itself must agree with (the host applies them; delivery records need them). */
-interface QueueHostSettings {
-  maxDequeueCount: number;
+/**
+ * A .NET TimeSpan as host.json writes durations ("hh:mm:ss", "d.hh:mm:ss", optional ".fffffff"
+ * fraction; https://learn.microsoft.com/azure/azure-functions/functions-host-json#functiontimeout) in
+ * milliseconds; a plain number is taken as milliseconds. undefined when it is neither.
+ */
+export function parseTimeSpanMs(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  if (typeof value !== 'string') return undefined;
+  const match = /^\s*(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))?\s*$/.exec(value);
+  if (!match) return undefined;
+  const [, days, hours, minutes, seconds, fraction] = match;
+  if (Number(minutes) >= 60 || Number(seconds) >= 60) return undefined;
+  const ms =
+    ((Number(days ?? 0) * 24 + Number(hours)) * 60 + Number(minutes)) * 60_000 +
+    Number(seconds) * 1000 +
+    (fraction ? Number(`0.${fraction}`) * 1000 : 0);
+  return Math.round(ms);
 }
+
+/** The host.json values the code itself must agree with (the host applies them; delivery needs them). */
+export interface HostSettings {
+  maxDequeueCount: number;
+  /** How long a failed message stays hidden before the host tries it again. */
+  visibilityTimeoutMs: number;
+  /** Past this the host restarts the worker (undefined: "-1", no timeout). */
+  functionTimeoutMs: number | undefined;
+}
+
+/** The Flex Consumption, Premium and Dedicated plans' default (functions-scale#timeout). */
+const DEFAULT_FUNCTION_TIMEOUT_MS = 30 * 60_000;
 
 /**
  * Where host.json is, relative to this module. The deployment bundle (scripts/deploy/stage.ts)
@@ -50,7 +76,8 @@ const deployedHostJson = typeof DEPLOYED_HOST_JSON === 'string' ? DEPLOYED_HOST_
 
 export function readQueueHostSettings(
   hostJsonUrl = new URL(deployedHostJson ?? '../../host.json', import.meta.url),
-): QueueHostSettings {
+  env: Record<string, string | undefined> = process.env,
+): HostSettings {
   let file: unknown = {};
   try {
     file = JSON.parse(readFileSync(hostJsonUrl, 'utf8'));
@@ -61,6 +88,18 @@ export function readQueueHostSettings(
     }
     // Unbundled with no host.json: the host's defaults apply.
   }
-  const host = withHostOverrides(file) as { extensions?: { queues?: { maxDequeueCount?: number } } };
-  return { maxDequeueCount: host.extensions?.queues?.maxDequeueCount ?? 5 };
+  const host = withHostOverrides(file, env) as {
+    functionTimeout?: unknown;
+    extensions?: { queues?: { maxDequeueCount?: number; visibilityTimeout?: unknown } };
+  };
+  const queues = host.extensions?.queues;
+  const timeout = host.functionTimeout;
+  return {
+    maxDequeueCount: queues?.maxDequeueCount ?? 5,
+    visibilityTimeoutMs: parseTimeSpanMs(queues?.visibilityTimeout) ?? 0,
+    functionTimeoutMs:
+      timeout === '-1' || timeout === -1
+        ? undefined
+        : (parseTimeSpanMs(timeout) ?? DEFAULT_FUNCTION_TIMEOUT_MS),
+  };
 }

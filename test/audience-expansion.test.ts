@@ -8,8 +8,8 @@ import { batchesOf, isDeliveryBatch, tasksOf } from '../shared/delivery/batch.js
 import { MAX_QUEUE_MESSAGE_BYTES } from '../shared/jobs/contract.js';
 import { encodeMessage } from '../shared/queues.js';
 import type { UserRecord } from '../shared/stores/conversations.js';
+import { MemoryAudienceStore } from './support/memoryAudiences.js';
 import {
-  MemoryAudienceStore,
   MemoryConversationStore,
   MemoryJobStore,
   MemoryQueue,

@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TENANT, startApp, type TestApp } from './support/app.js';
+import { routingEnv } from './support/workerRouting.js';
 import { personalInstall } from './support/activities.js';
 import {
   JWT_BEARER,
@@ -32,7 +33,6 @@ let login: EntraLogin;
 let msi: ManagedIdentityServer;
 let openId: OpenIdServer;
 let app: TestApp;
-let unroute: () => void;
 
 beforeAll(async () => {
   login = await startEntraLogin({
@@ -46,7 +46,6 @@ beforeAll(async () => {
     },
   });
   openId = await startOpenIdServer();
-  unroute = login.route();
   app = await startApp({
     env: (connector) => ({
       ...FAST_QUEUES,
@@ -58,13 +57,14 @@ beforeAll(async () => {
       ...channelTokenSettings(openId),
       BOT_EXTRA_SERVICE_HOSTS: new URL(connector.url).host,
       ALLOWED_TENANT_IDS: TENANT,
+      // The app runs in the local host's worker: Entra's host goes to the fake there too.
+      ...routingEnv([login.hostRoute]),
     }),
   });
 });
 
 afterAll(async () => {
   await app?.stop();
-  unroute?.();
   await Promise.all([login?.stop(), msi?.stop(), openId?.stop()]);
 });
 

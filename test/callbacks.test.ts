@@ -7,7 +7,7 @@ import { CallbackService } from '../shared/callbacks/callbackService.js';
 import { postEvent } from '../shared/callbacks/sender.js';
 import { verifySignature } from '../shared/callbacks/signature.js';
 import { CALLBACKS_QUEUE, JOBS_QUEUE } from '../shared/queues.js';
-import { FUNCTION_KEY, TENANT, eventually, startApp, type TestApp } from './support/app.js';
+import { BOT_ID, FUNCTION_KEY, TENANT, eventually, startApp, type TestApp } from './support/app.js';
 import { startCallbackReceiver, type CallbackReceiver } from './support/callbackReceiver.js';
 import { FAST_QUEUES, seedUser } from './support/pipeline.js';
 
@@ -103,6 +103,25 @@ describe('completion callbacks', () => {
     // Every delivery of the job looked; only one event went out.
     await new Promise((r) => setTimeout(r, 1500));
     expect(events('cb-complete')).toHaveLength(1);
+  });
+
+  it('completes a job whose last outcome is a failure on the last attempt: the failure is in the totals', async () => {
+    const [ok, failing] = await Promise.all([seedUser(app), seedUser(app)]);
+    // Teams fails every send to one of them: three attempts, then recorded failed (docs/delivery.md).
+    const chat = app.connector.conversationIdFor(TENANT, failing.userId, BOT_ID);
+    app.connector.script((r) => r.route === 'sendActivity' && r.conversationId === chat, { status: 500 }, 30);
+    expect((await post('cb-failed', {}, [ok.upn!, failing.upn!])).status).toBe(202);
+    const [event] = await eventually(
+      () => events('cb-failed').length > 0 && events('cb-failed'),
+      45_000,
+      'the JobCompleted event',
+    );
+    expect((JSON.parse(event!.body) as { data: { totals: unknown } }).data.totals).toMatchObject({
+      recipients: 2,
+      sent: 1,
+      failed: 1,
+      pending: 0,
+    });
   });
 
   it('retries a failed attempt with back-off from the queue, then shows it delivered', async () => {

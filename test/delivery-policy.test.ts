@@ -100,27 +100,35 @@ describe('what to do with each Teams answer', () => {
   });
 
   it.each([
+    [0, 'Timeout'],
+    [0, 'NetworkError'],
+  ])('%i %s (no answer): waited out like a 503, in process, then rescheduled', (status, code) => {
+    const wait = decideAnswer(failure(status, code), first);
+    expect(wait).toMatchObject({ do: 'wait', reason: code });
+    expect((wait as { delayMs: number }).delayMs).toBeLessThanOrEqual(1000);
+    expect(decideAnswer(failure(status, code), { ...first, call: 3 })).toMatchObject({
+      do: 'reschedule',
+      reason: code,
+    });
+  });
+
+  it.each([
     [500, 'InternalServerError', 'InternalServerError'],
     [501, 'Http501', 'Http501'],
     [401, 'Unauthorized', 'Unauthorized'],
-    [0, 'Timeout', 'Timeout'],
-    [0, 'NetworkError', 'NetworkError'],
-  ])(
-    '%i %s (other 5xx, 401, timeouts, network errors): retried twice in process, then through the queue',
-    (status, code, reason) => {
-      const soon = decideAnswer(failure(status, code), first);
-      expect(soon).toMatchObject({ do: 'retry-soon', reason });
-      expect((soon as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(500);
-      expect((soon as { delayMs: number }).delayMs).toBeLessThanOrEqual(1000);
-      expect(decideAnswer(failure(status, code), { ...first, transientRetries: 1 })).toMatchObject({
-        do: 'retry-soon',
-      });
-      expect(decideAnswer(failure(status, code), { ...first, transientRetries: 2 })).toEqual({
-        do: 'retry',
-        reason,
-      });
-    },
-  );
+  ])('%i %s (other 5xx, 401): retried twice in process, then through the queue', (status, code, reason) => {
+    const soon = decideAnswer(failure(status, code), first);
+    expect(soon).toMatchObject({ do: 'retry-soon', reason });
+    expect((soon as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(500);
+    expect((soon as { delayMs: number }).delayMs).toBeLessThanOrEqual(1000);
+    expect(decideAnswer(failure(status, code), { ...first, transientRetries: 1 })).toMatchObject({
+      do: 'retry-soon',
+    });
+    expect(decideAnswer(failure(status, code), { ...first, transientRetries: 2 })).toEqual({
+      do: 'retry',
+      reason,
+    });
+  });
 
   it('a call refused before it was made (untrusted service URL) fails without retry', () => {
     expect(decideAnswer(failure(0, 'UntrustedServiceUrl'), first)).toEqual({

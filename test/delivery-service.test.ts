@@ -1,52 +1,27 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { BotConnector, ConnectorResult } from '../shared/delivery/connector.js';
+import type { BotConnector } from '../shared/delivery/connector.js';
 import { DeliveryService } from '../shared/delivery/deliver.js';
-import { DeliveryRateLimiter } from '../shared/delivery/rateLimiter.js';
 import type { DeliveryTask } from '../shared/delivery/task.js';
 import { CONTENT_TTL_MS, ContentCache } from '../shared/followUps/contentCache.js';
 import { sendHooks } from '../shared/followUps/sendHooks.js';
 import { MemoryJobContentStore } from './support/memoryFollowUps.js';
 import { MemoryConversationStore, MemoryDeliveryRecordStore } from './support/memoryStores.js';
+import {
+  fail,
+  memoryDeliveryService,
+  ok,
+  ScriptedConnector,
+  type Answer,
+} from './support/scriptedConnector.js';
 
 /**
  * DeliveryService on the in-memory store twins: claim, open-chat-and-send and outcome recording
- * together, no Azurite. The connector answers with Microsoft's documented results for the two calls
- * delivery makes (Create Conversation answers `{ id }`, Send to Conversation answers `{ id }` of the
- * activity; failures carry an `error.code`):
- * https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference
- * https://learn.microsoft.com/microsoftteams/platform/bots/build-conversational-capability#status-codes-from-bot-conversational-apis
+ * together, no Azurite, against a connector answering as Microsoft documents (support/scriptedConnector.ts).
  */
 
 const TENANT = 'a1b2c3d4-0000-4000-8000-000000000001';
 const SERVICE_URL = 'https://smba.trafficmanager.net/amer/';
 const BOT = '28:unit-bot';
-
-type Answer = ConnectorResult<{ id: string }>;
-const ok = (id: string): Answer => ({ ok: true, status: 201, body: { id } });
-const fail = (status: number, code: string, retryAfterMs?: number): Answer => ({
-  ok: false,
-  status,
-  code,
-  message: `${code} from Teams`,
-  retryAfterMs,
-});
-
-/** Answers each call from a script (then 201s), and records the calls made. */
-class ScriptedConnector implements BotConnector {
-  readonly calls: Array<{ call: 'create' | 'send'; conversationId?: string }> = [];
-  constructor(
-    private readonly creates: Answer[] = [],
-    private readonly sends: Answer[] = [],
-  ) {}
-  async createConversation() {
-    this.calls.push({ call: 'create' });
-    return this.creates.shift() ?? ok(`a:chat-${this.calls.length}`);
-  }
-  async sendToConversation(_url: string, conversationId: string) {
-    this.calls.push({ call: 'send', conversationId });
-    return this.sends.shift() ?? ok(`1:activity-${this.calls.length}`);
-  }
-}
 
 /** Sends wait for a gate before Teams answers, as a slow or stalled call would. */
 class GatedConnector implements BotConnector {
@@ -80,16 +55,7 @@ function service(
   connector: BotConnector,
   over: Partial<ConstructorParameters<typeof DeliveryService>[0]> = {},
 ) {
-  return new DeliveryService({
-    conversations,
-    records,
-    connector,
-    limiter: new DeliveryRateLimiter({ tenantPerSecond: 1000, conversationPerSecond: 100 }),
-    botId: undefined,
-    defaultServiceUrl: SERVICE_URL,
-    recipientHourlyCap: 30,
-    ...over,
-  });
+  return memoryDeliveryService({ conversations, records }, connector, { serviceUrl: SERVICE_URL, ...over });
 }
 
 const task = (userId: string, jobId = 'job-1'): DeliveryTask => ({
@@ -183,6 +149,7 @@ describe('DeliveryService (in-memory stores)', () => {
     expect(await s.deliver(task('29:flaky'), attempt('m', 5))).toEqual({
       kind: 'retry',
       reason: 'InternalServerError',
+      last: true,
     });
     expect(await records.get(TENANT, 'job-1', 'userId:29:flaky')).toMatchObject({
       status: 'failed',
@@ -190,20 +157,20 @@ describe('DeliveryService (in-memory stores)', () => {
     });
   });
 
-  it('a long Retry-After reschedules through the queue; too many reschedules fail the delivery', async () => {
+  it('a long Retry-After reschedules through the queue; past the retry window the delivery fails', async () => {
     await seed('29:busy', 'a:chat-t');
     const s = service(
       new ScriptedConnector([], [fail(429, 'Http429', 60_000), fail(429, 'Http429', 60_000)]),
-      {
-        maxReschedules: 1,
-      },
+      { retryWindowMs: 90_000 },
     );
     expect(await s.deliver(task('29:busy'), attempt())).toEqual({
       kind: 'reschedule',
       delayMs: 60_000,
       reason: 'Http429',
     });
-    expect(await s.deliver({ ...task('29:busy'), reschedules: 1 }, attempt('m2'))).toMatchObject({
+    // Accepted 40 s ago: another minute would end past the 90 s window.
+    const acceptedAt = new Date(Date.now() - 40_000).toISOString();
+    expect(await s.deliver({ ...task('29:busy'), acceptedAt, reschedules: 1 }, attempt('m2'))).toMatchObject({
       status: 'failed',
       reason: 'ThrottledTooLong',
     });

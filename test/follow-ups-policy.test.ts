@@ -196,7 +196,7 @@ describe('what to do with a failed update or delete (the delivery error table)',
     });
   });
 
-  it('5xx and timeouts are retried soon in process twice, then go back to the queue', () => {
+  it('5xx are retried soon in process twice, then go back to the queue; no answer is waited out', () => {
     expect(decideChangeFailure(failure(500, 'InternalServerError'), 0, 10_000, 0)).toMatchObject({
       do: 'retry-soon',
       reason: 'InternalServerError',
@@ -205,8 +205,8 @@ describe('what to do with a failed update or delete (the delivery error table)',
       do: 'retry',
       reason: 'InternalServerError',
     });
-    expect(decideChangeFailure(failure(0, 'Timeout'), 2, 10_000, 2)).toEqual({
-      do: 'retry',
+    expect(decideChangeFailure(failure(0, 'Timeout'), 3, 10_000, 2)).toMatchObject({
+      do: 'reschedule',
       reason: 'Timeout',
     });
   });

@@ -9,7 +9,8 @@ import {
   type EntraLogin,
 } from './support/entraLogin.js';
 import { CATALOG_APP, person, startTestGraph, type TestGraph } from './support/fakeGraph.js';
-import { graphCertificate, routeGraph } from './support/graphRouting.js';
+import { GRAPH_HOST, graphCertificate } from './support/graphRouting.js';
+import { routingEnv } from './support/workerRouting.js';
 import { startManagedIdentity, type ManagedIdentityServer } from './support/managedIdentity.js';
 import { enqueue, FAST_QUEUES, settled, status } from './support/pipeline.js';
 import { startTrapServer, type TrapServer } from './support/trapServer.js';
@@ -35,7 +36,6 @@ let msi: ManagedIdentityServer;
 let graph: TestGraph;
 let trap: TrapServer;
 let app: TestApp;
-const undo: Array<() => void> = [];
 const roles: Record<string, readonly string[]> = { [APP_ID]: WITHOUT_INSTALL };
 const [first, second] = [person(), person()] as [DirectoryUser, DirectoryUser];
 
@@ -62,15 +62,15 @@ beforeAll(async () => {
     publicOrigin: 'https://graph.microsoft.com',
     verifyToken: (token) => login.graphTokenRoles(token),
   });
-  undo.push(login.route(), routeGraph(graph.port, tls.cert));
+  // The app runs in the local host's worker: Entra's and Graph's hosts go to the fakes there too.
+  const routing = routingEnv([login.hostRoute, { host: GRAPH_HOST, port: graph.port, ca: tls.cert }]);
   app = await startApp({
-    env: (connector) => deploymentEnv(connector.url, { TEAMS_APP_CATALOG_ID: CATALOG_APP.id }),
+    env: (connector) => deploymentEnv(connector.url, { TEAMS_APP_CATALOG_ID: CATALOG_APP.id, ...routing }),
   });
   graph.attach(app);
 });
 afterAll(async () => {
   await app?.stop();
-  for (const u of undo.reverse()) u();
   await Promise.all([login?.stop(), msi?.stop(), graph?.stop(), trap?.stop()]);
 });
 

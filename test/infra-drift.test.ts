@@ -41,7 +41,7 @@ describe('infra against the code', () => {
   it('fails when an app setting is removed from the infra', () => {
     const problems = mutate((f) => ({ resourcesBicep: without(f.resourcesBicep, /^\s+MicrosoftAppId:/) }));
     expect(problems).toContain(
-      'MicrosoftAppId (read in shared/config.ts) is neither set by infra/resources.bicep nor documented in docs/deploy.md',
+      'MicrosoftAppId (read in shared/config.ts) is neither set by infra/resources.bicep nor documented in docs/deploy-settings.md',
     );
     const storage = mutate((f) => ({
       resourcesBicep: without(f.resourcesBicep, /^\s+AzureWebJobsStorage__queueServiceUri:/),
@@ -58,7 +58,7 @@ describe('infra against the code', () => {
       },
     }));
     expect(problems).toContain(
-      'TENANT_BUDGET_TABLE (read in shared/newFeature.ts) is neither set by infra/resources.bicep nor documented in docs/deploy.md',
+      'TENANT_BUDGET_TABLE (read in shared/newFeature.ts) is neither set by infra/resources.bicep nor documented in docs/deploy-settings.md',
     );
     const hidden = mutate((f) => ({
       sources: { ...f.sources, 'shared/sneaky.ts': 'const key = "X"; export const v = env[key];' },
@@ -67,14 +67,18 @@ describe('infra against the code', () => {
   });
 
   it('fails when a documented default goes missing or a documented setting is no longer read', () => {
-    const undocumented = mutate((f) => ({ deployDoc: without(f.deployDoc, /^\| `RECIPIENT_HOURLY_CAP`/) }));
+    const undocumented = mutate((f) => ({
+      settingsDoc: without(f.settingsDoc, /^\| `RECIPIENT_HOURLY_CAP`/),
+    }));
     expect(undocumented).toContain(
-      'RECIPIENT_HOURLY_CAP (read in shared/config.ts) is neither set by infra/resources.bicep nor documented in docs/deploy.md',
+      'RECIPIENT_HOURLY_CAP (read in shared/config.ts) is neither set by infra/resources.bicep nor documented in docs/deploy-settings.md',
     );
     const stale = mutate((f) => ({
-      deployDoc: f.deployDoc.replace('| `AZURITE_HOST` ', '| `AZURITE_HOSTNAME` '),
+      settingsDoc: f.settingsDoc.replace('| `AZURITE_HOST` ', '| `AZURITE_HOSTNAME` '),
     }));
-    expect(stale).toContain('docs/deploy.md documents AZURITE_HOSTNAME, which the app does not read');
+    expect(stale).toContain(
+      'docs/deploy-settings.md documents AZURITE_HOSTNAME, which the app does not read',
+    );
   });
 
   it("fails when the app identity's roles miss a storage service the code uses", () => {

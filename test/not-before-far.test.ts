@@ -4,7 +4,7 @@ import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-h
 import { tableClient } from '../shared/azureStorage/connection.js';
 import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableConversationStore } from '../shared/azureStorage/tableConversationStore.js';
-import { BOT_ID, FUNCTION_KEY, ROOT, TENANT, eventually, hostProcessEnv } from './support/app.js';
+import { APP_DIR, BOT_ID, FUNCTION_KEY, TENANT, eventually, hostProcessEnv } from './support/app.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 import { movableClock, type MovableClock } from './support/clock.js';
 import { startFakeConnector, type FakeConnector } from './support/fakeConnector.js';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   azurite = await startAzurite({ nodeArgs: clock.nodeArgs });
   connector = await startFakeConnector({ rateLimits: false });
   host = await startLocalHostProcess({
-    root: ROOT,
+    root: APP_DIR,
     port: 0,
     env: {
       ...hostProcessEnv(azurite, connector, FUNCTION_KEY),

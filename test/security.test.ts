@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { BOT_ID, FUNCTION_KEY, TENANT, eventually, startApp, type TestApp } from './support/app.js';
 import { channelMessage, personalInstall, personalMessage, teamEvent } from './support/activities.js';
 import { startManagedIdentity, type ManagedIdentityServer } from './support/managedIdentity.js';
@@ -294,6 +294,15 @@ describe('oversized bodies are refused before they are parsed', () => {
   }
 
   it('the handlers themselves refuse a streamed body at the limit, or at once by its length (the real host streams it)', async () => {
+    // The handlers run here, in this process, with the app's settings (the host gives them to its worker).
+    const saved = Object.fromEntries(Object.keys(app.env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, app.env);
+    onTestFinished(() => {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    });
     for (const handler of [handleMessages, handlePostNotification]) {
       for (const declared of [undefined, String(10 * 1024 ** 3)]) {
         let pulled = 0;

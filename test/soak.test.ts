@@ -3,8 +3,8 @@ import { explainedByCrash, mismatchExplainedByCrash, runSoak } from '../bench/so
 
 /**
  * Issue 6: the shortened soak. 500 deliveries through the local host as its own process, against an
- * on-disk Azurite and the fault-injecting connector; the host is SIGKILLed once and Azurite restarted
- * once. Rate limits are Teams' × 4 and queue retries quick so it takes well under a minute.
+ * on-disk Azurite and the fault-injecting connector; the host is SIGKILLed once, its worker restarted
+ * twice as at a function timeout, and Azurite restarted once. Rate limits are Teams' × 4 and queue retries quick so it takes well under a minute.
  */
 describe('soak under faults (shortened)', () => {
   it('loses nothing and every duplicate is explained by the crash window', { timeout: 180_000 }, async () => {
@@ -37,7 +37,12 @@ describe('soak under faults (shortened)', () => {
     );
 
     // The faults really happened.
-    expect(report.events.map((e) => e.kind).sort(), context).toEqual(['azurite-restart', 'host-sigkill']);
+    expect(report.events.map((e) => e.kind).sort(), context).toEqual([
+      'azurite-restart',
+      'host-sigkill',
+      'worker-restart',
+      'worker-restart',
+    ]);
     const f = report.connector.faults;
     expect(f['random:429'] ?? 0).toBeGreaterThan(0);
     expect(f['random:429-no-retry-after'] ?? 0).toBeGreaterThan(0);

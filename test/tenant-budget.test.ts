@@ -130,7 +130,7 @@ describe('shared tenant budget (instances over one store)', () => {
     const worker = async () => {
       while (running) {
         const t = await budget.take('tenant-a');
-        if (!running) return;
+        if (!running || t === undefined) return;
         times.push(t);
         const wait = t - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));

@@ -1,31 +1,29 @@
 /**
- * A batch's recipients are delivered in turn. Under a busy tenant's shared budget each one can wait
- * its turn for seconds, and 16 in a row could outlast the function timeout (host.json): after
- * `turnMs`, the recipients not yet started go back to the queue as a new message instead. Not after
- * a failure, though: the host then delivers the whole message again, and its dequeue count (which a
- * new message would reset) must keep counting towards the poison queue.
+ * A batch's recipients are delivered in turn, within the invocation's deadline. The turn ends early:
+ * - when the deadline is near: the recipients not started yet go back as a new message (`rest`);
+ * - at the first failure: the failing recipient is handed back (`failed`) and the recipients after it
+ *   go back untouched (`rest`), so one recipient that keeps failing never holds the others up, and
+ *   only its own attempts count towards the poison queue (the handler carries them in its message).
  */
+export interface Turn<T> {
+  failed?: { item: T; error: unknown } | undefined;
+  /** Not started: back to the queue as they were. */
+  rest: T[];
+}
+
 export async function deliverInTurn<T>(
   items: readonly T[],
   deliver: (item: T) => Promise<void>,
-  o: { turnMs: number; handBack: (rest: T[]) => Promise<void>; now?: () => number },
-): Promise<{ failure?: unknown; handedBack: number }> {
-  const now = o.now ?? (() => performance.now());
-  const started = now();
-  let failure: unknown;
-  let failed = false;
+  o: { mayStart: () => boolean },
+): Promise<Turn<T>> {
   for (let i = 0; i < items.length; i++) {
-    if (i > 0 && !failed && now() - started >= o.turnMs) {
-      const rest = items.slice(i);
-      await o.handBack(rest);
-      return { handedBack: rest.length };
-    }
+    // The first recipient always starts: a message that never gets anywhere would loop forever.
+    if (i > 0 && !o.mayStart()) return { rest: items.slice(i) };
     try {
       await deliver(items[i]!);
-    } catch (err) {
-      if (!failed) failure = err;
-      failed = true;
+    } catch (error) {
+      return { failed: { item: items[i]!, error }, rest: items.slice(i + 1) };
     }
   }
-  return failed ? { failure, handedBack: 0 } : { handedBack: 0 };
+  return { rest: [] };
 }

@@ -1,4 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
+import type { Deadline } from '../../shared/delivery/deadline.js';
 import type { ChangeService } from '../../shared/followUps/changeService.js';
 import type { ChangeTask } from '../../shared/followUps/changeTask.js';
 
@@ -9,16 +10,17 @@ import { completionCheck } from './completion.js';
 /** An update or recall of one recipient's copy (shared/followUps/), from the deliveries queue. */
 export async function handleChangeTask(
   task: ChangeTask,
-  context: InvocationContext,
+  invocation: { context: InvocationContext; claimToken: string; dequeueCount: number; deadline: Deadline },
   changes: ChangeService,
   queue: QueueSender,
   queueHost: { maxDequeueCount: number },
 ): Promise<void> {
-  const meta = context.triggerMetadata ?? {};
+  const { context } = invocation;
   const result = await changes.apply(task, {
-    claimToken: String(meta.id ?? context.invocationId),
-    dequeueCount: Number(meta.dequeueCount ?? 1),
+    claimToken: invocation.claimToken,
+    dequeueCount: invocation.dequeueCount,
     maxDequeueCount: queueHost.maxDequeueCount,
+    deadline: invocation.deadline,
   });
   const what = `job ${task.jobId}: ${task.op} (revision ${task.revision})`;
   switch (result.kind) {

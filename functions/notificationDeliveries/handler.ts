@@ -1,8 +1,10 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
 import { isDeliveryBatch, tasksOf, type DeliveryBatch } from '../../shared/delivery/batch.js';
-import { requeueBatchRest, requeueDelivery } from '../../shared/delivery/requeue.js';
-import type { DeliveryTask, DeliveryTimings } from '../../shared/delivery/task.js';
+import { timeLeft, type Deadline } from '../../shared/delivery/deadline.js';
+import { claimTokenOf } from '../../shared/delivery/policy.js';
+import { requeueBatchRest, requeueDelivery, requeueFailed } from '../../shared/delivery/requeue.js';
+import { attemptNumber, type DeliveryTask, type DeliveryTimings } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE } from '../../shared/queues.js';
 import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
@@ -15,45 +17,95 @@ import { completionCheck, type CallbackFlag } from './completion.js';
 import { plural } from '../../shared/text.js';
 
 const QUEUE = DELIVERIES_QUEUE;
-/** How long a batch's deliveries may start one after another before the rest go back to the queue. */
-const BATCH_TURN_MS = 60_000;
+/** The next recipient of a batch starts only with this much of the deadline left. */
+const MIN_TURN_MS = 3000;
+
+/** A delivery the host is to try again; `last`: its failure is recorded, the message is for the poison queue. */
+class RetryDelivery extends Error {
+  constructor(
+    message: string,
+    readonly last: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** What every delivery of one invocation shares. */
+interface Invocation {
+  context: InvocationContext;
+  claimToken: string;
+  dequeueCount: number;
+  deadline: Deadline;
+  inBatch: boolean;
+}
 
 export async function handleDeliveryMessage(item: unknown, context: InvocationContext): Promise<void> {
+  const startedAt = Date.now();
   const meta = context.triggerMetadata ?? {};
   const raw = typeof meta.queueTrigger === 'string' ? meta.queueTrigger : item;
   const decoded = typeof raw === 'string' ? decodeJobText(raw) : undefined;
   const value = decoded?.ok ? decoded.value : item;
-  const { deliveryQueue, queueHost, changes } = services();
-  if (isChangeTask(value)) return handleChangeTask(value, context, changes, deliveryQueue, queueHost);
-  if (await handleWorkTask(value, context)) return;
+  const { deliveryQueue, deliveryPoisonQueue, queueHost, changes, deadlineOf } = services();
+  const dequeueCount = Number(meta.dequeueCount ?? 1);
+  const invocation = {
+    context,
+    dequeueCount,
+    // Names the queue message, this delivery of it and this invocation (see existingDeliveryAction).
+    claimToken: claimTokenOf(String(meta.id ?? context.invocationId), dequeueCount, context.invocationId),
+    deadline: deadlineOf(startedAt),
+  };
+  if (isChangeTask(value)) return handleChangeTask(value, invocation, changes, deliveryQueue, queueHost);
+  if (await handleWorkTask(value, context, invocation.deadline)) return;
   const tasks = isDeliveryBatch(value) ? tasksOf(value) : [value as DeliveryTask];
   if (!tasks.every(isDeliveryTask)) {
     // Only the job function writes this queue; anything else is not ours to retry.
     context.error('deliveries: message is not a delivery task; dropped to the poison queue');
     throw new Error('not a delivery task');
   }
-  // A batch's recipients in turn. One that fails has the host deliver the message again, where the
-  // others are found done by their records.
-  const { failure, handedBack } = await deliverInTurn(tasks, (task) => deliverOne(task, context), {
-    turnMs: BATCH_TURN_MS,
-    handBack: (rest) => requeueBatchRest(deliveryQueue, value as DeliveryBatch, rest.length),
+  const inBatch = tasks.length > 1;
+  const turn = await deliverInTurn(tasks, (task) => deliverOne(task, { ...invocation, inBatch }), {
+    mayStart: () => timeLeft(invocation.deadline) > MIN_TURN_MS,
   });
-  if (handedBack) {
+  const jobId = tasks[0]!.jobId;
+  if (turn.rest.length > 0) {
+    await requeueBatchRest(deliveryQueue, value as DeliveryBatch, turn.rest.length);
     context.log(
-      `job ${tasks[0]!.jobId}: ${handedBack} of a batch's ${plural(tasks.length, 'delivery', 'deliveries')} handed back to the queue after ${BATCH_TURN_MS / 1000} s`,
+      `job ${jobId}: ${turn.rest.length} of a batch's ${plural(tasks.length, 'delivery', 'deliveries')} handed back to the queue ` +
+        `(${turn.failed ? 'after a failure' : 'the invocation deadline is near'})`,
     );
   }
-  if (failure) throw failure;
+  const failed = turn.failed;
+  if (!failed) return;
+  const last = failed.error instanceof RetryDelivery && failed.error.last;
+  if (!inBatch && (!last || dequeueCount >= queueHost.maxDequeueCount)) {
+    // Its own message: the host retries it, or moves it to the poison queue after the last attempt.
+    throw failed.error;
+  }
+  if (last) {
+    // The last attempt, counting those before this message: the failure is recorded; the message
+    // goes to the poison queue as the host would move it (the poison function reports it).
+    await deliveryPoisonQueue.send(failed.item);
+    context.warn(`job ${jobId}: a delivery failed on its last attempt; moved to the poison queue`);
+    return;
+  }
+  // A batch's failing recipient goes back alone, after the host's retry delay, with its attempt counted.
+  await requeueFailed(
+    deliveryQueue,
+    failed.item,
+    attemptNumber(failed.item, invocation),
+    queueHost.visibilityTimeoutMs,
+  );
+  context.log(`job ${jobId}: a delivery failed (${String(failed.error)}); handed back to the queue alone`);
 }
 
 const isDeliveryTask = (task: DeliveryTask | undefined) =>
   !!task && typeof task === 'object' && task.v === 1 && !!task.jobId && !!task.recipient && !!task.tenantId;
 
 /** One recipient's attempt; throws when the host is to retry it. */
-async function deliverOne(task: DeliveryTask, context: InvocationContext): Promise<void> {
+async function deliverOne(task: DeliveryTask, inv: Invocation): Promise<void> {
+  const { context } = inv;
   const meta = context.triggerMetadata ?? {};
   const { delivery, deliveryQueue, queueHost } = services();
-  const dequeueCount = Number(meta.dequeueCount ?? 1);
   // One span per delivery attempt, in the trace the job was enqueued with.
   return withConsumerSpan(
     'Deliver notification',
@@ -62,7 +114,7 @@ async function deliverOne(task: DeliveryTask, context: InvocationContext): Promi
       'messaging.destination.name': QUEUE,
       jobId: task.jobId,
       tenantId: task.tenantId,
-      dequeueCount,
+      dequeueCount: inv.dequeueCount,
       reschedules: task.reschedules,
     },
     async (span) => {
@@ -71,10 +123,12 @@ async function deliverOne(task: DeliveryTask, context: InvocationContext): Promi
       const timings = { claimMs: 0, waitMs: 0, callMs: 0 };
       const started = performance.now();
       const result = await delivery.deliver(task, {
-        claimToken: String(meta.id ?? context.invocationId),
-        dequeueCount,
+        claimToken: inv.claimToken,
+        dequeueCount: inv.dequeueCount,
         maxDequeueCount: queueHost.maxDequeueCount,
         timings,
+        deadline: inv.deadline,
+        inBatch: inv.inBatch,
       });
       const took = describeTimings(timings, performance.now() - started);
       span.setAttributes({
@@ -97,7 +151,9 @@ async function deliverOne(task: DeliveryTask, context: InvocationContext): Promi
           );
           return;
         case 'retry':
-          throw new Error(`delivery will be retried: ${result.reason}; ${took}`);
+          // The last attempt recorded its failure: an outcome like any other for the job's totals.
+          if (result.last && (task as CallbackFlag).callback) await completionCheck(task, context);
+          throw new RetryDelivery(`delivery will be retried: ${result.reason}; ${took}`, !!result.last);
       }
     },
   );

@@ -1,6 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { services } from '../../shared/container.js';
 import { isDeliveryBatch, tasksOf } from '../../shared/delivery/batch.js';
+import { refundHourlyCap } from '../../shared/delivery/hourlyCap.js';
 import type { DeliveryTask } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
 import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
@@ -8,6 +9,7 @@ import { recordWithoutClaim, TERMINAL, type DeliveryRecord } from '../../shared/
 import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { queueMessageText, reportPoisoned } from '../../shared/triggers/queueTelemetry.js';
+import { completionCheck, type CallbackFlag } from '../notificationDeliveries/completion.js';
 import { recordPoisonedWorkTask } from '../notificationDeliveries/workTasks.js';
 
 /**
@@ -39,12 +41,14 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     // A batch fails as a whole when one recipient keeps failing: the others' outcomes stand, and
     // those still unfinished are recorded here.
     let recorded = 0;
-    for (const task of tasksOf(value)) if (await recordUnfinished(task)) recorded++;
+    for (const task of tasksOf(value)) if (await recordUnfinished(task, undefined, true)) recorded++;
     const { jobId, tenantId } = value.task;
     reportPoisoned(DELIVERIES_QUEUE, 'Poisoned', jobId, tenantId);
     context.warn(
       `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${jobId}: a batch of ${value.recipients.length} failed on every attempt; ${recorded} unfinished recorded as failed (Poisoned)`,
     );
+    // Outcomes like any other for a job that asked for a callback (completion.ts).
+    if (recorded > 0 && (value.task as CallbackFlag).callback) await completionCheck(value.task, context);
     return;
   }
   if (await recordPoisonedWorkTask(value, context)) return;
@@ -76,21 +80,30 @@ async function recordPoisoned(task: DeliveryTask, context: InvocationContext): P
     context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: ${task.op} failed on every attempt`);
     return;
   }
-  const reason = (await recordUnfinished(task, current)) ? 'Poisoned' : (current?.reason ?? 'Poisoned');
+  const recorded = await recordUnfinished(task, current);
+  const reason = recorded ? 'Poisoned' : (current?.reason ?? 'Poisoned');
   reportPoisoned(DELIVERIES_QUEUE, reason, task.jobId, task.tenantId);
   context.warn(
     `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: delivery recorded as failed (${reason})`,
   );
+  if (recorded && (task as CallbackFlag).callback) await completionCheck(task, context);
 }
 
 /**
  * A delivery whose last attempt could not record an outcome (a storage outage, a crash) is recorded
- * `failed` (`Poisoned`), so the job's status says so; true when it was.
+ * `failed` (`Poisoned`), so the job's status says so; true when it was. A batch's recipient that went
+ * back to the queue as a message of its own (a reschedule in flight, a failing recipient handed back)
+ * is not: that message owns it now and will end it.
  */
-async function recordUnfinished(task: DeliveryTask, current?: DeliveryRecord | undefined): Promise<boolean> {
-  const { deliveryRecords, queueHost } = services();
+async function recordUnfinished(
+  task: DeliveryTask,
+  current?: DeliveryRecord | undefined,
+  ofBatch = false,
+): Promise<boolean> {
+  const { deliveryRecords, queueHost, conversations } = services();
   current ??= await deliveryRecords.get(task.tenantId, task.jobId, task.recipient);
   if (current && TERMINAL.has(current.status)) return false;
+  if (ofBatch && current?.status === 'pending' && current.requeued) return false;
   const detail = `delivery failed on every attempt (maxDequeueCount ${queueHost.maxDequeueCount})${current?.reason ? `; last error ${current.reason}` : ''}`;
   // An audience job's failure is counted with the record (its status reads the counters).
   await recordWithoutClaim(
@@ -101,6 +114,7 @@ async function recordUnfinished(task: DeliveryTask, current?: DeliveryRecord | u
     { status: 'failed', reason: 'Poisoned', detail },
     { counted: task.counted },
   );
+  await refundHourlyCap(conversations, task.tenantId, current);
   telemetry().event(EventNames.deliveryFailed, {
     jobId: task.jobId,
     tenantId: task.tenantId,

@@ -4,7 +4,7 @@
  * process-wide) and the start-up benchmark. Resolves once the host prints its ready line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,10 @@ export interface LocalHostProcess {
   child: ChildProcess;
   url: string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Sends `signal` (SIGKILL for a crash) and waits for the exit; SIGKILL after `graceMs`. */
+  /**
+   * Sends `signal` and waits for the exit; SIGKILL after `graceMs`. SIGKILL is a crash of the whole
+   * instance: the host's language worker is killed with it, not left to notice its host is gone.
+   */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
@@ -85,10 +88,31 @@ export async function startLocalHostProcess(o: LocalHostProcessOptions): Promise
     exited,
     async stop(signal = 'SIGTERM', graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      if (signal === 'SIGKILL') for (const pid of childrenOf(child.pid)) killQuietly(pid);
       child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     },
   };
+}
+
+/** A process's children (its worker), from Linux /proc; none elsewhere. */
+function childrenOf(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }

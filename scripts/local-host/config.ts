@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseLogLevel, type LogLevel } from './logger.js';
-import { withHostOverrides } from '../../shared/hostSettings.js';
+import { parseTimeSpanMs, withHostOverrides } from '../../shared/hostSettings.js';
 
 /** A configuration problem the user can fix; the entry prints only its message. */
 export class LocalHostConfigError extends Error {
@@ -42,18 +42,8 @@ const DEFAULT_FUNCTION_TIMEOUT_MS = 30 * 60_000;
  * milliseconds. A plain number is taken as milliseconds.
  */
 export function parseTimeSpan(value: unknown, what: string): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-  if (typeof value === 'string') {
-    const match = /^\s*(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))?\s*$/.exec(value);
-    if (match) {
-      const [, days, hours, minutes, seconds, fraction] = match;
-      const ms =
-        ((Number(days ?? 0) * 24 + Number(hours)) * 60 + Number(minutes)) * 60_000 +
-        Number(seconds) * 1000 +
-        (fraction ? Number(`0.${fraction}`) * 1000 : 0);
-      if (Number(minutes) < 60 && Number(seconds) < 60) return Math.round(ms);
-    }
-  }
+  const ms = parseTimeSpanMs(value);
+  if (ms !== undefined) return ms;
   throw new LocalHostConfigError(
     `host.json: ${what} must be a duration like "00:01:00", got ${JSON.stringify(value)}.`,
   );

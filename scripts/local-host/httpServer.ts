@@ -1,23 +1,27 @@
 /**
- * HTTP triggers: routing (host.json route prefix + route templates), method filter, function keys,
- * a request body limit, and conversion between node:http and the @azure/functions HttpRequest /
- * HttpResponse classes.
+ * HTTP triggers: routing (host.json route prefix + route templates), method filter, function keys
+ * and a request body limit. The function itself runs in the worker (workerHost.ts); this side turns
+ * node:http requests into what it needs and sends back what it answered.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type * as azf from '@azure/functions';
-import type { RegisteredFunction } from './coreApi.js';
-import type { AzureFunctionsModule, Invoker } from './invoke.js';
+import {
+  BodyTooLargeError,
+  discardRest,
+  headerRecord,
+  HttpError,
+  keyMatches,
+  readBody,
+  redactedPath,
+} from './httpIo.js';
+import type { WireHttpRequest, WireHttpResponse } from './ipc.js';
 import type { Logger } from './logger.js';
 import { RouteTemplate, splitPath } from './routes.js';
 
 export type AuthLevel = 'anonymous' | 'function' | 'admin';
 
 export interface HttpFunction {
-  fn: RegisteredFunction;
   name: string;
   /** Upper-case methods. */
   methods: string[];
@@ -27,9 +31,15 @@ export interface HttpFunction {
   template: RouteTemplate;
 }
 
+/** Runs an HTTP function; rejects when it failed (the client gets a generic 500). */
+export type HttpInvoke = (
+  fn: HttpFunction,
+  request: WireHttpRequest,
+  invocationId: string,
+) => Promise<WireHttpResponse>;
+
 export interface HttpServerOptions {
-  azf: AzureFunctionsModule;
-  invoker: Invoker;
+  invoke: HttpInvoke;
   logger: Logger;
   functions: HttpFunction[];
   routePrefix: string;
@@ -48,106 +58,6 @@ export class PortInUseError extends Error {
   constructor(readonly port: number) {
     super(`Port ${port} is already in use; set FUNCTIONS_HTTP_PORT to another port.`);
   }
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-class BodyTooLargeError extends HttpError {
-  constructor(limit: number) {
-    super(413, `Request body larger than ${limit} bytes.`);
-  }
-}
-
-/** After an early answer: bytes of the unread request body we still swallow, and for how long. */
-const DISCARD_MAX_BYTES = 16 * 1024 * 1024;
-const DISCARD_MAX_MS = 2000;
-
-/**
- * Swallows the rest of a request body we answered early (413, 401, ...) so the client can read the
- * response before the connection closes (closing with unread input makes TCP reset the connection,
- * and clients may then lose the response). Gives up after a few MB or seconds.
- */
-function discardRest(req: http.IncomingMessage): void {
-  let seen = 0;
-  const timer = setTimeout(() => req.destroy(), DISCARD_MAX_MS);
-  timer.unref();
-  req.on('data', (chunk: Buffer) => {
-    seen += chunk.length;
-    if (seen > DISCARD_MAX_BYTES) req.destroy();
-  });
-  req.once('close', () => clearTimeout(timer));
-  req.resume();
-}
-
-function keyMatches(candidate: string | undefined, key: string | undefined): boolean {
-  if (candidate === undefined || key === undefined) return false;
-  const a = Buffer.from(candidate);
-  const b = Buffer.from(key);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-function headerRecord(req: http.IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return headers;
-}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        reject(new BodyTooLargeError(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
-}
-
-function serializeCookie(cookie: azf.Cookie): string {
-  let out = `${cookie.name}=${cookie.value}`;
-  if (cookie.domain) out += `; Domain=${cookie.domain}`;
-  if (cookie.path) out += `; Path=${cookie.path}`;
-  if (cookie.expires !== undefined) {
-    const expires = cookie.expires instanceof Date ? cookie.expires : new Date(cookie.expires);
-    out += `; Expires=${expires.toUTCString()}`;
-  }
-  if (cookie.maxAge !== undefined) out += `; Max-Age=${cookie.maxAge}`;
-  if (cookie.secure) out += '; Secure';
-  if (cookie.httpOnly) out += '; HttpOnly';
-  if (cookie.sameSite) out += `; SameSite=${cookie.sameSite}`;
-  return out;
-}
-
-/** The request path for logs, with the `code` (function key) query value hidden. */
-function redactedPath(rawUrl: string | undefined): string {
-  const raw = rawUrl ?? '';
-  return raw.replace(/([?&]code=)[^&#]*/gi, '$1***');
-}
-
-function isStreamBody(body: unknown): boolean {
-  if (body === null || typeof body !== 'object') return false;
-  if (body instanceof ReadableStream || body instanceof Readable) return true;
-  return Symbol.asyncIterator in body;
 }
 
 export class LocalHttpServer {
@@ -321,87 +231,34 @@ export class LocalHttpServer {
     body: Buffer | undefined,
     invocationId: string,
   ): Promise<void> {
-    const { azf, invoker, logger } = this.#opts;
-    const request = new azf.HttpRequest({
-      method,
-      url: url.href,
-      headers: headerRecord(req),
-      params,
-      body: body && body.length > 0 ? { bytes: body } : undefined,
-    });
     const header = (name: string) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
-    const context = invoker.createContext(fn.fn, {
-      invocationId,
-      traceParent: header('traceparent'),
-      traceState: header('tracestate'),
-    });
-    let result: unknown;
+    let answer: WireHttpResponse;
     try {
-      result = await invoker.invoke(fn.fn, [request], context, `HTTP ${method} ${url.pathname}`);
+      answer = await this.#opts.invoke(
+        fn,
+        {
+          method,
+          url: url.href,
+          headers: headerRecord(req),
+          params,
+          body: body && body.length > 0 ? new Uint8Array(body) : undefined,
+          traceParent: header('traceparent'),
+          traceState: header('tracestate'),
+        },
+        invocationId,
+      );
     } catch {
       // Already logged with the invocation id; the client gets nothing from the error.
       this.#fail(res, method);
       return;
     }
-    try {
-      await this.#writeResult(res, result, method);
-    } catch (err) {
-      logger.error(`Could not send the response of '${fn.name}': ${String(err)}`, {
-        invocationId,
-        functionName: fn.name,
-      });
-      if (res.headersSent) {
-        res.destroy();
-      } else {
-        this.#fail(res, method);
-      }
-    }
-  }
-
-  async #writeResult(res: http.ServerResponse, result: unknown, method: string): Promise<void> {
-    const { azf } = this.#opts;
-    if (result === undefined || result === null) {
-      res.writeHead(204);
-      res.end();
-      return;
-    }
-    if (typeof result !== 'object') {
-      throw new TypeError(
-        'The HTTP response must be an object with optional properties "body", "status", "headers", "cookies" and "jsonBody".',
-      );
-    }
-    const isResponse = result instanceof azf.HttpResponse;
-    const response = isResponse ? result : new azf.HttpResponse(result as azf.HttpResponseInit);
-    const streaming = isResponse || isStreamBody((result as azf.HttpResponseInit).body);
-
-    const headers: [string, string][] = [];
-    for (const [name, value] of response.headers) {
-      if (name.toLowerCase() !== 'set-cookie') headers.push([name, value]);
-    }
-    const cookies = [...response.headers.getSetCookie(), ...response.cookies.map(serializeCookie)];
-    const noBody = method === 'HEAD' || [204, 205, 304].includes(response.status) || response.body === null;
-
-    if (!streaming || noBody) {
-      const bytes = noBody ? Buffer.alloc(0) : Buffer.from(await response.arrayBuffer());
-      res.statusCode = response.status;
-      for (const [name, value] of headers) res.setHeader(name, value);
-      if (cookies.length > 0) res.setHeader('set-cookie', cookies);
-      if (![204, 304].includes(response.status)) res.setHeader('content-length', bytes.length);
-      res.end(method === 'HEAD' ? undefined : bytes);
-      return;
-    }
-    res.statusCode = response.status;
-    for (const [name, value] of headers) res.setHeader(name, value);
-    if (cookies.length > 0) res.setHeader('set-cookie', cookies);
-    const body = response.body;
-    if (!body) {
-      res.end();
-      return;
-    }
-    await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream), res);
+    res.statusCode = answer.status;
+    for (const [name, value] of answer.headers) res.setHeader(name, value);
+    if (answer.cookies.length > 0) res.setHeader('set-cookie', answer.cookies);
+    res.end(method === 'HEAD' || !answer.body ? undefined : Buffer.from(answer.body));
   }
 
   #sendText(res: http.ServerResponse, status: number, text: string, method: string): void {

@@ -1,20 +1,15 @@
 /**
- * Runs one invocation the way the Node.js worker does: preInvocation hooks (which may replace the
- * inputs and the handler), the handler, postInvocation hooks (which see and may change the result
- * or error), plus the host's functionTimeout.
+ * Runs one invocation the way the Node.js worker does (in worker.ts): preInvocation hooks (which may
+ * replace the inputs and the handler), the handler, postInvocation hooks (which see and may change
+ * the result or error).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type * as azf from '@azure/functions';
 import { format } from 'node:util';
 import type { FunctionRegistry, RegisteredFunction } from './coreApi.js';
-import type { LogLevel, Logger } from './logger.js';
-import { describeError } from './logger.js';
+import type { LogLevel } from './logger.js';
 
 export type AzureFunctionsModule = typeof azf;
-
-export class FunctionTimeoutError extends Error {
-  override name = 'FunctionTimeoutError';
-}
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;
 
@@ -31,17 +26,9 @@ export function invocationTraceParent(incoming?: string | undefined): string {
 
 const toError = (value: unknown): Error => (value instanceof Error ? value : new Error(String(value)));
 
-function describeTimeout(ms: number): string {
-  const s = Math.round(ms / 1000);
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
-}
-
 export interface InvokerOptions {
   azf: AzureFunctionsModule;
   registry: FunctionRegistry;
-  logger: Logger;
-  functionTimeoutMs: number | undefined;
 }
 
 export class Invoker {
@@ -98,32 +85,11 @@ export class Invoker {
 
   /**
    * Invokes `fn` with `inputs` (the trigger value) and `context`. Resolves with the (possibly
-   * hook-modified) result; rejects with the handler's (or a hook's) error, or a FunctionTimeoutError.
+   * hook-modified) result; rejects with the handler's (or a hook's) error. The function timeout is the
+   * host's to enforce (workerHost.ts): it stops this whole process.
    */
-  async invoke(
-    fn: RegisteredFunction,
-    inputs: unknown[],
-    context: azf.InvocationContext,
-    reason: string,
-  ): Promise<unknown> {
-    const { logger } = this.#opts;
-    const extra = { functionName: fn.metadata.name, invocationId: context.invocationId };
-    const started = performance.now();
-    // The host's boilerplate is debug-level here: the functions log what they did.
-    logger.debug(`Executing '${fn.metadata.name}' (${reason})`, extra);
-
-    let succeeded = false;
-    try {
-      const result = await this.#withTimeout(this.#run(fn, inputs, context), fn.metadata.name);
-      succeeded = true;
-      return result;
-    } catch (err) {
-      logger.error(`'${fn.metadata.name}' failed: ${describeError(err)}`, extra);
-      throw err;
-    } finally {
-      const ms = Math.round(performance.now() - started);
-      logger.debug(`Executed '${fn.metadata.name}' (${succeeded ? 'Succeeded' : 'Failed'}, ${ms} ms)`, extra);
-    }
+  invoke(fn: RegisteredFunction, inputs: unknown[], context: azf.InvocationContext): Promise<unknown> {
+    return this.#run(fn, inputs, context);
   }
 
   async #run(fn: RegisteredFunction, inputs: unknown[], context: azf.InvocationContext): Promise<unknown> {
@@ -161,32 +127,6 @@ export class Invoker {
     for (const hook of registry.hooks('postInvocation')) await hook(post);
     if (post.error !== undefined && post.error !== null) throw toError(post.error);
     return post.result;
-  }
-
-  #withTimeout<T>(promise: Promise<T>, functionName: string): Promise<T> {
-    const timeoutMs = this.#opts.functionTimeoutMs;
-    if (timeoutMs === undefined) return promise;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new FunctionTimeoutError(
-            `Timeout value of ${describeTimeout(timeoutMs)} was exceeded by function '${functionName}'. ` +
-              'The local host cannot stop the handler; it keeps running in the background.',
-          ),
-        );
-      }, timeoutMs);
-      timer.unref();
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err as Error);
-        },
-      );
-    });
   }
 
   /** appStart / appTerminate hooks, in registration order. */

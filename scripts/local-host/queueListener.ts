@@ -8,21 +8,27 @@ import { randomUUID } from 'node:crypto';
 import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
 import type { QueueOptions } from './config.js';
 import { MIN_POLLING_INTERVAL_MS } from './config.js';
-import type { RegisteredFunction } from './coreApi.js';
-import type { Invoker } from './invoke.js';
 import type { Logger } from './logger.js';
 import { describeError } from './logger.js';
 
 /** Messages are hidden this long while a handler runs (renewed at half-time), like the host. */
 export const DEFAULT_LEASE_MS = 10 * 60_000;
 
+/** Runs the function with a message; rejects when the invocation failed (or its worker was stopped). */
+export type QueueInvoke = (
+  input: unknown,
+  triggerMetadata: Record<string, unknown>,
+  invocationId: string,
+  reason: string,
+) => Promise<void>;
+
 export interface QueueListenerOptions {
-  fn: RegisteredFunction;
+  name: string;
   queueName: string;
   queue: QueueClient;
   poisonQueue: QueueClient;
   options: QueueOptions;
-  invoker: Invoker;
+  invoke: QueueInvoke;
   logger: Logger;
   leaseMs?: number;
 }
@@ -79,7 +85,7 @@ export class QueueListener {
   }
 
   get name(): string {
-    return this.#o.fn.metadata.name;
+    return this.#o.name;
   }
 
   start(): void {
@@ -196,7 +202,7 @@ export class QueueListener {
   }
 
   async #process(message: DequeuedMessageItem): Promise<void> {
-    const { options, invoker, queue, fn } = this.#o;
+    const { options, invoke, queue } = this.#o;
     const invocationId = randomUUID();
     let body: string | undefined = message.messageText;
     if (options.messageEncoding === 'base64') {
@@ -218,28 +224,27 @@ export class QueueListener {
     }
 
     const lease = this.#holdLease(message);
-    const context = invoker.createContext(fn, {
-      invocationId,
-      triggerMetadata: {
-        id: message.messageId,
-        dequeueCount: message.dequeueCount,
-        insertionTime: message.insertedOn.toISOString(),
-        expirationTime: message.expiresOn.toISOString(),
-        nextVisibleTime: message.nextVisibleOn.toISOString(),
-        popReceipt: message.popReceipt,
-        queueTrigger: body,
-      },
-    });
+    const triggerMetadata = {
+      id: message.messageId,
+      dequeueCount: message.dequeueCount,
+      insertionTime: message.insertedOn.toISOString(),
+      expirationTime: message.expiresOn.toISOString(),
+      nextVisibleTime: message.nextVisibleOn.toISOString(),
+      popReceipt: message.popReceipt,
+      queueTrigger: body,
+    };
     let failed = false;
     try {
-      await invoker.invoke(
-        fn,
-        [toTriggerInput(body)],
-        context,
+      await invoke(
+        toTriggerInput(body),
+        triggerMetadata,
+        invocationId,
         `New queue message detected on '${this.#o.queueName}', id ${message.messageId}, dequeue count ${message.dequeueCount}`,
       );
     } catch {
-      failed = true; // Logged by the invoker.
+      // Logged by the worker host. A function timeout (or a restart of its worker) is a failure too:
+      // the message comes back after visibilityTimeout, as from the host's queue listener.
+      failed = true;
     }
     const popReceipt = await lease.release();
 

@@ -118,6 +118,8 @@ export function toDeliveryRecord(row: Row): DeliveryRecord {
     updatedAt: String(row.updatedAt ?? ''),
     etag: String(row.etag ?? ''),
     ...(row.counted === true ? { counted: true } : {}),
+    capHour: opt('capHour'),
+    ...(row.requeued === true ? { requeued: true } : {}),
     ...toFollowUpFields(row),
   };
 }

@@ -1,6 +1,7 @@
 import type { TransactionAction } from '@azure/data-tables';
 import { countDelivery } from '../stores/conversations.js';
 import {
+  claimCounts,
   claimFields,
   TERMINAL,
   type ClaimRequest,
@@ -26,6 +27,7 @@ import { chatIndexRows } from './followUpRows.js';
 import {
   getOrUndefined,
   isConflict,
+  isNotFound,
   isPreconditionFailed,
   isTransient,
   listByPrefix,
@@ -47,9 +49,9 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
   }
 
   /**
-   * Claims a delivery and counts it against the recipient's hourly cap in one transaction:
-   * it fails if the delivery row already exists (or changed since `existing` was read), or if the
-   * user record changed since it was read (an opt-out, a new conversation, another delivery).
+   * Claims a delivery and (its first claim) counts it against the recipient's hourly cap in one
+   * transaction: it fails if the delivery row already exists (or changed since `existing` was read),
+   * or if the user record changed since it was read (an opt-out, a new conversation, another delivery).
    */
   async claim(args: ClaimRequest): Promise<ClaimResult> {
     const table = await this.table.client();
@@ -61,7 +63,7 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       ...claimFields(args, now),
     };
     const { etag: userEtag, ...user } = args.user;
-    const counted = countDelivery(user, args.capHour);
+    const counted = claimCounts(args) ? countDelivery(user, args.capHour) : user;
     const actions: TransactionAction[] = [
       args.existing ? ['update', row, 'Merge', { etag: args.existing.etag }] : ['create', row],
       ['update', userEntity(counted), 'Replace', { etag: userEtag }],
@@ -98,6 +100,24 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
     }
   }
 
+  async renew(tenantId: string, claimed: DeliveryRecord): Promise<DeliveryRecord | undefined> {
+    const table = await this.table.client();
+    const now = new Date().toISOString();
+    const entity = {
+      partitionKey: partitionOf(tenantId),
+      rowKey: deliveryRow(claimed.jobId, claimed.recipient),
+      claimedAt: now,
+      updatedAt: now,
+    };
+    try {
+      const done = await table.updateEntity(entity, 'Merge', { etag: claimed.etag });
+      return { ...claimed, claimedAt: now, updatedAt: now, etag: done.etag ?? '' };
+    } catch (err) {
+      if (isPreconditionFailed(err) || isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   async complete(
     tenantId: string,
     claimed: DeliveryRecord,
@@ -129,6 +149,7 @@ export class TableDeliveryRecordStore implements DeliveryRecordStore {
       partitionKey: partitionOf(tenantId),
       rowKey: deliveryRow(claimed.jobId, claimed.recipient),
       ...outcome,
+      requeued: outcome.status === 'pending' ? 'requeued' in outcome && !!outcome.requeued : undefined,
       claimToken: terminal ? '' : claimed.claimToken,
       completedAt: terminal ? now : undefined,
       updatedAt: now,

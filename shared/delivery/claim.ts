@@ -1,6 +1,6 @@
 import type { RecipientKey } from '../jobs/recipient.js';
 import { countDelivery, type UserRecord } from '../stores/conversations.js';
-import type { DeliveryRecord, DeliveryRecordStore } from '../stores/deliveryRecords.js';
+import { claimCounts, type DeliveryRecord, type DeliveryRecordStore } from '../stores/deliveryRecords.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import type { OutcomeRecorder } from './outcome.js';
 import { eligibility, existingDeliveryAction, hourOf } from './policy.js';
@@ -8,9 +8,37 @@ import type { DeliveryRateLimiter } from './rateLimiter.js';
 import type { Recipients } from './recipients.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
 
+/**
+ * A Teams call more than this long after the claim's last write first writes it again (ETag-guarded):
+ * the re-check that nobody took the delivery over, and a renewal of its lease. Sooner, the claim's own
+ * write is that check: nobody takes a claim over within its 2-minute lease, except a later delivery
+ * of the same queue message, which the host makes only once it gave this invocation up.
+ */
+export const FENCE_AFTER_MS = 5000;
+
+/** The claim this invocation holds on a delivery record (its latest version, ETag included). */
+export class HeldClaim {
+  private writtenAt = Date.now();
+
+  constructor(
+    public record: DeliveryRecord,
+    private readonly renew: (record: DeliveryRecord) => Promise<DeliveryRecord | undefined>,
+  ) {}
+
+  /** Just before a Teams call: false when the claim was lost (the call must not be made). */
+  async fence(): Promise<boolean> {
+    if (Date.now() - this.writtenAt < FENCE_AFTER_MS) return true;
+    const renewed = await this.renew(this.record);
+    if (!renewed) return false;
+    this.record = renewed;
+    this.writtenAt = Date.now();
+    return true;
+  }
+}
+
 /** A delivery this worker now holds: send it, then record the outcome. */
 export interface Claimed {
-  claimed: DeliveryRecord;
+  claimed: HeldClaim;
   /** The user as stored by the claim (hourly counter included). */
   user: UserRecord;
 }
@@ -39,7 +67,21 @@ export async function claimDelivery(
   now: Date,
   o: ClaimOptions,
 ): Promise<Claimed | DeliveryResult> {
+  /** The record as read and found ours to take over; undefined while none is known. */
   let existing: DeliveryRecord | undefined;
+  /** What to do with a record another write left there: undefined means take it over. */
+  const decide = (d: DeliveryRecord): DeliveryResult | undefined => {
+    const action = existingDeliveryAction(d, attempt.claimToken, now, o.leaseMs);
+    if (action.do === 'duplicate') {
+      telemetry().event(EventNames.deliveryDuplicateSuppressed, { jobId: task.jobId, status: d.status });
+      return { kind: 'done', status: d.status, reason: d.reason, duplicate: true };
+    }
+    // Another copy of this delivery is being worked on right now; look again after its lease.
+    if (action.do === 'reschedule')
+      return { kind: 'reschedule', delayMs: action.delayMs, reason: 'ClaimedElsewhere' };
+    existing = d;
+    return undefined;
+  };
   let fresh = false;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let found = await o.recipients.resolve(task.tenantId, key, fresh, task.user);
@@ -56,13 +98,21 @@ export async function claimDelivery(
       if (reached && 'outcome' in reached) return o.outcomes.finishUnclaimed(task, reached.outcome);
       found = reached?.user;
     }
-    const check = eligibility(found, key, now, o.recipientHourlyCap);
+    let check = eligibility(found, key, now, o.recipientHourlyCap);
+    if (!check.eligible && check.outcome.reason === 'HourlyCapReached') {
+      // The cap counts a delivery once, at its first claim: a delivery taken over (after a 429, a
+      // retry) must not be refused because of its own count.
+      const current = existing ?? (await o.records.get(task.tenantId, task.jobId, task.recipient));
+      const settled = current && !existing ? decide(current) : undefined;
+      if (settled) return settled;
+      if (existing?.capHour) check = eligibility(found, key, now, Infinity);
+    }
     if (!check.eligible) return o.outcomes.finishUnclaimed(task, check.outcome);
     // The claim also reserves this send's time in the user's chat, shared by every instance.
     const user = { ...check.user, chatNextAt: o.limiter.reserveChatTime(check.user.chatNextAt) };
 
     const hour = hourOf(now);
-    const claim = await o.records.claim({
+    const request = {
       tenantId: task.tenantId,
       jobId: task.jobId,
       recipient: task.recipient,
@@ -71,7 +121,8 @@ export async function claimDelivery(
       capHour: hour,
       existing,
       counted: task.counted,
-    });
+    };
+    const claim = await o.records.claim(request);
     if (claim.kind === 'same-person') {
       // One person named twice (say by UPN and by user ID) gets one message: the other key's.
       return o.outcomes.finishUnclaimed(task, {
@@ -86,22 +137,16 @@ export async function claimDelivery(
       continue;
     }
     if (claim.kind === 'delivery-exists') {
-      const d = claim.delivery;
-      const action = existingDeliveryAction(d, attempt.claimToken, now, o.leaseMs);
-      if (action.do === 'duplicate') {
-        telemetry().event(EventNames.deliveryDuplicateSuppressed, { jobId: task.jobId, status: d.status });
-        return { kind: 'done', status: d.status, reason: d.reason, duplicate: true };
-      }
-      if (action.do === 'reschedule') {
-        // Another copy of this delivery is being worked on right now; look again after its lease.
-        return { kind: 'reschedule', delayMs: action.delayMs, reason: 'ClaimedElsewhere' };
-      }
-      existing = d;
+      const settled = decide(claim.delivery);
+      if (settled) return settled;
       continue;
     }
-    const stored = { ...countDelivery(user, hour), etag: claim.userEtag };
+    const stored = { ...(claimCounts(request) ? countDelivery(user, hour) : user), etag: claim.userEtag };
     o.recipients.remember(task.tenantId, key, stored);
-    return { claimed: claim.delivery, user: stored };
+    return {
+      claimed: new HeldClaim(claim.delivery, (record) => o.records.renew(task.tenantId, record)),
+      user: stored,
+    };
   }
   return { kind: 'retry', reason: 'StorageContention' };
 }

@@ -23,15 +23,22 @@ interface CreateConversationParams {
   tenantId: string;
 }
 
+/** Per call: a timeout shorter than the connector's own, so the call ends before the invocation must. */
+export interface CallOptions {
+  timeoutMs?: number | undefined;
+}
+
 export interface BotConnector {
   createConversation(
     serviceUrl: string,
     params: CreateConversationParams,
+    o?: CallOptions,
   ): Promise<ConnectorResult<{ id: string }>>;
   sendToConversation(
     serviceUrl: string,
     conversationId: string,
     activity: Record<string, unknown>,
+    o?: CallOptions,
   ): Promise<ConnectorResult<{ id?: string }>>;
   /**
    * Gets ready what a call needs (the bot's token, refreshed about hourly), so a check made after it
@@ -44,6 +51,7 @@ export interface BotConnector {
     conversationId: string,
     activityId: string,
     activity: Record<string, unknown>,
+    o?: CallOptions,
   ): Promise<ConnectorResult<{ id?: string }>>;
   /**
    * GET /v3/conversations/{conversationId}/members: who is in a chat (a 1:1's user, with their Teams
@@ -52,12 +60,14 @@ export interface BotConnector {
   getConversationMembers?(
     serviceUrl: string,
     conversationId: string,
+    o?: CallOptions,
   ): Promise<ConnectorResult<Array<Record<string, unknown>>>>;
   /** DELETE /v3/conversations/{conversationId}/activities/{activityId}: delete a sent message. */
   deleteActivity?(
     serviceUrl: string,
     conversationId: string,
     activityId: string,
+    o?: CallOptions,
   ): Promise<ConnectorResult<unknown>>;
 }
 
@@ -91,23 +101,29 @@ export class HttpBotConnector implements BotConnector {
     this.fetch = options.fetch ?? fetch;
   }
 
-  createConversation(serviceUrl: string, params: CreateConversationParams) {
-    return this.call<{ id: string }>(serviceUrl, 'v3/conversations', 'CreateConversation', {
+  createConversation(serviceUrl: string, params: CreateConversationParams, o?: CallOptions) {
+    const body = {
       bot: { id: params.botId },
       members: [{ id: params.userId }],
       isGroup: false,
       tenantId: params.tenantId,
       channelData: { tenant: { id: params.tenantId } },
-    });
+    };
+    return this.call<{ id: string }>(serviceUrl, 'v3/conversations', 'CreateConversation', body, 'POST', o);
   }
 
   async prepare(): Promise<void> {
     await this.options.token();
   }
 
-  sendToConversation(serviceUrl: string, conversationId: string, activity: Record<string, unknown>) {
+  sendToConversation(
+    serviceUrl: string,
+    conversationId: string,
+    activity: Record<string, unknown>,
+    o?: CallOptions,
+  ) {
     const path = `v3/conversations/${encodeURIComponent(conversationId)}/activities`;
-    return this.call<{ id?: string }>(serviceUrl, path, 'SendToConversation', activity);
+    return this.call<{ id?: string }>(serviceUrl, path, 'SendToConversation', activity, 'POST', o);
   }
 
   // Update and delete, as Microsoft documents them for bots (and botbuilder's ConnectorClient sends them):
@@ -117,14 +133,15 @@ export class HttpBotConnector implements BotConnector {
     conversationId: string,
     activityId: string,
     activity: Record<string, unknown>,
+    o?: CallOptions,
   ) {
     const path = activityPath(conversationId, activityId);
     const body = { ...activity, id: activityId };
-    return this.call<{ id?: string }>(serviceUrl, path, 'UpdateActivity', body, 'PUT');
+    return this.call<{ id?: string }>(serviceUrl, path, 'UpdateActivity', body, 'PUT', o);
   }
 
   // As botbuilder's ConnectorClient lists a conversation's members (Conversations.getConversationMembers).
-  getConversationMembers(serviceUrl: string, conversationId: string) {
+  getConversationMembers(serviceUrl: string, conversationId: string, o?: CallOptions) {
     const path = `v3/conversations/${encodeURIComponent(conversationId)}/members`;
     return this.call<Array<Record<string, unknown>>>(
       serviceUrl,
@@ -132,12 +149,13 @@ export class HttpBotConnector implements BotConnector {
       'GetConversationMembers',
       undefined,
       'GET',
+      o,
     );
   }
 
-  deleteActivity(serviceUrl: string, conversationId: string, activityId: string) {
+  deleteActivity(serviceUrl: string, conversationId: string, activityId: string, o?: CallOptions) {
     const path = activityPath(conversationId, activityId);
-    return this.call<unknown>(serviceUrl, path, 'DeleteActivity', undefined, 'DELETE');
+    return this.call<unknown>(serviceUrl, path, 'DeleteActivity', undefined, 'DELETE', o);
   }
 
   private async call<T>(
@@ -146,7 +164,9 @@ export class HttpBotConnector implements BotConnector {
     name: string,
     body: unknown,
     method: 'POST' | 'PUT' | 'DELETE' | 'GET' = 'POST',
+    o: CallOptions = {},
   ): Promise<ConnectorResult<T>> {
+    const timeoutMs = Math.min(this.options.timeoutMs, o.timeoutMs ?? Infinity);
     const token = await this.options.token();
     // With a token the target must be a Bot Framework host; without one (local emulator) nothing secret leaves.
     if (token && !isTrustedServiceUrl(serviceUrl, this.options.extraHosts)) {
@@ -169,7 +189,7 @@ export class HttpBotConnector implements BotConnector {
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       status = response.status;
       const text = await response.text();
@@ -189,7 +209,7 @@ export class HttpBotConnector implements BotConnector {
         ok: false,
         status: 0,
         code: timedOut ? 'Timeout' : 'NetworkError',
-        message: timedOut ? `no answer within ${this.options.timeoutMs} ms` : String((err as Error).message),
+        message: timedOut ? `no answer within ${timeoutMs} ms` : String((err as Error).message),
       };
     } finally {
       telemetry().dependency({

@@ -3,6 +3,8 @@ import type { ConversationStore } from '../stores/conversations.js';
 import type { DeliveryRecordStore } from '../stores/deliveryRecords.js';
 import { claimDelivery, type ClaimOptions } from './claim.js';
 import type { BotConnector } from './connector.js';
+import { invocationDeadline, type DeadlinePolicy } from './deadline.js';
+import { refundHourlyCap } from './hourlyCap.js';
 import { OutcomeRecorder } from './outcome.js';
 import { dueness } from './policy.js';
 import type { DeliveryRateLimiter } from './rateLimiter.js';
@@ -34,7 +36,10 @@ interface DeliveryServiceOptions {
   claimLeaseMs?: number;
   /** Throttled calls wait in-process up to this long before being rescheduled through the queue. */
   maxInProcessWaitMs?: number;
-  maxReschedules?: number;
+  /** Throttling and outages are waited out this long after a job was accepted (default 24 hours). */
+  retryWindowMs?: number;
+  /** For an attempt without a deadline of its own (deadline.ts); default: host.json's 5 minutes, 15 s calls. */
+  deadlinePolicy?: Omit<DeadlinePolicy, 'claimLeaseMs'> | undefined;
   /** How long the outcome of a connector call is retried while storage is unreachable. */
   outcomeWriteRetryMs?: number;
   /** Updates and recalls: see send.ts. */
@@ -43,8 +48,13 @@ interface DeliveryServiceOptions {
   unknownRecipients?: UnknownRecipients | undefined;
 }
 
+/** A claim older than this is presumed abandoned (deadline.ts keeps every call well inside it). */
+export const CLAIM_LEASE_MS = 2 * 60_000;
+const DEFAULT_RETRY_WINDOW_MS = 24 * 3600_000;
+
 export class DeliveryService {
   private readonly outcomes: OutcomeRecorder;
+  private readonly deadlinePolicy: DeadlinePolicy;
   private readonly claimOptions: ClaimOptions;
   private readonly sendOptions: SendOptions;
 
@@ -55,16 +65,24 @@ export class DeliveryService {
       o.unknownRecipients,
     );
     this.outcomes = new OutcomeRecorder(o.records, {
-      maxReschedules: o.maxReschedules ?? 50,
+      retryWindowMs: o.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS,
       outcomeWriteRetryMs: o.outcomeWriteRetryMs ?? 60_000,
+      // A cached user record made stale by this costs one read at its next claim (its ETag changed).
+      refundCap: (tenantId, record) => refundHourlyCap(o.conversations, tenantId, record),
     });
+    this.deadlinePolicy = {
+      functionTimeoutMs: 5 * 60_000,
+      connectorTimeoutMs: 15_000,
+      ...o.deadlinePolicy,
+      claimLeaseMs: o.claimLeaseMs ?? CLAIM_LEASE_MS,
+    };
     this.claimOptions = {
       records: o.records,
       recipients,
       outcomes: this.outcomes,
       limiter: o.limiter,
       recipientHourlyCap: o.recipientHourlyCap,
-      leaseMs: o.claimLeaseMs ?? 2 * 60_000,
+      leaseMs: o.claimLeaseMs ?? CLAIM_LEASE_MS,
     };
     this.sendOptions = {
       connector: o.connector,
@@ -101,10 +119,13 @@ export class DeliveryService {
     const due = dueness(task, now);
     if ('outcome' in due) return this.outcomes.finishUnclaimed(task, due.outcome);
     if ('delayMs' in due) return { kind: 'reschedule', delayMs: due.delayMs, reason: 'NotBefore' };
+    // The claim's own waits (Microsoft Graph, for people the bot never met) keep the deadline too.
+    const deadline = attempt.deadline ?? invocationDeadline(now.getTime(), this.deadlinePolicy);
+    const timed = { ...attempt, deadline };
     const claimStarted = performance.now();
-    const claim = await claimDelivery(task, key, attempt, now, this.claimOptions);
+    const claim = await claimDelivery(task, key, timed, now, this.claimOptions);
     if (attempt.timings) attempt.timings.claimMs += performance.now() - claimStarted;
     if ('kind' in claim) return claim;
-    return openChatAndSend(task, key, claim, attempt, this.sendOptions);
+    return openChatAndSend(task, key, claim, timed, this.sendOptions);
   }
 }

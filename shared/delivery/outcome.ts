@@ -6,8 +6,9 @@ import {
   type DeliveryRecordStore,
 } from '../stores/deliveryRecords.js';
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
+import type { Deadline } from './deadline.js';
 import { reportOutcome } from './report.js';
-import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
+import { attemptNumber, type AttemptContext, type DeliveryResult, type DeliveryTask } from './task.js';
 
 /**
  * Records how a delivery ended (or why it goes back to the queue) in its delivery record, and reports
@@ -17,9 +18,12 @@ export class OutcomeRecorder {
   constructor(
     private readonly records: DeliveryRecordStore,
     private readonly o: {
-      maxReschedules: number;
+      /** Throttling and outages are waited out this long after the job was accepted, then `failed`. */
+      retryWindowMs: number;
       /** How long the outcome of a connector call is retried while storage is unreachable. */
       outcomeWriteRetryMs: number;
+      /** Gives a delivery's place in the recipient's hourly cap back (hourlyCap.ts). */
+      refundCap?: ((tenantId: string, record: DeliveryRecord) => Promise<void>) | undefined;
     },
   ) {}
 
@@ -28,11 +32,14 @@ export class OutcomeRecorder {
     task: DeliveryTask,
     claimed: DeliveryRecord,
     outcome: DeliveryOutcome,
+    deadline?: Deadline,
   ): Promise<DeliveryResult> {
     // After Teams accepted a message this write is all that stops a retry from sending it again, so a
-    // storage outage (or restart) of up to about a minute must not turn into a duplicate.
+    // storage outage (or restart) of up to about a minute must not turn into a duplicate; but not past
+    // the invocation's hard stop, where the host would stop the worker anyway.
+    const left = deadline ? deadline.hardAt - Date.now() : Infinity;
     const stood = await this.records.complete(task.tenantId, claimed, outcome, {
-      waitOutOutageMs: this.o.outcomeWriteRetryMs,
+      waitOutOutageMs: Math.max(0, Math.min(this.o.outcomeWriteRetryMs, left)),
     });
     if (!stood) {
       // Someone else wrote the record meanwhile (a takeover after our lease, or a copy of this
@@ -44,6 +51,7 @@ export class OutcomeRecorder {
           : await this.records.get(task.tenantId, task.jobId, task.recipient);
       return { kind: 'done', status: current?.status ?? outcome.status, reason: current?.reason };
     }
+    if (outcome.status !== 'sent') await this.o.refundCap?.(task.tenantId, claimed);
     reportOutcome(task, outcome, claimed.attempts);
     return { kind: 'done', status: outcome.status, reason: outcome.reason };
   }
@@ -57,6 +65,13 @@ export class OutcomeRecorder {
     if (!kept) return this.records.get(task.tenantId, task.jobId, task.recipient);
     if (kept.written) reportOutcome(task, outcome, kept.record?.attempts ?? 0);
     return kept.record;
+  }
+
+  /** The claim was taken over before our Teams call: nothing was sent; the record is the other copy's. */
+  async lost(task: DeliveryTask): Promise<DeliveryResult> {
+    const current = await this.records.get(task.tenantId, task.jobId, task.recipient);
+    telemetry().event(EventNames.deliveryDuplicateSuppressed, { jobId: task.jobId, status: 'ClaimLost' });
+    return { kind: 'done', status: current?.status ?? 'pending', reason: current?.reason, duplicate: true };
   }
 
   /** A final outcome reached before any claim (expired, ineligible recipient); a final record stands. */
@@ -76,21 +91,36 @@ export class OutcomeRecorder {
     return { kind: 'done', status: record.status, reason: record.reason, duplicate };
   }
 
-  /** Teams asked for a longer wait: back to the queue with that delay, unless it has gone on too long. */
+  /**
+   * Back to the queue after `delayMs` as a message of its own (Teams asked for a longer wait, or the
+   * invocation's deadline came first), unless that would end past the retry window.
+   */
   async reschedule(
     task: DeliveryTask,
     claimed: DeliveryRecord,
     delayMs: number,
     reason: string,
+    deadline?: Deadline,
   ): Promise<DeliveryResult> {
-    if (task.reschedules >= this.o.maxReschedules) {
-      return this.finish(task, claimed, {
-        status: 'failed',
-        reason: 'ThrottledTooLong',
-        detail: `still ${reason} after ${task.reschedules} reschedules`,
-      });
+    const until = Date.parse(task.acceptedAt) + this.o.retryWindowMs;
+    if (Date.now() + delayMs > until) {
+      return this.finish(
+        task,
+        claimed,
+        {
+          status: 'failed',
+          reason: 'ThrottledTooLong',
+          detail: `still ${reason} ${Math.round(this.o.retryWindowMs / 60_000)} minutes after the job was accepted (${task.reschedules} reschedules)`,
+        },
+        deadline,
+      );
     }
-    await this.records.complete(task.tenantId, claimed, { status: 'pending', reason, detail: 'rescheduled' });
+    await this.records.complete(task.tenantId, claimed, {
+      status: 'pending',
+      reason,
+      detail: 'rescheduled',
+      requeued: true,
+    });
     telemetry().event(EventNames.deliveryRetry, { jobId: task.jobId, reason, via: 'reschedule' });
     return { kind: 'reschedule', delayMs, reason };
   }
@@ -103,15 +133,23 @@ export class OutcomeRecorder {
     reason: string,
     detail: string,
   ): Promise<DeliveryResult> {
-    if (attempt.dequeueCount >= attempt.maxDequeueCount) {
-      await this.finish(task, claimed, {
-        status: 'failed',
-        reason,
-        detail: `${detail} (after ${attempt.dequeueCount} attempts; message moved to the poison queue)`,
-      });
-      return { kind: 'retry', reason };
+    const tries = attemptNumber(task, attempt);
+    if (tries >= attempt.maxDequeueCount) {
+      await this.finish(
+        task,
+        claimed,
+        {
+          status: 'failed',
+          reason,
+          detail: `${detail} (after ${tries} attempts; message moved to the poison queue)`,
+        },
+        attempt.deadline,
+      );
+      return { kind: 'retry', reason, last: true };
     }
-    await this.records.complete(task.tenantId, claimed, { status: 'pending', reason, detail });
+    // A batch's recipient goes back as a message of its own, which then owns it (batchTurn.ts).
+    const requeued = !!attempt.inBatch;
+    await this.records.complete(task.tenantId, claimed, { status: 'pending', reason, detail, requeued });
     telemetry().event(EventNames.deliveryRetry, { jobId: task.jobId, reason, via: 'queue' });
     return { kind: 'retry', reason };
   }

@@ -11,11 +11,14 @@ import { TERMINAL, type DeliveryOutcome, type DeliveryRecord } from '../stores/d
  */
 
 type FailureClass =
-  | 'throttled' // 429, 412, 502, 503, 504: retry after Retry-After (or a jittered back-off)
+  // 429, 412, 502, 503, 504, and no answer at all (a timeout, a network error): Teams is busy or out of
+  // reach, not this message's fault; retry after Retry-After (or a jittered back-off), never using up
+  // the message's attempts, until the retry window ends (so an outage is waited out)
+  | 'throttled'
   | 'blocked' // 403 with a code that means the user cannot get messages: deactivate, no retry
   | 'conversation-not-found' // 404 ConversationNotFound: forget the chat, create it again once
   | 'permanent' // 400, 413, other 4xx: fail without retry
-  | 'transient'; // other 5xx, 401, timeouts, network errors: retry through the queue
+  | 'transient'; // other 5xx, 401: retry through the queue
 
 const BLOCKING_CODES: ReadonlySet<string> = new Set([
   'ConversationBlockedByUser',
@@ -29,10 +32,10 @@ type Failure = Extract<ConnectorResult<unknown>, { ok: false }>;
 function classifyFailure(failure: Failure): FailureClass {
   const { status, code } = failure;
   if (code === UNTRUSTED_SERVICE_URL) return 'permanent'; // refused before any call: retrying cannot help
-  if ([429, 412, 502, 503, 504].includes(status)) return 'throttled';
+  if ([429, 412, 502, 503, 504].includes(status) || status === 0) return 'throttled';
   if (status === 403) return BLOCKING_CODES.has(code) ? 'blocked' : 'permanent';
   if (status === 404) return code === 'ConversationNotFound' ? 'conversation-not-found' : 'permanent';
-  if (status === 0 || status === 401 || status >= 500) return 'transient';
+  if (status === 401 || status >= 500) return 'transient';
   return 'permanent';
 }
 
@@ -60,9 +63,11 @@ export interface SendState {
   transientRetries: number;
   /** Throttled calls wait in-process up to this long before going back to the queue. */
   maxWaitMs: number;
+  /** Times this delivery was rescheduled already: the back-off without Retry-After keeps growing. */
+  reschedules?: number | undefined;
 }
 
-type FailureAction =
+export type FailureAction =
   | { do: 'wait'; delayMs: number; reason: string }
   | { do: 'reschedule'; delayMs: number; reason: string }
   | { do: 'reopen-chat'; reason: string }
@@ -84,7 +89,7 @@ export function decideFailure(failure: Failure, state: SendState): FailureAction
   const reason = reasonOf(failure);
   switch (classifyFailure(failure)) {
     case 'throttled': {
-      const delayMs = failure.retryAfterMs ?? backoffMs(state.call);
+      const delayMs = failure.retryAfterMs ?? backoffMs(state.call + (state.reschedules ?? 0));
       return delayMs <= state.maxWaitMs && state.call < 3
         ? { do: 'wait', delayMs, reason }
         : { do: 'reschedule', delayMs, reason };
@@ -167,9 +172,39 @@ export function eligibility(
 type ExistingAction = { do: 'duplicate' } | { do: 'reschedule'; delayMs: number } | { do: 'take-over' };
 
 /**
+ * `<queue message ID>:<dequeue count>:<invocation ID>`: which message, which delivery of it, and which
+ * invocation holds a claim. IDs are GUIDs, so neither `:` nor `|` (change claims) occur in them.
+ */
+export const claimTokenOf = (messageId: string, dequeueCount: number, invocationId: string) =>
+  `${messageId}:${dequeueCount}:${invocationId}`;
+
+function parseClaimToken(token: string | undefined) {
+  const [messageId, count, invocationId] = (token ?? '').split(':');
+  const dequeueCount = Number(count);
+  return messageId && invocationId && Number.isInteger(dequeueCount)
+    ? { messageId, dequeueCount, invocationId }
+    : undefined;
+}
+
+/**
+ * The claim was made by an earlier delivery of the same queue message. The host delivers a message
+ * again only once it gave the earlier invocation up: it failed, or its worker was restarted past
+ * functionTimeout, or its host died (a message is hidden for 10 minutes while it runs, longer than
+ * functionTimeout). A claim token of a single message ID is from before tokens named invocations.
+ */
+function earlierDeliveryOfSameMessage(held: string | undefined, mine: string): boolean {
+  const m = parseClaimToken(mine);
+  if (!m || !held) return false;
+  if (held === m.messageId) return true;
+  const h = parseClaimToken(held);
+  return !!h && h.messageId === m.messageId && h.dequeueCount < m.dequeueCount;
+}
+
+/**
  * A delivery record already exists: a final one stands (the copy is a duplicate); a claim held by a
- * live worker is left alone until its lease ends; an abandoned one (pending, our own queue message,
- * or past its lease) is taken over.
+ * live invocation is left alone until its lease ends (every Teams call renews it: claim.ts); an
+ * abandoned one (pending, ours, an earlier delivery of our queue message, or past its lease) is taken
+ * over.
  */
 export function existingDeliveryAction(
   existing: DeliveryRecord,
@@ -178,7 +213,10 @@ export function existingDeliveryAction(
   leaseMs: number,
 ): ExistingAction {
   if (TERMINAL.has(existing.status)) return { do: 'duplicate' };
-  const abandoned = existing.status === 'pending' || existing.claimToken === claimToken;
+  const abandoned =
+    existing.status === 'pending' ||
+    existing.claimToken === claimToken ||
+    earlierDeliveryOfSameMessage(existing.claimToken, claimToken);
   const age = now.getTime() - Date.parse(existing.claimedAt ?? existing.updatedAt);
   if (!abandoned && age < leaseMs) return { do: 'reschedule', delayMs: leaseMs - age };
   return { do: 'take-over' };

@@ -11,6 +11,7 @@
  * schedule all instances share (budget/sharedBudget.ts, docs/scale-out.md).
  */
 import type { TenantBudget } from './budget/port.js';
+import { DeadlinePassedError } from './deadline.js';
 
 export interface RateLimiterOptions {
   tenantPerSecond: number;
@@ -23,6 +24,33 @@ export interface RateLimiterOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const now = () => performance.now();
+
+/**
+ * `waiting`, or a DeadlinePassedError once `deadline` (epoch ms) comes first; `onGiveUp` lets the
+ * waiter leave its line without taking the turn it no longer needs.
+ */
+function beforeDeadline<T>(waiting: Promise<T>, deadline: number, onGiveUp: () => void): Promise<T> {
+  if (!Number.isFinite(deadline)) return waiting;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => {
+        onGiveUp();
+        reject(new DeadlinePassedError());
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+    waiting.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err as Error);
+      },
+    );
+  });
+}
 
 /**
  * Our window is longer than Teams' second and holds 2% fewer calls than the limit: calls reach Teams
@@ -63,10 +91,16 @@ class Pacer {
     this.starts = new Float64Array(inWindow).fill(Number.NEGATIVE_INFINITY);
   }
 
-  /** Resolves when the caller may start; callers are served in order. */
-  turn(): Promise<void> {
+  /**
+   * Resolves when the caller may start; callers are served in order. A caller whose turn would come
+   * past `deadline` (epoch ms) gets a DeadlinePassedError and takes no slot.
+   */
+  turn(deadline = Infinity): Promise<void> {
     this.lastUsed = Date.now();
+    let gaveUp = false;
+    let tooLate: DeadlinePassedError | undefined;
     const mine = this.tail.then(async () => {
+      if (gaveUp) return;
       let gap = this.gapMs;
       for (;;) {
         const eased = now() < this.easedUntil;
@@ -77,6 +111,10 @@ class Pacer {
         const at = Math.max(this.nextSlot, windowStart + WINDOW_MS, this.pausedUntil);
         const wait = at - now();
         if (wait <= 0) break;
+        if (Date.now() + wait > deadline) {
+          tooLate = new DeadlinePassedError(wait);
+          return;
+        }
         await sleep(wait);
       }
       const started = now();
@@ -88,7 +126,10 @@ class Pacer {
       this.oldest = (this.oldest + 1) % this.starts.length;
     });
     this.tail = mine;
-    return mine;
+    const served = mine.then(() => {
+      if (tooLate) throw tooLate;
+    });
+    return beforeDeadline(served, deadline, () => (gaveUp = true));
   }
 
   /** The end of a pause after 429s, as epoch ms. */
@@ -121,31 +162,38 @@ export class DeliveryRateLimiter {
   droppedTimes = 0;
 
   /**
-   * Runs `call` when both the tenant's and (if given) the conversation's budgets allow; `notBefore`
-   * (epoch ms) is a time the conversation's shared budget reserved for this call.
+   * Runs `call` when both the tenant's and (if given) the conversation's budgets allow. `notBefore`
+   * (epoch ms) is a time the conversation's shared budget reserved for this call; `deadline` (epoch
+   * ms): when the call could not start by then, it is not made and a DeadlinePassedError is thrown
+   * as soon as that is known.
    */
   async schedule<T>(
     tenantId: string,
     conversationId: string | undefined,
     call: () => Promise<T>,
-    notBefore?: number,
+    o: { notBefore?: number | undefined; deadline?: number | undefined } = {},
   ): Promise<T> {
+    const deadline = o.deadline ?? Infinity;
     if (!conversationId) {
-      await this.tenantTurn(tenantId);
+      await this.tenantTurn(tenantId, deadline);
       return call();
     }
     // One call at a time per chat (which keeps a user's messages in order); the conversation's
     // pacing is awaited before the tenant's, so a busy chat never holds tenant budget.
     const key = `${tenantId}|${conversationId}`;
     const entry = this.conversation(key);
-    const run = entry.busy.then(async () => {
-      const wait = notBefore === undefined ? 0 : notBefore - Date.now();
+    let gaveUp = false;
+    const ready = entry.busy.then(async () => {
+      if (gaveUp) throw new DeadlinePassedError();
+      const wait = o.notBefore === undefined ? 0 : o.notBefore - Date.now();
+      if (wait > 0 && Date.now() + wait > deadline) throw new DeadlinePassedError(wait);
       if (wait > 0) await sleep(wait);
-      await entry.pacer.turn();
-      await this.tenantTurn(tenantId);
-      return call();
+      await entry.pacer.turn(deadline);
+      await this.tenantTurn(tenantId, deadline);
     });
-    entry.busy = run.catch(() => undefined);
+    const run = beforeDeadline(ready, deadline, () => (gaveUp = true)).then(call);
+    // The next call in this chat waits for this one's turn (even given up) and its call.
+    entry.busy = Promise.allSettled([ready, run]);
     return run;
   }
 
@@ -178,19 +226,23 @@ export class DeliveryRateLimiter {
   }
 
   /** Waits for the tenant's turn: a time from the shared budget if there is one, else local pacing. */
-  private async tenantTurn(tenantId: string): Promise<void> {
-    await this.waitTurn(tenantId);
+  private async tenantTurn(tenantId: string, deadline: number): Promise<void> {
+    await this.waitTurn(tenantId, deadline);
     const at = Date.now();
     lastSecond(this.callStarts, tenantId, at).push(at);
   }
 
-  private async waitTurn(tenantId: string): Promise<void> {
+  private async waitTurn(tenantId: string, deadline: number): Promise<void> {
     const budget = this.options.budget;
     const tenant = this.tenant(tenantId);
-    if (!budget) return tenant.turn();
+    if (!budget) return tenant.turn(deadline);
     for (;;) {
-      const time = await budget.take(tenantId);
-      const wait = Math.max(time, tenant.pausedUntilEpoch()) - Date.now();
+      const time = await budget.take(tenantId, deadline);
+      if (time === undefined) throw new DeadlinePassedError();
+      const until = Math.max(time, tenant.pausedUntilEpoch());
+      // Paused after 429s until past the deadline: give up now rather than hold a claim that long.
+      if (until > deadline) throw new DeadlinePassedError(until - Date.now());
+      const wait = until - Date.now();
       if (wait > 0) await sleep(wait);
       if (Date.now() - time <= budget.maxLateMs) return;
       // Started too late (a busy event loop, a pause after 429s): the time is gone, take the next.

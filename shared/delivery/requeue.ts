@@ -15,6 +15,20 @@ export async function requeueDelivery(
   await queue.send({ ...task, reschedules: task.reschedules + (reason === 'NotBefore' ? 0 : 1) }, delayMs);
 }
 
+/**
+ * A batch's recipient that failed, back as a message of its own after `delayMs` (the host's
+ * visibilityTimeout), carrying the attempts it had so the poison queue still comes after
+ * maxDequeueCount of them (batchTurn.ts).
+ */
+export async function requeueFailed(
+  queue: QueueSender,
+  task: DeliveryTask,
+  attempts: number,
+  delayMs: number,
+): Promise<void> {
+  await queue.send({ ...task, attempts }, delayMs);
+}
+
 /** A batch's last `count` recipients, not started yet, as a new message due now (batchTurn.ts). */
 export async function requeueBatchRest(
   queue: QueueSender,

@@ -1,12 +1,13 @@
 import { toActivity } from '../jobs/contract.js';
 import type { RecipientKey } from '../jobs/recipient.js';
-import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
 import type { Claimed } from './claim.js';
 import type { BotConnector, ConnectorResult } from './connector.js';
+import type { Deadline } from './deadline.js';
 import type { OutcomeRecorder } from './outcome.js';
 import { decideFailure } from './policy.js';
 import type { DeliveryRateLimiter } from './rateLimiter.js';
 import type { Recipients } from './recipients.js';
+import { TeamsCalls, type CallEnd } from './teamsCall.js';
 import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
 import type { SendHooks } from '../followUps/sendHooks.js';
 
@@ -21,179 +22,130 @@ export interface SendOptions {
   hooks?: SendHooks | undefined;
 }
 
-/** The answer standing in for a send that found its job recalled: nothing went out. */
-const RECALLED = { ok: false as const, status: 0, code: 'Recalled', message: 'the job was recalled' };
-
-const MAX_CALLS = 6;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs `call` through `schedule` (the rate limits), adding the wait and the call's time to the attempt's timings. */
-async function timed<T>(
-  attempt: AttemptContext,
-  schedule: (call: () => Promise<T>) => Promise<T>,
-  call: () => Promise<T>,
-): Promise<T> {
-  const asked = performance.now();
-  let started = asked;
-  const result = await schedule(() => {
-    started = performance.now();
-    return call();
-  });
-  if (attempt.timings) {
-    attempt.timings.waitMs += started - asked;
-    attempt.timings.callMs += performance.now() - started;
-  }
-  return result;
-}
+/** Thrown inside the send's rate-limit slot when the job was recalled: nothing goes out. */
+class Recalled extends Error {}
 
 /**
- * Sends a claimed delivery: opens the 1:1 chat if none is stored, sends within the rate limits, and
- * acts on each Teams answer as the policy says. Every way out records the outcome.
+ * Sends a claimed delivery: opens the 1:1 chat if none is stored, sends within the rate limits and
+ * the invocation's deadline (teamsCall.ts), and acts on each Teams answer as the policy says. Every
+ * way out records the outcome.
  */
 export async function openChatAndSend(
   task: DeliveryTask,
   key: RecipientKey,
-  { claimed, user: claimedUser }: Claimed,
-  attempt: AttemptContext,
+  { claimed: claim, user: claimedUser }: Claimed,
+  attempt: AttemptContext & { deadline: Deadline },
   o: SendOptions,
 ): Promise<DeliveryResult> {
+  const { deadline } = attempt;
   let user = claimedUser;
   const serviceUrl = await o.recipients.serviceUrlFor(user);
   let activity = toActivity(task.message);
   let revision: number | undefined;
   let conversationId = user.conversationId;
   let firstContact = false;
-  let reopened = false;
   let chatTime = user.chatNextAt;
-  let transientRetries = 0;
+  const finish = (outcome: Parameters<OutcomeRecorder['finish']>[2]) =>
+    o.outcomes.finish(task, claim.record, outcome, deadline);
+  const calls = new TeamsCalls({
+    limiter: o.limiter,
+    tenantId: task.tenantId,
+    jobId: task.jobId,
+    deadline,
+    maxWaitMs: o.maxWaitMs,
+    reschedules: task.reschedules,
+    decide: decideFailure,
+    fence: () => claim.fence(),
+    timings: attempt.timings,
+  });
 
-  for (let call = 0; call < MAX_CALLS; call++) {
-    let answer: ConnectorResult<{ id?: string }>;
+  for (;;) {
+    let end: CallEnd<unknown>;
     if (!conversationId) {
       const botId = await o.recipients.botIdFor(user.tenantId);
       if (!botId) {
-        return o.outcomes.finish(task, claimed, {
+        return finish({
           status: 'failed',
           reason: 'BotIdUnknown',
           detail: 'no stored reference names the bot in this tenant and MicrosoftAppId is not set',
         });
       }
-      const created = await timed(
-        attempt,
-        (call) => o.limiter.schedule(task.tenantId, undefined, call),
-        () =>
-          o.connector.createConversation(serviceUrl, { botId, userId: user.userId, tenantId: user.tenantId }),
-      );
-      if (created.ok) {
-        conversationId = created.body.id;
+      const created = await calls.call({
+        name: 'CreateConversation',
+        run: (timeoutMs) =>
+          o.connector.createConversation(
+            serviceUrl,
+            { botId, userId: user.userId, tenantId: user.tenantId },
+            { timeoutMs },
+          ),
+      });
+      if (created.do === 'accept') {
+        conversationId = created.answer.body.id;
         firstContact = true;
         user = await o.recipients.storeConversation(key, user, conversationId);
         continue;
       }
-      answer = created;
+      end = created;
     } else {
       const chat = conversationId;
-      const at = chatTime;
-      answer = await timed(
-        attempt,
-        (call) => o.limiter.schedule(task.tenantId, chat, call, at),
-        async () => {
-          // Read in the rate-limit slot, right before the call (token in hand): a recall asked for by
-          // now stops the send here, or on another instance within CONTENT_TTL_MS (contentCache.ts).
-          await o.connector.prepare?.();
-          const latest = await o.hooks?.latest(task);
-          if (latest === 'recalled') return RECALLED;
-          if (latest) ({ activity, revision } = latest);
-          return o.connector.sendToConversation(serviceUrl, chat, activity);
-        },
-      );
+      let sent: CallEnd<{ id?: string }>;
+      try {
+        sent = await calls.call({
+          name: 'SendToConversation',
+          conversationId: chat,
+          notBefore: chatTime,
+          run: async (timeoutMs): Promise<ConnectorResult<{ id?: string }>> => {
+            // Read in the rate-limit slot, right before the call (token in hand): a recall asked for by
+            // now stops the send here, or on another instance within CONTENT_TTL_MS (contentCache.ts).
+            await o.connector.prepare?.();
+            const latest = await o.hooks?.latest(task);
+            if (latest === 'recalled') throw new Recalled();
+            if (latest) ({ activity, revision } = latest);
+            return o.connector.sendToConversation(serviceUrl, chat, activity, { timeoutMs });
+          },
+        });
+      } catch (err) {
+        if (!(err instanceof Recalled)) throw err;
+        return finish({ status: 'cancelled', reason: 'Recalled', userId: user.userId });
+      }
       chatTime = undefined;
+      if (sent.do === 'accept') {
+        // The record store indexes the message by chat with this write (read receipts, card presses).
+        return finish({
+          status: 'sent',
+          activityId: sent.answer.body.id,
+          conversationId,
+          firstContact,
+          userId: user.userId,
+          revision,
+        });
+      }
+      end = sent;
     }
 
-    if (answer.ok) {
-      // The record store indexes the message by chat with this write (read receipts, card presses).
-      return o.outcomes.finish(task, claimed, {
-        status: 'sent',
-        activityId: answer.body.id,
-        conversationId,
-        firstContact,
-        userId: user.userId,
-        revision,
-      });
-    }
-    if (answer === RECALLED) {
-      return o.outcomes.finish(task, claimed, {
-        status: 'cancelled',
-        reason: 'Recalled',
-        userId: user.userId,
-      });
-    }
-    const action = decideFailure(answer, {
-      call,
-      hasChat: !!conversationId,
-      reopened,
-      transientRetries,
-      maxWaitMs: o.maxWaitMs,
-    });
-    const detail = answer.message;
-    switch (action.do) {
-      case 'wait':
+    switch (end.do) {
+      case 'fenced':
+        return o.outcomes.lost(task);
       case 'reschedule':
-        o.limiter.throttled(task.tenantId, action.delayMs, answer.status);
-        telemetry().event(
-          EventNames.throttled,
-          {
-            jobId: task.jobId,
-            tenantId: task.tenantId,
-            status: answer.status,
-            call: conversationId ? 'SendToConversation' : 'CreateConversation',
-            hasRetryAfter: answer.retryAfterMs !== undefined,
-          },
-          { retryAfterMs: action.delayMs },
-        );
-        telemetry().metric(MetricNames.throttles, 1, { tenantId: task.tenantId });
-        if (action.do === 'reschedule') {
-          return o.outcomes.reschedule(task, claimed, action.delayMs, action.reason);
-        }
-        await sleep(action.delayMs);
-        continue;
-      case 'retry-soon':
-        // A brief 5xx or timeout usually clears in a moment: retry here before handing the message
-        // back to the queue, whose visibility timeout (host.json) is many seconds.
-        transientRetries++;
-        await sleep(action.delayMs);
-        continue;
+        return o.outcomes.reschedule(task, claim.record, end.delayMs, end.reason, deadline);
       case 'reopen-chat':
         // Teams forgot the chat (or it was deleted): forget it too and open it again, once.
-        reopened = true;
         conversationId = undefined;
         user = await o.recipients.storeConversation(key, user, undefined);
         continue;
       case 'deactivate':
-        await o.recipients.deactivate(key, user, action.reason, task.jobId);
-        return o.outcomes.finish(task, claimed, {
-          status: 'failed',
-          reason: action.reason,
-          detail,
-          userId: user.userId,
-        });
+        await o.recipients.deactivate(key, user, end.reason, task.jobId);
+        return finish({ status: 'failed', reason: end.reason, detail: end.detail, userId: user.userId });
       case 'retry':
-        return o.outcomes.retryLater(task, claimed, attempt, action.reason, detail);
+        return o.outcomes.retryLater(task, claim.record, attempt, end.reason, end.detail);
       case 'fail':
-        return o.outcomes.finish(task, claimed, {
+        return finish({
           status: 'failed',
-          reason: action.reason,
-          detail,
+          reason: end.reason,
+          detail: end.detail,
           userId: user.userId,
           conversationId,
         });
     }
   }
-  return o.outcomes.retryLater(
-    task,
-    claimed,
-    attempt,
-    'TooManyConnectorCalls',
-    'gave up after repeated throttling',
-  );
 }

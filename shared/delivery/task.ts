@@ -1,6 +1,7 @@
 import type { NotificationMessage } from '../jobs/contract.js';
 import type { UserRecord } from '../stores/conversations.js';
 import type { DeliveryStatus } from '../stores/deliveryRecords.js';
+import type { Deadline } from './deadline.js';
 
 /** One recipient's share of a job, as carried on the deliveries queue. */
 export interface DeliveryTask {
@@ -20,16 +21,31 @@ export interface DeliveryTask {
   user?: UserRecord | undefined;
   /** Set for audience jobs: the outcome is also counted on the job's counters (status at scale). */
   counted?: true | undefined;
+  /**
+   * Failed attempts before this queue message (a batch hands its failing recipient back as a message
+   * of its own): with the message's dequeue count, how many times the host has tried it.
+   */
+  attempts?: number | undefined;
 }
 
 export interface AttemptContext {
-  /** Identifies this queue message across redeliveries (the queue message ID). */
+  /** The queue message, its delivery and the invocation (policy.ts claimTokenOf); unique per attempt. */
   claimToken: string;
   dequeueCount: number;
   maxDequeueCount: number;
   /** Filled in when given: where this attempt's time went (the deliveries function logs it). */
   timings?: DeliveryTimings | undefined;
+  /** The invocation's deadline (deadline.ts); without one, a deadline from the attempt's start. */
+  deadline?: Deadline | undefined;
+  /** One of a batch's recipients: a failure hands it back as a message of its own (batchTurn.ts). */
+  inBatch?: boolean | undefined;
 }
+
+/** The attempt this is for the host: earlier failed attempts carried in the task, plus this message's. */
+export const attemptNumber = (
+  task: Pick<DeliveryTask, 'attempts'>,
+  attempt: Pick<AttemptContext, 'dequeueCount'>,
+) => (task.attempts ?? 0) + attempt.dequeueCount;
 
 /** Milliseconds an attempt spent claiming, waiting for the rate limits, and in Teams calls. */
 export interface DeliveryTimings {
@@ -42,5 +58,5 @@ export type DeliveryResult =
   | { kind: 'done'; status: DeliveryStatus; reason?: string | undefined; duplicate?: boolean }
   /** Put the task back on the queue after `delayMs`, without counting a failed attempt. */
   | { kind: 'reschedule'; delayMs: number; reason: string }
-  /** Let the queue retry (counts towards the max dequeue count). */
-  | { kind: 'retry'; reason: string };
+  /** Let the queue retry (counts towards the max dequeue count); `last`: the failure is recorded. */
+  | { kind: 'retry'; reason: string; last?: boolean };

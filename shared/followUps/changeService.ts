@@ -1,13 +1,17 @@
 import { toActivity } from '../jobs/contract.js';
-import type { BotConnector, ConnectorResult } from '../delivery/connector.js';
+import { FENCE_AFTER_MS } from '../delivery/claim.js';
+import type { BotConnector } from '../delivery/connector.js';
+import { invocationDeadline, type DeadlinePolicy } from '../delivery/deadline.js';
+import { refundHourlyCap } from '../delivery/hourlyCap.js';
 import type { DeliveryRateLimiter } from '../delivery/rateLimiter.js';
+import { TeamsCalls } from '../delivery/teamsCall.js';
 import type { AttemptContext, DeliveryResult } from '../delivery/task.js';
 import type { ConversationStore } from '../stores/conversations.js';
 import type { DeliveryRecord, DeliveryRecordStore } from '../stores/deliveryRecords.js';
 import type { FollowUpStore } from '../stores/followUps.js';
 import type { FollowUpFields } from '../stores/deliveryRecords.js';
 import type { JobContent, JobContentStore } from '../stores/jobContent.js';
-import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
+import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import { changeClaimOf, decideChange, decideChangeFailure } from './changePolicy.js';
 import type { ChangeTask } from './changeTask.js';
 import { messageFor } from './content.js';
@@ -24,6 +28,8 @@ interface ChangeServiceOptions {
   leaseMs?: number;
   maxInProcessWaitMs?: number;
   maxReschedules?: number;
+  /** For an attempt without a deadline of its own (deadline.ts). */
+  deadlinePolicy?: Omit<DeadlinePolicy, 'claimLeaseMs'> | undefined;
 }
 
 const MAX_ROUNDS = 5;
@@ -34,8 +40,6 @@ const CANCELLED = {
   detail: 'the job was recalled before this delivery was sent',
 };
 type FollowUpWrite = FollowUpFields & { status?: 'recalled' };
-const MAX_CALLS = 6;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Applies one update or recall to one recipient's copy: PUT or DELETE the sent activity within the
@@ -75,6 +79,8 @@ export class ChangeService {
             counted,
           );
           if (!done) continue; // the send claimed it meanwhile: decide again
+          // A delivery rescheduled after its first claim was counted in its recipient's hour: nothing went out.
+          await refundHourlyCap(this.o.conversations, task.tenantId, record);
           reportFollowUp('cancelled', task);
           return { kind: 'done', status: 'cancelled', reason: 'Recalled' };
         }
@@ -90,6 +96,11 @@ export class ChangeService {
     return { kind: 'retry', reason: 'StorageContention' };
   }
 
+  /**
+   * PUT or DELETE the sent copy through the shared Teams-call path (delivery/teamsCall.ts), within the
+   * rate limits and the invocation's deadline; the change claim is re-checked (and renewed) before a
+   * call that comes long after it was written.
+   */
   private async call(
     task: ChangeTask,
     record: DeliveryRecord,
@@ -100,45 +111,66 @@ export class ChangeService {
     const activityId = record.activityId!;
     const serviceUrl = await this.serviceUrlFor(task.tenantId, record.userId);
     const activity = toActivity(messageFor(content, record.acknowledgedAt));
-    let transientRetries = 0;
-    for (let call = 0; call < MAX_CALLS; call++) {
-      const answer: ConnectorResult<unknown> = await this.o.limiter.schedule(task.tenantId, chat, () =>
+    const deadline =
+      attempt.deadline ??
+      invocationDeadline(Date.now(), {
+        functionTimeoutMs: 5 * 60_000,
+        connectorTimeoutMs: 15_000,
+        ...this.o.deadlinePolicy,
+        claimLeaseMs: this.leaseMs,
+      });
+    let held = record;
+    let writtenAt = Date.now();
+    const calls = new TeamsCalls({
+      limiter: this.o.limiter,
+      tenantId: task.tenantId,
+      jobId: task.jobId,
+      deadline,
+      maxWaitMs: this.maxWaitMs,
+      reschedules: task.reschedules,
+      decide: (failure, state) =>
+        decideChangeFailure(failure, state.call, state.maxWaitMs, state.transientRetries),
+      fence: async () => {
+        if (Date.now() - writtenAt < FENCE_AFTER_MS) return true;
+        const claim = changeClaimOf(attempt.claimToken, new Date(), task.op, content.revision);
+        const renewed = await this.o.followUps.write(task.tenantId, held, { changeClaim: claim });
+        if (!renewed) return false;
+        held = renewed;
+        writtenAt = Date.now();
+        return true;
+      },
+    });
+    const end = await calls.call({
+      name: task.op === 'update' ? 'UpdateActivity' : 'DeleteActivity',
+      conversationId: chat,
+      run: (timeoutMs) =>
         task.op === 'update'
-          ? this.o.connector.updateActivity!(serviceUrl, chat, activityId, activity)
-          : this.o.connector.deleteActivity!(serviceUrl, chat, activityId),
-      );
-      if (answer.ok) return this.succeeded(task, record, content);
-      const action = decideChangeFailure(answer, call, this.maxWaitMs, transientRetries);
-      if (action.do === 'retry-soon') {
-        // As for sends: a brief 5xx or timeout usually clears in a moment, so retry here first.
-        transientRetries++;
-        await sleep(action.delayMs);
-        continue;
-      }
-      if (action.do === 'wait' || action.do === 'reschedule') {
-        this.o.limiter.throttled(task.tenantId, action.delayMs, answer.status);
-        telemetry().metric(MetricNames.throttles, 1, { tenantId: task.tenantId });
-        if (action.do === 'wait') {
-          await sleep(action.delayMs);
-          continue;
+          ? this.o.connector.updateActivity!(serviceUrl, chat, activityId, activity, { timeoutMs })
+          : this.o.connector.deleteActivity!(serviceUrl, chat, activityId, { timeoutMs }),
+    });
+    switch (end.do) {
+      case 'accept':
+        return this.succeeded(task, held, content);
+      case 'fenced':
+        // Taken over after our lease: the change is the other copy's now.
+        return { kind: 'done', status: held.status, reason: 'ClaimLost', duplicate: true };
+      case 'reschedule':
+        await this.release(task, held);
+        return this.reschedule(task, end.delayMs, end.reason);
+      case 'retry':
+        if (attempt.dequeueCount < attempt.maxDequeueCount) {
+          await this.release(task, held);
+          telemetry().event(EventNames.deliveryRetry, {
+            jobId: task.jobId,
+            reason: end.reason,
+            via: 'queue',
+          });
+          return { kind: 'retry', reason: end.reason };
         }
-        await this.release(task, record);
-        return this.reschedule(task, action.delayMs, action.reason);
-      }
-      const last = attempt.dequeueCount >= attempt.maxDequeueCount;
-      if (action.do === 'retry' && !last) {
-        await this.release(task, record);
-        telemetry().event(EventNames.deliveryRetry, {
-          jobId: task.jobId,
-          reason: action.reason,
-          via: 'queue',
-        });
-        return { kind: 'retry', reason: action.reason };
-      }
-      return this.failed(task, record, content.revision, action.reason, answer.message);
+        return this.failed(task, held, content.revision, end.reason, end.detail);
+      default:
+        return this.failed(task, held, content.revision, end.reason, end.detail);
     }
-    await this.release(task, record);
-    return { kind: 'retry', reason: 'TooManyConnectorCalls' };
   }
 
   private async succeeded(task: ChangeTask, record: DeliveryRecord, content: JobContent) {

@@ -1,5 +1,5 @@
 import { decideGraphFailure, permissionMissing, type GraphAction } from './failures.js';
-import type { GraphPort } from './port.js';
+import type { GraphCallOptions, GraphPort } from './port.js';
 import type { GraphSettings } from './settings.js';
 
 /**
@@ -22,24 +22,24 @@ export class CatalogIds {
     private readonly settings: Pick<GraphSettings, 'catalogId' | 'manifestId'>,
   ) {}
 
-  async id(tenantId: string): Promise<CatalogAnswer> {
+  async id(tenantId: string, o?: GraphCallOptions): Promise<CatalogAnswer> {
     if (this.settings.catalogId) return { ok: true, id: this.settings.catalogId };
     const cached = this.cache.get(tenantId);
     if (cached && cached.until > Date.now()) return cached.answer;
-    const answer = await this.lookUp(tenantId);
+    const answer = await this.lookUp(tenantId, o);
     const keep = answer.ok ? FOUND_TTL_MS : answer.action.do === 'fail' ? MISSING_TTL_MS : 0;
     if (keep) this.cache.set(tenantId, { answer, until: Date.now() + keep });
     return answer;
   }
 
-  private async lookUp(tenantId: string): Promise<CatalogAnswer> {
+  private async lookUp(tenantId: string, o: GraphCallOptions | undefined): Promise<CatalogAnswer> {
     const manifestId = this.settings.manifestId;
     if (!manifestId) {
       return notInCatalog(
         'TEAMS_APP_CATALOG_ID is not set, nor TEAMS_APP_ID (the manifest id) to look it up by',
       );
     }
-    const found = await this.graph.findCatalogApp(tenantId, manifestId);
+    const found = await this.graph.findCatalogApp(tenantId, manifestId, o);
     if (found.ok) {
       return found.value
         ? { ok: true, id: found.value }

@@ -9,10 +9,18 @@ import {
   RetryHandlerOptions,
   type GraphRequest,
 } from '@microsoft/microsoft-graph-client';
+import { DeadlinePassedError, type Deadline } from '../delivery/deadline.js';
 import { telemetry } from '../telemetry/telemetry.js';
 import type { GraphLimiters } from './limits.js';
 import { BudgetMiddleware, GraphCallOption, OffRootError, parseRetryAfter } from './middleware.js';
-import type { GraphCall, GraphPort, GraphResult, GraphUser, GroupMembersPage } from './port.js';
+import type {
+  GraphCall,
+  GraphCallOptions,
+  GraphPort,
+  GraphResult,
+  GraphUser,
+  GroupMembersPage,
+} from './port.js';
 import { relativeLink, type GraphSetup } from './setup.js';
 import type { GraphTokens } from './token.js';
 
@@ -49,12 +57,7 @@ export class GraphClient implements GraphPort {
       limiters: o.limiters,
       timeoutMs: o.timeoutMs,
     });
-    const retry = new RetryHandler(
-      new RetryHandlerOptions(1, 3, (_delay, _attempt, _request, _options, response) => {
-        const wait = parseRetryAfter((response as Response | undefined)?.headers.get('retry-after'));
-        return (wait ?? 0) <= o.maxWaitMs;
-      }),
-    );
+    const retry = new RetryHandler(this.retryOptions(undefined));
     const auth = new AuthenticationHandler({ getAccessToken: async () => '' });
     auth.setNext(retry);
     retry.setNext(this.budget);
@@ -66,13 +69,33 @@ export class GraphClient implements GraphPort {
     });
   }
 
+  /**
+   * The SDK's retries in process: only a Retry-After up to maxWaitMs (a longer one goes back to the
+   * caller), and none whose wait would end past the invocation's deadline.
+   */
+  private retryOptions(deadline: Deadline | undefined): RetryHandlerOptions {
+    return new RetryHandlerOptions(1, 3, (_delay, attempt, _request, _options, response) => {
+      const retryAfter = parseRetryAfter((response as Response | undefined)?.headers.get('retry-after'));
+      if ((retryAfter ?? 0) > this.o.maxWaitMs) return false;
+      // Without Retry-After the SDK backs off exponentially (RetryHandler.getDelay): at most this long.
+      const wait = retryAfter ?? 2 ** (attempt + 1) * 1000;
+      return !deadline || Date.now() + wait < deadline.at;
+    });
+  }
+
+  /** A request's middleware options: its call, tenant and deadline, and the deadline's retry rule. */
+  private callOptions(call: GraphCall, tenantId: string, o: GraphCallOptions | undefined) {
+    const option = new GraphCallOption(call, tenantId, o?.deadline);
+    return o?.deadline ? [option, this.retryOptions(o.deadline)] : [option];
+  }
+
   /** A request for `call` in `tenantId`, with that tenant's token (none without an app identity). */
-  private request(call: GraphCall, tenantId: string, path: string): GraphRequest {
+  private request(call: GraphCall, tenantId: string, path: string, o?: GraphCallOptions): GraphRequest {
     const tokens = this.o.tokens;
     const auth = new AuthenticationHandlerOptions({
       getAccessToken: async () => (tokens ? tokens.token(tenantId) : ''),
     });
-    return this.client.api(path).middlewareOptions([new GraphCallOption(call, tenantId), auth]);
+    return this.client.api(path).middlewareOptions([...this.callOptions(call, tenantId, o), auth]);
   }
 
   private async run<T>(call: GraphCall, work: () => Promise<T>): Promise<GraphResult<T>> {
@@ -84,6 +107,9 @@ export class GraphClient implements GraphPort {
       if (err instanceof OffRootError)
         return { ok: false, call, status: 0, code: 'UntrustedGraphUrl', message: err.message };
       const e = err as GraphError & { cause?: { name?: string } };
+      // The SDK hands a middleware's error back as a GraphError named after it (GraphErrorHandler).
+      if (err instanceof DeadlinePassedError || e.code === 'DeadlinePassedError')
+        return { ok: false, call, status: 0, code: 'DeadlinePassed', message: String(e.message ?? '') };
       status = e instanceof GraphError && e.statusCode > 0 ? e.statusCode : 0;
       const timedOut = /TimeoutError|AbortError/.test(`${e.name} ${e.code ?? ''} ${e.cause?.name ?? ''}`);
       return {
@@ -105,20 +131,20 @@ export class GraphClient implements GraphPort {
     }
   }
 
-  getUser(tenantId: string, idOrUpn: string) {
+  getUser(tenantId: string, idOrUpn: string, o?: GraphCallOptions) {
     // A UPN starting with $ must be quoted (user-get.md, "HTTP request" tip); # is encoded.
     const path = idOrUpn.startsWith('$')
       ? `/users('${idOrUpn.replace(/'/g, "''")}')`
       : `/users/${encodeURIComponent(idOrUpn)}`;
     return this.run(
       'getUser',
-      async () => (await this.request('getUser', tenantId, path).select(USER_FIELDS).get()) as GraphUser,
+      async () => (await this.request('getUser', tenantId, path, o).select(USER_FIELDS).get()) as GraphUser,
     );
   }
 
-  findCatalogApp(tenantId: string, externalId: string) {
+  findCatalogApp(tenantId: string, externalId: string, o?: GraphCallOptions) {
     return this.run('findCatalogApp', async () => {
-      const request = this.request('findCatalogApp', tenantId, '/appCatalogs/teamsApps').filter(
+      const request = this.request('findCatalogApp', tenantId, '/appCatalogs/teamsApps', o).filter(
         `externalId eq '${odataString(externalId)}'`,
       );
       let found: string | undefined;
@@ -130,14 +156,14 @@ export class GraphClient implements GraphPort {
           found = app.id;
           return false;
         },
-        { middlewareOptions: [new GraphCallOption('findCatalogApp', tenantId)] },
+        { middlewareOptions: this.callOptions('findCatalogApp', tenantId, o) },
       );
       await pages.iterate();
       return found;
     });
   }
 
-  installApp(tenantId: string, userId: string, catalogId: string) {
+  installApp(tenantId: string, userId: string, catalogId: string, o?: GraphCallOptions) {
     return this.run('installApp', async () => {
       const bind = `${this.setup.origin}/${this.setup.version}/appCatalogs/teamsApps/${catalogId}`;
       try {
@@ -145,6 +171,7 @@ export class GraphClient implements GraphPort {
           'installApp',
           tenantId,
           `/users/${encodeURIComponent(userId)}/teamwork/installedApps`,
+          o,
         ).post({
           'teamsApp@odata.bind': bind,
         });
@@ -158,12 +185,13 @@ export class GraphClient implements GraphPort {
     });
   }
 
-  findInstallation(tenantId: string, userId: string, catalogId: string) {
+  findInstallation(tenantId: string, userId: string, catalogId: string, o?: GraphCallOptions) {
     return this.run('findInstallation', async () => {
       const page = (await this.request(
         'findInstallation',
         tenantId,
         `/users/${encodeURIComponent(userId)}/teamwork/installedApps`,
+        o,
       )
         .expand('teamsApp')
         .filter(`teamsApp/id eq '${odataString(catalogId)}'`)
@@ -172,10 +200,10 @@ export class GraphClient implements GraphPort {
     });
   }
 
-  getChat(tenantId: string, userId: string, installationId: string) {
+  getChat(tenantId: string, userId: string, installationId: string, o?: GraphCallOptions) {
     return this.run('getChat', async () => {
       const path = `/users/${encodeURIComponent(userId)}/teamwork/installedApps/${encodeURIComponent(installationId).replace(/%3D/g, '=')}/chat`;
-      const chat = (await this.request('getChat', tenantId, path).get()) as { id?: string };
+      const chat = (await this.request('getChat', tenantId, path, o).get()) as { id?: string };
       if (!chat.id) throw new Error('the chat has no id');
       return chat.id;
     });

@@ -93,6 +93,8 @@ export function decideGraphFailure(
   const { status, call } = f;
   // Refused before any request: a page from outside the service root is never read (middleware.ts).
   if (f.code === 'UntrustedGraphUrl') return { do: 'fail', reason: 'UntrustedGraphUrl', detail: f.message };
+  // Not sent: the invocation's deadline came first (client.ts). A new message tries again at once.
+  if (f.code === 'DeadlinePassed') return { do: 'reschedule', reason: 'Deadline', delayMs: 0 };
   if (status === 429 || status === 503 || status === 504) {
     // Waited out, never the delivery's failure: Retry-After when Graph gives one, else a back-off.
     return {

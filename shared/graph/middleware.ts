@@ -1,24 +1,28 @@
 import type { Context, Middleware, MiddlewareOptions } from '@microsoft/microsoft-graph-client';
 import { parseRetryAfter } from '../delivery/connector.js';
+import type { Deadline } from '../delivery/deadline.js';
 import { EventNames, MetricNames, telemetry } from '../telemetry/telemetry.js';
-
-export { parseRetryAfter };
 import { budgetOf, type GraphLimiters } from './limits.js';
 import type { GraphCall } from './port.js';
+
+export { parseRetryAfter };
 
 /**
  * Our step in the Graph SDK's middleware chain, after its RetryHandler so that every attempt, the
  * SDK's own retries included, goes through it: the request must go to the configured service root
  * (never elsewhere: a next-page link from anywhere else is refused), it waits for a time from its
  * budget (limits.ts), has a time limit, and a 429 eases or pauses the budget as the Bot Connector's
- * does (delivery/rateLimiter.ts `throttled`).
+ * does (delivery/rateLimiter.ts `throttled`). With an invocation deadline (delivery/deadline.ts) the
+ * budget's wait ends at it (a DeadlinePassedError, nothing sent) and the request's time limit is
+ * the deadline's call timeout at most.
  */
 
-/** Which call a request is, and for which tenant: set on each request as a middleware option. */
+/** Which call a request is, for which tenant and by when: set on each request as a middleware option. */
 export class GraphCallOption implements MiddlewareOptions {
   constructor(
     readonly call: GraphCall,
     readonly tenantId: string,
+    readonly deadline?: Deadline | undefined,
   ) {}
 }
 
@@ -51,11 +55,20 @@ export class BudgetMiddleware implements Middleware {
       GraphCallOption | undefined;
     if (!option) throw new Error('a Graph request without its call');
     const limiter = this.o.limiters[budgetOf(option.call)];
-    await limiter.schedule(option.tenantId, undefined, async () => {
-      this.stats.calls++;
-      context.options = { ...context.options, signal: AbortSignal.timeout(this.o.timeoutMs) };
-      await this.next!.execute(context);
-    });
+    const deadline = option.deadline;
+    await limiter.schedule(
+      option.tenantId,
+      undefined,
+      async () => {
+        this.stats.calls++;
+        const timeoutMs = deadline
+          ? Math.min(this.o.timeoutMs, deadline.callTimeoutMs, Math.max(1, deadline.hardAt - Date.now()))
+          : this.o.timeoutMs;
+        context.options = { ...context.options, signal: AbortSignal.timeout(timeoutMs) };
+        await this.next!.execute(context);
+      },
+      { deadline: deadline?.at },
+    );
     const status = context.response?.status ?? 0;
     if (status === 429 || status === 503) {
       const retryAfterMs = parseRetryAfter(context.response?.headers.get('retry-after'));

@@ -1,8 +1,9 @@
 import type { BotConnector, ConnectorResult } from '../delivery/connector.js';
+import { DeadlinePassedError } from '../delivery/deadline.js';
 import { backoffMs } from '../delivery/policy.js';
 import type { DeliveryRateLimiter } from '../delivery/rateLimiter.js';
 import type { Reached, UnknownRecipients } from '../delivery/recipients.js';
-import type { AttemptContext, DeliveryTask } from '../delivery/task.js';
+import { attemptNumber, type AttemptContext, type DeliveryTask } from '../delivery/task.js';
 import type { RecipientKey } from '../jobs/recipient.js';
 import { isBotId, profileFromAccount } from '../roster/accounts.js';
 import { profileChange, type ConversationStore, type UserRecord } from '../stores/conversations.js';
@@ -23,8 +24,6 @@ import { tenantProblem, type GraphSetup } from './setup.js';
  * exactly once. Every step is safe to repeat (docs/graph.md, "Exactly once").
  */
 
-/** As the Bot Connector's (delivery/outcome.ts): a delivery rescheduled this often has waited long enough. */
-const MAX_RESCHEDULES = 50;
 /** Graph listed no installation right after installing: asked again this much later. */
 const INSTALL_PENDING_MS = 3000;
 
@@ -39,6 +38,11 @@ export interface GraphRecipientsOptions {
   /** The Bot Connector's limiter: the member read counts against Teams' budget like any call. */
   limiter: Pick<DeliveryRateLimiter, 'schedule' | 'throttled'>;
   defaultServiceUrl: string;
+  /**
+   * As the Bot Connector's (delivery/outcome.ts, DELIVERY_RETRY_HOURS): throttling and outages are
+   * waited out this long after the job was accepted, then the delivery fails.
+   */
+  retryWindowMs: number;
 }
 
 export class GraphRecipients implements UnknownRecipients {
@@ -58,8 +62,10 @@ export class GraphRecipients implements UnknownRecipients {
       };
     }
     const act = (action: GraphAction) => this.act(action, task, attempt);
+    // No Graph wait or call runs past the invocation's deadline (delivery/deadline.ts).
+    const within = { deadline: attempt.deadline };
 
-    const found = await graph.getUser(tenantId, key.value);
+    const found = await graph.getUser(tenantId, key.value, within);
     if (!found.ok)
       return act(decideGraphFailure(found, await graph.grantedRoles(tenantId), task.reschedules));
     const person = found.value;
@@ -70,7 +76,7 @@ export class GraphRecipients implements UnknownRecipients {
 
     let mark = await this.o.marks.get(tenantId, person.id);
     if (!isFreshMark(mark) || !mark.chatId) {
-      const catalogId = await catalog.id(tenantId);
+      const catalogId = await catalog.id(tenantId, within);
       if (!catalogId.ok) return act(catalogId.action);
       const roles = await graph.grantedRoles(tenantId);
       if (rolesAllow('installApp', roles) === false) return act(permissionMissing('installApp'));
@@ -84,7 +90,7 @@ export class GraphRecipients implements UnknownRecipients {
         };
         await this.o.marks.put(tenantId, mark);
       }
-      const installed = await graph.installApp(tenantId, person.id, catalogId.id);
+      const installed = await graph.installApp(tenantId, person.id, catalogId.id, within);
       if (!installed.ok) return act(decideGraphFailure(installed, roles, task.reschedules));
       telemetry().event(EventNames.appInstalledForUser, {
         tenantId,
@@ -93,11 +99,11 @@ export class GraphRecipients implements UnknownRecipients {
       });
       const stored = await this.knownAs(tenantId, person);
       if (stored?.conversationId) return { user: stored };
-      const installation = await graph.findInstallation(tenantId, person.id, catalogId.id);
+      const installation = await graph.findInstallation(tenantId, person.id, catalogId.id, within);
       if (!installation.ok) return act(decideGraphFailure(installation, roles, task.reschedules));
       if (!installation.value)
         return act({ do: 'reschedule', reason: 'InstallPending', delayMs: INSTALL_PENDING_MS });
-      const chat = await graph.getChat(tenantId, person.id, installation.value);
+      const chat = await graph.getChat(tenantId, person.id, installation.value, within);
       if (!chat.ok) return act(decideGraphFailure(chat, roles, task.reschedules));
       mark = { ...mark, chatId: chat.value };
       await this.o.marks.put(tenantId, mark);
@@ -118,11 +124,23 @@ export class GraphRecipients implements UnknownRecipients {
       (await this.o.conversations.getTenant(tenantId))?.serviceUrl ?? this.o.defaultServiceUrl;
     const connector = this.o.connector;
     if (!connector.getConversationMembers) throw new Error('the Bot Connector cannot list members');
-    const answer: ConnectorResult<Array<Record<string, unknown>>> = await this.o.limiter.schedule(
-      tenantId,
-      undefined,
-      () => connector.getConversationMembers!(serviceUrl, chatId),
-    );
+    const deadline = attempt.deadline;
+    let answer: ConnectorResult<Array<Record<string, unknown>>>;
+    try {
+      answer = await this.o.limiter.schedule(
+        tenantId,
+        undefined,
+        () =>
+          connector.getConversationMembers!(serviceUrl, chatId, {
+            timeoutMs:
+              deadline && Math.max(1, Math.min(deadline.callTimeoutMs, deadline.hardAt - Date.now())),
+          }),
+        { deadline: deadline?.at },
+      );
+    } catch (err) {
+      if (!(err instanceof DeadlinePassedError)) throw err;
+      return this.act({ do: 'reschedule', reason: 'Deadline', delayMs: err.retryInMs }, task, attempt);
+    }
     if (!answer.ok) {
       if (answer.status === 429) this.o.limiter.throttled(tenantId, answer.retryAfterMs ?? 1000, 429);
       if ([429, 412, 502, 503, 504].includes(answer.status))
@@ -206,23 +224,25 @@ export class GraphRecipients implements UnknownRecipients {
     if (action.do === 'fail')
       return { outcome: { status: 'failed', reason: action.reason, detail: action.detail } };
     if (action.do === 'reschedule') {
-      if (task.reschedules >= MAX_RESCHEDULES) {
+      if (Date.now() + action.delayMs > Date.parse(task.acceptedAt) + this.o.retryWindowMs) {
         return {
           outcome: {
             status: 'failed',
             reason: 'ThrottledTooLong',
-            detail: `still ${action.reason} after ${task.reschedules} reschedules`,
+            detail: `still ${action.reason} ${Math.round(this.o.retryWindowMs / 60_000)} minutes after the job was accepted (${task.reschedules} reschedules)`,
           },
         };
       }
       return { result: { kind: 'reschedule', delayMs: action.delayMs, reason: action.reason } };
     }
-    if (attempt.dequeueCount >= attempt.maxDequeueCount) {
+    // Attempts before this message count too (a batch hands a failing recipient back alone).
+    const tries = attemptNumber(task, attempt);
+    if (tries >= attempt.maxDequeueCount) {
       return {
         outcome: {
           status: 'failed',
           reason: action.reason,
-          detail: `${action.detail} (after ${attempt.dequeueCount} attempts)`,
+          detail: `${action.detail} (after ${tries} attempts)`,
         },
       };
     }

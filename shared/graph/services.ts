@@ -53,6 +53,7 @@ export function graphServices(
     connector: d.connector,
     limiter: d.limiter,
     defaultServiceUrl: config.defaultServiceUrl,
+    retryWindowMs: config.deliveryRetryWindowMs,
   });
   const groups = new GraphGroups({
     setup,

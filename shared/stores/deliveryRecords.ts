@@ -35,6 +35,13 @@ export interface DeliveryRecord extends FollowUpFields {
   etag: string;
   /** An audience job's record: each write also counts what it changed on the job's counters. */
   counted?: boolean | undefined;
+  /**
+   * The hour (`YYYY-MM-DDTHH`, UTC) whose recipient hourly cap counts this delivery, set by its first
+   * claim: later claims (take-overs after a reschedule, retries) do not count it again.
+   */
+  capHour?: string | undefined;
+  /** A `pending` delivery that went back to the queue as a message of its own (a reschedule). */
+  requeued?: boolean | undefined;
 }
 
 /** After the send (stores/followUps.ts): what happened to the sent copy since. */
@@ -57,8 +64,11 @@ export type DeliveryOutcome = Pick<
   'status' | 'reason' | 'detail' | 'userId' | 'conversationId' | 'activityId' | 'firstContact' | 'revision'
 >;
 
-/** A claimed delivery handed back to the queue: it stays claimed by the same token. */
-export type PendingOutcome = { status: 'pending'; reason?: string; detail?: string };
+/**
+ * A claimed delivery handed back to the queue: it stays claimed by the same token. `requeued`: it went
+ * back as a message of its own (a reschedule), which now owns it; otherwise its own message is retried.
+ */
+export type PendingOutcome = { status: 'pending'; reason?: string; detail?: string; requeued?: boolean };
 
 export type ClaimResult =
   | { kind: 'claimed'; delivery: DeliveryRecord; userEtag: string }
@@ -79,7 +89,7 @@ export interface ClaimRequest {
   counted?: boolean | undefined;
 }
 
-/** The fields a claim writes: `sending`, by this claim token, one more attempt. */
+/** The fields a claim writes: `sending`, by this claim token, one more attempt, counted in an hour once. */
 export function claimFields(request: ClaimRequest, now: string) {
   return {
     jobId: request.jobId,
@@ -90,19 +100,30 @@ export function claimFields(request: ClaimRequest, now: string) {
     claimToken: request.claimToken,
     claimedAt: now,
     updatedAt: now,
+    capHour: request.existing?.capHour ?? request.capHour,
+    requeued: false,
     ...(request.counted ? { counted: true } : {}),
   };
 }
 
+/** Whether a claim counts the delivery against the recipient's hourly cap: only its first claim does. */
+export const claimCounts = (request: Pick<ClaimRequest, 'existing'>) => !request.existing?.capHour;
+
 export interface DeliveryRecordStore {
   get(tenantId: string, jobId: string, recipient: string): Promise<DeliveryRecord | undefined>;
   /**
-   * Claims a delivery and counts it against the recipient's hourly cap, both or neither: fails if the
-   * record exists (or changed since `existing` was read), or if the user changed since it was read.
-   * A first claim also claims the person for the job (one per Teams user and job), so two keys of a
-   * job that name the same person (`upn:` and `userId:`) send once: the second finds `same-person`.
+   * Claims a delivery and counts it against the recipient's hourly cap (its first claim only), both
+   * or neither: fails if the record exists (or changed since `existing` was read), or if the user
+   * changed since it was read. A first claim also claims the person for the job (one per Teams user
+   * and job), so two keys of a job that name the same person (`upn:` and `userId:`) send once: the
+   * second finds `same-person`.
    */
   claim(request: ClaimRequest): Promise<ClaimResult>;
+  /**
+   * Re-checks a claim just before a Teams call, and renews its lease: writes `claimedAt` if the record
+   * is still as `claimed` (ETag). The renewed record, or undefined when someone else changed it.
+   */
+  renew(tenantId: string, claimed: DeliveryRecord): Promise<DeliveryRecord | undefined>;
   /**
    * Finishes a claimed delivery; false if someone else changed the record since (it is then theirs).
    * A counted record's outcome is counted in the same write.

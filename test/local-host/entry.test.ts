@@ -15,22 +15,26 @@ const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const compiledEntry = `${projectRoot}dist/scripts/local-host.js`;
 
 /**
- * The compiled entry (`npm test` builds first). Without a build, bundle the TypeScript entry with
- * esbuild into node_modules/.cache so packages still resolve from the project's node_modules.
+ * The compiled entry (`npm test` builds first). Without a build, bundle the TypeScript entry and the
+ * worker with esbuild into node_modules/.cache so packages still resolve from the project's node_modules.
  */
 async function entryScript(): Promise<string> {
   if (existsSync(compiledEntry)) return compiledEntry;
-  const outfile = `${projectRoot}node_modules/.cache/local-host-test/local-host.js`;
+  const outdir = `${projectRoot}node_modules/.cache/local-host-test`;
   await build({
-    entryPoints: [`${projectRoot}scripts/local-host.ts`],
-    outfile,
+    // The entry and, beside it (where the host looks for it), the app's worker process.
+    entryPoints: {
+      'local-host': `${projectRoot}scripts/local-host.ts`,
+      worker: `${projectRoot}scripts/local-host/worker.ts`,
+    },
+    outdir,
     bundle: true,
     platform: 'node',
     format: 'esm',
     packages: 'external',
     logLevel: 'silent',
   });
-  return outfile;
+  return `${outdir}/local-host.js`;
 }
 
 interface Run {

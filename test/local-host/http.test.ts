@@ -1,13 +1,14 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
-import { fixtureRoot, fixtureState, logCollector } from './helpers.js';
+import { fixtureEvents, fixtureRoot, logCollector, waitFor } from './helpers.js';
 
 const KEY = 'test-function-key';
 
 describe('local host: HTTP triggers', () => {
   let host: LocalHost;
   const logs = logCollector();
+  const events = fixtureEvents();
 
   beforeAll(async () => {
     host = await startLocalHost({
@@ -17,10 +18,12 @@ describe('local host: HTTP triggers', () => {
       env: {
         FUNCTIONS_KEY: KEY,
         FUNCTIONS_MAX_BODY_BYTES: '1024',
+        FIXTURE_EVENTS: events.file,
         // This file needs no storage: switch the queue-triggered functions off.
         'AzureWebJobs.jobs.Disabled': 'true',
         'AzureWebJobs.failing.Disabled': 'true',
         'AzureWebJobs.slow.Disabled': 'true',
+        'AzureWebJobs.hang.Disabled': 'true',
       },
     });
   });
@@ -175,30 +178,44 @@ describe('local host: HTTP triggers', () => {
     const res = await fetch(`${host.url}/api/hooked`);
     expect(await res.text()).toBe('replaced by preInvocation + postInvocation');
     expect(res.headers.get('x-hooked')).toBe('yes');
-    const events = fixtureState().events;
-    expect(events[0]).toBe('appStart');
-    expect(events).toContain('pre:hooked');
-    expect(events).toContain('post:hooked:true'); // hookData is shared between pre and post
+    const kinds = events.read().map((e) => e.kind);
+    expect(kinds[0]).toBe('appStart');
+    expect(kinds).toContain('pre:hooked');
+    expect(kinds).toContain('post:hooked:true'); // hookData is shared between pre and post
+    // The app runs in a worker process of its own, not in the host's.
+    expect(events.read('appStart')[0]?.pid).not.toBe(process.pid);
   });
 
-  it('restores the environment and runs appTerminate on stop', async () => {
+  it('leaves the environment alone and runs appTerminate on stop', async () => {
+    const secondEvents = fixtureEvents();
     const second = await startLocalHost({
       root: fixtureRoot,
       port: 0,
       log: () => {},
       env: {
         FUNCTIONS_KEY: 'other',
+        FIXTURE_EVENTS: secondEvents.file,
         'AzureWebJobs.jobs.Disabled': 'true',
         'AzureWebJobs.failing.Disabled': 'true',
         'AzureWebJobs.slow.Disabled': 'true',
+        'AzureWebJobs.hang.Disabled': 'true',
       },
     });
-    // A second host in the same process loads the app again and serves it independently.
+    // A second host in the same process runs the app in its own worker and serves it independently.
     expect((await fetch(`${second.url}/api/items/1`)).status).toBe(200);
+    expect(
+      (await fetch(`${second.url}/api/echo`, { method: 'POST', headers: { 'x-functions-key': 'other' } }))
+        .status,
+    ).toBe(201);
     await second.stop();
-    expect(process.env.FUNCTIONS_KEY).toBe(KEY); // restored to what the first host set
-    expect(fixtureState().events.filter((e) => e.startsWith('appTerminate'))).toEqual([
-      'appTerminate:number',
-    ]);
+    expect(process.env.FUNCTIONS_KEY).toBeUndefined(); // the settings went to the hosts, not this process
+    expect(
+      secondEvents
+        .read()
+        .filter((e) => e.kind.startsWith('appTerminate'))
+        .map((e) => e.kind),
+    ).toEqual(['appTerminate:number']);
+    expect(events.read().some((e) => e.kind.startsWith('appTerminate'))).toBe(false);
+    await waitFor(async () => (await fetch(`${host.url}/api/items/2`)).status === 200, 'the first host');
   });
 });

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalHost, type LocalHost } from '../../scripts/local-host/index.js';
+import type { LocalHost } from '../../scripts/local-host/index.js';
 import { startAzurite, type Azurite } from '../support/azurite.js';
-import { fixtureRoot, fixtureState, logCollector, waitFor } from './helpers.js';
+import { fixtureEvents, logCollector, startFixtureHost, waitFor, type FixtureEvent } from './helpers.js';
 
 // fixture/host.json: batchSize 4, newBatchThreshold 2, visibilityTimeout 1 s, maxDequeueCount 3.
 const BATCH_SIZE = 4;
@@ -18,6 +18,9 @@ describe('local host: storage queue triggers', () => {
   let service: QueueServiceClient;
   const jobsQueue = `jobs-${randomBytes(4).toString('hex')}`;
   const logs = logCollector();
+  const events = fixtureEvents();
+  type Job = FixtureEvent & { message: unknown; triggerMetadata: Record<string, unknown> };
+  const jobs = () => events.read('job') as Job[];
 
   const queue = (name: string): QueueClient => service.getQueueClient(name);
   const count = async (name: string): Promise<number> => {
@@ -29,11 +32,11 @@ describe('local host: storage queue triggers', () => {
   beforeAll(async () => {
     azurite = await startAzurite();
     service = QueueServiceClient.fromConnectionString(azurite.connectionString);
-    host = await startLocalHost({
-      root: fixtureRoot,
-      port: 0,
+    host = await startFixtureHost({
+      azurite,
+      eventsFile: events.file,
       log: logs.log,
-      env: { AzureWebJobsStorage: azurite.connectionString, JOBS_QUEUE: jobsQueue },
+      env: { JOBS_QUEUE: jobsQueue, 'AzureWebJobs.hang.Disabled': 'true' },
     });
     // The host creates the trigger queues itself.
     await waitFor(
@@ -61,8 +64,8 @@ describe('local host: storage queue triggers', () => {
     const sent = await queue(jobsQueue).sendMessage(base64(JSON.stringify(payload)));
     await queue(jobsQueue).sendMessage(base64('just text'));
 
-    const jobs = await waitFor(() => fixtureState().jobs.length >= 2 && fixtureState().jobs, 'two jobs');
-    const json = jobs.find((j) => j.triggerMetadata.id === sent.messageId);
+    const received = await waitFor(() => jobs().length >= 2 && jobs(), 'two jobs');
+    const json = received.find((j) => j.triggerMetadata.id === sent.messageId);
     expect(json?.message).toEqual(payload);
     expect(json?.triggerMetadata).toMatchObject({
       dequeueCount: 1,
@@ -72,31 +75,28 @@ describe('local host: storage queue triggers', () => {
       expirationTime: expect.any(String),
       nextVisibleTime: expect.any(String),
     });
-    expect(jobs.find((j) => j.triggerMetadata.id !== sent.messageId)?.message).toBe('just text');
+    expect(received.find((j) => j.triggerMetadata.id !== sent.messageId)?.message).toBe('just text');
     await waitFor(async () => (await count(jobsQueue)) === 0, 'processed messages deleted');
   });
 
   it('hands over what the Storage extension would: a BOM kept (so the text stays a string), invalid UTF-8 as U+FFFD', async () => {
-    const before = fixtureState().jobs.length;
+    const before = jobs().length;
     const bom = await queue(jobsQueue).sendMessage(base64('\uFEFF{"a":1}'));
     const bad = await queue(jobsQueue).sendMessage(Buffer.from([0x7b, 0xff, 0x7d]).toString('base64'));
-    const jobs = await waitFor(
-      () => fixtureState().jobs.length >= before + 2 && fixtureState().jobs,
-      'two more jobs',
-    );
-    const byId = (id: string) => jobs.find((j) => j.triggerMetadata.id === id);
+    const received = await waitFor(() => jobs().length >= before + 2 && jobs(), 'two more jobs');
+    const byId = (id: string) => received.find((j) => j.triggerMetadata.id === id);
     expect(byId(bom.messageId)?.message).toBe('\uFEFF{"a":1}');
     expect(byId(bom.messageId)?.triggerMetadata.queueTrigger).toBe('\uFEFF{"a":1}');
     expect(byId(bad.messageId)?.message).toBe('{\uFFFD}');
   });
 
   it('moves a message that is not valid base64 straight to the poison queue', async () => {
-    const before = fixtureState().jobs.length;
+    const before = jobs().length;
     await queue(jobsQueue).sendMessage('not base64!');
     await waitFor(async () => (await count(`${jobsQueue}-poison`)) === 1, 'poison message');
     const [poison] = (await queue(`${jobsQueue}-poison`).peekMessages()).peekedMessageItems;
     expect(poison?.messageText).toBe('not base64!');
-    expect(fixtureState().jobs.length).toBe(before);
+    expect(jobs().length).toBe(before);
   });
 
   it('retries a failing message after visibilityTimeout, then poisons it after maxDequeueCount attempts', async () => {
@@ -108,7 +108,7 @@ describe('local host: storage queue triggers', () => {
       'message in failing-jobs-poison',
       15_000,
     );
-    const attempts = fixtureState().attempts;
+    const attempts = events.read('attempt');
     expect(attempts).toHaveLength(MAX_DEQUEUE_COUNT);
     expect(attempts.map((a) => a.dequeueCount)).toEqual([1, 2, 3]);
     expect(attempts[0]?.message).toEqual({ fail: true });
@@ -129,8 +129,16 @@ describe('local host: storage queue triggers', () => {
     await Promise.all(
       Array.from({ length: total }, (_, i) => queue('slow-jobs').sendMessage(base64(`job ${i}`))),
     );
-    await waitFor(() => fixtureState().slow.done === total, 'slow jobs done', 20_000);
-    const { max } = fixtureState().slow;
+    await waitFor(() => events.read('slow-end').length === total, 'slow jobs done', 20_000);
+    // Most invocations running at once: +1 at each start, -1 at each end, in time order.
+    const steps = events
+      .read()
+      .filter((e) => e.kind === 'slow-start' || e.kind === 'slow-end')
+      .map((e) => ({ at: e.at, step: e.kind === 'slow-start' ? 1 : -1 }))
+      .sort((a, b) => a.at - b.at || a.step - b.step);
+    let running = 0;
+    let max = 0;
+    for (const { step } of steps) max = Math.max(max, (running += step));
     expect(max).toBeLessThanOrEqual(BATCH_SIZE + NEW_BATCH_THRESHOLD);
     expect(max).toBeGreaterThanOrEqual(BATCH_SIZE);
   });

@@ -12,8 +12,8 @@ import { startFakeConnector, type FakeConnector, type FakeConnectorOptions } fro
 
 /**
  * The whole app for a test: real Azurite, the staged deployment (dist/deploy, built by `npm test`:
- * what azd uploads) served by the local host in this process, and a Teams-like connector as the
- * bot's service URL.
+ * what azd uploads) served by the local host started in this process (the app runs in its language
+ * worker, a child process, as under the real host), and a Teams-like connector as the bot's service URL.
  */
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -69,7 +69,8 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
   const logs: LogRecord[] = [];
   const host = options.childProcess
     ? await startChildHost(options.appDir ?? APP_DIR, env, logs)
-    : await startLocalHost({ root: APP_DIR, port: 0, env, log: (r) => logs.push(r) });
+    : // Confined to its folder, as the entry confines by default and Azure has nothing else.
+      await startLocalHost({ root: APP_DIR, port: 0, env, log: (r) => logs.push(r), confineModules: true });
   const url = host.url;
   return {
     azurite,
@@ -109,7 +110,15 @@ async function startChildHost(
       env: { PATH: process.env.PATH ?? '', ...env },
       onLine: (message) => logs.push({ level: 'information', category: 'host', message }),
     });
-    return { url: host.url, port: port!, functions: [], stop: () => host.stop() };
+    return {
+      url: host.url,
+      port: port!,
+      functions: [],
+      // As at a function timeout, through the entry's SIGUSR2 (scripts/local-host.ts).
+      restartWorker: () => void host.child.kill('SIGUSR2'),
+      workerRestarts: 0,
+      stop: () => host.stop(),
+    };
   });
 }
 

@@ -34,6 +34,7 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { SignJWT, generateKeyPair, jwtVerify, type CryptoKey } from 'jose';
 import { generate } from 'selfsigned';
+import type { HostRoute } from './workerRouting.js';
 
 export const LOGIN_HOST = 'login.microsoftonline.com';
 export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
@@ -60,6 +61,8 @@ export interface EntraLogin {
   mintManagedIdentityToken(principalId: string, audience: string, lifetimeSeconds: number): Promise<string>;
   /** Sends this process's https connections for login.microsoftonline.com here; returns the undo. */
   route(): () => void;
+  /** The same route for another process (the local host's worker: workerRouting.ts). */
+  hostRoute: HostRoute;
   graphTokenRoles(token: string): Promise<readonly string[] | undefined>;
   stop(): Promise<void>;
 }
@@ -217,6 +220,7 @@ export async function startEntraLogin(options: EntraLoginOptions): Promise<Entra
     tenantId,
     tokenRequests,
     issuedTokens,
+    hostRoute: { host: LOGIN_HOST, port, ca: pems.cert },
     mintManagedIdentityToken: (principalId, audience, lifetimeSeconds) =>
       new SignJWT({ aud: audience, iss: issuer, sub: principalId, oid: principalId, tid: tenantId })
         .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })

@@ -1,13 +1,11 @@
-import { Agent, buildConnector, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { generate } from 'selfsigned';
 
 /**
  * Microsoft Graph's real host for a test: `https://graph.microsoft.com` is sent to a local fake
  * (scripts/sandbox/fakeGraph/, served with a certificate for that name), so the app runs with its
- * default GRAPH_BASE_URL and the token rule that goes with it. The app calls Graph with Node's
- * fetch, whose connections come from undici's global dispatcher: this one connects
- * graph.microsoft.com:443 to the fake and verifies its certificate for that name; every other host
- * is connected as usual.
+ * default GRAPH_BASE_URL and the token rule that goes with it. The app calls Graph with Node's fetch
+ * in the local host's worker process: workerRouting.ts connects graph.microsoft.com:443 to the fake
+ * there and verifies this certificate for that name; every other host is connected as usual.
  */
 
 export const GRAPH_HOST = 'graph.microsoft.com';
@@ -18,23 +16,4 @@ export async function graphCertificate(): Promise<{ key: string; cert: string }>
     extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: GRAPH_HOST }] }],
   });
   return { key: pems.private, cert: pems.cert };
-}
-
-/** Routes graph.microsoft.com to `port`; returns the undo. */
-export function routeGraph(port: number, cert: string): () => void {
-  const original = getGlobalDispatcher();
-  const toFake = buildConnector({ ca: [cert] });
-  const asUsual = buildConnector({});
-  setGlobalDispatcher(
-    new Agent({
-      connect: (options, callback) =>
-        options.hostname === GRAPH_HOST
-          ? toFake(
-              { ...options, hostname: '127.0.0.1', port: String(port), servername: GRAPH_HOST },
-              callback,
-            )
-          : asUsual(options, callback),
-    }),
-  );
-  return () => setGlobalDispatcher(original);
 }

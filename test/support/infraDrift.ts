@@ -21,7 +21,8 @@ export interface RepoFiles {
   packageJson: string;
   manifest: string;
   appEnv: string;
-  deployDoc: string;
+  /** docs/deploy-settings.md: the settings the infra leaves at their defaults. */
+  settingsDoc: string;
 }
 
 export function readRepoFiles(root: string): RepoFiles {
@@ -48,7 +49,7 @@ export function readRepoFiles(root: string): RepoFiles {
     packageJson: read('package.json'),
     manifest: read('appPackage/manifest.json'),
     appEnv: read('appPackage/app.env'),
-    deployDoc: read('docs/deploy.md'),
+    settingsDoc: read('docs/deploy-settings.md'),
   };
 }
 
@@ -97,12 +98,12 @@ export function settingsReadByCode(sources: Record<string, string>): {
   return { settings, unrecognized };
 }
 
-/** Rows of the table under docs/deploy.md's "App settings the infrastructure does not set". */
-export function documentedSettings(deployDoc: string): Map<string, string> {
-  const start = deployDoc.search(/^## App settings the infrastructure does not set/m);
+/** Rows of the table under docs/deploy-settings.md's "Settings left at their defaults". */
+export function documentedSettings(settingsDoc: string): Map<string, string> {
+  const start = settingsDoc.search(/^## Settings left at their defaults/m);
   const rows = new Map<string, string>();
   if (start < 0) return rows;
-  const section = deployDoc.slice(start).split(/^## /m)[1] ?? '';
+  const section = settingsDoc.slice(start).split(/^## /m)[1] ?? '';
   for (const m of all(section, /^\|\s*`([^`]+)`\s*\|\s*([^|]*?)\s*\|/gm)) rows.set(m[1]!, m[2]!);
   return rows;
 }
@@ -126,7 +127,7 @@ export function checkInfraDrift(f: RepoFiles): string[] {
   const appSettingsBlock = bicepVar(f.resourcesBicep, 'appSettings') ?? '';
   if (!appSettingsBlock) problems.push('infra/resources.bicep has no `var appSettings = { ... }` block');
   const infraSettings = new Set(all(appSettingsBlock, /^\s+([A-Za-z_]\w*)\s*:/gm).map((m) => m[1]!));
-  const documented = documentedSettings(f.deployDoc);
+  const documented = documentedSettings(f.settingsDoc);
   const { settings, unrecognized } = settingsReadByCode(f.sources);
   for (const where of unrecognized) {
     problems.push(
@@ -141,17 +142,17 @@ export function checkInfraDrift(f: RepoFiles): string[] {
     const doc = documentedLower.get(name.toLowerCase());
     if (doc === undefined) {
       problems.push(
-        `${name} (read in ${file}) is neither set by infra/resources.bicep nor documented in docs/deploy.md`,
+        `${name} (read in ${file}) is neither set by infra/resources.bicep nor documented in docs/deploy-settings.md`,
       );
     } else if (!doc) {
-      problems.push(`${name} is documented in docs/deploy.md without its default`);
+      problems.push(`${name} is documented in docs/deploy-settings.md without its default`);
     }
   }
   for (const name of documented.keys()) {
     if (!readLower.has(name.toLowerCase()))
-      problems.push(`docs/deploy.md documents ${name}, which the app does not read`);
+      problems.push(`docs/deploy-settings.md documents ${name}, which the app does not read`);
     if (infraSettings.has(name))
-      problems.push(`docs/deploy.md says the infra does not set ${name}, but it does`);
+      problems.push(`docs/deploy-settings.md says the infra does not set ${name}, but it does`);
   }
 
   // --- Storage: each service the code and host use has its data role and its service URI.

@@ -1,4 +1,3 @@
-import type { AudienceStore, IdPage } from '../../shared/stores/audiences.js';
 import type { ExpansionState } from '../../shared/jobs/audience.js';
 import { addCounts, countDelta, emptyCounts, type Counts } from '../../shared/jobs/outcomeCounts.js';
 import type { RecipientKey } from '../../shared/jobs/recipient.js';
@@ -16,6 +15,7 @@ import {
   type UserRecord,
 } from '../../shared/stores/conversations.js';
 import {
+  claimCounts,
   claimFields,
   TERMINAL,
   type ClaimRequest,
@@ -27,7 +27,6 @@ import {
 } from '../../shared/stores/deliveryRecords.js';
 import type {
   JobRecord,
-  JobCounterStore,
   JobStore,
   RejectedJob,
   RejectedJobStore,
@@ -187,10 +186,20 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     if (!args.existing) this.persons.set(person, args.recipient);
     const now = new Date().toISOString();
     const { etag: _etag, ...rest } = args.user;
-    const counted = this.conversations.put(countDelivery(rest, args.capHour));
+    const counted = this.conversations.put(claimCounts(args) ? countDelivery(rest, args.capHour) : rest);
     const delivery: DeliveryRecord = { ...args.existing, ...claimFields(args, now), etag: nextEtag() };
     this.put(args.tenantId, args.existing, delivery);
     return { kind: 'claimed', delivery: { ...delivery }, userEtag: counted.etag };
+  }
+
+  async renew(tenantId: string, claimed: DeliveryRecord): Promise<DeliveryRecord | undefined> {
+    const key = this.key(tenantId, claimed.jobId, claimed.recipient);
+    const current = this.records.get(key);
+    if (!current || current.etag !== claimed.etag) return undefined;
+    const now = new Date().toISOString();
+    const renewed = { ...current, claimedAt: now, updatedAt: now, etag: nextEtag() };
+    this.records.set(key, renewed);
+    return { ...renewed };
   }
 
   async complete(
@@ -351,50 +360,5 @@ export class MemoryQueue implements QueueSender {
 
   async send(message: unknown, delayMs = 0): Promise<void> {
     this.messages.push({ message: structuredClone(message), delayMs });
-  }
-}
-
-/** Pages over sorted IDs: the token is the offset of the next page. */
-function pageOf(ids: string[], size: number, token?: string): IdPage {
-  const start = Number(token ?? 0);
-  const next = start + size;
-  return { userIds: ids.slice(start, next), token: next < ids.length ? String(next) : undefined };
-}
-
-export class MemoryAudienceStore implements AudienceStore {
-  constructor(private readonly conversations: MemoryConversationStore) {}
-
-  async pageUsers(tenantId: string, size: number, token?: string): Promise<IdPage> {
-    const pk = `${tenantId.toLowerCase()}|`;
-    const users = [...this.conversations.users]
-      .filter(([k, u]) => k.startsWith(pk) && !u.inactiveReason)
-      .map(([, u]) => u)
-      .sort((a, b) => a.userId.localeCompare(b.userId));
-    const page = pageOf(
-      users.map((u) => u.userId),
-      size,
-      token,
-    );
-    return { ...page, users: users.filter((u) => page.userIds.includes(u.userId)) };
-  }
-
-  async pageTeamMembers(tenantId: string, teamId: string, size: number, token?: string): Promise<IdPage> {
-    return pageOf((await this.conversations.listTeamMembers(tenantId, teamId)).sort(), size, token);
-  }
-
-  async isTeamMember(tenantId: string, teamId: string, userId: string): Promise<boolean> {
-    return (await this.conversations.listTeamMembers(tenantId, teamId)).includes(userId);
-  }
-
-  async pruneTeamMembers(): Promise<string[]> {
-    return []; // The twin keeps no confirmation times; roster re-reads are tested on Azurite.
-  }
-}
-
-export class MemoryJobCounters implements JobCounterStore {
-  constructor(private readonly records: MemoryDeliveryRecordStore) {}
-
-  async totals(tenantId: string, jobId: string): Promise<Counts> {
-    return { ...(this.records.counts.get(`${tenantId.toLowerCase()}|${jobId}`) ?? emptyCounts()) };
   }
 }

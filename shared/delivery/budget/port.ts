@@ -17,9 +17,10 @@ export interface BudgetStore {
 export interface TenantBudget {
   /**
    * Resolves with a call time (epoch ms, possibly a little in the future) granted to this instance;
-   * every caller gets its own time. Times are handed out in order.
+   * every caller gets its own time. Times are handed out in order. With a `deadline` (epoch ms), it
+   * resolves undefined instead when no time at or before the deadline came in time.
    */
-  take(tenantId: string): Promise<number>;
+  take(tenantId: string, deadline?: number): Promise<number | undefined>;
   /** A call starting later than this after its time must take a new time instead. */
   readonly maxLateMs: number;
   /** Stops timers (tests, benchmark). */

@@ -38,7 +38,7 @@ interface TenantState {
   supply: number[];
   /** When recent callers asked (epoch ms, oldest first), for the demand of the last block's span. */
   asked: number[];
-  waiters: Array<(time: number) => void>;
+  waiters: Waiter[];
   /** When the oldest waiter without a time arrived (epoch ms). */
   oldestUnserved: number;
   /** When this instance last got a block (epoch ms). */
@@ -53,6 +53,12 @@ interface TenantState {
   /** The timer only waits for more callers: enough callers end it early. */
   gathering: boolean;
   failures: number;
+}
+
+interface Waiter {
+  give: (time: number | undefined) => void;
+  /** Epoch ms: a time later than this is of no use to this caller. */
+  deadline: number;
 }
 
 /** Gathering stops once this many callers wait: a block of 10 already costs a write per 10 calls. */
@@ -74,14 +80,33 @@ export class SharedTenantBudget implements TenantBudget {
     this.clock = o.clock ?? Date.now;
   }
 
-  take(tenantId: string): Promise<number> {
+  take(tenantId: string, deadline = Infinity): Promise<number | undefined> {
     const t = this.tenant(tenantId);
-    return new Promise<number>((resolve) => {
+    return new Promise<number | undefined>((resolve) => {
       const now = this.clock();
       if (t.waiters.length === t.supply.length) t.oldestUnserved = now;
       t.asked.push(now);
       this.recentDemand(t); // keeps `asked` to the span
-      t.waiters.push(resolve);
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        deadline,
+        give: (time) => {
+          clearTimeout(timer);
+          resolve(time);
+        },
+      };
+      if (Number.isFinite(deadline)) {
+        // No time came before the deadline: the caller leaves the line (its place goes to the next).
+        timer = setTimeout(
+          () => {
+            const at = t.waiters.indexOf(waiter);
+            if (at >= 0) t.waiters.splice(at, 1);
+            resolve(undefined);
+          },
+          Math.max(0, deadline - now),
+        );
+      }
+      t.waiters.push(waiter);
       this.pump(tenantId, t);
     });
   }
@@ -132,7 +157,12 @@ export class SharedTenantBudget implements TenantBudget {
       t.supply.shift();
       this.stats.expired++;
     }
-    while (t.waiters.length && t.supply.length) t.waiters.shift()!(t.supply.shift()!);
+    while (t.waiters.length && t.supply.length) {
+      const waiter = t.waiters.shift()!;
+      // A time past this caller's deadline stays for the next caller.
+      if (t.supply[0]! > waiter.deadline) waiter.give(undefined);
+      else waiter.give(t.supply.shift()!);
+    }
     const live = this.live;
     const enough = Math.min(live.maxBlock, GATHER_ENOUGH);
     if (t.timer && t.gathering && t.waiters.length >= enough) {
