@@ -9,11 +9,13 @@ import { startPlayground, type Playground } from './playground.js';
 import { startSandboxGraph } from './graph.js';
 import type { FakeGraph } from './fakeGraph/server.js';
 import { portTaken } from './ports.js';
+import { createStorageObjects } from './storageObjects.js';
 import {
   PORT_SETTINGS,
   readLocalSettingsValues,
   SandboxError,
   sandboxAppSettings,
+  storageConnection,
   type SandboxPorts,
 } from './settings.js';
 
@@ -92,6 +94,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
       startPlayground({ botEndpoint: messages, port: ports.playground }),
       startSandboxGraph(() => playground, o.onGraphLine ?? (() => undefined)),
     ]);
+    await createStorageObjects(storageConnection(ports));
     if (playground.port !== ports.playground) {
       // It silently moves to a random port when its own is taken (between our check and its start).
       throw new SandboxError(

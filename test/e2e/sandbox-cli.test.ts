@@ -134,6 +134,9 @@ describe('npm start (the sandbox)', { timeout: 120_000 }, () => {
     expect(out).toContain(`Agents Playground   http://localhost:${ports[4]}`);
     expect(out).toContain(`Messages endpoint   http://127.0.0.1:${ports[3]}/api/messages`);
     expect(out).toContain('Queue               notification-jobs on Azurite');
+    // The sandbox makes the queues and tables as the infra does in Azure: healthy before any job.
+    const health = await fetch(`http://127.0.0.1:${ports[3]}/api/health`);
+    expect({ status: health.status, body: await health.text() }).toMatchObject({ status: 200 });
     // Non-default Azurite ports: the CLI needs the full connection string to find this Azurite.
     expect(out).toContain(
       `AzureWebJobsStorage='${azuriteConnectionString({ blob: ports[0]!, queue: ports[1]!, table: ports[2]! })}' npm run notify --`,
