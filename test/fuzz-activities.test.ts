@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BOT_ID, TENANT, type TestApp } from './support/app.js';
 import { channelMessage, personalInstall, personalMessage, teamEvent } from './support/activities.js';
-import { fuzzAppReads, startFuzzApp } from './support/fuzzApp.js';
+import { useFuzzApp } from './support/fuzzApp.js';
 import { POLLUTION_KEY, RUNS, SEED, anyValue, oddString } from './support/fuzzJobs.js';
 import { deliveryRowPrefix, userRow } from '../shared/azureStorage/conversationRows.js';
 
@@ -14,16 +14,7 @@ import { deliveryRowPrefix, userRow } from '../shared/azureStorage/conversationR
  */
 
 let app: TestApp;
-
-beforeAll(async () => {
-  app = await startFuzzApp();
-});
-
-afterAll(async () => {
-  await app?.stop();
-});
-
-const { rows, hostIsUp } = fuzzAppReads(() => app);
+const { rows, hostIsUp } = useFuzzApp((started) => (app = started));
 
 describe('POST /api/messages', () => {
   const chat = 'a:fuzz-personal';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FUNCTION_KEY, TENANT, eventually, type TestApp } from './support/app.js';
-import { fuzzAppReads, startFuzzApp } from './support/fuzzApp.js';
+import { useFuzzApp } from './support/fuzzApp.js';
 import { POLLUTION_KEY, RUNS, SEED, allowlist, explicitId, jobBody, onTheWire } from './support/fuzzJobs.js';
 import { queueLength, visibleDeliveries } from './support/pipeline.js';
 import { MAX_QUEUE_MESSAGE_BYTES, toWireJob, type ValidationResult } from '../shared/jobs/contract.js';
@@ -16,16 +16,7 @@ import { encodeMessage } from '../shared/queues.js';
  */
 
 let app: TestApp;
-
-beforeAll(async () => {
-  app = await startFuzzApp();
-});
-
-afterAll(async () => {
-  await app?.stop();
-});
-
-const { rows, hostIsUp } = fuzzAppReads(() => app);
+const { rows, hostIsUp } = useFuzzApp((started) => (app = started));
 
 describe('the queue function (notification-jobs)', () => {
   it('accepts exactly the valid jobs and sets every other message aside with a reason, storing nothing half-valid', async () => {

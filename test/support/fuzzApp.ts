@@ -1,26 +1,32 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { TENANT, startApp, type TestApp } from './app.js';
 import { FAST_QUEUES } from './pipeline.js';
 
-/** The app as the fuzz tests run it, and what they read of it. */
-
-export function startFuzzApp(): Promise<TestApp> {
-  return startApp({
-    env: {
-      ...FAST_QUEUES,
-      ALLOWED_TENANT_IDS: TENANT,
-      // Deliveries stay on their queue, so it can be counted: the fan-out is what the job function wrote.
-      'AzureWebJobs.notificationDeliveries.Disabled': 'true',
-    },
+/**
+ * Starts the app as the fuzz tests run it before a file's tests and stops it after them; `started`
+ * gets it once it runs. Returns what the tests read of it.
+ */
+export function useFuzzApp(started: (app: TestApp) => void) {
+  let app: TestApp | undefined;
+  beforeAll(async () => {
+    app = await startApp({
+      env: {
+        ...FAST_QUEUES,
+        ALLOWED_TENANT_IDS: TENANT,
+        // Deliveries stay on their queue, so it can be counted: the fan-out is what the job function wrote.
+        'AzureWebJobs.notificationDeliveries.Disabled': 'true',
+      },
+    });
+    started(app);
   });
-}
+  afterAll(async () => {
+    await app?.stop();
+  });
 
-/** Reads of the app that `current()` returns (the one a beforeAll started). */
-export function fuzzAppReads(current: () => TestApp) {
   async function rows(table: string): Promise<Array<Record<string, unknown>>> {
     const out: Array<Record<string, unknown>> = [];
     try {
-      for await (const row of current().table(table).listEntities<Record<string, unknown>>()) out.push(row);
+      for await (const row of app!.table(table).listEntities<Record<string, unknown>>()) out.push(row);
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;
     }
@@ -28,7 +34,7 @@ export function fuzzAppReads(current: () => TestApp) {
   }
 
   async function hostIsUp() {
-    expect((await fetch(`${current().url}/`)).status).toBe(200);
+    expect((await fetch(`${app!.url}/`)).status).toBe(200);
   }
 
   return { rows, hostIsUp };

@@ -1,42 +1,23 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { QueueClient } from '@azure/storage-queue';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { enqueueNotification, JobValidationError } from '../shared/jobs/producer.js';
 import { EventNames } from '../shared/telemetry/telemetry.js';
-import { FUNCTION_KEY, ROOT, TENANT, eventually, startApp, type TestApp } from './support/app.js';
-import { customEvents, startIngestion, type Ingestion } from './support/ingestion.js';
-import { FAST_QUEUES, seedUser, sentTo, settled, status, store } from './support/pipeline.js';
-import {
-  CHANNEL_ID,
-  PEOPLE,
-  TEAM,
-  actionSubmit,
-  adaptiveCardAction,
-  botAddedToTeam,
-  channelCreated,
-  channelMessageWithMentions,
-  pagedMembersAnswer,
-  personalMessage,
-  readReceipt,
-  teamInstallationUpdate,
-  teamRenamed,
-} from './fixtures/teams.js';
+import { ROOT, TENANT, eventually, type TestApp } from './support/app.js';
+import { customEvents, type Ingestion } from './support/ingestion.js';
+import { seedUser, settled, status } from './support/pipeline.js';
+import { KEY, base64, jobId, useProductionApp } from './support/production.js';
 
 /**
- * Issue 10: what production sends. Jobs as other producers' SDKs write them, poison queues, the
- * roster and events as Microsoft documents them, card buttons, cards checked by the Adaptive Cards
- * SDK and rejections a producer can see. Real Azurite, the app in its own process (so its
- * Application Insights events reach a local ingestion endpoint), Microsoft-shaped fixtures.
+ * Issue 10: what production sends, at the intake: jobs as other producers' SDKs write them, poison
+ * queues, cards checked by the Adaptive Cards SDK, and the telemetry all that raises (the last test
+ * reads the events of those before it). The app runs in its own process, so its Application
+ * Insights events reach a local ingestion endpoint. Teams' side: production-teams.test.ts.
  */
 
-const run = promisify(execFile);
-let app: TestApp;
-let ingestion: Ingestion;
-const KEY = { 'x-functions-key': FUNCTION_KEY };
 const PYTHON = '/usr/bin/python3';
 const pythonSdk = spawnSync(PYTHON, ['-c', 'import azure.storage.queue'], { stdio: 'ignore' }).status === 0;
 if (!pythonSdk) {
@@ -45,54 +26,9 @@ if (!pythonSdk) {
   );
 }
 
-let n = 0;
-const jobId = (what: string) => `prod-${what}-${Date.now().toString(36)}-${++n}`;
-const jobsQueue = () => new QueueClient(app.azurite.connectionString, 'notification-jobs');
-const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
-const cli = (script: string, args: string[]) =>
-  run(process.execPath, [path.join(ROOT, 'dist/scripts', script), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, AzureWebJobsStorage: app.azurite.connectionString, DEFAULT_TENANT_ID: TENANT },
-  }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
-
-async function rejectedRows(): Promise<Array<Record<string, unknown>>> {
-  const rows: Array<Record<string, unknown>> = [];
-  for await (const row of app.table('RejectedJobs').listEntities<Record<string, unknown>>()) rows.push(row);
-  return rows.filter((r) => r.partitionKey !== 'byJob');
-}
-const rejectedBy = (field: string, value: string) =>
-  eventually(
-    async () => (await rejectedRows()).find((r) => r[field] === value),
-    20_000,
-    `RejectedJobs ${value}`,
-  );
-
-beforeAll(async () => {
-  ingestion = await startIngestion();
-  app = await startApp({
-    childProcess: true,
-    env: {
-      ...FAST_QUEUES,
-      ALLOWED_TENANT_IDS: TENANT,
-      APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString,
-      NODE_EXTRA_CA_CERTS: ingestion.caFile,
-      APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
-      TELEMETRY_LIVE_METRICS: 'false',
-    },
-  });
-});
-
-afterAll(async () => {
-  await app?.stop();
-  await ingestion?.stop();
-});
+let app: TestApp;
+let ingestion: Ingestion;
+const { jobsQueue, cli, rejectedBy } = useProductionApp((started) => ({ app, ingestion } = started));
 
 describe('1. every producer encoding', () => {
   it("delivers a plain-JSON job from @azure/storage-queue's default sendMessage", async () => {
@@ -252,115 +188,6 @@ describe('3. nothing lands in a poison queue unseen', () => {
   });
 });
 
-describe('4. the roster as Teams answers it', () => {
-  /** The 1:1 chat the app opened with this person (createConversation names them as its member). */
-  const chat = (p: { id: string }) =>
-    [...app.connector.conversations.values()].find((c) => c.members.some((m) => m.id === p.id))?.id ?? '';
-
-  beforeAll(async () => {
-    // botbuilder's TeamsInfo.getPagedMembers asks for the team's roster (channelData.team.id).
-    app.connector.setRoster(TEAM.id, pagedMembersAnswer().members);
-    app.connector.registerConversation(`${CHANNEL_ID};messageid=1763719632001`, { tenantId: TENANT });
-    expect((await app.post('messages', teamInstallationUpdate(app.connector.url))).status).toBe(200);
-    expect((await app.post('messages', botAddedToTeam(app.connector.url))).status).toBe(200);
-    // The install answers at once; its queued task reads the roster (docs/bot.md).
-    await eventually(async () => (await store(app).getTeam(TENANT, TEAM.id))?.rosterSyncedAt);
-  });
-
-  it('stores the objectId of each person in the pagedmembers answer as the AAD object ID, and reaches them by it', async () => {
-    const grady = await store(app).getUserById(TENANT, PEOPLE.grady.id);
-    expect(grady).toMatchObject({ aadObjectId: PEOPLE.grady.objectId, upn: PEOPLE.grady.userPrincipalName });
-    const id = jobId('aad');
-    await enqueueNotification(
-      {
-        id,
-        tenantId: TENANT,
-        recipients: [{ aadObjectId: PEOPLE.grady.objectId }],
-        message: { text: 'by object ID' },
-      },
-      { connection: app.azurite.connectionString },
-    );
-    expect((await settled(app, id)).totals).toMatchObject({ sent: 1 });
-    expect(sentTo(app, chat(PEOPLE.grady)).map((a) => a.body.text)).toContain('by object ID');
-  });
-
-  it('leaves the anonymous guest out of the roster (no object ID, no 1:1 chat possible)', async () => {
-    expect(await store(app).getUserById(TENANT, PEOPLE.guest.id)).toBeUndefined();
-    expect((await store(app).getTeam(TENANT, TEAM.id))?.memberCount).toBe(2);
-  });
-
-  it('teamRenamed updates the stored team name', async () => {
-    expect((await store(app).getTeam(TENANT, TEAM.id))?.name).toBe(TEAM.name);
-    expect((await app.post('messages', teamRenamed(app.connector.url, 'Contoso Platform'))).status).toBe(200);
-    expect(await store(app).getTeam(TENANT, TEAM.id)).toMatchObject({
-      name: 'Contoso Platform',
-      installed: true,
-    });
-  });
-
-  it('relays a documented channel @mention as a DM, and answers 200 to channel events it ignores', async () => {
-    const res = await app.post(
-      'messages',
-      channelMessageWithMentions(app.connector.url, PEOPLE.adele, PEOPLE.grady, 'the release is out'),
-    );
-    expect(res.status).toBe(200);
-    await eventually(
-      () => sentTo(app, chat(PEOPLE.grady)).some((a) => String(a.body.text).includes('the release is out')),
-      15_000,
-      'DM to Grady',
-    );
-    expect((await app.post('messages', channelCreated(app.connector.url))).status).toBe(200);
-  });
-});
-
-describe('5. card buttons', () => {
-  const personalChat = 'a:1prod-personal-chat-adele';
-
-  beforeAll(() => {
-    app.connector.registerConversation(personalChat, {
-      tenantId: TENANT,
-      members: [{ id: PEOPLE.adele.id }],
-    });
-  });
-
-  it('answers an adaptiveCard/action invoke with 200 and a Universal Actions message response', async () => {
-    const res = await app.post(
-      'messages',
-      adaptiveCardAction(app.connector.url, PEOPLE.adele, personalChat, 'ack'),
-    );
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.activity.message' });
-    expect(typeof body.value).toBe('string');
-  });
-
-  it('does not answer an Action.Submit in a 1:1 chat as an unknown command (a typed message still is)', async () => {
-    const before = sentTo(app, personalChat).length;
-    const submit = actionSubmit(app.connector.url, PEOPLE.adele, personalChat, { choice: 'approve' });
-    expect((await app.post('messages', submit)).status).toBe(200);
-    const typed = personalMessage(app.connector.url, PEOPLE.adele, personalChat, 'what is this');
-    expect((await app.post('messages', typed)).status).toBe(200);
-    const replies = sentTo(app, personalChat)
-      .slice(before)
-      .map((a) => String(a.body.text));
-    expect(replies).toHaveLength(1); // the typed message's reply only
-    expect(replies[0]).toMatch(/Sorry, I only understand/);
-  });
-
-  it('answers the read receipt event 200 without a reply', async () => {
-    const before = sentTo(app, personalChat).length;
-    expect(
-      (
-        await app.post(
-          'messages',
-          readReceipt(app.connector.url, PEOPLE.adele, personalChat, '1763719544349'),
-        )
-      ).status,
-    ).toBe(200);
-    expect(sentTo(app, personalChat)).toHaveLength(before);
-  });
-});
-
 describe('6. cards checked with the Adaptive Cards SDK', () => {
   const job = (card: Record<string, unknown>, id = jobId('card')) => ({
     id,
@@ -436,60 +263,6 @@ describe('6. cards checked with the Adaptive Cards SDK', () => {
       { connection: app.azurite.connectionString },
     );
     expect((await settled(app, id)).totals.sent).toBe(1);
-  });
-});
-
-describe('7. producers hear about rejections', () => {
-  it('shows a rejected job at its status URL and in npm run status (exit 1), and lists it in npm run rejections', async () => {
-    const id = jobId('rejected');
-    await jobsQueue().sendMessage(
-      JSON.stringify({ id, tenantId: TENANT, recipients: [], message: { text: 'x' } }),
-    );
-    const s = await eventually(async () => status(app, id), 20_000, 'rejection visible');
-    expect(s).toMatchObject({ jobId: id, rejected: true, reason: 'SchemaInvalid', complete: true });
-    expect(s.errors?.join()).toMatch(/recipients/);
-
-    const out = await cli('status.js', [id]);
-    expect(out.code).toBe(1);
-    expect(out.stdout).toMatch(new RegExp(`job ${id} rejected \\(SchemaInvalid\\)`));
-    expect(out.stdout).toMatch(/recipients/);
-
-    const list = await cli('rejections.js', []);
-    expect(list.code).toBe(0);
-    expect(list.stdout).toContain(id);
-    expect(list.stdout).toMatch(/SchemaInvalid/);
-  });
-
-  it('answers 409 at once when an ID is reused for different content, 202 for the same content', async () => {
-    const user = await seedUser(app);
-    const id = jobId('dup');
-    const first = { id, tenantId: TENANT, recipients: [{ upn: user.upn }], message: { text: 'first' } };
-    expect((await app.post('notifications', first, KEY)).status).toBe(202);
-    await settled(app, id);
-    const other = await app.post('notifications', { ...first, message: { text: 'second' } }, KEY);
-    expect(other.status).toBe(409);
-    expect(await other.json()).toMatchObject({ error: 'DuplicateJobId' });
-    expect((await app.post('notifications', first, KEY)).status).toBe(202);
-  });
-
-  it('npm run status exits non-zero when a delivery failed, zero when all were sent', async () => {
-    const user = await seedUser(app);
-    const failed = jobId('failed');
-    const ok = jobId('ok');
-    for (const [id, upn] of [
-      [failed, 'nobody-here@contoso.com'],
-      [ok, user.upn!],
-    ] as const) {
-      await enqueueNotification(
-        { id, tenantId: TENANT, recipients: [{ upn }], message: { text: 'x' } },
-        { connection: app.azurite.connectionString },
-      );
-      await settled(app, id);
-    }
-    const bad = await cli('status.js', [failed]);
-    expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/1 failed/);
-    expect((await cli('status.js', [ok])).code).toBe(0);
   });
 });
 
