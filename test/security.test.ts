@@ -1,14 +1,10 @@
-import { request as httpRequest } from 'node:http';
-import { HttpRequest, InvocationContext } from '@azure/functions';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { BOT_ID, FUNCTION_KEY, TENANT, eventually, startApp, type TestApp } from './support/app.js';
+import { describe, expect, it } from 'vitest';
+import { BOT_ID, FUNCTION_KEY, TENANT, eventually, type TestApp } from './support/app.js';
 import { channelMessage, personalInstall, personalMessage, teamEvent } from './support/activities.js';
-import { startManagedIdentity, type ManagedIdentityServer } from './support/managedIdentity.js';
-import { startOpenIdServer, type OpenIdServer } from './support/openid.js';
-import { FAST_QUEUES, enqueue, seedUser, settled, store } from './support/pipeline.js';
-import { startTrapServer, type TrapServer } from './support/trapServer.js';
-import { handleMessages } from '../functions/messages/handler.js';
-import { handlePostNotification } from '../functions/postNotification/handler.js';
+import type { ManagedIdentityServer } from './support/managedIdentity.js';
+import { enqueue, seedUser, settled, store } from './support/pipeline.js';
+import { useSecureApp } from './support/security.js';
+import type { TrapServer } from './support/trapServer.js';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import { parseNotifyArgs } from '../scripts/notify.js';
 
@@ -16,94 +12,17 @@ import { parseNotifyArgs } from '../scripts/notify.js';
  * Issue 6, security. The bot runs with authentication on and a real outbound token: a user-assigned
  * managed identity served by a local identity endpoint, so botbuilder and the delivery connector hold
  * `msi.token` and would send it with every call. Inbound tokens are signed by a local OpenID server
- * and validated by botbuilder for real (the rejected-token cases are in auth.test.ts).
+ * and validated by botbuilder for real (the rejected-token cases are in auth.test.ts). The last test
+ * checks the logs of all the tests before it for secrets. Oversized bodies: oversized-bodies.test.ts.
  */
 
-const APP_ID = '5f2b8c1e-0d4a-4c59-9a61-1f3c7d2e9b10';
 const FOREIGN_TENANT = 'f00dbabe-0000-0000-0000-000000000000';
 
 let app: TestApp;
-let openId: OpenIdServer;
 let msi: ManagedIdentityServer;
 let trap: TrapServer;
-/** Every console line written in this process while the app ran (the app logs through context.log too). */
-const consoleLines: string[] = [];
-const restoreConsole: Array<() => void> = [];
-/** Inbound bearer tokens used by the tests: secrets too. */
-const inboundTokens: string[] = [];
-
-beforeAll(async () => {
-  for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
-    const original = console[level];
-    console[level] = (...args: unknown[]) => {
-      consoleLines.push(args.map(String).join(' '));
-      original(...args);
-    };
-    restoreConsole.push(() => (console[level] = original));
-  }
-  [openId, msi, trap] = await Promise.all([startOpenIdServer(), startManagedIdentity(), startTrapServer()]);
-  app = await startApp({
-    env: (connector) => ({
-      ...FAST_QUEUES,
-      MicrosoftAppId: APP_ID,
-      MicrosoftAppType: 'UserAssignedMsi',
-      MicrosoftAppTenantId: TENANT,
-      ...msi.env,
-      ToBotFromChannelOpenIdMetadataUrl: openId.metadataUrl,
-      ToBotFromChannelTokenIssuer: openId.issuer,
-      // Only the fake connector's own port is trusted; the trap listens on another port of 127.0.0.1.
-      BOT_EXTRA_SERVICE_HOSTS: new URL(connector.url).host,
-      ALLOWED_TENANT_IDS: TENANT,
-    }),
-  });
-});
-
-afterAll(async () => {
-  await app?.stop();
-  await Promise.all([openId?.stop(), msi?.stop(), trap?.stop()]);
-  for (const restore of restoreConsole) restore();
-});
-
-async function signedPost(activity: { serviceUrl: string }, serviceurl = activity.serviceUrl) {
-  const token = await openId.sign({ aud: APP_ID, serviceurl });
-  inboundTokens.push(token);
-  return app.post('messages', activity, { authorization: `Bearer ${token}` });
-}
-
-async function partitionRows(tenantId: string, rowKeyPrefix = '') {
-  const rows: Array<Record<string, unknown>> = [];
-  const filter = `PartitionKey eq '${tenantId}'`;
-  for await (const row of app.table('Conversations').listEntities<Record<string, unknown>>({
-    queryOptions: { filter },
-  })) {
-    if (String(row.rowKey).startsWith(rowKeyPrefix)) rows.push(row);
-  }
-  return rows;
-}
-
-async function rejectedRow(jobId: string) {
-  return eventually(
-    async () => {
-      for await (const row of app.table('RejectedJobs').listEntities<Record<string, unknown>>()) {
-        if (row.jobId === jobId) return row;
-      }
-      return undefined;
-    },
-    15_000,
-    `rejected job ${jobId}`,
-  );
-}
-
-async function jobRecorded(jobId: string): Promise<boolean> {
-  try {
-    await app.table('Jobs').getEntity(encodeURIComponent(jobId), 'job');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const authorizedCalls = () => app.connector.calls.filter((c) => c.headers.authorization);
+const { consoleLines, inboundTokens, signedPost, partitionRows, rejectedRow, jobRecorded, authorizedCalls } =
+  useSecureApp((started) => ({ app, msi, trap } = started));
 
 describe('the bot token never leaves for a host that is not Microsoft', () => {
   it('holds a real token: a valid activity from the trusted service URL reaches Teams with it', async () => {
@@ -237,101 +156,6 @@ describe('tenant allowlist', () => {
     expect(res.status).toBe(403);
     expect(await partitionRows(FOREIGN_TENANT)).toEqual([]);
     expect(app.connector.calls.some((c) => c.conversationId === 'a:sec-foreign')).toBe(false);
-  });
-});
-
-describe('oversized bodies are refused before they are parsed', () => {
-  const OVER = 300 * 1024; // over the handlers' 256 KiB, under the host's 1 MiB
-  /** Not JSON at all: a 400 would mean the handler parsed it. */
-  const unparsable = '{"text": "' + 'x'.repeat(OVER);
-
-  function chunked(text: string): ReadableStream<Uint8Array> {
-    const bytes = Buffer.from(text);
-    let at = 0;
-    return new ReadableStream({
-      pull(controller) {
-        if (at >= bytes.length) return controller.close();
-        controller.enqueue(bytes.subarray(at, (at += 16 * 1024)));
-      },
-    });
-  }
-
-  for (const route of ['messages', 'notifications']) {
-    it(`POST /api/${route}: 413 for a big body, with or without a Content-Length`, async () => {
-      const headers = { 'content-type': 'application/json', 'x-functions-key': FUNCTION_KEY };
-      const sized = await fetch(`${app.url}/api/${route}`, { method: 'POST', headers, body: unparsable });
-      expect(sized.status).toBe(413);
-      const streamed = await fetch(`${app.url}/api/${route}`, {
-        method: 'POST',
-        headers,
-        body: chunked(unparsable),
-        duplex: 'half',
-      } as RequestInit);
-      expect(streamed.status).toBe(413);
-    });
-
-    it(`POST /api/${route}: 413 at once for a huge declared length whose body never ends`, async () => {
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest(`${app.url}/api/${route}`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'content-length': String(10 * 1024 ** 3),
-            'x-functions-key': FUNCTION_KEY,
-          },
-        });
-        req.on('response', (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-          req.destroy();
-        });
-        req.on('error', reject);
-        req.write('{"type": "message", "text": "');
-        // ...and nothing more: an answer can only come from the declared length.
-      });
-      expect(status).toBe(413);
-    });
-  }
-
-  it('the handlers themselves refuse a streamed body at the limit, or at once by its length (the real host streams it)', async () => {
-    // The handlers run here, in this process, with the app's settings (the host gives them to its worker).
-    const saved = Object.fromEntries(Object.keys(app.env).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, app.env);
-    onTestFinished(() => {
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    });
-    for (const handler of [handleMessages, handlePostNotification]) {
-      for (const declared of [undefined, String(10 * 1024 ** 3)]) {
-        let pulled = 0;
-        const endless = new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            pulled += 1;
-            // Endless as far as a reader can tell; bounded so a handler that reads it all fails, not hangs.
-            if (pulled > 200) return controller.error(new Error('the handler read 12 MB'));
-            await new Promise((resolve) => setImmediate(resolve));
-            controller.enqueue(new Uint8Array(64 * 1024).fill(0x78));
-          },
-        });
-        const headers = new Headers({ 'content-type': 'application/json', 'x-functions-key': FUNCTION_KEY });
-        if (declared) headers.set('content-length', declared);
-        const request = new HttpRequest({
-          nativeRequest: new Request('http://localhost/api/x', {
-            method: 'POST',
-            body: endless,
-            duplex: 'half',
-            headers,
-          } as RequestInit),
-        } as unknown as ConstructorParameters<typeof HttpRequest>[0]);
-        expect(request.headers.get('content-length')).toBe(declared ?? null);
-        const res = await handler(request, new InvocationContext());
-        expect(res.status).toBe(413);
-        // 256 KiB is four or five chunks; with a declared length nothing at all is read.
-        expect(pulled).toBeLessThanOrEqual(declared ? 1 : 6);
-      }
-    }
   });
 });
 
