@@ -3,8 +3,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenSource } from '../shared/botFramework.js';
 import { loadConfig } from '../shared/config.js';
 import { TENANT } from './support/app.js';
-import { TOKEN_EXCHANGE_AUDIENCE, startEntraLogin, type EntraLogin } from './support/entraLogin.js';
-import { startManagedIdentity, type ManagedIdentityServer } from './support/managedIdentity.js';
+import {
+  APP_ID,
+  MI_CLIENT_ID,
+  startDeployedIdentity,
+  type DeployedIdentity,
+} from './support/deployedIdentity.js';
+import type { EntraLogin } from './support/entraLogin.js';
+import type { ManagedIdentityServer } from './support/managedIdentity.js';
 
 /**
  * A function app instance lives for days while it is busy. botbuilder's FederatedAppCredentials
@@ -15,11 +21,9 @@ import { startManagedIdentity, type ManagedIdentityServer } from './support/mana
  * instead of waited for; msal, botbuilder's token cache and the fakes all read it.
  */
 
-const APP_ID = '5e0d2f8a-71c3-4a96-b2d4-0f8e6c1a3b57';
-const MI_CLIENT_ID = 'a6c3e9f1-2b47-4d08-9e5a-13f7c0b8d264';
-const MI_PRINCIPAL_ID = '07b9d4e2-c153-4f6a-8d21-9e6a3c5f0b78';
 const HOUR = 3600;
 
+let identity: DeployedIdentity;
 let login: EntraLogin;
 let msi: ManagedIdentityServer;
 let unroute: () => void;
@@ -29,25 +33,8 @@ const saved = {
 };
 
 beforeAll(async () => {
-  login = await startEntraLogin({
-    tenantId: TENANT,
-    apps: {
-      [APP_ID]: [
-        {
-          issuer: `https://login.microsoftonline.com/${TENANT}/v2.0`,
-          subject: MI_PRINCIPAL_ID,
-          audience: TOKEN_EXCHANGE_AUDIENCE,
-        },
-      ],
-    },
-    tokenLifetimeSeconds: HOUR,
-  });
-  msi = await startManagedIdentity({
-    issue: async ({ resource }) => ({
-      token: await login.mintManagedIdentityToken(MI_PRINCIPAL_ID, resource, 24 * HOUR),
-      expiresIn: 24 * HOUR,
-    }),
-  });
+  identity = await startDeployedIdentity({ assertionSeconds: 24 * HOUR, tokenLifetimeSeconds: HOUR });
+  ({ login, msi } = identity);
   // msal-node finds the App Service identity endpoint in the process environment, as in Azure.
   Object.assign(process.env, msi.env);
   unroute = login.route();
@@ -60,7 +47,7 @@ afterAll(async () => {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
-  await Promise.all([login?.stop(), msi?.stop()]);
+  await identity?.stop();
 });
 
 describe("the bot's federated credential over days", () => {

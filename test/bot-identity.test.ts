@@ -4,12 +4,15 @@ import { TENANT, startApp, type TestApp } from './support/app.js';
 import { routingEnv } from './support/workerRouting.js';
 import { personalInstall } from './support/activities.js';
 import {
-  JWT_BEARER,
-  TOKEN_EXCHANGE_AUDIENCE,
-  startEntraLogin,
-  type EntraLogin,
-} from './support/entraLogin.js';
-import { startManagedIdentity, type ManagedIdentityServer } from './support/managedIdentity.js';
+  APP_ID,
+  ISSUER,
+  MI_CLIENT_ID,
+  MI_PRINCIPAL_ID,
+  startDeployedIdentity,
+  type DeployedIdentity,
+} from './support/deployedIdentity.js';
+import { JWT_BEARER, TOKEN_EXCHANGE_AUDIENCE, type EntraLogin } from './support/entraLogin.js';
+import type { ManagedIdentityServer } from './support/managedIdentity.js';
 import { channelTokenSettings, startOpenIdServer, type OpenIdServer } from './support/openid.js';
 import { FAST_QUEUES, enqueue, seedUser, settled } from './support/pipeline.js';
 
@@ -23,40 +26,23 @@ import { FAST_QUEUES, enqueue, seedUser, settled } from './support/pipeline.js';
  * test/support/managedIdentity.ts); the app runs unchanged, with the real login URL.
  */
 
-const APP_ID = '3f6c1a9e-52d4-4b0f-9e7a-8c1d2b4e6f90';
-const MI_CLIENT_ID = '9b2e4c71-0a3d-4f58-b6e1-27c9d8a5f304';
-const MI_PRINCIPAL_ID = 'd41f7a0c-8e62-4b95-a3c7-50e1f9b2c6d8';
-const ISSUER = `https://login.microsoftonline.com/${TENANT}/v2.0`;
 const DAY = 24 * 3600;
 
+let identity: DeployedIdentity;
 let login: EntraLogin;
 let msi: ManagedIdentityServer;
 let openId: OpenIdServer;
 let app: TestApp;
 
 beforeAll(async () => {
-  login = await startEntraLogin({
-    tenantId: TENANT,
-    apps: { [APP_ID]: [{ issuer: ISSUER, subject: MI_PRINCIPAL_ID, audience: TOKEN_EXCHANGE_AUDIENCE }] },
-  });
-  msi = await startManagedIdentity({
-    issue: async ({ clientId, resource }) => {
-      if (clientId !== MI_CLIENT_ID) throw new Error(`no identity ${clientId} on this app`);
-      return { token: await login.mintManagedIdentityToken(MI_PRINCIPAL_ID, resource, DAY), expiresIn: DAY };
-    },
-  });
+  identity = await startDeployedIdentity({ assertionSeconds: DAY });
+  ({ login, msi } = identity);
   openId = await startOpenIdServer();
   app = await startApp({
     env: (connector) => ({
       ...FAST_QUEUES,
-      MicrosoftAppId: APP_ID,
-      MicrosoftAppType: 'SingleTenant',
-      MicrosoftAppTenantId: TENANT,
-      MicrosoftAppClientId: MI_CLIENT_ID,
-      ...msi.env,
+      ...identity.appSettings(connector.url),
       ...channelTokenSettings(openId),
-      BOT_EXTRA_SERVICE_HOSTS: new URL(connector.url).host,
-      ALLOWED_TENANT_IDS: TENANT,
       // The app runs in the local host's worker: Entra's host goes to the fake there too.
       ...routingEnv([login.hostRoute]),
     }),
@@ -65,7 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.stop();
-  await Promise.all([login?.stop(), msi?.stop(), openId?.stop()]);
+  await Promise.all([identity?.stop(), openId?.stop()]);
 });
 
 const authorizations = () =>

@@ -1,17 +1,18 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryUser } from '../scripts/sandbox/fakeGraph/directory.js';
-import { eventually, startApp, TENANT, type TestApp } from './support/app.js';
+import { eventually, startApp, type TestApp } from './support/app.js';
 import {
-  JWT_BEARER,
-  TOKEN_EXCHANGE_AUDIENCE,
-  startEntraLogin,
-  type EntraLogin,
-} from './support/entraLogin.js';
+  APP_ID,
+  ISSUER,
+  MI_PRINCIPAL_ID,
+  startDeployedIdentity,
+  type DeployedIdentity,
+} from './support/deployedIdentity.js';
+import { JWT_BEARER, TOKEN_EXCHANGE_AUDIENCE, type EntraLogin } from './support/entraLogin.js';
 import { CATALOG_APP, person, startTestGraph, type TestGraph } from './support/fakeGraph.js';
 import { GRAPH_HOST, graphCertificate } from './support/graphRouting.js';
 import { routingEnv } from './support/workerRouting.js';
-import { startManagedIdentity, type ManagedIdentityServer } from './support/managedIdentity.js';
 import { enqueue, FAST_QUEUES, settled, status } from './support/pipeline.js';
 import { startTrapServer, type TrapServer } from './support/trapServer.js';
 
@@ -24,15 +25,11 @@ import { startTrapServer, type TrapServer } from './support/trapServer.js';
  * Microsoft's docs. None of it exists on 06d3f9d.
  */
 
-const APP_ID = '3f6c1a9e-52d4-4b0f-9e7a-8c1d2b4e6f90';
-const MI_CLIENT_ID = '9b2e4c71-0a3d-4f58-b6e1-27c9d8a5f304';
-const MI_PRINCIPAL_ID = 'd41f7a0c-8e62-4b95-a3c7-50e1f9b2c6d8';
-const ISSUER = `https://login.microsoftonline.com/${TENANT}/v2.0`;
 const WITHOUT_INSTALL = ['User.Read.All', 'GroupMember.Read.All'];
 const GROUP = '02bd9fd6-8f93-4758-87c3-1fb73740a315';
 
+let identity: DeployedIdentity;
 let login: EntraLogin;
-let msi: ManagedIdentityServer;
 let graph: TestGraph;
 let trap: TrapServer;
 let app: TestApp;
@@ -43,18 +40,12 @@ beforeAll(async () => {
   const tls = await graphCertificate();
   trap = await startTrapServer();
   // Short-lived tokens: each Graph call asks Entra again, so a permission granted mid-test is seen.
-  login = await startEntraLogin({
-    tenantId: TENANT,
-    apps: { [APP_ID]: [{ issuer: ISSUER, subject: MI_PRINCIPAL_ID, audience: TOKEN_EXCHANGE_AUDIENCE }] },
+  identity = await startDeployedIdentity({
+    assertionSeconds: 3600,
     graphRoles: roles,
     tokenLifetimeSeconds: 60,
   });
-  msi = await startManagedIdentity({
-    issue: async ({ resource }) => ({
-      token: await login.mintManagedIdentityToken(MI_PRINCIPAL_ID, resource, 3600),
-      expiresIn: 3600,
-    }),
-  });
+  login = identity.login;
   graph = await startTestGraph({
     users: [first, second],
     groups: [{ id: GROUP, displayName: 'Leaky', members: [first.id] }],
@@ -65,26 +56,18 @@ beforeAll(async () => {
   // The app runs in the local host's worker: Entra's and Graph's hosts go to the fakes there too.
   const routing = routingEnv([login.hostRoute, { host: GRAPH_HOST, port: graph.port, ca: tls.cert }]);
   app = await startApp({
-    env: (connector) => deploymentEnv(connector.url, { TEAMS_APP_CATALOG_ID: CATALOG_APP.id, ...routing }),
+    env: (connector) => ({
+      ...FAST_QUEUES,
+      ...identity.appSettings(connector.url),
+      TEAMS_APP_CATALOG_ID: CATALOG_APP.id,
+      ...routing,
+    }),
   });
   graph.attach(app);
 });
 afterAll(async () => {
   await app?.stop();
-  await Promise.all([login?.stop(), msi?.stop(), graph?.stop(), trap?.stop()]);
-});
-
-/** The deployment's bot identity (infra/resources.bicep): single tenant, the managed identity as credential. */
-const deploymentEnv = (connectorUrl: string, extra: Record<string, string>) => ({
-  ...FAST_QUEUES,
-  MicrosoftAppId: APP_ID,
-  MicrosoftAppType: 'SingleTenant',
-  MicrosoftAppTenantId: TENANT,
-  MicrosoftAppClientId: MI_CLIENT_ID,
-  ...msi.env,
-  BOT_EXTRA_SERVICE_HOSTS: new URL(connectorUrl).host,
-  ALLOWED_TENANT_IDS: TENANT,
-  ...extra,
+  await Promise.all([identity?.stop(), graph?.stop(), trap?.stop()]);
 });
 
 const graphTokens = () =>
@@ -169,7 +152,11 @@ describe('a GRAPH_BASE_URL that is not Microsoft Graph', () => {
   it('gets no call and no token; an unknown recipient fails saying why', async () => {
     const other = await startApp({
       childProcess: true,
-      env: (connector) => deploymentEnv(connector.url, { GRAPH_BASE_URL: `${trap.url}v1.0` }),
+      env: (connector) => ({
+        ...FAST_QUEUES,
+        ...identity.appSettings(connector.url),
+        GRAPH_BASE_URL: `${trap.url}v1.0`,
+      }),
     });
     try {
       const r = (
