@@ -137,6 +137,7 @@ export function buildServices(
     refreshRoster: async (team: TeamRecord) =>
       (await import('./roster/refresh.js')).refreshRoster(team, { config, conversations, audiences }),
     groups: graph.groups,
+    window: config.audienceWindow,
     // The window of a broadcast (expand.ts): its outcomes so far, from its counters.
     finished: async (tenantId, jobId) => {
       const totals = await counters.totals(tenantId, jobId);

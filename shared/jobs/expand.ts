@@ -43,17 +43,12 @@ export interface ExpanderOptions {
   refreshRoster?: ((team: TeamRecord) => Promise<void>) | undefined;
   /** Entra groups, through Microsoft Graph (graph/groups.ts). */
   groups?: GroupAudience | undefined;
-  /** Recipients of one job queued ahead of their outcomes (default WINDOW_RECIPIENTS); 0: no window. */
+  /** Recipients of one job queued ahead of their outcomes (AUDIENCE_WINDOW); 0 or absent: no window. */
   window?: number | undefined;
   /** Outcomes a job has so far (its counters, audience jobs count theirs: outcomeCounts.ts). */
   finished?: ((tenantId: string, jobId: string) => Promise<number>) | undefined;
 }
 
-/**
- * 32 queue messages of 16: at Teams' 50 calls a second a window lasts 10–20 s, many times the pause
- * between two looks at it, so the lane never runs dry; and 32 messages are read at once by a host.
- */
-export const WINDOW_RECIPIENTS = 512;
 /** How long a paced expansion waits before looking at its window again. */
 export const WINDOW_RECHECK_MS = 1000;
 
@@ -135,7 +130,7 @@ export class AudienceExpander {
    * an outcome yet. A window less than a quarter open is left to drain first (a look costs a read).
    */
   private async room(job: NotificationJob, state: ExpansionState): Promise<number> {
-    const window = this.o.window ?? WINDOW_RECIPIENTS;
+    const window = this.o.window ?? 0;
     if (!window || !this.o.finished) return Infinity;
     const open = window - (state.queued - (await this.o.finished(job.tenantId, job.id)));
     return open < window / 4 ? 0 : open;
