@@ -37,7 +37,9 @@ const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, 
 
 /** Takes a time for each claim at once, and lists the claims in the order of their times. */
 async function servedOrder(budget: SharedTenantBudget, tenant: string, claims: LaneClaim[]) {
-  const got = await Promise.all(claims.map(async (c) => ({ c, t: (await budget.take(tenant, Infinity, c))! })));
+  const got = await Promise.all(
+    claims.map(async (c) => ({ c, t: (await budget.take(tenant, Infinity, c))! })),
+  );
   return got.sort((a, b) => a.t - b.t).map((g) => g.c);
 }
 
