@@ -6,7 +6,7 @@ import { LANES } from '../shared/delivery/lanes.js';
 import { SCHEDULED_QUERY_RULES } from './fixtures/bicepTypes.js';
 import customMetricsTable from './fixtures/microsoft/app-insights-custom-metrics.json' with { type: 'json' };
 import { FUNCTION_KEY, ROOT, TENANT, startApp, type TestApp } from './support/app.js';
-import { startIngestion, type Envelope, type Ingestion } from './support/ingestion.js';
+import { startIngestion, telemetrySettings, type Envelope, type Ingestion } from './support/ingestion.js';
 import { FAST_QUEUES, seedUser, settled } from './support/pipeline.js';
 
 /**
@@ -64,13 +64,7 @@ beforeAll(async () => {
   ingestion = await startIngestion();
   app = await startApp({
     childProcess: true,
-    env: {
-      ...FAST_QUEUES,
-      APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString,
-      NODE_EXTRA_CA_CERTS: ingestion.caFile,
-      APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
-      TELEMETRY_LIVE_METRICS: 'false',
-    },
+    env: { ...FAST_QUEUES, ...telemetrySettings(ingestion) },
   });
   for (const lane of LANES) {
     const user = await seedUser(app);
