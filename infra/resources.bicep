@@ -24,14 +24,21 @@ var deploymentContainer = 'app-package-${token}'
 // Queue and table names the code uses (shared/queues.ts, shared/container.ts). Made here so
 // that identities which may only send or read never need to create them. `-poison` queues are
 // where the host moves a message after host.json's maxDequeueCount attempts.
-// The last two are the poison-queue functions' own poison queues, for a message they cannot record.
+// Deliveries have one queue per lane (urgent, normal, bulk: docs/delivery.md#lanes). The
+// `-poison-poison` ones are the poison-queue functions' own poison queues, for a message they cannot record.
 var queueNames = [
   'notification-jobs'
   'notification-jobs-poison'
   'notification-deliveries'
   'notification-deliveries-poison'
+  'notification-deliveries-urgent'
+  'notification-deliveries-urgent-poison'
+  'notification-deliveries-bulk'
+  'notification-deliveries-bulk-poison'
   'notification-jobs-poison-poison'
   'notification-deliveries-poison-poison'
+  'notification-deliveries-urgent-poison-poison'
+  'notification-deliveries-bulk-poison-poison'
   'notification-callbacks'
   'notification-callbacks-poison'
 ]

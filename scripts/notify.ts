@@ -31,6 +31,7 @@ export function parseNotifyArgs(
     .option('--id <jobId>', 'job ID (idempotency key); generated when absent')
     .option('--not-before <time>', 'ISO 8601 time before which nothing is sent')
     .option('--expires-at <time>', 'ISO 8601 time after which nothing is sent')
+    .option('--priority <lane>', 'urgent, normal or bulk (default: by size, docs/delivery.md#lanes)')
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   program.parse(argv, { from: 'user' });
@@ -45,6 +46,7 @@ export function parseNotifyArgs(
     id?: string;
     notBefore?: string;
     expiresAt?: string;
+    priority?: string;
   }>();
   if (o.job) {
     try {
@@ -81,6 +83,8 @@ export function parseNotifyArgs(
   if (o.id) job.id = o.id;
   if (o.notBefore) job.notBefore = o.notBefore;
   if (o.expiresAt) job.expiresAt = o.expiresAt;
+  // Checked with the rest of the job by the client (an unknown one is refused, exit 2).
+  if (o.priority) job.priority = o.priority as NonNullable<NotificationJobInput['priority']>;
   return job;
 }
 

@@ -63,7 +63,7 @@ async function main(args: string[]): Promise<number> {
   }
   const t = status.totals;
   process.stdout.write(
-    `job ${status.jobId} (tenant ${status.tenantId}, accepted ${status.acceptedAt})\n` +
+    `job ${status.jobId} (tenant ${status.tenantId}, accepted ${status.acceptedAt}${status.priority ? `, ${status.priority} lane` : ''})\n` +
       `${plural(t.recipients, 'recipient')}: ${t.sent} sent, ${t.failed} failed, ${t.skipped} skipped, ${t.pending} pending\n` +
       // Audience jobs count outcomes only; follow-ups are shown per recipient (--status).
       (t.read === undefined
@@ -82,6 +82,7 @@ async function main(args: string[]): Promise<number> {
       r.status === 'sent'
         ? [
             `activity ${r.activityId ?? '?'}`,
+            r.waitMs !== undefined ? `waited ${(r.waitMs / 1000).toFixed(1)} s` : '',
             r.revisedAt ? `updated to revision ${r.revision}` : '',
             r.readAt ? `read ${r.readAt}` : '',
             r.acknowledgedAt ? `acknowledged ${r.acknowledgedAt}` : '',

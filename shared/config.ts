@@ -1,6 +1,13 @@
 import { readGraphSettings, type GraphSettings } from './graph/settings.js';
 
 /**
+ * AUDIENCE_WINDOW's default (jobs/expand.ts): 32 queue messages of 16. At Teams' 50 calls a second a
+ * window lasts 10–20 s, many times the second between two looks at it, so the lane never runs dry;
+ * and a host reads 32 messages at once.
+ */
+export const DEFAULT_AUDIENCE_WINDOW = 512;
+
+/**
  * Every setting the app reads, parsed once from the environment (app settings in Azure,
  * local.settings.json locally). Invalid values fail fast with the setting's name. The host's own
  * settings (host.json and its `AzureFunctionsJobHost__…` overrides) are read by hostSettings.ts.
@@ -52,6 +59,8 @@ export interface AppConfig {
   audiencePageSize: number;
   /** Deliveries queued at once while expanding an audience. */
   audienceFanOutConcurrency: number;
+  /** Recipients of one audience job queued ahead of their outcomes (jobs/expand.ts); 0: no window. */
+  audienceWindow: number;
   /**
    * Accept activities without a token when no app ID is set. Only for local emulators (the
    * sandbox and the tests set it); ignored in Azure.
@@ -180,6 +189,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rosterMaxAgeMs: num(env, 'ROSTER_MAX_AGE_MINUTES', 1440, 0, 525_600) * 60_000,
     audiencePageSize: num(env, 'AUDIENCE_PAGE_SIZE', 1000, 1, 1000),
     audienceFanOutConcurrency: num(env, 'AUDIENCE_FANOUT_CONCURRENCY', 64, 1, 512),
+    audienceWindow: num(env, 'AUDIENCE_WINDOW', DEFAULT_AUDIENCE_WINDOW, 0, 100_000),
     allowUnauthenticatedActivities: flag(env, 'ALLOW_UNAUTHENTICATED_ACTIVITIES'),
     runsInAzure: runsInAzure(env),
     graph: readGraphSettings(env),

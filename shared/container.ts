@@ -7,7 +7,8 @@ import { DeliveryRateLimiter } from './delivery/rateLimiter.js';
 import { SharedTenantBudget } from './delivery/budget/sharedBudget.js';
 import { readQueueHostSettings } from './hostSettings.js';
 import { JobIntake } from './jobs/intake.js';
-import { CALLBACKS_QUEUE, DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from './queues.js';
+import { CALLBACKS_QUEUE, JOBS_QUEUE, LANE_QUEUES, poisonQueueOf } from './queues.js';
+import { LANES, type Lane } from './delivery/lanes.js';
 import { CallbackService } from './callbacks/callbackService.js';
 import { TableCallbackStore } from './azureStorage/tableCallbackStore.js';
 import { TableQuotaStore } from './azureStorage/tableQuotaStore.js';
@@ -22,6 +23,7 @@ import { TableJobStore, TableRejectedJobStore } from './azureStorage/tableJobSto
 import { TableAudienceStore } from './azureStorage/tableAudienceStore.js';
 import { TableJobCounters } from './azureStorage/tableJobCounters.js';
 import { AudienceExpander } from './jobs/expand.js';
+import { FINAL_KINDS } from './jobs/outcomeCounts.js';
 import type { TeamRecord } from './stores/conversations.js';
 import { TableFollowUpStore } from './azureStorage/tableFollowUpStore.js';
 import { TableJobContentStore } from './azureStorage/tableJobContentStore.js';
@@ -59,7 +61,12 @@ export function buildServices(
   const followUps = new TableFollowUpStore(conversationsTable);
   const rejected = new TableRejectedJobStore(new LazyTable(tableClient(storage, TABLES.rejected)));
   const jobQueue = new StorageQueueSender(queueClient(storage, JOBS_QUEUE));
-  const deliveryQueue = new StorageQueueSender(queueClient(storage, DELIVERIES_QUEUE));
+  // One deliveries queue per lane (delivery/lanes.ts); the normal lane's also carries work tasks.
+  const laneQueues = perLane((lane) => new StorageQueueSender(queueClient(storage, LANE_QUEUES[lane])));
+  const lanePoisonQueues = perLane(
+    (lane) => new StorageQueueSender(queueClient(storage, poisonQueueOf(LANE_QUEUES[lane]))),
+  );
+  const deliveryQueue = laneQueues.normal;
   const budgetsTable = new LazyTable(tableClient(storage, TABLES.budgets));
   const callbacks = new CallbackService({
     store: new TableCallbackStore(jobsTable),
@@ -69,7 +76,6 @@ export function buildServices(
     firstRetrySeconds: config.callbacks.firstRetrySeconds,
   });
   const quotas = new ProducerQuotas(new TableQuotaStore(budgetsTable), config.producers);
-  const deliveryPoisonQueue = new StorageQueueSender(queueClient(storage, poisonQueueOf(DELIVERIES_QUEUE)));
   const queueHost = readQueueHostSettings();
   const deadlinePolicy: DeadlinePolicy = {
     functionTimeoutMs: queueHost.functionTimeoutMs,
@@ -131,6 +137,12 @@ export function buildServices(
     refreshRoster: async (team: TeamRecord) =>
       (await import('./roster/refresh.js')).refreshRoster(team, { config, conversations, audiences }),
     groups: graph.groups,
+    window: config.audienceWindow,
+    // The window of a broadcast (expand.ts): its outcomes so far, from its counters.
+    finished: async (tenantId, jobId) => {
+      const totals = await counters.totals(tenantId, jobId);
+      return FINAL_KINDS.reduce((n, kind) => n + totals[kind], 0);
+    },
   });
   const changes = new ChangeService({
     records: deliveryRecords,
@@ -147,11 +159,13 @@ export function buildServices(
     jobs,
     rejected,
     deliveryQueue,
+    laneQueues,
     jobQueue,
     expander,
     users: conversations,
     contents,
     callbacks,
+    signalUrgent: budget ? (tenantId: string) => budget.signalUrgent(tenantId) : undefined,
   });
   return {
     config,
@@ -163,7 +177,8 @@ export function buildServices(
     rejected,
     jobQueue,
     deliveryQueue,
-    deliveryPoisonQueue,
+    laneQueues,
+    lanePoisonQueues,
     delivery,
     limiter,
     budget,
@@ -183,6 +198,9 @@ export function buildServices(
 }
 
 export type Services = ReturnType<typeof buildServices>;
+
+const perLane = <T>(make: (lane: Lane) => T) =>
+  Object.fromEntries(LANES.map((lane) => [lane, make(lane)])) as Record<Lane, T>;
 
 let current: Services | undefined;
 

@@ -179,8 +179,13 @@ describe('the artifact unpacked into an empty folder, on the local host started 
         'recallNotification',
         'notificationJobs',
         'notificationDeliveries',
+        // One deliveries function per lane (docs/delivery.md#lanes), and one per lane's poison queue.
+        'notificationUrgentDeliveries',
+        'notificationBulkDeliveries',
         'notificationJobsPoison',
         'notificationDeliveriesPoison',
+        'notificationUrgentDeliveriesPoison',
+        'notificationBulkDeliveriesPoison',
         'notificationCallbacks',
         'health',
         'openApi',

@@ -37,8 +37,12 @@ beforeAll(async () => {
   const queueFunctions = [
     'notificationJobs',
     'notificationDeliveries',
+    'notificationUrgentDeliveries',
+    'notificationBulkDeliveries',
     'notificationJobsPoison',
     'notificationDeliveriesPoison',
+    'notificationUrgentDeliveriesPoison',
+    'notificationBulkDeliveriesPoison',
   ];
   [sender, api] = await Promise.all([
     startLocalHostProcess({

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appChecks, failureCode, runChecks, type HealthReport } from '../functions/health/checks.js';
 import { configurationProblems } from '../functions/health/configuration.js';
 import { TABLES } from '../shared/container.js';
-import { CALLBACKS_QUEUE, DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../shared/queues.js';
+import { CALLBACKS_QUEUE, JOBS_QUEUE, LANE_QUEUES, poisonQueueOf } from '../shared/queues.js';
 import { TENANT, eventually, startApp, type TestApp } from './support/app.js';
 
 /**
@@ -15,7 +15,10 @@ import { TENANT, eventually, startApp, type TestApp } from './support/app.js';
  * naming what is missing or failing; never a secret or a tenant ID in the answer.
  */
 
-const QUEUES = [...[JOBS_QUEUE, DELIVERIES_QUEUE].flatMap((q) => [q, poisonQueueOf(q)]), CALLBACKS_QUEUE];
+const QUEUES = [
+  ...[JOBS_QUEUE, ...Object.values(LANE_QUEUES)].flatMap((q) => [q, poisonQueueOf(q)]),
+  CALLBACKS_QUEUE,
+];
 const PASSWORD = 'health-test-password-never-shown';
 
 async function health(app: TestApp): Promise<{ status: number; text: string; body: HealthReport }> {

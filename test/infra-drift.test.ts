@@ -117,6 +117,17 @@ describe('infra against the code', () => {
       resourcesBicep: without(f.resourcesBicep, /^\s+'notification-deliveries-poison'$/),
     }));
     expect(poison).toContain('queue notification-deliveries-poison is used but not made by the infra');
+    // Each lane's deliveries queue (shared/queues.ts LANE_QUEUES) and the poison queues of its functions.
+    for (const queue of [
+      'notification-deliveries-urgent',
+      'notification-deliveries-bulk-poison',
+      'notification-deliveries-urgent-poison-poison',
+    ]) {
+      const lane = mutate((f) => ({
+        resourcesBicep: without(f.resourcesBicep, new RegExp(`^\\s+'${queue}'$`)),
+      }));
+      expect(lane).toContain(`queue ${queue} is used but not made by the infra`);
+    }
     const renamed = mutate(
       editSource('shared/queues.ts', "JOBS_QUEUE = 'notification-jobs'", "JOBS_QUEUE = 'jobs'"),
     );

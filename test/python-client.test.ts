@@ -53,13 +53,16 @@ accepted = client.send_notification({
     "tenantId": os.environ["TENANT"],
     "recipients": [{"upn": os.environ["UPN"]}],
     "message": {"text": "From the generated Python client"},
+    "priority": "urgent",
 })
 for _ in range(100):
     status = client.get_notification("python-client-1")
     if status.complete:
         break
     time.sleep(0.2)
-print(json.dumps({"accepted": accepted.as_dict(), "sent": status.totals["sent"], "complete": status.complete}))
+first = status.recipients[0]
+print(json.dumps({"accepted": accepted.as_dict(), "sent": status.totals["sent"], "complete": status.complete,
+                  "priority": status.priority, "lane": first["lane"], "waited": isinstance(first["waitMs"], int)}))
 `;
 
 describe.skipIf(missing.length > 0)('the Python client generated from the OpenAPI document', () => {
@@ -93,10 +96,14 @@ describe.skipIf(missing.length > 0)('the Python client generated from the OpenAP
       sent: number;
       complete: boolean;
     };
+    // Issue 24: the client knows a job's priority and each delivery's lane and wait.
     expect(out).toEqual({
-      accepted: expect.objectContaining({ jobId: 'python-client-1', tenantId: TENANT }),
+      accepted: expect.objectContaining({ jobId: 'python-client-1', tenantId: TENANT, priority: 'urgent' }),
       sent: 1,
       complete: true,
+      priority: 'urgent',
+      lane: 'urgent',
+      waited: true,
     });
     expect(app.connector.accepted.map((a) => a.body.text)).toContain('From the generated Python client');
   }, 360_000);

@@ -19,8 +19,12 @@ const alex = { id: '29:alex', name: 'Alex Wilber', aadObjectId: 'aad-alex' };
 const QUEUE_FUNCTIONS = [
   'notificationJobs',
   'notificationDeliveries',
+  'notificationUrgentDeliveries',
+  'notificationBulkDeliveries',
   'notificationJobsPoison',
   'notificationDeliveriesPoison',
+  'notificationUrgentDeliveriesPoison',
+  'notificationBulkDeliveriesPoison',
 ];
 
 let app: TestApp;

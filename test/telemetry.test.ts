@@ -8,6 +8,7 @@ import {
   dependencies,
   requests,
   startIngestion,
+  telemetrySettings,
   type Ingestion,
 } from './support/ingestion.js';
 import { personalInstall, personalMessage } from './support/activities.js';
@@ -38,14 +39,7 @@ describe('Application Insights telemetry', () => {
     ingestion = await startIngestion();
     app = await startApp({
       childProcess: true,
-      env: {
-        ...FAST_QUEUES,
-        APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString,
-        NODE_EXTRA_CA_CERTS: ingestion.caFile,
-        // No calls to Microsoft's own endpoints from a test.
-        APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
-        TELEMETRY_LIVE_METRICS: 'false',
-      },
+      env: { ...FAST_QUEUES, ...telemetrySettings(ingestion) },
     });
     const a = await seedUser(app);
     const b = await seedUser(app);

@@ -45,6 +45,7 @@ export async function audienceJobStatus(
     tenantId: job.tenantId,
     acceptedAt: job.acceptedAt,
     source: job.source,
+    ...(job.priority ? { priority: job.priority } : {}),
     complete: state.done && totals.pending === 0,
     totals,
     expansion: {

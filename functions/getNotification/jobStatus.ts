@@ -19,6 +19,7 @@ import type {
   RejectionSummary,
 } from '../../shared/stores/jobs.js';
 import { audienceJobStatus, type StatusPage } from './audienceStatus.js';
+import type { Lane } from '../../shared/delivery/lanes.js';
 import type { ProducerRef } from '../../shared/auth/roles.js';
 import type { CallbackRecord, CallbackStore } from '../../shared/callbacks/port.js';
 import { contentSummary, followUpFieldsOf, shownStatus } from './followUpStatus.js';
@@ -38,6 +39,9 @@ interface RecipientStatus {
   conversationId?: string | undefined;
   attempts: number;
   completedAt?: string | undefined;
+  /** The lane it ran in, and how long it waited from the job's acceptance to Teams' answer (ms). */
+  lane?: Lane | undefined;
+  waitMs?: number | undefined;
   updated?: boolean | undefined;
   revision?: number | undefined;
   revisedAt?: string | undefined;
@@ -52,6 +56,8 @@ export interface JobStatus {
   tenantId: string;
   acceptedAt: string;
   source: string;
+  /** The lane its deliveries run in: the priority it asked for, or its size's default (jobs/priority.ts). */
+  priority?: Lane | undefined;
   /** True once every recipient has a final outcome. */
   complete: boolean;
   /** Outcomes and follow-ups (read, acknowledged, …): see jobs/outcomeCounts.ts. */
@@ -165,6 +171,7 @@ async function statusOf(
     tenantId: job.tenantId,
     acceptedAt: job.acceptedAt,
     source: job.source,
+    ...(job.priority ? { priority: job.priority } : {}),
     complete: totals.pending === 0,
     totals,
     ...contentSummary(content, fanOut),
@@ -185,6 +192,8 @@ export function toRecipientStatus(recipient: string, r: DeliveryRecord | undefin
     conversationId: r?.conversationId,
     attempts: r?.attempts ?? 0,
     completedAt: r?.completedAt,
+    lane: r?.lane,
+    waitMs: r?.waitMs,
     ...followUpFieldsOf(r),
   };
 }

@@ -4,9 +4,13 @@ import { isDeliveryBatch, tasksOf, type DeliveryBatch } from '../../shared/deliv
 import { timeLeft, type Deadline } from '../../shared/delivery/deadline.js';
 import { claimTokenOf } from '../../shared/delivery/policy.js';
 import { requeueBatchRest, requeueDelivery, requeueFailed } from '../../shared/delivery/requeue.js';
-import { attemptNumber, type DeliveryTask, type DeliveryTimings } from '../../shared/delivery/task.js';
+import {
+  attemptNumber,
+  laneOfTask,
+  type DeliveryTask,
+  type DeliveryTimings,
+} from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
-import { DELIVERIES_QUEUE } from '../../shared/queues.js';
 import { withConsumerSpan } from '../../shared/telemetry/traceContext.js';
 import { reportQueueAge } from '../../shared/triggers/queueTelemetry.js';
 import { isChangeTask } from '../../shared/followUps/changeTask.js';
@@ -16,7 +20,6 @@ import { deliverInTurn } from './batchTurn.js';
 import { completionCheck, type CallbackFlag } from './completion.js';
 import { plural } from '../../shared/text.js';
 
-const QUEUE = DELIVERIES_QUEUE;
 /** The next recipient of a batch starts only with this much of the deadline left. */
 const MIN_TURN_MS = 3000;
 
@@ -32,6 +35,8 @@ class RetryDelivery extends Error {
 
 /** What every delivery of one invocation shares. */
 interface Invocation {
+  /** The lane's queue the message came from. */
+  queue: string;
   context: InvocationContext;
   claimToken: string;
   dequeueCount: number;
@@ -39,15 +44,26 @@ interface Invocation {
   inBatch: boolean;
 }
 
-export async function handleDeliveryMessage(item: unknown, context: InvocationContext): Promise<void> {
+/** The deliveries function of one lane's queue (shared/queues.ts LANE_QUEUES). */
+export const deliveryHandlerFor =
+  (queue: string) =>
+  (item: unknown, context: InvocationContext): Promise<void> =>
+    handleDeliveryMessage(queue, item, context);
+
+async function handleDeliveryMessage(
+  queue: string,
+  item: unknown,
+  context: InvocationContext,
+): Promise<void> {
   const startedAt = Date.now();
   const meta = context.triggerMetadata ?? {};
   const raw = typeof meta.queueTrigger === 'string' ? meta.queueTrigger : item;
   const decoded = typeof raw === 'string' ? decodeJobText(raw) : undefined;
   const value = decoded?.ok ? decoded.value : item;
-  const { deliveryQueue, deliveryPoisonQueue, queueHost, changes, deadlineOf } = services();
+  const { deliveryQueue, laneQueues, lanePoisonQueues, queueHost, changes, deadlineOf } = services();
   const dequeueCount = Number(meta.dequeueCount ?? 1);
   const invocation = {
+    queue,
     context,
     dequeueCount,
     // Names the queue message, this delivery of it and this invocation (see existingDeliveryAction).
@@ -67,8 +83,10 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
     mayStart: () => timeLeft(invocation.deadline) > MIN_TURN_MS,
   });
   const jobId = tasks[0]!.jobId;
+  // Whatever goes back goes to the lane it came in (tasks from before lanes: the normal one).
+  const lane = laneOfTask(tasks[0]!);
   if (turn.rest.length > 0) {
-    await requeueBatchRest(deliveryQueue, value as DeliveryBatch, turn.rest.length);
+    await requeueBatchRest(laneQueues[lane], value as DeliveryBatch, turn.rest.length);
     context.log(
       `job ${jobId}: ${turn.rest.length} of a batch's ${plural(tasks.length, 'delivery', 'deliveries')} handed back to the queue ` +
         `(${turn.failed ? 'after a failure' : 'the invocation deadline is near'})`,
@@ -84,13 +102,13 @@ export async function handleDeliveryMessage(item: unknown, context: InvocationCo
   if (last) {
     // The last attempt, counting those before this message: the failure is recorded; the message
     // goes to the poison queue as the host would move it (the poison function reports it).
-    await deliveryPoisonQueue.send(failed.item);
+    await lanePoisonQueues[lane].send(failed.item);
     context.warn(`job ${jobId}: a delivery failed on its last attempt; moved to the poison queue`);
     return;
   }
   // A batch's failing recipient goes back alone, after the host's retry delay, with its attempt counted.
   await requeueFailed(
-    deliveryQueue,
+    laneQueues[lane],
     failed.item,
     attemptNumber(failed.item, invocation),
     queueHost.visibilityTimeoutMs,
@@ -105,20 +123,20 @@ const isDeliveryTask = (task: DeliveryTask | undefined) =>
 async function deliverOne(task: DeliveryTask, inv: Invocation): Promise<void> {
   const { context } = inv;
   const meta = context.triggerMetadata ?? {};
-  const { delivery, deliveryQueue, queueHost } = services();
+  const { delivery, laneQueues, queueHost } = services();
   // One span per delivery attempt, in the trace the job was enqueued with.
   return withConsumerSpan(
     'Deliver notification',
     task.traceparent,
     {
-      'messaging.destination.name': QUEUE,
+      'messaging.destination.name': inv.queue,
       jobId: task.jobId,
       tenantId: task.tenantId,
       dequeueCount: inv.dequeueCount,
       reschedules: task.reschedules,
     },
     async (span) => {
-      reportQueueAge(QUEUE, meta, task.tenantId);
+      reportQueueAge(inv.queue, meta, task.tenantId);
       // Retried by the host; after the last attempt the poison-queue function records it (notificationDeliveriesPoison).
       const timings = { claimMs: 0, waitMs: 0, callMs: 0 };
       const started = performance.now();
@@ -145,7 +163,7 @@ async function deliverOne(task: DeliveryTask, inv: Invocation): Promise<void> {
           if ((task as CallbackFlag).callback) await completionCheck(task, context);
           return;
         case 'reschedule':
-          await requeueDelivery(deliveryQueue, task, result.delayMs, result.reason);
+          await requeueDelivery(laneQueues[laneOfTask(task)], task, result.delayMs, result.reason);
           context.log(
             `job ${task.jobId}: delivery rescheduled in ${result.delayMs} ms (${result.reason}); ${took}`,
           );

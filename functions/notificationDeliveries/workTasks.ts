@@ -67,7 +67,11 @@ export async function handleWorkTask(
  * says so (`failed: "Poisoned"`, shown by the status; a new install or request starts it again).
  * False for anything else.
  */
-export async function recordPoisonedWorkTask(value: unknown, context: InvocationContext): Promise<boolean> {
+export async function recordPoisonedWorkTask(
+  value: unknown,
+  context: InvocationContext,
+  queue = DELIVERIES_QUEUE,
+): Promise<boolean> {
   const poisoned = 'Poisoned';
   if (isChangeFanOutTask(value)) {
     const { contents } = services();
@@ -75,10 +79,8 @@ export async function recordPoisonedWorkTask(value: unknown, context: Invocation
     if (state?.id === value.fanOutId && !state.done) {
       await contents.saveFanOut(value.tenantId, value.jobId, { ...state, failed: poisoned }, state.etag);
     }
-    reportPoisoned(DELIVERIES_QUEUE, 'FanOutPoisoned', value.jobId, value.tenantId);
-    context.warn(
-      `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${value.jobId}: ${value.op} fan-out failed on every attempt`,
-    );
+    reportPoisoned(queue, 'FanOutPoisoned', value.jobId, value.tenantId);
+    context.warn(`${poisonQueueOf(queue)}: job ${value.jobId}: ${value.op} fan-out failed on every attempt`);
     return true;
   }
   if (isRosterTask(value)) {
@@ -90,8 +92,8 @@ export async function recordPoisonedWorkTask(value: unknown, context: Invocation
         team.etag,
       );
     }
-    reportPoisoned(DELIVERIES_QUEUE, 'RosterPoisoned', undefined, value.tenantId);
-    context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: a team's roster read failed on every attempt`);
+    reportPoisoned(queue, 'RosterPoisoned', undefined, value.tenantId);
+    context.warn(`${poisonQueueOf(queue)}: a team's roster read failed on every attempt`);
     return true;
   }
   return false;

@@ -4,7 +4,7 @@ import { isDeliveryBatch, tasksOf } from '../../shared/delivery/batch.js';
 import { refundHourlyCap } from '../../shared/delivery/hourlyCap.js';
 import type { DeliveryTask } from '../../shared/delivery/task.js';
 import { decodeJobText } from '../../shared/jobs/decode.js';
-import { DELIVERIES_QUEUE, poisonQueueOf } from '../../shared/queues.js';
+import { poisonQueueOf } from '../../shared/queues.js';
 import { recordWithoutClaim, TERMINAL, type DeliveryRecord } from '../../shared/stores/deliveryRecords.js';
 import { isChangeTask } from '../../shared/followUps/changeTask.js';
 import { EventNames, telemetry } from '../../shared/telemetry/telemetry.js';
@@ -31,7 +31,17 @@ function asTask(value: unknown): DeliveryTask | undefined {
     : undefined;
 }
 
-export async function handlePoisonedDelivery(item: unknown, context: InvocationContext): Promise<void> {
+/** The poison function of one lane's deliveries queue (`queue`: the lane's queue, not its poison queue). */
+export const poisonHandlerFor =
+  (queue: string) =>
+  (item: unknown, context: InvocationContext): Promise<void> =>
+    handlePoisonedDelivery(queue, item, context);
+
+async function handlePoisonedDelivery(
+  queue: string,
+  item: unknown,
+  context: InvocationContext,
+): Promise<void> {
   const raw = queueMessageText(item, context);
   const meta = context.triggerMetadata ?? {};
   const { intake } = services();
@@ -43,31 +53,31 @@ export async function handlePoisonedDelivery(item: unknown, context: InvocationC
     let recorded = 0;
     for (const task of tasksOf(value)) if (await recordUnfinished(task, undefined, true)) recorded++;
     const { jobId, tenantId } = value.task;
-    reportPoisoned(DELIVERIES_QUEUE, 'Poisoned', jobId, tenantId);
+    reportPoisoned(queue, 'Poisoned', jobId, tenantId);
     context.warn(
-      `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${jobId}: a batch of ${value.recipients.length} failed on every attempt; ${recorded} unfinished recorded as failed (Poisoned)`,
+      `${poisonQueueOf(queue)}: job ${jobId}: a batch of ${value.recipients.length} failed on every attempt; ${recorded} unfinished recorded as failed (Poisoned)`,
     );
     // Outcomes like any other for a job that asked for a callback (completion.ts).
     if (recorded > 0 && (value.task as CallbackFlag).callback) await completionCheck(value.task, context);
     return;
   }
-  if (await recordPoisonedWorkTask(value, context)) return;
+  if (await recordPoisonedWorkTask(value, context, queue)) return;
   const task = asTask(value);
   if (!task) {
     // Only the job function writes the deliveries queue: this came from elsewhere.
     await intake.setAside('NotADeliveryTask', decoded.ok ? ['not a delivery task'] : decoded.errors, {
-      source: poisonQueueOf(DELIVERIES_QUEUE),
+      source: poisonQueueOf(queue),
       rawBody: decoded.text,
       queueMessageId: typeof meta.id === 'string' ? meta.id : undefined,
     });
-    reportPoisoned(DELIVERIES_QUEUE, 'NotADeliveryTask');
-    context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: not a delivery task; recorded in RejectedJobs`);
+    reportPoisoned(queue, 'NotADeliveryTask');
+    context.warn(`${poisonQueueOf(queue)}: not a delivery task; recorded in RejectedJobs`);
     return;
   }
-  await recordPoisoned(task, context);
+  await recordPoisoned(queue, task, context);
 }
 
-async function recordPoisoned(task: DeliveryTask, context: InvocationContext): Promise<void> {
+async function recordPoisoned(queue: string, task: DeliveryTask, context: InvocationContext): Promise<void> {
   const current = await services().deliveryRecords.get(task.tenantId, task.jobId, task.recipient);
   if (isChangeTask(task)) {
     // An update or recall that failed every attempt: the copy's record says so; the send stands as it was.
@@ -76,16 +86,14 @@ async function recordPoisoned(task: DeliveryTask, context: InvocationContext): P
       const failure = { op: task.op, revision: task.revision, reason: 'Poisoned', at };
       await services().followUps.write(task.tenantId, current, { changeClaim: '', changeFailure: failure });
     }
-    reportPoisoned(DELIVERIES_QUEUE, 'ChangePoisoned', task.jobId, task.tenantId);
-    context.warn(`${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: ${task.op} failed on every attempt`);
+    reportPoisoned(queue, 'ChangePoisoned', task.jobId, task.tenantId);
+    context.warn(`${poisonQueueOf(queue)}: job ${task.jobId}: ${task.op} failed on every attempt`);
     return;
   }
   const recorded = await recordUnfinished(task, current);
   const reason = recorded ? 'Poisoned' : (current?.reason ?? 'Poisoned');
-  reportPoisoned(DELIVERIES_QUEUE, reason, task.jobId, task.tenantId);
-  context.warn(
-    `${poisonQueueOf(DELIVERIES_QUEUE)}: job ${task.jobId}: delivery recorded as failed (${reason})`,
-  );
+  reportPoisoned(queue, reason, task.jobId, task.tenantId);
+  context.warn(`${poisonQueueOf(queue)}: job ${task.jobId}: delivery recorded as failed (${reason})`);
   if (recorded && (task as CallbackFlag).callback) await completionCheck(task, context);
 }
 

@@ -33,7 +33,11 @@ export async function handleJobMessage(item: unknown, context: InvocationContext
           typeof meta.insertionTime === 'string' ? new Date(meta.insertionTime).toISOString() : undefined,
       });
       span.setAttributes({ outcome: result.ok ? 'accepted' : 'rejected' });
-      if (result.ok && result.deferred && result.delayMs !== undefined) {
+      if (result.ok && result.paced) {
+        context.log(
+          `job ${result.jobId}: its window of deliveries is full; queues more in ${result.delayMs} ms`,
+        );
+      } else if (result.ok && result.deferred && result.delayMs !== undefined) {
         context.log(`job ${result.jobId}: Microsoft Graph asked to wait; continues in ${result.delayMs} ms`);
       } else if (result.ok && result.deferred) {
         context.log(`job ${result.jobId}: due more than 7 days ahead; back on the jobs queue for 7 days`);

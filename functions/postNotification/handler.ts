@@ -5,6 +5,7 @@ import type { NotificationJob } from '../../shared/jobs/contract.js';
 import { contentHash } from '../../shared/jobs/contract.js';
 import { enqueueJob, fitsQueueMessage } from '../../shared/jobs/enqueue.js';
 import { checkJob } from '../../shared/jobs/intake.js';
+import { laneOf } from '../../shared/jobs/priority.js';
 import { quotaMessage } from '../../shared/quotas/policy.js';
 import { EventNames, MetricNames, telemetry } from '../../shared/telemetry/telemetry.js';
 import { plural } from '../../shared/text.js';
@@ -68,6 +69,7 @@ export async function handlePostNotification(
     const errors = [`/id: job ${job.id} was already accepted ${why}; use a new ID`];
     return refuse(context, 409, 'DuplicateJobId', errors, job.id);
   }
+  let stored = existing;
   if (!existing) {
     const over = await takeQuota(caller, job, quotas);
     if (over) return refuse(context, 429, 'QuotaExceeded', [over.message], job.id, over.headers);
@@ -77,8 +79,10 @@ export async function handlePostNotification(
       origin: new URL(request.url).origin,
     });
     if (!recorded.ok) return refuse(context, 409, recorded.reason, recorded.errors, job.id);
+    stored = recorded.job;
   }
-  await enqueueJob(job, jobQueue);
+  // Urgent jobs queue their deliveries here (one queue poll less); the others go through the jobs queue.
+  if (!stored || !(await intake.fanOutNow(job, stored))) await enqueueJob(job, jobQueue);
   const t = telemetry();
   t.metric(MetricNames.producerJobs, 1, { producer: caller.id, outcome: 'accepted' });
   t.metric(MetricNames.producerRecipients, job.recipients.length, { producer: caller.id });
@@ -92,6 +96,7 @@ export async function handlePostNotification(
       tenantId: job.tenantId,
       statusUrl: location,
       recipients: job.recipients.length,
+      priority: laneOf(job),
       // Teams and allUsers are expanded after acceptance; the status URL shows how far.
       ...(job.audience ? { audience: job.audience } : {}),
     },

@@ -6,9 +6,12 @@
 import { readStorageSettings } from '../../shared/config.js';
 import { queueClient, tableClient } from '../../shared/azureStorage/connection.js';
 import { TABLES } from '../../shared/container.js';
-import { CALLBACKS_QUEUE, DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../../shared/queues.js';
+import { CALLBACKS_QUEUE, JOBS_QUEUE, LANE_QUEUES, poisonQueueOf } from '../../shared/queues.js';
 
-const QUEUES = [JOBS_QUEUE, DELIVERIES_QUEUE, CALLBACKS_QUEUE].flatMap((q) => [q, poisonQueueOf(q)]);
+const QUEUES = [JOBS_QUEUE, ...Object.values(LANE_QUEUES), CALLBACKS_QUEUE].flatMap((q) => [
+  q,
+  poisonQueueOf(q),
+]);
 
 export async function createStorageObjects(connectionString: string): Promise<void> {
   const storage = readStorageSettings({ AzureWebJobsStorage: connectionString });

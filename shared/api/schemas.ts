@@ -6,6 +6,11 @@
 const str = { type: 'string' } as const;
 const int = { type: 'integer', minimum: 0 } as const;
 const strings = { type: 'array', items: str } as const;
+const lane = {
+  description:
+    'The lane the deliveries run in: the priority the job asked for, or its default (docs/delivery.md#lanes).',
+  enum: ['urgent', 'normal', 'bulk'],
+} as const;
 
 export const Problem = {
   description: 'Why a request was refused: a reason code and what is wrong, in words.',
@@ -50,6 +55,8 @@ const recipient = {
     conversationId: str,
     attempts: int,
     completedAt: str,
+    lane,
+    waitMs: { ...int, description: "From the job's acceptance (or notBefore) to Teams' answer, in ms." },
     updated: { type: 'boolean' },
     revision: int,
     revisedAt: str,
@@ -76,6 +83,7 @@ export const JobStatus = {
     tenantId: str,
     acceptedAt: str,
     source: str,
+    priority: lane,
     complete: { type: 'boolean' },
     totals,
     recipients: { type: 'array', items: recipient },
@@ -100,7 +108,14 @@ export const JobStatus = {
 export const Accepted = {
   type: 'object',
   required: ['jobId', 'tenantId', 'statusUrl', 'recipients'],
-  properties: { jobId: str, tenantId: str, statusUrl: str, recipients: int, audience: { type: 'object' } },
+  properties: {
+    jobId: str,
+    tenantId: str,
+    statusUrl: str,
+    recipients: int,
+    priority: lane,
+    audience: { type: 'object' },
+  },
 };
 
 export const ChangeAccepted = {

@@ -2,6 +2,7 @@ import type { TeamRecord, UserRecord } from '../stores/conversations.js';
 import type { DeliveryRecord, DeliveryStatus } from '../stores/deliveryRecords.js';
 import { toFollowUpFields } from './followUpRows.js';
 import { keyPart } from './table.js';
+import { isLane } from '../delivery/lanes.js';
 
 /**
  * The rows of the Conversations table, one partition per tenant; this module alone knows their keys
@@ -120,6 +121,8 @@ export function toDeliveryRecord(row: Row): DeliveryRecord {
     ...(row.counted === true ? { counted: true } : {}),
     capHour: opt('capHour'),
     ...(row.requeued === true ? { requeued: true } : {}),
+    ...(isLane(row.lane) ? { lane: row.lane } : {}),
+    ...(typeof row.waitMs === 'number' ? { waitMs: row.waitMs } : {}),
     ...toFollowUpFields(row),
   };
 }

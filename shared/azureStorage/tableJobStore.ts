@@ -9,6 +9,7 @@ import {
 } from './table.js';
 
 import type { ExpansionState } from '../jobs/audience.js';
+import { isLane } from '../delivery/lanes.js';
 import type { ProducerRef } from '../auth/roles.js';
 import type {
   JobRecord,
@@ -70,6 +71,7 @@ export class TableJobStore implements JobStore {
       tenantId: String(row.tenantId),
       recipients: unpackJson<string[]>(row, 'recipients') ?? [],
       contentHash: String(row.contentHash),
+      ...(isLane(row.priority) ? { priority: row.priority } : {}),
       acceptedAt: String(row.acceptedAt),
       source: String(row.source ?? ''),
       notBefore: (row.notBefore as string) || undefined,

@@ -3,6 +3,7 @@ import { currentTraceparent } from '../telemetry/traceContext.js';
 import { encodeMessage } from '../queues.js';
 import type { UserRecord } from '../stores/conversations.js';
 import type { DeliveryTask } from './task.js';
+import { laneOf } from '../jobs/priority.js';
 
 /**
  * How a job's deliveries go on the deliveries queue: what every task carries (`taskOf`), and up to
@@ -89,6 +90,7 @@ export function taskOf(job: NotificationJob, acceptedAt: string): Omit<DeliveryT
     notBefore: job.notBefore,
     expiresAt: job.expiresAt,
     reschedules: 0,
+    lane: laneOf(job),
     // The intake span's context when there is one, so each delivery is its child.
     traceparent: currentTraceparent() ?? job.traceparent,
   };

@@ -8,7 +8,13 @@ import {
 import { EventNames, telemetry } from '../telemetry/telemetry.js';
 import type { Deadline } from './deadline.js';
 import { reportOutcome } from './report.js';
-import { attemptNumber, type AttemptContext, type DeliveryResult, type DeliveryTask } from './task.js';
+import {
+  attemptNumber,
+  laneOfTask,
+  type AttemptContext,
+  type DeliveryResult,
+  type DeliveryTask,
+} from './task.js';
 
 /**
  * Records how a delivery ended (or why it goes back to the queue) in its delivery record, and reports
@@ -31,9 +37,11 @@ export class OutcomeRecorder {
   async finish(
     task: DeliveryTask,
     claimed: DeliveryRecord,
-    outcome: DeliveryOutcome,
+    ending: DeliveryOutcome,
     deadline?: Deadline,
   ): Promise<DeliveryResult> {
+    // Every outcome names its lane (the status shows it beside the wait).
+    const outcome: DeliveryOutcome = { lane: laneOfTask(task), ...ending };
     // After Teams accepted a message this write is all that stops a retry from sending it again, so a
     // storage outage (or restart) of up to about a minute must not turn into a duplicate; but not past
     // the invocation's hard stop, where the host would stop the worker anyway.

@@ -8,10 +8,14 @@
  * back, so lateness does not add up. The window is what keeps Teams happy: however late timers
  * fire and however the slots bunch up to catch up, Teams' sliding one-second window never sees more
  * than its limit. With a shared budget (`budget`), a tenant's calls instead wait for times from the
- * schedule all instances share (budget/sharedBudget.ts, docs/scale-out.md).
+ * schedule all instances share (budget/sharedBudget.ts, docs/scale-out.md). Either way a tenant's
+ * waiting calls are served by lane and job (lanes.ts): the budget orders them, or a LaneGate in front
+ * of the tenant's pacing.
  */
 import type { TenantBudget } from './budget/port.js';
 import { DeadlinePassedError } from './deadline.js';
+import { LaneGate } from './laneGate.js';
+import type { LaneClaim } from './lanes.js';
 
 export interface RateLimiterOptions {
   tenantPerSecond: number;
@@ -148,6 +152,7 @@ class Pacer {
 
 export class DeliveryRateLimiter {
   private readonly tenants = new Map<string, Pacer>();
+  private readonly gates = new Map<string, LaneGate>();
   private readonly conversations = new Map<string, { pacer: Pacer; busy: Promise<unknown> }>();
   /** Per tenant, when its recent 429s came and when its recent calls started (epoch ms). */
   private readonly recentThrottles = new Map<string, number[]>();
@@ -171,11 +176,17 @@ export class DeliveryRateLimiter {
     tenantId: string,
     conversationId: string | undefined,
     call: () => Promise<T>,
-    o: { notBefore?: number | undefined; deadline?: number | undefined } = {},
+    o: {
+      notBefore?: number | undefined;
+      deadline?: number | undefined;
+      /** The call's lane and job (lanes.ts): its place among the tenant's waiting calls. Default normal. */
+      claim?: LaneClaim | undefined;
+    } = {},
   ): Promise<T> {
     const deadline = o.deadline ?? Infinity;
+    const claim = o.claim ?? { lane: 'normal' };
     if (!conversationId) {
-      await this.tenantTurn(tenantId, deadline);
+      await this.tenantTurn(tenantId, deadline, claim);
       return call();
     }
     // One call at a time per chat (which keeps a user's messages in order); the conversation's
@@ -189,7 +200,7 @@ export class DeliveryRateLimiter {
       if (wait > 0 && Date.now() + wait > deadline) throw new DeadlinePassedError(wait);
       if (wait > 0) await sleep(wait);
       await entry.pacer.turn(deadline);
-      await this.tenantTurn(tenantId, deadline);
+      await this.tenantTurn(tenantId, deadline, claim);
     });
     const run = beforeDeadline(ready, deadline, () => (gaveUp = true)).then(call);
     // The next call in this chat waits for this one's turn (even given up) and its call.
@@ -226,18 +237,18 @@ export class DeliveryRateLimiter {
   }
 
   /** Waits for the tenant's turn: a time from the shared budget if there is one, else local pacing. */
-  private async tenantTurn(tenantId: string, deadline: number): Promise<void> {
-    await this.waitTurn(tenantId, deadline);
+  private async tenantTurn(tenantId: string, deadline: number, claim: LaneClaim): Promise<void> {
+    await this.waitTurn(tenantId, deadline, claim);
     const at = Date.now();
     lastSecond(this.callStarts, tenantId, at).push(at);
   }
 
-  private async waitTurn(tenantId: string, deadline: number): Promise<void> {
+  private async waitTurn(tenantId: string, deadline: number, claim: LaneClaim): Promise<void> {
     const budget = this.options.budget;
     const tenant = this.tenant(tenantId);
-    if (!budget) return tenant.turn(deadline);
+    if (!budget) return this.gate(tenantId).pass(claim, deadline, () => tenant.turn(deadline));
     for (;;) {
-      const time = await budget.take(tenantId, deadline);
+      const time = await budget.take(tenantId, deadline, claim);
       if (time === undefined) throw new DeadlinePassedError();
       const until = Math.max(time, tenant.pausedUntilEpoch());
       // Paused after 429s until past the deadline: give up now rather than hold a claim that long.
@@ -248,6 +259,12 @@ export class DeliveryRateLimiter {
       // Started too late (a busy event loop, a pause after 429s): the time is gone, take the next.
       this.droppedTimes++;
     }
+  }
+
+  private gate(tenantId: string): LaneGate {
+    let gate = this.gates.get(tenantId);
+    if (!gate) this.gates.set(tenantId, (gate = new LaneGate()));
+    return gate;
   }
 
   private pacer(perSecond: number): Pacer {

@@ -8,7 +8,7 @@ import { decideFailure } from './policy.js';
 import type { DeliveryRateLimiter } from './rateLimiter.js';
 import type { Recipients } from './recipients.js';
 import { TeamsCalls, type CallEnd } from './teamsCall.js';
-import type { AttemptContext, DeliveryResult, DeliveryTask } from './task.js';
+import { laneOfTask, waitedMs, type AttemptContext, type DeliveryResult, type DeliveryTask } from './task.js';
 import type { SendHooks } from '../followUps/sendHooks.js';
 
 export interface SendOptions {
@@ -40,7 +40,9 @@ export async function openChatAndSend(
   const { deadline } = attempt;
   let user = claimedUser;
   const serviceUrl = await o.recipients.serviceUrlFor(user);
-  let activity = toActivity(task.message);
+  const lane = laneOfTask(task);
+  // Urgent messages ask Teams to alert the person (contract.ts toActivity).
+  let activity = toActivity(task.message, { alert: lane === 'urgent' });
   let revision: number | undefined;
   let conversationId = user.conversationId;
   let firstContact = false;
@@ -51,6 +53,7 @@ export async function openChatAndSend(
     limiter: o.limiter,
     tenantId: task.tenantId,
     jobId: task.jobId,
+    lane,
     deadline,
     maxWaitMs: o.maxWaitMs,
     reschedules: task.reschedules,
@@ -113,6 +116,7 @@ export async function openChatAndSend(
         // The record store indexes the message by chat with this write (read receipts, card presses).
         return finish({
           status: 'sent',
+          waitMs: waitedMs(task),
           activityId: sent.answer.body.id,
           conversationId,
           firstContact,
@@ -135,7 +139,13 @@ export async function openChatAndSend(
         continue;
       case 'deactivate':
         await o.recipients.deactivate(key, user, end.reason, task.jobId);
-        return finish({ status: 'failed', reason: end.reason, detail: end.detail, userId: user.userId });
+        return finish({
+          status: 'failed',
+          reason: end.reason,
+          detail: end.detail,
+          userId: user.userId,
+          waitMs: waitedMs(task),
+        });
       case 'retry':
         return o.outcomes.retryLater(task, claim.record, attempt, end.reason, end.detail);
       case 'fail':
@@ -145,6 +155,7 @@ export async function openChatAndSend(
           detail: end.detail,
           userId: user.userId,
           conversationId,
+          waitMs: waitedMs(task),
         });
     }
   }

@@ -2,6 +2,7 @@ import type { NotificationMessage } from '../jobs/contract.js';
 import type { UserRecord } from '../stores/conversations.js';
 import type { DeliveryStatus } from '../stores/deliveryRecords.js';
 import type { Deadline } from './deadline.js';
+import type { Lane } from './lanes.js';
 
 /** One recipient's share of a job, as carried on the deliveries queue. */
 export interface DeliveryTask {
@@ -19,6 +20,8 @@ export interface DeliveryTask {
   traceparent?: string | undefined;
   /** The recipient's record as the fan-out read it; used like a cached record (the claim checks its ETag). */
   user?: UserRecord | undefined;
+  /** The job's lane (jobs/priority.ts): its queue, its place in the tenant's budget; absent: normal. */
+  lane?: Lane | undefined;
   /** Set for audience jobs: the outcome is also counted on the job's counters (status at scale). */
   counted?: true | undefined;
   /**
@@ -40,6 +43,13 @@ export interface AttemptContext {
   /** One of a batch's recipients: a failure hands it back as a message of its own (batchTurn.ts). */
   inBatch?: boolean | undefined;
 }
+
+/** How long a delivery has waited (ms): since its job was accepted, or since its notBefore if later. */
+export const waitedMs = (task: Pick<DeliveryTask, 'acceptedAt' | 'notBefore'>, now = Date.now()) =>
+  Math.max(0, now - Math.max(Date.parse(task.acceptedAt), task.notBefore ? Date.parse(task.notBefore) : 0));
+
+/** A task's lane; tasks queued before lanes existed are normal. */
+export const laneOfTask = (task: Pick<DeliveryTask, 'lane'>): Lane => task.lane ?? 'normal';
 
 /** The attempt this is for the host: earlier failed attempts carried in the task, plus this message's. */
 export const attemptNumber = (

@@ -4,6 +4,7 @@ import { DeadlinePassedError, timeLeft, type Deadline } from './deadline.js';
 import type { FailureAction, SendState } from './policy.js';
 import type { DeliveryRateLimiter } from './rateLimiter.js';
 import type { DeliveryTimings } from './task.js';
+import type { Lane } from './lanes.js';
 
 /**
  * The one way the app calls Teams for a recipient, for sends and for updates and recalls alike: each
@@ -30,6 +31,8 @@ export interface TeamsCallOptions {
   limiter: DeliveryRateLimiter;
   tenantId: string;
   jobId: string;
+  /** The delivery's lane: its place among the tenant's waiting calls (lanes.ts). Default normal. */
+  lane?: Lane | undefined;
   deadline: Deadline;
   /** Throttled calls wait in process up to this long before being rescheduled through the queue. */
   maxWaitMs: number;
@@ -83,7 +86,7 @@ export class TeamsCalls {
             if (this.o.fence && !(await this.o.fence())) return FENCED;
             return c.run(Math.min(deadline.callTimeoutMs, deadline.hardAt - Date.now()));
           },
-          { notBefore, deadline: deadline.at },
+          { notBefore, deadline: deadline.at, claim: { lane: this.o.lane ?? 'normal', jobId: this.o.jobId } },
         );
       } catch (err) {
         if (!(err instanceof DeadlinePassedError)) throw err;

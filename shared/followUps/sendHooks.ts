@@ -1,5 +1,5 @@
 import { toActivity } from '../jobs/contract.js';
-import type { DeliveryTask } from '../delivery/task.js';
+import { laneOfTask, type DeliveryTask } from '../delivery/task.js';
 import { sendsStopped, type JobContentStore } from '../stores/jobContent.js';
 import { messageFor } from './content.js';
 import { ContentCache } from './contentCache.js';
@@ -26,7 +26,9 @@ export function sendHooks(contents: JobContentStore, cache = new ContentCache(co
       const content = await cache.get(task.tenantId, task.jobId);
       if (!content) return undefined; // accepted before contents were recorded: as queued
       if (sendsStopped(content)) return 'recalled';
-      return { activity: toActivity(messageFor(content)), revision: content.revision };
+      // An urgent job's revision alerts as its first revision would have (contract.ts toActivity).
+      const alert = laneOfTask(task) === 'urgent';
+      return { activity: toActivity(messageFor(content), { alert }), revision: content.revision };
     },
   };
 }

@@ -21,6 +21,7 @@ import {
   type AudienceRef,
 } from './audience.js';
 import { plural } from '../text.js';
+import { priorityRefusal, type Priority } from './priority.js';
 
 /** Job contract v1: the JSON other systems put on the queue. The schema file is the published contract. */
 
@@ -36,6 +37,8 @@ export interface NotificationJobInput {
   tenantId: string;
   recipients: Array<RecipientRef | AudienceRef>;
   message: NotificationMessage;
+  /** urgent, normal or bulk (priority.ts); the default depends on the job's size. */
+  priority?: Priority;
   notBefore?: string;
   expiresAt?: string;
   traceparent?: string;
@@ -53,6 +56,8 @@ export interface NotificationJob {
   /** Teams, groups and/or all users, expanded into recipients after the job is accepted (audience.ts). */
   audience?: Audience | undefined;
   message: NotificationMessage;
+  /** The priority the job asked for, if it did (its lane: priority.ts laneOf). */
+  priority?: Priority | undefined;
   notBefore?: string | undefined;
   expiresAt?: string | undefined;
   traceparent?: string | undefined;
@@ -144,8 +149,17 @@ function relevant(errors: ErrorObject[]): ErrorObject[] {
   return errors.filter((e) => !(noise.has(e.keyword) && e.instancePath && deeper(e.instancePath)));
 }
 
-/** The activity a message becomes; its size is what Teams limits. */
-export function toActivity(message: NotificationMessage): Record<string, unknown> {
+/**
+ * The activity a message becomes; its size is what Teams limits. `alert` (urgent jobs) asks Teams to
+ * notify the person: `channelData.notification.alert`, as Microsoft documents for a bot's message
+ * ("Notifications to your message",
+ * https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/conversation-messages#notifications-to-your-message;
+ * botbuilder's teamsNotifyUser sets the same, botbuilder-js libraries/botbuilder/src/teamsActivityHelpers.ts).
+ */
+export function toActivity(
+  message: NotificationMessage,
+  o: { alert?: boolean } = {},
+): Record<string, unknown> {
   const activity: Record<string, unknown> = { type: 'message' };
   if (message.text) {
     activity.text = message.text;
@@ -157,11 +171,12 @@ export function toActivity(message: NotificationMessage): Record<string, unknown
       { contentType: 'application/vnd.microsoft.card.adaptive', content: message.card },
     ];
   }
+  if (o.alert) activity.channelData = { notification: { alert: true } };
   return activity;
 }
 
-export function messageBytes(message: NotificationMessage): number {
-  return Buffer.byteLength(JSON.stringify(toActivity(message)));
+export function messageBytes(message: NotificationMessage, o: { alert?: boolean } = {}): number {
+  return Buffer.byteLength(JSON.stringify(toActivity(message, o)));
 }
 
 /** A job from text (plain or base64 JSON, BOM or not, see decode.ts) or an already parsed value. */
@@ -193,7 +208,8 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
   }
   const id = input.id ?? randomUUID();
   const acknowledge = acknowledgeOption(input.acknowledge);
-  const bytes = messageBytes(deliveredMessage({ id, message: input.message, acknowledge }));
+  const alert = input.priority === 'urgent';
+  const bytes = messageBytes(deliveredMessage({ id, message: input.message, acknowledge }), { alert });
   if (bytes > MAX_MESSAGE_BYTES) {
     return refuse(
       'MessageTooLarge',
@@ -237,6 +253,8 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
       recipients.push(key);
     }
   }
+  const priority = priorityRefusal({ priority: input.priority, recipients, audience });
+  if (priority) return refuse('SchemaInvalid', priority);
   return {
     ok: true,
     job: {
@@ -245,6 +263,7 @@ export function validateJob(input: unknown, now = new Date()): ValidationResult 
       recipients,
       ...(audience ? { audience } : {}),
       message: input.message,
+      ...(input.priority ? { priority: input.priority } : {}),
       notBefore: input.notBefore,
       expiresAt: input.expiresAt,
       traceparent: input.traceparent,
@@ -268,6 +287,7 @@ export function toWireJob(job: NotificationJob): NotificationJobInput {
     ],
     message: job.message,
   };
+  if (job.priority) wire.priority = job.priority;
   if (job.notBefore) wire.notBefore = job.notBefore;
   if (job.expiresAt) wire.expiresAt = job.expiresAt;
   if (job.traceparent) wire.traceparent = job.traceparent;
@@ -278,7 +298,8 @@ export function toWireJob(job: NotificationJob): NotificationJobInput {
 
 /** Identity of a job's content, so a reused ID with different content is caught. */
 export function contentHash(job: NotificationJob): string {
-  const { tenantId, recipients, message, notBefore, expiresAt, audience, acknowledge, callback } = job;
+  const { tenantId, recipients, message, notBefore, expiresAt, audience, acknowledge, callback, priority } =
+    job;
   const canonical = JSON.stringify({
     tenantId,
     recipients: recipients.map(recipientKeyString).sort(),
@@ -299,6 +320,8 @@ export function contentHash(job: NotificationJob): string {
     // Only present when asked for, so jobs accepted before the option existed keep their hash.
     ...(acknowledge ? { acknowledge } : {}),
     ...(callback ? { callback } : {}),
+    // The priority asked for, only when asked: the same job with another priority is another job.
+    ...(priority ? { priority } : {}),
   });
   return createHash('sha256').update(canonical).digest('base64url');
 }

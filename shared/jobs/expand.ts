@@ -23,6 +23,12 @@ import type { GroupAudience } from '../graph/groups.js';
  * or redelivery continues from the checkpoint: a page queued again before its checkpoint was saved
  * is absorbed by each delivery's exactly-once claim. Only one page and the job's named users (at
  * most 500) are ever held in memory.
+ *
+ * A window (docs/delivery.md#fair-shares-within-a-lane): at most `window` of a job's recipients are
+ * queued ahead of their outcomes. When the window is full the expansion pauses (ExpansionPaced: the
+ * job comes back on the jobs queue shortly and continues from its checkpoint), so a broadcast never
+ * fills its lane's queue and another job's deliveries queued meanwhile are read at once, not after
+ * thousands of the broadcast's.
  */
 
 export interface ExpanderOptions {
@@ -37,15 +43,32 @@ export interface ExpanderOptions {
   refreshRoster?: ((team: TeamRecord) => Promise<void>) | undefined;
   /** Entra groups, through Microsoft Graph (graph/groups.ts). */
   groups?: GroupAudience | undefined;
+  /** Recipients of one job queued ahead of their outcomes (AUDIENCE_WINDOW); 0 or absent: no window. */
+  window?: number | undefined;
+  /** Outcomes a job has so far (its counters, audience jobs count theirs: outcomeCounts.ts). */
+  finished?: ((tenantId: string, jobId: string) => Promise<number>) | undefined;
 }
+
+/** How long a paced expansion waits before looking at its window again. */
+export const WINDOW_RECHECK_MS = 1000;
 
 /** Stops an expansion whose checkpoint another worker moved on (it took the job over). */
 export class ExpansionTakenOver extends Error {}
 
 /** Graph asked to wait (429, 503): the job comes back after `delayMs` and continues from its checkpoint. */
 export class ExpansionDeferred extends Error {
-  constructor(readonly delayMs: number) {
-    super(`the expansion waits ${delayMs} ms for Microsoft Graph`);
+  constructor(
+    readonly delayMs: number,
+    message = `the expansion waits ${delayMs} ms for Microsoft Graph`,
+  ) {
+    super(message);
+  }
+}
+
+/** The job's window is full: it comes back after `delayMs` and queues more as its outcomes come in. */
+export class ExpansionPaced extends ExpansionDeferred {
+  constructor(delayMs: number) {
+    super(delayMs, `the expansion waits ${delayMs} ms for its window to drain`);
   }
 }
 
@@ -71,9 +94,11 @@ export class AudienceExpander {
     }
     const named = await this.namedUsers(job);
     const segments = segmentsOf(job.audience);
+    let room = await this.room(job, state);
     while (state.segment < segments.length) {
+      if (room <= 0) throw new ExpansionPaced(WINDOW_RECHECK_MS);
       const segment = segments[state.segment] as Segment;
-      const page = await this.page(job, segment, state.token, named);
+      const page = await this.page(job, segment, state.token, named, Math.min(this.o.pageSize, room));
       if ('delayMs' in page) throw new ExpansionDeferred(page.delayMs);
       if ('error' in page) {
         state = { ...state, done: true, error: page.error };
@@ -83,6 +108,7 @@ export class AudienceExpander {
       const snapshots = new Map((page.users ?? []).map((u) => [`userId:${u.userId}`, u]));
       const recipients = page.userIds.map((recipient) => ({ recipient, user: snapshots.get(recipient) }));
       await pMap(chunksOf(recipients), send, { concurrency: this.o.fanOutConcurrency });
+      room -= page.userIds.length;
       state = {
         ...state,
         queued: state.queued + page.userIds.length,
@@ -97,6 +123,17 @@ export class AudienceExpander {
     }
     await this.save(job, state, etag);
     return state;
+  }
+
+  /**
+   * How many more of the job's recipients may be queued now: the window less those queued without
+   * an outcome yet. A window less than a quarter open is left to drain first (a look costs a read).
+   */
+  private async room(job: NotificationJob, state: ExpansionState): Promise<number> {
+    const window = this.o.window ?? 0;
+    if (!window || !this.o.finished) return Infinity;
+    const open = window - (state.queued - (await this.o.finished(job.tenantId, job.id)));
+    return open < window / 4 ? 0 : open;
   }
 
   /** Checks the teams, re-reads stale rosters and estimates the size, before anything is queued. */
@@ -166,6 +203,7 @@ export class AudienceExpander {
     segment: Segment,
     token: string | undefined,
     named: Map<string, string>,
+    pageSize: number,
   ): Promise<IdPage | { error: ExpansionError } | { delayMs: number }> {
     if (segment.kind === 'users') return { userIds: [...new Set(named.values())] };
     if (segment.kind === 'group') {
@@ -180,13 +218,13 @@ export class AudienceExpander {
         allUsers,
         named,
         token,
-        pageSize: this.o.pageSize,
+        pageSize,
       });
     }
     const read =
       segment.kind === 'allUsers'
-        ? await this.o.audiences.pageUsers(job.tenantId, this.o.pageSize, token)
-        : await this.o.audiences.pageTeamMembers(job.tenantId, segment.teamId, this.o.pageSize, token);
+        ? await this.o.audiences.pageUsers(job.tenantId, pageSize, token)
+        : await this.o.audiences.pageTeamMembers(job.tenantId, segment.teamId, pageSize, token);
     const earlier =
       segment.kind === 'team' ? job.audience.teams.slice(0, job.audience.teams.indexOf(segment.teamId)) : [];
     const keep = await pMap(

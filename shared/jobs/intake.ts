@@ -22,13 +22,15 @@ import {
 } from './contract.js';
 import { parseAndCheckCard } from './card.js';
 import { recipientKeyString } from './recipient.js';
-import { ExpansionDeferred, ExpansionTakenOver, type AudienceExpander } from './expand.js';
+import { ExpansionDeferred, ExpansionPaced, ExpansionTakenOver, type AudienceExpander } from './expand.js';
 import type { Audience } from './audience.js';
 import { userSnapshots } from './snapshots.js';
 import type { ProducerRef } from '../auth/roles.js';
 import type { CallbackService } from '../callbacks/callbackService.js';
 import { refuseCallbackUrl } from '../callbacks/addressPolicy.js';
 import { decodeJobText } from './decode.js';
+import type { Lane } from '../delivery/lanes.js';
+import { laneOf } from './priority.js';
 
 /**
  * Accepting a job, the one way for every entry point: `checkJob` validates (HTTP, queue), `record`
@@ -49,6 +51,8 @@ type IntakeResult =
       /** Put back on the jobs queue: due more than 7 days ahead, or Microsoft Graph asked to wait (`delayMs`). */
       deferred?: boolean;
       delayMs?: number;
+      /** An audience's expansion paused for its window to drain (expand.ts), not for Graph. */
+      paced?: boolean;
     }
   | { ok: false; reason: IntakeRejection; errors: string[]; jobId?: string | undefined };
 
@@ -57,6 +61,8 @@ interface IntakeOptions {
   jobs: JobStore;
   rejected: RejectedJobStore;
   deliveryQueue: QueueSender;
+  /** Each lane's deliveries queue (delivery/lanes.ts); without them every lane uses `deliveryQueue`. */
+  laneQueues?: Record<Lane, QueueSender> | undefined;
   /** Where a job due more than 7 days ahead waits (see deferred); without it the deliveries wait. */
   jobQueue?: QueueSender | undefined;
   /** Where updates and recalls find the job's content (revision 0 is written here). */
@@ -68,6 +74,8 @@ interface IntakeOptions {
   users?: Pick<ConversationStore, 'listUsers'> | undefined;
   /** Where a rejected job's JobRejected event goes, when it asked for a callback. */
   callbacks?: Pick<CallbackService, 'enqueue'> | undefined;
+  /** Raises the tenant budget's yield signal before an urgent job's deliveries are queued (budget/sharedBudget.ts). */
+  signalUrgent?: ((tenantId: string) => Promise<void>) | undefined;
 }
 
 /**
@@ -158,6 +166,20 @@ export class JobIntake {
     return true;
   }
 
+  /**
+   * An urgent job recorded over HTTP has its deliveries queued at once, in the request: through the
+   * jobs queue they would wait for two queue polls (up to a second each) instead of one. False when
+   * the job goes through the jobs queue as usual (not urgent, or due more than 7 days ahead).
+   */
+  async fanOutNow(job: NotificationJob, stored: JobRecord): Promise<boolean> {
+    if (laneOf(job) !== 'urgent' || job.audience || delayOf(job) > MAX_QUEUE_DELAY_MS) return false;
+    if (!stored.fannedOutAt) {
+      await this.fanOut(job, stored.acceptedAt);
+      await this.o.jobs.markFannedOut(job.tenantId, job.id);
+    }
+    return true;
+  }
+
   /** A job whose ID was already accepted in its tenant with other content, found before it is queued (HTTP). */
   async reusedId(job: NotificationJob): Promise<ReturnType<typeof reusedIdRefusal> | undefined> {
     const existing = await this.o.jobs.get(job.tenantId, job.id);
@@ -184,6 +206,7 @@ export class JobIntake {
       recipients: job.recipients.map(recipientKeyString),
       ...(job.audience ? { audience: job.audience } : {}),
       contentHash: hash,
+      priority: laneOf(job),
       acceptedAt: meta.acceptedAt ?? new Date().toISOString(),
       source: meta.source,
       notBefore: job.notBefore,
@@ -221,6 +244,8 @@ export class JobIntake {
 
   /** A named job's recipients, several to a queue message like an audience's (delivery/batch.ts). */
   private async fanOut(job: NotificationJob, acceptedAt: string): Promise<void> {
+    // Best effort: without the signal an urgent send still goes first in its instance.
+    if (laneOf(job) === 'urgent') await this.o.signalUrgent?.(job.tenantId).catch(() => undefined);
     const users = await userSnapshots(this.o.users, job);
     const recipients = job.recipients.map((r) => {
       const recipient = recipientKeyString(r);
@@ -234,7 +259,8 @@ export class JobIntake {
     recipients: BatchRecipient[],
     shared: DeliveryBatch['task'],
   ) {
-    await pMap(batchesOf(shared, recipients), (batch) => this.o.deliveryQueue.send(batch, delayOf(job)), {
+    const queue = this.o.laneQueues?.[laneOf(job)] ?? this.o.deliveryQueue;
+    await pMap(batchesOf(shared, recipients), (batch) => queue.send(batch, delayOf(job)), {
       concurrency: this.o.fanOutConcurrency ?? 16,
     });
   }
@@ -270,6 +296,7 @@ export class JobIntake {
           resumed: true,
           deferred: true,
           delayMs: err.delayMs,
+          ...(err instanceof ExpansionPaced ? { paced: true } : {}),
         };
       }
       if (!(err instanceof ExpansionTakenOver)) throw err;

@@ -29,6 +29,9 @@ export function quotaPolicy(limit: number, windowMs: number): BudgetPolicy {
     leadMs: 0,
     maxLateMs: 0,
     gatherMs: 0,
+    // Quotas have no lanes: nothing raises the yield signal on their rows.
+    urgentHoldMs: 0,
+    yieldHorizonMs: windowMs,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { UserRecord } from './conversations.js';
+import type { Lane } from '../delivery/lanes.js';
 
 /**
  * The delivery record store port: one record per (job, recipient), the exactly-once guard. A delivery
@@ -42,6 +43,10 @@ export interface DeliveryRecord extends FollowUpFields {
   capHour?: string | undefined;
   /** A `pending` delivery that went back to the queue as a message of its own (a reschedule). */
   requeued?: boolean | undefined;
+  /** The lane it ran in (delivery/lanes.ts), written with its outcome. */
+  lane?: Lane | undefined;
+  /** From the job's acceptance (or its notBefore) to Teams' answer, when Teams answered (ms). */
+  waitMs?: number | undefined;
 }
 
 /** After the send (stores/followUps.ts): what happened to the sent copy since. */
@@ -61,7 +66,16 @@ export interface FollowUpFields {
 
 export type DeliveryOutcome = Pick<
   DeliveryRecord,
-  'status' | 'reason' | 'detail' | 'userId' | 'conversationId' | 'activityId' | 'firstContact' | 'revision'
+  | 'status'
+  | 'reason'
+  | 'detail'
+  | 'userId'
+  | 'conversationId'
+  | 'activityId'
+  | 'firstContact'
+  | 'revision'
+  | 'lane'
+  | 'waitMs'
 >;
 
 /**

@@ -1,6 +1,7 @@
 import type { Counts } from '../jobs/outcomeCounts.js';
 import type { Audience, ExpansionState } from '../jobs/audience.js';
 import type { ProducerRef } from '../auth/roles.js';
+import type { Lane } from '../delivery/lanes.js';
 
 /**
  * The job store ports: accepted jobs (for status and idempotency) and rejected ones (with their
@@ -19,6 +20,8 @@ export interface JobRecord {
   recipients: string[];
   /** Hash of the job's content: the same ID with different content is refused. */
   contentHash: string;
+  /** The lane its deliveries run in (jobs/priority.ts: as asked, or the default for its size). */
+  priority?: Lane | undefined;
   acceptedAt: string;
   source: string;
   notBefore?: string | undefined;

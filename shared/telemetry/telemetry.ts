@@ -66,6 +66,8 @@ export const EventNames = {
 
 export const MetricNames = {
   deliveryLatency: 'DeliveryLatencyMs',
+  /** Per lane (dimension `lane`): from the job's acceptance (or notBefore) to Teams' answer. */
+  deliveryWait: 'DeliveryWaitMs',
   queueAge: 'QueueAgeMs',
   throttles: 'Throttles',
   outcomes: 'DeliveryOutcomes',

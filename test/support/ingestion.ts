@@ -114,6 +114,19 @@ export async function startIngestion(): Promise<Ingestion> {
   };
 }
 
+/**
+ * The settings that point the app's telemetry at `ingestion`: its connection string, its certificate
+ * to trust, and nothing sent to Microsoft's own endpoints (statsbeat, live metrics) from a test.
+ */
+export function telemetrySettings(ingestion: Ingestion): Record<string, string> {
+  return {
+    APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString,
+    NODE_EXTRA_CA_CERTS: ingestion.caFile,
+    APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
+    TELEMETRY_LIVE_METRICS: 'false',
+  };
+}
+
 /** Custom events by name, with their properties and measurements. */
 export function customEvents(envelopes: Envelope[], name?: string) {
   return envelopes

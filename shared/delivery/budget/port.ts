@@ -1,4 +1,5 @@
 import type { BudgetState } from './schedule.js';
+import type { LaneClaim } from '../lanes.js';
 
 /**
  * Where a tenant's shared schedule is kept: one small record per tenant, read and replaced with an
@@ -17,10 +18,13 @@ export interface BudgetStore {
 export interface TenantBudget {
   /**
    * Resolves with a call time (epoch ms, possibly a little in the future) granted to this instance;
-   * every caller gets its own time. Times are handed out in order. With a `deadline` (epoch ms), it
-   * resolves undefined instead when no time at or before the deadline came in time.
+   * every caller gets its own time. Times are handed out in order, to callers by lane and job
+   * (`claim`, ../lanes.ts; default: normal). With a `deadline` (epoch ms), it resolves undefined
+   * instead when no time at or before the deadline came in time.
    */
-  take(tenantId: string, deadline?: number): Promise<number | undefined>;
+  take(tenantId: string, deadline?: number, claim?: LaneClaim): Promise<number | undefined>;
+  /** Raises the tenant's yield signal: an urgent send is on its way (sharedBudget.ts). */
+  signalUrgent?(tenantId: string): Promise<void>;
   /** A call starting later than this after its time must take a new time instead. */
   readonly maxLateMs: number;
   /** Stops timers (tests, benchmark). */

@@ -10,6 +10,12 @@
 export interface BudgetState {
   /** Epoch ms of the first call time not yet granted. */
   next: number;
+  /**
+   * The yield signal (docs/rate-limits.md#lanes): until this time (epoch ms) an urgent send waits or
+   * is about to, so the other lanes take times only a short way ahead (`yieldHorizonMs`) and the
+   * schedule's free end stays near now for it.
+   */
+  urgentUntil?: number | undefined;
 }
 
 export interface BudgetPolicy {
@@ -33,6 +39,10 @@ export interface BudgetPolicy {
   maxLateMs: number;
   /** While the tenant is busy, an instance gathers callers this long before asking for a block. */
   gatherMs: number;
+  /** How long an urgent ask (or an urgent job's intake) keeps the yield signal up. */
+  urgentHoldMs: number;
+  /** How far ahead non-urgent grants may reach while the yield signal is up. */
+  yieldHorizonMs: number;
 }
 
 export interface Block {
@@ -59,6 +69,8 @@ export function defaultPolicy(ratePerSecond: number): BudgetPolicy {
     leadMs: 10,
     maxLateMs: 20,
     gatherMs: 150,
+    urgentHoldMs: 2000,
+    yieldHorizonMs: 250,
   };
 }
 
@@ -79,25 +91,47 @@ export function adapt(cycleMs: number, writeMs: number, p: BudgetPolicy): Budget
   const fits = Math.max(1, Math.floor(horizonMs / 2 / gap));
   const maxBlock = Math.max(p.maxBlock, Math.min(fits, Math.ceil(span / gap)));
   const leadMs = Math.min(horizonMs / 2, Math.max(p.leadMs, Math.ceil(writeMs * 1.5 + 5)));
-  return { ...p, horizonMs, maxBlock, leadMs };
+  // While yielding, a grant must still outlast the write that asks for it.
+  const yieldHorizonMs = Math.min(horizonMs, Math.max(p.yieldHorizonMs, 2 * leadMs + gap));
+  return { ...p, horizonMs, maxBlock, leadMs, yieldHorizonMs };
 }
 
-/** Takes up to `want` consecutive times from the schedule, as of `now` (epoch ms). */
+/** Whether the yield signal is up at `now`. */
+export const yielding = (state: BudgetState | undefined, now: number) => (state?.urgentUntil ?? 0) > now;
+
+/** The state with the yield signal raised (or kept) until `now + urgentHoldMs`. */
+export function raiseSignal(state: BudgetState | undefined, now: number, p: BudgetPolicy): BudgetState {
+  return { next: state?.next ?? 0, urgentUntil: Math.max(state?.urgentUntil ?? 0, now + p.urgentHoldMs) };
+}
+
+/**
+ * Takes up to `want` consecutive times from the schedule, as of `now` (epoch ms). An `urgent` ask
+ * (an instance with urgent sends waiting) raises the yield signal; any other ask, while the signal is
+ * up, yields: it reaches only `yieldHorizonMs` ahead, so the urgent sends find times at once.
+ */
 export function grant(
   state: BudgetState | undefined,
   now: number,
   want: number,
   p: BudgetPolicy,
+  o: { urgent?: boolean } = {},
 ): GrantDecision {
   const gap = gapMs(p);
+  const yields = !o.urgent && yielding(state, now);
+  const horizon = yields ? p.yieldHorizonMs : p.horizonMs;
   // An idle schedule restarts from now: unused past times are never handed out as a burst.
   const start = Math.max(state?.next ?? 0, now + p.leadMs);
   // Wait until the whole block fits under the horizon: granting whatever sliver has just opened
-  // would cost a write per time.
-  const count = Math.max(1, Math.min(want, p.maxBlock));
-  const room = Math.floor((now + p.horizonMs - start) / gap) + 1;
-  if (room < count) return { kind: 'wait', retryAt: start + (count - 1) * gap - p.horizonMs };
-  return { kind: 'grant', block: { start, gap, count }, state: { next: start + count * gap } };
+  // would cost a write per time. Yielding, the block is what fits the short horizon.
+  const fits = Math.max(1, Math.floor((horizon - p.leadMs) / gap) + 1);
+  const count = Math.max(1, Math.min(want, p.maxBlock, yields ? fits : Infinity));
+  const room = Math.floor((now + horizon - start) / gap) + 1;
+  if (room < count) return { kind: 'wait', retryAt: start + (count - 1) * gap - horizon };
+  const signal = o.urgent ? raiseSignal(state, now, p).urgentUntil : state?.urgentUntil;
+  const next: BudgetState = { next: start + count * gap };
+  // A signal that has passed is dropped, so the row carries it only while it means something.
+  if (signal !== undefined && signal > now) next.urgentUntil = signal;
+  return { kind: 'grant', block: { start, gap, count }, state: next };
 }
 
 /** The times of a block, in order. */

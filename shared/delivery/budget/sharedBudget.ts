@@ -4,16 +4,24 @@ import {
   defaultPolicy,
   gapMs,
   grant,
+  raiseSignal,
   timesOf,
   type BudgetPolicy,
   type BudgetState,
 } from './schedule.js';
+import { newLaneHistory, pickNext, type LaneClaim, type LaneHistory } from '../lanes.js';
 
 /**
  * This instance's side of the shared tenant budget: callers wait for a time from the tenant's shared
  * schedule; when this instance has callers but no times left, it takes a block of times from the
  * store (a read and an ETag-guarded write; a write alone while no other instance writes). One request
  * per tenant is in flight at a time, so the block size follows this instance's backlog.
+ *
+ * Lanes (../lanes.ts): the times this instance holds go to its waiting callers by lane (urgent first,
+ * normal before bulk with bulk's floor) and, within a lane, to jobs in turns. An urgent caller that
+ * finds no time held asks at once, raising the row's yield signal; every instance that reads the row
+ * while it is up reaches only a short way ahead (schedule.ts `grant`), so the others yield within one
+ * block and the urgent caller's next ask finds the schedule's free end near now.
  */
 export interface SharedBudgetOptions {
   store: BudgetStore;
@@ -50,12 +58,16 @@ interface TenantState {
   alone: boolean;
   busy: boolean;
   timer: NodeJS.Timeout | undefined;
-  /** The timer only waits for more callers: enough callers end it early. */
+  /** The timer only waits for more callers (or for held times to run low): an urgent caller ends it. */
   gathering: boolean;
+  /** The timer only lets others ask first while this instance holds times: an urgent caller ends it. */
+  holding: boolean;
   failures: number;
+  /** Which lanes and jobs got the last times (lanes.ts pickNext). */
+  history: LaneHistory;
 }
 
-interface Waiter {
+interface Waiter extends LaneClaim {
   give: (time: number | undefined) => void;
   /** Epoch ms: a time later than this is of no use to this caller. */
   deadline: number;
@@ -80,7 +92,11 @@ export class SharedTenantBudget implements TenantBudget {
     this.clock = o.clock ?? Date.now;
   }
 
-  take(tenantId: string, deadline = Infinity): Promise<number | undefined> {
+  take(
+    tenantId: string,
+    deadline = Infinity,
+    claim: LaneClaim = { lane: 'normal' },
+  ): Promise<number | undefined> {
     const t = this.tenant(tenantId);
     return new Promise<number | undefined>((resolve) => {
       const now = this.clock();
@@ -89,6 +105,8 @@ export class SharedTenantBudget implements TenantBudget {
       this.recentDemand(t); // keeps `asked` to the span
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
+        lane: claim.lane,
+        jobId: claim.jobId,
         deadline,
         give: (time) => {
           clearTimeout(timer);
@@ -121,6 +139,33 @@ export class SharedTenantBudget implements TenantBudget {
     return this.policy.maxLateMs;
   }
 
+  /**
+   * Raises the tenant's yield signal before an urgent send even asks (an urgent job's intake): the
+   * other instances see it at their next block and reach only a short way ahead, so by the time the
+   * delivery asks, the schedule's free end is near now. Best effort: a failed write only costs the
+   * urgent send the wait it would have had anyway.
+   */
+  async signalUrgent(tenantId: string): Promise<void> {
+    const t = this.tenant(tenantId);
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        this.stats.reads++;
+        const read = await this.o.store.read(tenantId);
+        const state = raiseSignal(read?.state, this.clock(), this.policy);
+        this.stats.writes++;
+        const etag = await this.o.store.write(tenantId, state, read?.etag);
+        if (etag) {
+          if (!t.busy) t.cached = { state, etag };
+          t.alone = false;
+          return;
+        }
+        this.stats.conflicts++;
+      }
+    } catch {
+      this.stats.errors++;
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     for (const t of this.tenants.values()) clearTimeout(t.timer);
@@ -142,7 +187,9 @@ export class SharedTenantBudget implements TenantBudget {
         busy: false,
         timer: undefined,
         gathering: false,
+        holding: false,
         failures: 0,
+        history: newLaneHistory(),
       };
       this.tenants.set(key, t);
     }
@@ -158,17 +205,20 @@ export class SharedTenantBudget implements TenantBudget {
       this.stats.expired++;
     }
     while (t.waiters.length && t.supply.length) {
-      const waiter = t.waiters.shift()!;
-      // A time past this caller's deadline stays for the next caller.
-      if (t.supply[0]! > waiter.deadline) waiter.give(undefined);
-      else waiter.give(t.supply.shift()!);
+      // By lane, then jobs in turns (lanes.ts); a time past the caller's deadline stays for the next.
+      const [waiter] = t.waiters.splice(pickNext(t.waiters, t.history), 1);
+      if (t.supply[0]! > waiter!.deadline) waiter!.give(undefined);
+      else waiter!.give(t.supply.shift()!);
     }
     const live = this.live;
     const enough = Math.min(live.maxBlock, GATHER_ENOUGH);
-    if (t.timer && t.gathering && t.waiters.length >= enough) {
+    const urgent = urgentWaits(t);
+    // Enough callers end a gathering; an urgent caller ends any wait that was only politeness.
+    if (t.timer && ((t.gathering && (urgent || t.waiters.length >= enough)) || (t.holding && urgent))) {
       clearTimeout(t.timer);
       t.timer = undefined;
       t.gathering = false;
+      t.holding = false;
     }
     if (!t.waiters.length || t.busy || t.timer || this.stopped) return;
     // While busy, let callers gather for a moment so one write grants a whole block: a write per
@@ -178,12 +228,13 @@ export class SharedTenantBudget implements TenantBudget {
     // An instance still holding times for the next half horizon lets others ask first, so a new
     // instance gets its share at once rather than racing the busy ones.
     const holdsUntil = t.lastTime - live.horizonMs / 2;
-    if (holdsUntil > now) {
+    if (holdsUntil > now && !urgent) {
       this.later(tenantId, t, holdsUntil - now, false);
+      t.holding = true;
       return;
     }
     const gatherUntil = t.oldestUnserved + this.policy.gatherMs;
-    if (t.waiters.length < enough && now - t.lastGrant < 1000 && now < gatherUntil) {
+    if (!urgent && t.waiters.length < enough && now - t.lastGrant < 1000 && now < gatherUntil) {
       this.later(tenantId, t, gatherUntil - now, false);
       t.gathering = true;
       return;
@@ -209,6 +260,7 @@ export class SharedTenantBudget implements TenantBudget {
       () => {
         t.timer = undefined;
         t.gathering = false;
+        t.holding = false;
         this.pump(tenantId, t);
       },
       Math.max(0, ms) + (jitter ? Math.random() * 10 : 0),
@@ -232,7 +284,7 @@ export class SharedTenantBudget implements TenantBudget {
         // Alone on the schedule, ask for what the last block's span asked for too: callers arriving
         // meanwhile find times waiting instead of a round trip each. Unused times only pass.
         const want = t.alone ? Math.max(unserved, this.recentDemand(t)) : unserved;
-        const decision = grant(current?.state, this.clock(), want, this.live);
+        const decision = grant(current?.state, this.clock(), want, this.live, { urgent: urgentWaits(t) });
         if (decision.kind === 'wait') {
           // The real schedule is at least as full as what we read, so this wait is never too long.
           t.cached = current;
@@ -267,6 +319,9 @@ export class SharedTenantBudget implements TenantBudget {
     }
   }
 }
+
+/** An urgent caller is waiting without a time (held times go to urgent callers first). */
+const urgentWaits = (t: TenantState) => t.waiters.some((w) => w.lane === 'urgent');
 
 /** Smoothed, but a slow round trip raises it at once: a block or lead too short wastes the block. */
 function smooth(recent: number, took: number): number {
