@@ -7,8 +7,9 @@
  *
  * Alone: BENCH_ONLY=audience npm run bench (writes its section of RESULTS.md).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { deployDir } from '../scripts/deploy/layout.js';
 import { startLocalHostProcess } from '../scripts/local-host/child.js';
 import { tableClient } from '../shared/azureStorage/connection.js';
@@ -19,6 +20,7 @@ import { enqueueNotification } from '../shared/jobs/producer.js';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
 import { QueueClient } from '@azure/storage-queue';
 import { startRamDiskAzurite } from './ramAzurite.js';
+import { formatMarkdown, writeSection } from './results.js';
 import { DELIVERIES_QUEUE } from '../shared/queues.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 import { seedUsers } from '../test/support/audience.js';
@@ -299,4 +301,13 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
   ${r.hostHeapCapMiB ?? 'Node default'} MiB (\`NODE_OPTIONS=--max-old-space-size\`; in Azure \`languageWorkers__node__arguments\`).
 
 <!-- audience:end -->`;
+}
+
+/** Runs it and writes its section of RESULTS.md and bench/audience-results.json (run alone or in the whole run). */
+export async function audienceResults(root: string): Promise<void> {
+  const result = await audienceBenchmark(root);
+  const file = join(root, 'bench', 'RESULTS.md');
+  writeSection(file, 'audience', audienceSection(result, new Date().toISOString()));
+  await formatMarkdown(file);
+  writeFileSync(join(root, 'bench', 'audience-results.json'), JSON.stringify(result, null, 2) + '\n');
 }
