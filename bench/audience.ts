@@ -7,8 +7,9 @@
  *
  * Alone: BENCH_ONLY=audience npm run bench (writes its section of RESULTS.md).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { deployDir } from '../scripts/deploy/layout.js';
 import { startLocalHostProcess } from '../scripts/local-host/child.js';
 import { tableClient } from '../shared/azureStorage/connection.js';
@@ -19,7 +20,8 @@ import { enqueueNotification } from '../shared/jobs/producer.js';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
 import { QueueClient } from '@azure/storage-queue';
 import { startRamDiskAzurite } from './ramAzurite.js';
-import { DELIVERIES_QUEUE } from '../shared/queues.js';
+import { formatMarkdown, writeSection } from './results.js';
+import { LANE_QUEUES } from '../shared/queues.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 import { seedUsers } from '../test/support/audience.js';
 
@@ -75,7 +77,9 @@ async function seedTenant(s: Setup, tenantId: string, count: number) {
 
 /**
  * Phase A: expansion and fan-out alone. The deliveries function is disabled
- * (AzureWebJobs.notificationDeliveries.Disabled) so the time is the expansion's, not the sends'.
+ * (AzureWebJobs.notificationBulkDeliveries.Disabled: an audience job is bulk by default, so its
+ * deliveries go to the bulk lane's queue) so the time is the expansion's, not the sends'; its window
+ * is off (AUDIENCE_WINDOW=0), else it would queue only that many ahead of outcomes that never come.
  */
 async function expansionPhase(s: Setup, users: number) {
   const seeded = await seedTenant(s, TENANT, users);
@@ -83,7 +87,7 @@ async function expansionPhase(s: Setup, users: number) {
   const host = await startLocalHostProcess({
     root: deployDir(s.root),
     port: 0,
-    env: { ...s.env, 'AzureWebJobs.notificationDeliveries.Disabled': 'true' },
+    env: { ...s.env, 'AzureWebJobs.notificationBulkDeliveries.Disabled': 'true', AUDIENCE_WINDOW: '0' },
   });
   const jobs = new TableJobStore(
     new LazyTable(tableClient({ connectionString: s.connectionString }, 'Jobs')),
@@ -111,7 +115,7 @@ async function expansionPhase(s: Setup, users: number) {
   }
   const memory = memoryOf(host.child.pid);
   await host.stop();
-  const queue = new QueueClient(s.connectionString, DELIVERIES_QUEUE);
+  const queue = new QueueClient(s.connectionString, LANE_QUEUES.bulk);
   const onQueue = (await queue.getProperties()).approximateMessagesCount ?? 0;
   console.log(`audience: ${queued} deliveries queued in ${round(expansionSeconds ?? NaN)} s`);
   return {
@@ -288,8 +292,8 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
   (Teams' 50/s with time scaled ${r.timeScale}×, as the broadcast row) with Retry-After on 429s; the host was configured
   with the same \`TENANT_RATE_PER_SECOND\`. Every user had a stored 1:1 chat (one connector call each). Seeding
   ${a.users} user rows took ${a.seedSeconds} s (not counted).
-- **A** ran with the deliveries function disabled (\`AzureWebJobs.notificationDeliveries.Disabled\`), so the time is the
-  expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, 16 recipients to a queue message (\`AUDIENCE_FANOUT_CONCURRENCY\`, 64,
+- **A** ran with the bulk lane's deliveries function disabled (\`AzureWebJobs.notificationBulkDeliveries.Disabled\`; an audience job is bulk by default) and its window off
+  (\`AUDIENCE_WINDOW=0\`; B runs with the default window), so the time is the expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, 16 recipients to a queue message (\`AUDIENCE_FANOUT_CONCURRENCY\`, 64,
   messages sent at once), a checkpoint on the job row after each page. Queued after (seconds, count): \`${JSON.stringify(a.samples)}\`.
 - **B** is a second tenant of ${d.users} users on a fresh emulator (as A's), so its queue does not
   start with the ${a.onQueue} messages A left behind.
@@ -299,4 +303,13 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
   ${r.hostHeapCapMiB ?? 'Node default'} MiB (\`NODE_OPTIONS=--max-old-space-size\`; in Azure \`languageWorkers__node__arguments\`).
 
 <!-- audience:end -->`;
+}
+
+/** Runs it and writes its section of RESULTS.md and bench/audience-results.json (run alone or in the whole run). */
+export async function audienceResults(root: string): Promise<void> {
+  const result = await audienceBenchmark(root);
+  const file = join(root, 'bench', 'RESULTS.md');
+  writeSection(file, 'audience', audienceSection(result, new Date().toISOString()));
+  await formatMarkdown(file);
+  writeFileSync(join(root, 'bench', 'audience-results.json'), JSON.stringify(result, null, 2) + '\n');
 }

@@ -134,7 +134,11 @@ async function run(
   await conversations.saveTenant({ tenantId: TENANT, serviceUrl: fake.url, botId: BOT_ID });
   const seed = { connectionString, tenantId: TENANT, serviceUrl: fake.url };
   await seedUsers({ ...seed, userIds: bulk, source: `team:${TEAM}` });
-  await seedUsers({ ...seed, userIds: small.flatMap((j) => j.userIds), source: 'team:19:other@thread.tacv2' });
+  await seedUsers({
+    ...seed,
+    userIds: small.flatMap((j) => j.userIds),
+    source: 'team:19:other@thread.tacv2',
+  });
   await seedMembers(connectionString, TENANT, TEAM, bulk);
   await conversations.saveTeam({
     tenantId: TENANT,
@@ -163,7 +167,8 @@ async function run(
         env,
         onLine: (line) => {
           if (/MicrosoftAppId is not set|Poison: queue/.test(line)) return;
-          if (/warn|error|fail|poison/i.test(line) && problems.length < 100) problems.push(line.slice(0, 300));
+          if (/warn|error|fail|poison/i.test(line) && problems.length < 100)
+            problems.push(line.slice(0, 300));
         },
       }),
     ),
@@ -199,7 +204,9 @@ async function run(
       const answer = await post({
         tenantId: TENANT,
         recipients: job.userIds.map((userId) => ({ userId })),
-        message: { text: job.kind === 'urgent' ? 'Sev 1: checkout is down, join the bridge' : 'Build 42 is green' },
+        message: {
+          text: job.kind === 'urgent' ? 'Sev 1: checkout is down, join the bridge' : 'Build 42 is green',
+        },
         ...(priority ? { priority: job.kind } : {}),
       });
       Object.assign(job, answer);
@@ -209,7 +216,8 @@ async function run(
   const chatOf = (userId: string) => fake.conversationIdFor(TENANT, userId, BOT_ID);
   const everyone = [...bulk, ...small.flatMap((j) => j.userIds)];
   const chats = new Set(everyone.map(chatOf));
-  const reached = () => new Set(fake.accepted.filter((a) => chats.has(a.conversationId)).map((a) => a.conversationId)).size;
+  const reached = () =>
+    new Set(fake.accepted.filter((a) => chats.has(a.conversationId)).map((a) => a.conversationId)).size;
   const deadline = t0 + drainS * 3000 + 60_000;
   while (reached() < everyone.length && Date.now() < deadline) await sleep(500);
   await sleep(3000); // late duplicates would show
@@ -288,7 +296,8 @@ async function run(
     busiestSecond: busiestWindow(admitted.map((c) => c.at)),
     calls,
     throttled429: throttled,
-    lost: Math.max(0, bulk.length - Math.max(reachedBulk, terminal)) +
+    lost:
+      Math.max(0, bulk.length - Math.max(reachedBulk, terminal)) +
       [...smallUsers].filter((u) => !firstAccepted.has(chatOf(u))).length,
     duplicates: [...perChat.values()].filter((n) => n > 1).length,
     cpuShare,

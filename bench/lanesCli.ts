@@ -5,6 +5,7 @@
  * `node dist/bench/lanesCli.js --out before.json`). Here, `BENCH_ONLY=lanes npm run bench` runs it
  * and writes RESULTS.md.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,12 +24,27 @@ export const lanesScenario = (root: string): LanesOptions => ({
   seed: Number(process.env.BENCH_LANES_SEED ?? 24),
 });
 
+/** The checkout's commit, and whether the app differs from it (changes under bench/ do not count). */
+export function checkout(root: string): { commit: string; appModified: boolean } {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+  try {
+    const changed = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench');
+    return { commit: git('rev-parse', '--short', 'HEAD'), appModified: changed !== '' };
+  } catch {
+    return { commit: 'unknown', appModified: false };
+  }
+}
+
 async function main() {
   const at = process.argv.indexOf('--out');
   const out = at > 0 ? process.argv[at + 1] : undefined;
-  const result = await lanesBenchmark(lanesScenario(ROOT));
+  const result = {
+    date: new Date().toISOString(),
+    ...checkout(ROOT),
+    ...(await lanesBenchmark(lanesScenario(ROOT))),
+  };
   console.log(`lanes: ${JSON.stringify(result)}`);
-  if (out) writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2) + '\n');
+  if (out) writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -22,7 +22,7 @@ export function writeSection(file: string, name: string, section: string): void 
 /** Writes the body and keeps every marked section the file already had. */
 export function writeBody(file: string, body: string): void {
   const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const kept = previous.match(/<!-- (\w+):start -->[\s\S]*?<!-- \1:end -->/g) ?? [];
+  const kept = previous.match(/<!-- ([\w-]+):start -->[\s\S]*?<!-- \1:end -->/g) ?? [];
   writeFileSync(file, body + kept.map((section) => `\n${section}\n`).join(''));
 }
 
