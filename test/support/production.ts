@@ -6,6 +6,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { FUNCTION_KEY, ROOT, TENANT, eventually, startApp, type TestApp } from './app.js';
 import { startIngestion, type Ingestion } from './ingestion.js';
 import { FAST_QUEUES } from './pipeline.js';
+import { createStorageObjects } from '../../scripts/sandbox/storageObjects.js';
 
 /**
  * Issue 10's app, as the production tests run it: the app in its own process (so its Application
@@ -34,6 +35,8 @@ export function useProductionApp(started: (running: ProductionApp) => void) {
   beforeAll(async () => {
     ingestion = await startIngestion();
     app = await startProductionApp(ingestion);
+    // The queues and tables exist before producers write, as the infra makes them.
+    await createStorageObjects(app.azurite.connectionString);
     started({ app, ingestion });
   });
   afterAll(async () => {
