@@ -220,6 +220,8 @@ export async function audienceBenchmark(root: string) {
     TENANT_RATE_PER_SECOND: String(TENANT_LIMIT),
     CONVERSATION_RATE_PER_SECOND: String(CONV_LIMIT),
     RECIPIENT_HOURLY_CAP: '100000',
+    // Phase B's window of queued recipients (default: the app's); phase A turns it off.
+    ...(process.env.BENCH_AUDIENCE_WINDOW ? { AUDIENCE_WINDOW: process.env.BENCH_AUDIENCE_WINDOW } : {}),
     AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.5',
     // Deliveries in flight per host (batchSize + newBatchThreshold), to cover storage latency under load.
     AzureFunctionsJobHost__extensions__queues__batchSize: BATCH,
