@@ -20,6 +20,7 @@ import { TableConversationStore } from '../shared/azureStorage/tableConversation
 import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
 import { startFakeConnector } from '../test/support/fakeConnector.js';
 import { seedAadAliases, seedUsers } from '../test/support/audience.js';
+import { round, sleep } from './common.js';
 import { cpuSecondsOf } from './cpu.js';
 import { startRamDiskAzurite } from './ramAzurite.js';
 
@@ -40,8 +41,6 @@ export const LIMITS = {
   graphTeamsWritePerSecond: 30,
   identityUnitsPerSecond: 800,
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 export interface GraphBenchOptions {
   root: string;

@@ -20,7 +20,7 @@ import { tableClient } from '../shared/azureStorage/connection.js';
 import { LazyTable } from '../shared/azureStorage/table.js';
 import { TableConversationStore } from '../shared/azureStorage/tableConversationStore.js';
 import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
-import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
+import { seededRandom, startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 import { seedMembers, seedUsers } from '../test/support/audience.js';
 import { busiestWindow } from '../test/support/windows.js';
 import { cpuSecondsOfTree } from './cpu.js';
@@ -43,18 +43,6 @@ export interface LanesOptions {
   instances: number;
   /** Seed of the arrival times. */
   seed: number;
-}
-
-/** A small PRNG (mulberry32), so both runs get the same arrival times. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Whether the checkout's job contract has `priority` (an older commit's has not). */
@@ -109,7 +97,8 @@ async function run(
   const priority = knowsPriority(o.root);
   const id = (prefix: string, n: number) => `29:lanes-${prefix}-${String(n).padStart(5, '0')}`;
   const bulk = Array.from({ length: o.bulkRecipients }, (_, i) => id('bulk', i));
-  const rand = random(o.seed);
+  // Seeded, so both commits get the same arrival times.
+  const rand = seededRandom(o.seed);
   // Arrivals spread over the first 85 % of the bulk job's ideal drain (2 calls per recipient).
   const drainS = (2 * o.bulkRecipients) / TENANT_LIMIT;
   const arrival = () => Math.round((5 + rand() * (drainS * 0.85 - 5)) * 1000);
