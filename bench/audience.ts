@@ -169,6 +169,13 @@ async function deliveryPhase(s: Setup, users: number, tenantLimit: number) {
     perChat.set(a.conversationId, (perChat.get(a.conversationId) ?? 0) + 1);
   }
   const reached = userIds.filter((u) => perChat.has(chatOf(u))).length;
+  // Messages Teams accepted in each second after the enqueue: the ramp, the steady pace, the tail.
+  const perSecond: number[] = [];
+  const enqueuedAt = Date.now() - seconds * 1000;
+  for (const a of s.fake.accepted.slice(acceptedBefore)) {
+    const i = Math.floor((a.at - enqueuedAt) / 1000);
+    perSecond[i] = (perSecond[i] ?? 0) + 1;
+  }
   const terminal = (status?.totals.failed ?? 0) + (status?.totals.skipped ?? 0);
   const calls = Object.values(s.fake.byStatus).reduce((a, b) => a + b, 0) - callsBefore;
   const throttled = (s.fake.byStatus[429] ?? 0) - throttledBefore;
@@ -185,6 +192,7 @@ async function deliveryPhase(s: Setup, users: number, tenantLimit: number) {
     reached,
     achievedPerSecond: round(reached / sendingSeconds),
     shareOfBudget: round(reached / sendingSeconds / tenantLimit, 4),
+    sendsPerSecond: Array.from(perSecond, (n) => n ?? 0),
     connectorCalls: calls,
     throttled429: throttled,
     share429: round(throttled / Math.max(1, calls), 5),
@@ -295,11 +303,12 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
   with the same \`TENANT_RATE_PER_SECOND\`. Every user had a stored 1:1 chat (one connector call each). Seeding
   ${a.users} user rows took ${a.seedSeconds} s (not counted).
 - **A** ran with the bulk lane's deliveries function disabled (\`AzureWebJobs.notificationBulkDeliveries.Disabled\`; an audience job is bulk by default) and its window off
-  (\`AUDIENCE_WINDOW=0\`; B runs with the default window), so the time is the expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, 16 recipients to a queue message (\`AUDIENCE_FANOUT_CONCURRENCY\`, 64,
+  (\`AUDIENCE_WINDOW=0\`; B runs with the default window: about 10 s of the tenant's budget), so the time is the expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, 16 recipients to a queue message (\`AUDIENCE_FANOUT_CONCURRENCY\`, 64,
   messages sent at once), a checkpoint on the job row after each page. Queued after (seconds, count): \`${JSON.stringify(a.samples)}\`.
 - **B** is a second tenant of ${d.users} users on a fresh emulator (as A's), so its queue does not
   start with the ${a.onQueue} messages A left behind.
-  Whole job ${d.seconds} s (first message after ${d.firstSendSeconds ?? '?'} s); final status ${JSON.stringify(d.totals)} (${d.expansion}).
+  Whole job ${d.seconds} s (first message after ${d.firstSendSeconds ?? '?'} s); messages Teams accepted in each
+  second from the enqueue: \`${JSON.stringify(d.sendsPerSecond)}\`; final status ${JSON.stringify(d.totals)} (${d.expansion}).
   Status reads during delivery (totals from 64 counter rows + one page of records) took ${d.statusReadMsAvg} ms on average.
 - Host settings: queue \`batchSize\` ${r.hostBatchSize} (newBatchThreshold half of it), V8 old space capped at
   ${r.hostHeapCapMiB ?? 'Node default'} MiB (\`NODE_OPTIONS=--max-old-space-size\`; in Azure \`languageWorkers__node__arguments\`).

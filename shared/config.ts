@@ -1,11 +1,14 @@
 import { readGraphSettings, type GraphSettings } from './graph/settings.js';
 
 /**
- * AUDIENCE_WINDOW's default (jobs/expand.ts): 32 queue messages of 16. At Teams' 50 calls a second a
- * window lasts 10–20 s, many times the second between two looks at it, so the lane never runs dry;
- * and a host reads 32 messages at once.
+ * AUDIENCE_WINDOW's default (jobs/expand.ts): about 10 s of the tenant's budget, in whole queue
+ * messages of 16, and never under 32 of them (512: Teams' 50 calls a second). A window that lasts
+ * many times the second between two looks at it keeps the lane from running dry, also where
+ * TENANT_RATE_PER_SECOND is raised; a job queued behind a broadcast still waits only about that long.
  */
-export const DEFAULT_AUDIENCE_WINDOW = 512;
+export function defaultAudienceWindow(tenantRatePerSecond: number): number {
+  return Math.max(512, Math.ceil((tenantRatePerSecond * 10) / 16) * 16);
+}
 
 /**
  * Every setting the app reads, parsed once from the environment (app settings in Azure,
@@ -171,6 +174,7 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const allowed = list(env, 'ALLOWED_TENANT_IDS').map((id) => id.toLowerCase());
+  const rate = num(env, 'TENANT_RATE_PER_SECOND', 50, 1, 1000);
   return {
     bot: readBotSettings(env),
     storage: readStorageSettings(env),
@@ -179,7 +183,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     defaultTenantId: str(env, 'DEFAULT_TENANT_ID'),
     defaultServiceUrl: str(env, 'BOT_SERVICE_URL') ?? 'https://smba.trafficmanager.net/teams/',
     extraServiceUrlHosts: list(env, 'BOT_EXTRA_SERVICE_HOSTS').map((host) => host.toLowerCase()),
-    tenantRatePerSecond: num(env, 'TENANT_RATE_PER_SECOND', 50, 1, 1000),
+    tenantRatePerSecond: rate,
     conversationRatePerSecond: num(env, 'CONVERSATION_RATE_PER_SECOND', 7, 1, 100),
     tenantBudget: oneOf(env, 'TENANT_BUDGET', ['shared', 'local'], 'shared'),
     recipientHourlyCap: num(env, 'RECIPIENT_HOURLY_CAP', 30, 1, 100_000),
@@ -189,7 +193,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rosterMaxAgeMs: num(env, 'ROSTER_MAX_AGE_MINUTES', 1440, 0, 525_600) * 60_000,
     audiencePageSize: num(env, 'AUDIENCE_PAGE_SIZE', 1000, 1, 1000),
     audienceFanOutConcurrency: num(env, 'AUDIENCE_FANOUT_CONCURRENCY', 64, 1, 512),
-    audienceWindow: num(env, 'AUDIENCE_WINDOW', DEFAULT_AUDIENCE_WINDOW, 0, 100_000),
+    audienceWindow: num(env, 'AUDIENCE_WINDOW', defaultAudienceWindow(rate), 0, 100_000),
     allowUnauthenticatedActivities: flag(env, 'ALLOW_UNAUTHENTICATED_ACTIVITIES'),
     runsInAzure: runsInAzure(env),
     graph: readGraphSettings(env),

@@ -51,7 +51,7 @@ export type WorkerToHost =
   | { t: 'load-failed'; message: string }
   | { t: 'started' }
   | { t: 'start-failed'; message: string }
-  | { t: 'log'; record: LogRecord }
+  | { t: 'logs'; records: LogRecord[] }
   | { t: 'result'; id: string; ok: true; http?: WireHttpResponse | undefined }
   | { t: 'result'; id: string; ok: false; error: string }
   | { t: 'terminated' };

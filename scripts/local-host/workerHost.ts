@@ -254,12 +254,15 @@ export class WorkerHost {
           return settleLoad?.resolve(m.functions);
         case 'load-failed':
           return settleLoad?.reject(new LocalHostConfigError(m.message));
-        case 'log':
-          return logger.log(m.record.level, m.record.message, {
-            category: m.record.category,
-            functionName: m.record.functionName,
-            invocationId: m.record.invocationId,
-          });
+        case 'logs':
+          for (const r of m.records) {
+            logger.log(r.level, r.message, {
+              category: r.category,
+              functionName: r.functionName,
+              invocationId: r.invocationId,
+            });
+          }
+          return;
         case 'result': {
           const p = worker.pending.get(m.id);
           if (!p) return; // timed out already
