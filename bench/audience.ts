@@ -205,6 +205,7 @@ async function deliveryPhase(s: Setup, users: number, tenantLimit: number) {
 export async function audienceBenchmark(root: string) {
   const USERS = Number(process.env.BENCH_AUDIENCE_USERS ?? 50_000);
   const RATE_USERS = Number(process.env.BENCH_AUDIENCE_RATE_USERS ?? 5_000);
+  const RUNS = Math.max(1, Number(process.env.BENCH_AUDIENCE_RUNS ?? 3));
   const SCALE = Number(process.env.BENCH_BROADCAST_SCALE ?? 5);
   const TENANT_LIMIT = 50 * SCALE;
   const CONV_LIMIT = 7 * SCALE;
@@ -256,12 +257,24 @@ export async function audienceBenchmark(root: string) {
   };
   const expansion = await onOwnAzurite((s) => expansionPhase(s, USERS));
   const loadMid = load();
-  const delivery = await onOwnAzurite((s) => deliveryPhase(s, RATE_USERS, TENANT_LIMIT));
+  // B's share swings a few points from run to run on a shared 2-core machine: the row is the median run's.
+  const runs: Array<Awaited<ReturnType<typeof deliveryPhase>>> = [];
+  for (let i = 0; i < RUNS; i++)
+    runs.push(await onOwnAzurite((s) => deliveryPhase(s, RATE_USERS, TENANT_LIMIT)));
+  const byShare = [...runs].sort((x, y) => x.shareOfBudget - y.shareOfBudget);
+  const delivery = {
+    ...byShare[Math.floor((byShare.length - 1) / 2)]!,
+    // Whatever went wrong in any run counts.
+    lost: Math.max(...runs.map((r) => r.lost)),
+    duplicates: Math.max(...runs.map((r) => r.duplicates)),
+    hostPeakMiB: Math.max(...runs.map((r) => r.hostPeakMiB ?? Infinity)),
+  };
   const result = {
     timeScale: SCALE,
     tenantLimitPerSecond: TENANT_LIMIT,
     expansion,
     delivery,
+    deliveryShares: runs.map((r) => r.shareOfBudget),
     loadAverage: { before: loadBefore, betweenPhases: loadMid, after: load() },
     hostBatchSize: Number(BATCH),
     hostHeapCapMiB: Number(HEAP_MB) || undefined,
@@ -290,11 +303,11 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
 |---|---|---|---|
 | A: all ${a.users} deliveries queued (enqueue of the job → expansion checkpoint \`done\`; ${a.queued} queued, ${a.onQueue} on the queue) | ${a.expansionSeconds !== undefined ? `${a.expansionSeconds} s` : 'not reached in the time allowed'} | ≤ 60 s | ${met((a.expansionSeconds ?? Infinity) <= 60)} |
 | A: peak resident memory of the host process during the expansion (VmHWM) | ${a.hostPeakMiB ?? 'n/a'} MiB | ≤ 256 MB | ${met((a.hostPeakMiB ?? Infinity) * 1.048576 <= 256)} |
-| B: ${d.users}-user \`allUsers\` job, share of the tenant budget used (${d.achievedPerSecond}/s of ${r.tenantLimitPerSecond}/s, first send to last outcome) | ${round(d.shareOfBudget * 100, 1)} % | ≥ 90 % | ${met(d.shareOfBudget >= 0.9)} |
+| B: ${d.users}-user \`allUsers\` job, share of the tenant budget used (${d.achievedPerSecond}/s of ${r.tenantLimitPerSecond}/s, first send to last outcome; median of ${r.deliveryShares.length} runs: ${r.deliveryShares.map((x) => `${round(x * 100, 1)} %`).join(', ')}) | ${round(d.shareOfBudget * 100, 1)} % | ≥ 90 % | ${met(d.shareOfBudget >= 0.9)} |
 | B: connector calls answered 429 (${d.throttled429} of ${d.connectorCalls}) | ${round(d.share429 * 100, 2)} % | ≤ 1 % | ${met(d.share429 <= 0.01)} |
-| B: lost (no accepted message and no failed/skipped outcome) | ${d.lost} | 0 | ${met(d.lost === 0)} |
-| B: duplicates (more than one message to a user) | ${d.duplicates} | 0 | ${met(d.duplicates === 0)} |
-| B: peak resident memory of the host process (expansion and deliveries) | ${d.hostPeakMiB ?? 'n/a'} MiB | ≤ 256 MB | ${met((d.hostPeakMiB ?? Infinity) * 1.048576 <= 256)} |
+| B: lost (no accepted message and no failed/skipped outcome; the worst run) | ${d.lost} | 0 | ${met(d.lost === 0)} |
+| B: duplicates (more than one message to a user; the worst run) | ${d.duplicates} | 0 | ${met(d.duplicates === 0)} |
+| B: peak resident memory of the host process (expansion and deliveries; the highest run) | ${d.hostPeakMiB ?? 'n/a'} MiB | ≤ 256 MB | ${met((d.hostPeakMiB ?? Infinity) * 1.048576 <= 256)} |
 
 - One local host process (\`dist/scripts/local-host.js\`: the real queue triggers, host.json settings) per phase,
   its own storage emulator (Table and Queue Storage as two Azurite processes: tables in memory, queues on disk in
@@ -306,7 +319,8 @@ ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.betweenPhases.join('
   (\`AUDIENCE_WINDOW=0\`; B runs with the default window: about 10 s of the tenant's budget), so the time is the expansion's: pages of \`AUDIENCE_PAGE_SIZE\` (1000) \`user|\` rows, 16 recipients to a queue message (\`AUDIENCE_FANOUT_CONCURRENCY\`, 64,
   messages sent at once), a checkpoint on the job row after each page. Queued after (seconds, count): \`${JSON.stringify(a.samples)}\`.
 - **B** is a second tenant of ${d.users} users on a fresh emulator (as A's), so its queue does not
-  start with the ${a.onQueue} messages A left behind.
+  start with the ${a.onQueue} messages A left behind; it runs ${r.deliveryShares.length} times (\`BENCH_AUDIENCE_RUNS\`), each on a
+  fresh emulator, and the figures below are the median run's.
   Whole job ${d.seconds} s (first message after ${d.firstSendSeconds ?? '?'} s); messages Teams accepted in each
   second from the enqueue: \`${JSON.stringify(d.sendsPerSecond)}\`; final status ${JSON.stringify(d.totals)} (${d.expansion}).
   Status reads during delivery (totals from 64 counter rows + one page of records) took ${d.statusReadMsAvg} ms on average.
