@@ -19,6 +19,7 @@ import { TableJobStore } from '../shared/azureStorage/tableJobStore.js';
 import { enqueueNotification } from '../shared/jobs/producer.js';
 import type { JobStatus } from '../functions/getNotification/jobStatus.js';
 import { QueueClient } from '@azure/storage-queue';
+import { met, round, sleep, teamsLimited } from './common.js';
 import { startRamDiskAzurite } from './ramAzurite.js';
 import { formatMarkdown, writeSection } from './results.js';
 import { LANE_QUEUES } from '../shared/queues.js';
@@ -28,8 +29,6 @@ import { seedUsers } from '../test/support/audience.js';
 const TENANT = '11111111-2222-3333-4444-666666666666';
 const BOT_ID = '28:00000000-0000-0000-0000-00000000b0b0';
 const KEY = 'bench-key';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 /** Peak and current resident memory of a process, from /proc (Linux). */
 function memoryOf(pid: number | undefined): { peakMiB: number; rssMiB: number } | undefined {
@@ -213,14 +212,7 @@ export async function audienceBenchmark(root: string) {
   const HEAP_MB = process.env.BENCH_AUDIENCE_HEAP_MB ?? '160';
   const load = () => os.loadavg().map((n) => round(n, 2));
   const loadBefore = load();
-  const fake = await startFakeConnector({
-    rateLimits: {
-      perAppTenant: [{ limit: TENANT_LIMIT, windowMs: 1000 }],
-      perConversation: [{ limit: CONV_LIMIT, windowMs: 1000 }],
-      retryAfter: true,
-    },
-    recordCalls: false,
-  });
+  const fake = await startFakeConnector(teamsLimited(TENANT_LIMIT, CONV_LIMIT));
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     FUNCTIONS_KEY: KEY,
@@ -286,8 +278,6 @@ export async function audienceBenchmark(root: string) {
 }
 
 export type AudienceResult = Awaited<ReturnType<typeof audienceBenchmark>>;
-
-const met = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 export function audienceSection(r: AudienceResult, date: string): string {
   const a = r.expansion;

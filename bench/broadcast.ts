@@ -14,6 +14,7 @@ import {
   sleep,
   stopLimiter,
   task,
+  teamsLimited,
   TENANT,
   type StartFake,
 } from './common.js';
@@ -27,14 +28,7 @@ export async function broadcast(startFake: StartFake, opts: { scale?: number; re
   const CONV_LIMIT = 7 * SCALE;
   const RECIPIENTS = opts.recipients ?? 10_000;
   const CONCURRENCY = 64;
-  const fake = await startFake({
-    rateLimits: {
-      perAppTenant: [{ limit: TENANT_LIMIT, windowMs: 1000 }],
-      perConversation: [{ limit: CONV_LIMIT, windowMs: 1000 }],
-      retryAfter: true,
-    },
-    recordCalls: false,
-  });
+  const fake = await startFake(teamsLimited(TENANT_LIMIT, CONV_LIMIT));
   const s = services(fake, TENANT_LIMIT, CONV_LIMIT);
   const users = await seedUsers(s, fake, RECIPIENTS, true);
   const convToUser = new Map(users.map((u) => [u.conversationId!, u.recipient]));

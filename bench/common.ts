@@ -9,7 +9,11 @@ import { loadConfig, type AppConfig } from '../shared/config.js';
 import { buildServices, type Services } from '../shared/container.js';
 import type { AttemptContext, DeliveryTask } from '../shared/delivery/task.js';
 import { recipientKeyString } from '../shared/jobs/recipient.js';
-import type { FakeConnector, startFakeConnector } from '../test/support/fakeConnector.js';
+import type {
+  FakeConnector,
+  FakeConnectorOptions,
+  startFakeConnector,
+} from '../test/support/fakeConnector.js';
 import { seedChatUsers } from '../test/support/chatUsers.js';
 
 export type StartFake = typeof startFakeConnector;
@@ -22,6 +26,19 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const calls = (fake: FakeConnector) => Object.values(fake.byStatus).reduce((a, b) => a + b, 0);
 export const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 export const met = (ok: boolean) => (ok ? 'met' : '**not met**');
+
+/**
+ * The Teams-like connector as the scaled scenarios run it: its limits per app and tenant and per chat
+ * (Teams' 50/s and 7/s, times a scale), 429 with Retry-After, and no log of every call.
+ */
+export const teamsLimited = (tenantPerSecond: number, chatPerSecond: number): FakeConnectorOptions => ({
+  rateLimits: {
+    perAppTenant: [{ limit: tenantPerSecond, windowMs: 1000 }],
+    perConversation: [{ limit: chatPerSecond, windowMs: 1000 }],
+    retryAfter: true,
+  },
+  recordCalls: false,
+});
 
 /** Stops the limiter's timers if this version of DeliveryRateLimiter has a stop(). */
 export async function stopLimiter(s: Services): Promise<void> {

@@ -21,6 +21,7 @@ import { loadConfig } from '../shared/config.js';
 import { buildServices } from '../shared/container.js';
 import { runChangeFanOut, type ChangeFanOutTask } from '../shared/followUps/changeFanOut.js';
 import { startAzurite } from '../test/support/azurite.js';
+import { round, sleep } from './common.js';
 import { formatMarkdown, writeSection } from './results.js';
 import { startFakeConnector, type FakeConnector } from '../test/support/fakeConnector.js';
 
@@ -41,8 +42,6 @@ const QUEUE_FUNCTIONS = [
   'notificationUrgentDeliveriesPoison',
   'notificationBulkDeliveriesPoison',
 ];
-const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function host(root: string, connectionString: string, fake: FakeConnector, queueFunctions: boolean) {
   return startLocalHostProcess({

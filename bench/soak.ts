@@ -22,6 +22,7 @@ import { enqueueNotification } from '../shared/jobs/producer.js';
 import { deployDir } from '../scripts/deploy/layout.js';
 import { startLocalHostProcess, type LocalHostProcess } from '../scripts/local-host/child.js';
 import { seededRandom, startFakeConnector } from '../test/support/fakeConnector.js';
+import { sleep, teamsLimited } from './common.js';
 import { cpuSecondsOfTree } from './cpu.js';
 import { ramBackedDir, startSplitAzurite } from './ramAzurite.js';
 import { DELIVERIES_QUEUE, JOBS_QUEUE, poisonQueueOf } from '../shared/queues.js';
@@ -58,7 +59,6 @@ function findRoot(): string {
 }
 export const ROOT = findRoot();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * Requests a killed process wrote just before it died still reach the connector (in this process)
  * a moment later: a copy accepted up to this long after the kill was seen was sent before it.
@@ -115,14 +115,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     // Table and Queue Storage as two processes, both on disk so that a restart keeps their data.
     const azurite = await startSplitAzurite({ location: path.join(workDir, 'azurite'), tablesOnDisk: true });
     cleanups.push(() => azurite.stop());
-    const fake = await startFakeConnector({
-      rateLimits: {
-        perAppTenant: [{ limit: tenantRate, windowMs: 1000 }],
-        perConversation: [{ limit: conversationRate, windowMs: 1000 }],
-        retryAfter: true,
-      },
-      recordCalls: false,
-    });
+    const fake = await startFakeConnector(teamsLimited(tenantRate, conversationRate));
     cleanups.push(() => fake.stop());
     const conn = azurite.connectionString;
 

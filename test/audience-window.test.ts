@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAudienceWindow, loadConfig } from '../shared/config.js';
 import { LANE_QUEUES } from '../shared/queues.js';
-import { BOT_ID, TENANT, startApp, type TestApp } from './support/app.js';
+import { BOT_ID, TENANT, eventually, startApp, type TestApp } from './support/app.js';
 import { seedUsers } from './support/audience.js';
 import { FAST_QUEUES, enqueue, settled, store } from './support/pipeline.js';
 
@@ -79,9 +79,11 @@ describe('a broadcast’s window', () => {
     })();
 
     const broadcast = await enqueue(app, { recipients: [{ allUsers: true }], message: { text: BROADCAST } });
-    const deadline = Date.now() + 30_000;
-    while (sentTo(crowdChats, BROADCAST).length < WINDOW && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await eventually(
+      () => sentTo(crowdChats, BROADCAST).length >= WINDOW,
+      30_000,
+      'the broadcast to be draining',
+    );
     const small = await enqueue(app, {
       priority: 'bulk',
       recipients: crowd.slice(0, 3).map((userId) => ({ userId })),

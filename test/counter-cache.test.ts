@@ -2,9 +2,11 @@ import type { TableClient } from '@azure/data-tables';
 import pMap from 'p-map';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableClient } from '../shared/azureStorage/connection.js';
-import { partitionOf } from '../shared/azureStorage/conversationRows.js';
+import { deliveryRow, partitionOf } from '../shared/azureStorage/conversationRows.js';
 import { CounterCache, COUNTER_CACHE_POLICY } from '../shared/azureStorage/counterCache.js';
 import { counterTotals, writeDeliveryRow } from '../shared/azureStorage/countedWrite.js';
+import { LazyTable } from '../shared/azureStorage/table.js';
+import { TableDeliveryRecordStore } from '../shared/azureStorage/tableDeliveryRecordStore.js';
 import { COUNTER_SHARDS, countsOf, emptyCounts, addCounts } from '../shared/jobs/outcomeCounts.js';
 import { startAzurite, type Azurite } from './support/azurite.js';
 
@@ -79,32 +81,25 @@ describe('counted writes on Azurite', () => {
   });
 
   /** One delivery's final outcome, written as the delivery records store writes it. */
-  const outcome = (cache: CounterCache, jobId: string, i: number, status: 'sent' | 'failed') =>
-    writeDeliveryRow(
+  const outcome = (cache: CounterCache, jobId: string, i: number, status: 'sent' | 'failed') => {
+    const recipient = `userId:29:u-${i}`;
+    return writeDeliveryRow(
       table,
       {
-        entity: {
-          partitionKey: pk,
-          rowKey: `dlv|${jobId}|${i}`,
-          jobId,
-          recipient: `userId:29:u-${i}`,
-          status,
-        },
-        record: { jobId, recipient: `userId:29:u-${i}`, counted: true },
+        entity: { partitionKey: pk, rowKey: deliveryRow(jobId, recipient), jobId, recipient, status },
+        record: { jobId, recipient, counted: true },
         before: undefined,
         after: { status },
       },
       cache,
     );
+  };
 
+  /** The job's totals as its records say, read as a named job's status reads them. */
   const recordsTotal = async (jobId: string) => {
     const total = emptyCounts();
-    for await (const r of raw.listEntities<{ status: 'sent' }>({
-      queryOptions: {
-        filter: `PartitionKey eq '${pk}' and RowKey ge 'dlv|${jobId}|' and RowKey lt 'dlv|${jobId}|~'`,
-      },
-    }))
-      addCounts(total, countsOf({ status: r.status }));
+    const records = new TableDeliveryRecordStore(new LazyTable(raw));
+    for (const r of await records.listForJob(tenantId, jobId)) addCounts(total, countsOf(r));
     return total;
   };
 

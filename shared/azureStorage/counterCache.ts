@@ -68,7 +68,7 @@ export class CounterCache {
     }
   }
 
-  /** Whether remembered rows are used now (for tests and telemetry). */
+  /** Whether remembered rows are used now (the tests read it). */
   get active(): boolean {
     return this.clock() >= this.pausedUntil;
   }
